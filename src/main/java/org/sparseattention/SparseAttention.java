@@ -1,0 +1,181 @@
+package org.sparseattention;
+
+import java.util.Arrays;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.kernel.AttentionOutput;
+import org.sparseattention.kernel.DenseAttention;
+import org.sparseattention.kernel.SparseForward;
+import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.layout.Pattern;
+import org.sparseattention.layout.Patterns;
+
+/**
+ * Sparse attention in this process, with the entry points of the paper's Python module:
+ * a configured {@code SparseAttention} object, {@link #attentionImpl} (dense, masked) and
+ * {@link #blocksparseAttentionImpl} (block-sparse). Inputs are {@code [B, L, E]} (or
+ * {@code [L, E]}, read as {@code B = 1}) with {@code E = heads * D}; outputs have the input's shape.
+ */
+public final class SparseAttention {
+    private final int heads;
+    private final Pattern pattern;
+    private final int blockSize;
+    private final double scale;
+    private final int maxKeyBlocks;
+
+    private SparseAttention(int heads, Pattern pattern, int blockSize, double scale, int maxKeyBlocks) {
+        if (heads < 1) {
+            throw new InvalidInputException("heads must be >= 1, got " + heads);
+        }
+        if (blockSize < 1) {
+            throw new InvalidInputException("blockSize must be >= 1, got " + blockSize);
+        }
+        if (maxKeyBlocks < 1) {
+            throw new InvalidInputException("maxKeyBlocks must be >= 1, got " + maxKeyBlocks);
+        }
+        if (!(Double.isNaN(scale) || (scale > 0 && Double.isFinite(scale)))) {
+            throw new InvalidInputException("scale must be a positive finite number, got " + scale);
+        }
+        this.heads = heads;
+        this.pattern = pattern;
+        this.blockSize = blockSize;
+        this.scale = scale;
+        this.maxKeyBlocks = maxKeyBlocks;
+    }
+
+    /** Returns block-sparse attention with {@code heads} heads, {@code pattern} and {@code blockSize}. */
+    public static SparseAttention of(int heads, Pattern pattern, int blockSize) {
+        return new SparseAttention(heads, pattern, blockSize, Double.NaN, SparseForward.DEFAULT_MAX_KEY_BLOCKS);
+    }
+
+    /** Returns a copy that scales scores by {@code scale} instead of {@code 1/sqrt(D)}. */
+    public SparseAttention withScale(double scale) {
+        return new SparseAttention(heads, pattern, blockSize, scale, maxKeyBlocks);
+    }
+
+    /** Returns a copy that computes at most {@code maxKeyBlocks} key blocks of a row at once. */
+    public SparseAttention withMaxKeyBlocks(int maxKeyBlocks) {
+        return new SparseAttention(heads, pattern, blockSize, scale, maxKeyBlocks);
+    }
+
+    /** The output {@code [B, L, E]} and the log-sum-exp {@code [B, H, L]} of one call. */
+    public record Result(INDArray output, INDArray logSumExp) {
+    }
+
+    /** Returns the attention output, shaped like {@code q}. */
+    public INDArray forward(INDArray q, INDArray k, INDArray v) {
+        return forwardWithLogSumExp(q, k, v).output();
+    }
+
+    /** Returns the attention output and the per-row log-sum-exp of every head. */
+    public Result forwardWithLogSumExp(INDArray q, INDArray k, INDArray v) {
+        Inputs in = Inputs.check(q, k, v, heads);
+        BlockLayout layout = BlockLayout.of(pattern, in.seqLen(), blockSize, heads);
+        AttentionOutput out = SparseForward.forward(in.q(), in.k(), in.v(), in.batch(), layout,
+                in.headDim(), in.scale(scale), maxKeyBlocks);
+        return in.wrap(out);
+    }
+
+    /**
+     * Dense masked attention: the whole score matrix, the pattern as a mask. {@code attnMode} is
+     * {@code all}, {@code local} or {@code strided}, a union with {@code +} or a per-head list with
+     * {@code ,}; {@code fixed} depends on the block size and needs the longer overload.
+     */
+    public static INDArray attentionImpl(INDArray q, INDArray k, INDArray v, int heads, String attnMode,
+            int localAttnCtx) {
+        if (attnMode != null && attnMode.contains("fixed")) {
+            throw new InvalidInputException("attnMode '" + attnMode + "' uses fixed, which depends on the block size:"
+                    + " call attentionImpl(q, k, v, heads, attnMode, localAttnCtx, blockSize, numVerts, vertsize)");
+        }
+        return attentionImpl(q, k, v, heads, attnMode, localAttnCtx, 1, 1, 1);
+    }
+
+    /** Dense masked attention for any mode, {@code fixed} included. */
+    public static INDArray attentionImpl(INDArray q, INDArray k, INDArray v, int heads, String attnMode,
+            int localAttnCtx, int blockSize, int numVerts, int vertsize) {
+        Pattern pattern = Patterns.parse(attnMode, localAttnCtx, blockSize, numVerts, vertsize);
+        Inputs in = Inputs.check(q, k, v, heads);
+        pattern.checkHeads(heads);
+        AttentionOutput out = DenseAttention.compute(in.q(), in.k(), in.v(), in.batch(), in.seqLen(), heads,
+                in.headDim(), pattern, in.scale(Double.NaN));
+        return in.wrap(out).output();
+    }
+
+    /** Block-sparse attention: the same numbers as {@link #attentionImpl}, computing only the layout's tiles. */
+    public static INDArray blocksparseAttentionImpl(INDArray q, INDArray k, INDArray v, int heads, String attnMode,
+            int localAttnCtx, int blockSize, int numVerts, int vertsize) {
+        Pattern pattern = Patterns.parse(attnMode, localAttnCtx, blockSize, numVerts, vertsize);
+        return of(heads, pattern, blockSize).forward(q, k, v);
+    }
+
+    /** Checked inputs as float32 arrays. */
+    private record Inputs(int rank, int batch, int seqLen, int heads, int headDim, float[] q, float[] k, float[] v) {
+
+        static Inputs check(INDArray q, INDArray k, INDArray v, int heads) {
+            if (heads < 1) {
+                throw new InvalidInputException("heads must be >= 1, got " + heads);
+            }
+            long[] shape = shapeOf("q", q);
+            if (!Arrays.equals(shape, shapeOf("k", k))) {
+                throw new InvalidInputException("q and k shapes differ: " + Arrays.toString(shape) + " != "
+                        + Arrays.toString(k.shape()));
+            }
+            if (!Arrays.equals(shape, shapeOf("v", v))) {
+                throw new InvalidInputException("q and v shapes differ: " + Arrays.toString(shape) + " != "
+                        + Arrays.toString(v.shape()));
+            }
+            int rank = shape.length;
+            long batch = rank == 3 ? shape[0] : 1;
+            long seqLen = shape[rank - 2];
+            long features = shape[rank - 1];
+            if (features % heads != 0) {
+                throw new InvalidInputException("features E must be divisible by heads: " + features + " % "
+                        + heads + " != 0");
+            }
+            if (batch * seqLen * features > Integer.MAX_VALUE) {
+                throw new InvalidInputException("q has " + batch * seqLen * features
+                        + " elements, more than one in-process call takes (" + Integer.MAX_VALUE
+                        + "); use the Spark job");
+            }
+            return new Inputs(rank, (int) batch, (int) seqLen, heads, (int) (features / heads),
+                    floats(q), floats(k), floats(v));
+        }
+
+        private static long[] shapeOf(String name, INDArray array) {
+            if (array == null) {
+                throw new InvalidInputException(name + " must not be null");
+            }
+            if (array.rank() != 3 && array.rank() != 2) {
+                throw new InvalidInputException(name + " must have rank 3 [B, L, E] or 2 [L, E], got rank "
+                        + array.rank() + " " + Arrays.toString(array.shape()));
+            }
+            if (!array.dataType().isFPType()) {
+                throw new InvalidInputException(name + " must hold floating-point values, got " + array.dataType());
+            }
+            for (long size : array.shape()) {
+                if (size < 1) {
+                    throw new InvalidInputException(name + " has an empty dimension: " + Arrays.toString(array.shape()));
+                }
+            }
+            return array.shape();
+        }
+
+        private static float[] floats(INDArray array) {
+            return array.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        }
+
+        float scale(double requested) {
+            return (float) (Double.isNaN(requested) ? 1.0 / Math.sqrt(headDim) : requested);
+        }
+
+        Result wrap(AttentionOutput out) {
+            long[] shape = rank == 3 ? new long[] {batch, seqLen, (long) heads * headDim}
+                    : new long[] {seqLen, (long) heads * headDim};
+            INDArray output = Nd4j.create(out.output(), shape, DataType.FLOAT);
+            INDArray lse = Nd4j.create(out.logSumExp(), new long[] {batch, heads, seqLen}, DataType.FLOAT);
+            return new Result(output, lse);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package org.sparseattention.kernel;
+
+import java.util.Arrays;
+
+/**
+ * The merged attention of all rows of one batch item, built by merging partial results in a
+ * fixed order (SEMANTICS.md, "Merging partial results").
+ *
+ * <p>Holds {@code output [L, E]} and {@code logSumExp [L, H]}; rows start empty
+ * (output 0, log-sum-exp {@code -inf}), which is also the final value of a row that no partial
+ * gives a key.
+ */
+public final class Accumulator {
+    private final int heads;
+    private final int headDim;
+    private final float[] output;
+    private final float[] logSumExp;
+
+    public Accumulator(int rows, int heads, int headDim) {
+        this.heads = heads;
+        this.headDim = headDim;
+        this.output = new float[Math.multiplyExact(rows, heads * headDim)];
+        this.logSumExp = new float[rows * heads];
+        Arrays.fill(logSumExp, Float.NEGATIVE_INFINITY);
+    }
+
+    /** Returns the output, {@code [L, E]} row-major. */
+    public float[] output() {
+        return output;
+    }
+
+    /** Returns the log-sum-exp, {@code [L, H]} row-major. */
+    public float[] logSumExp() {
+        return logSumExp;
+    }
+
+    /** Merges {@code partial} into the rows it covers; call in chunk order for reproducible bits. */
+    public void merge(Partial partial) {
+        int rowLength = heads * headDim;
+        for (int r = 0; r < partial.rows(); r++) {
+            int row = partial.positions()[r];
+            for (int h = 0; h < heads; h++) {
+                mergeHead(output, row * rowLength + h * headDim, logSumExp, row * heads + h,
+                        partial.output(), r * rowLength + h * headDim, partial.logSumExp()[r * heads + h], headDim);
+            }
+        }
+    }
+
+    /**
+     * Merges one head of one row: {@code (acc, accLse) <- merge((acc, accLse), (part, partLse))}.
+     * An empty share ({@code -inf}) changes nothing; an empty accumulator takes the share as is.
+     */
+    static void mergeHead(float[] acc, int accOffset, float[] accLse, int accLseIndex,
+            float[] part, int partOffset, float partLse, int length) {
+        if (partLse == Float.NEGATIVE_INFINITY) {
+            return;
+        }
+        float current = accLse[accLseIndex];
+        if (current == Float.NEGATIVE_INFINITY) {
+            System.arraycopy(part, partOffset, acc, accOffset, length);
+            accLse[accLseIndex] = partLse;
+            return;
+        }
+        double max = Math.max(current, partLse);
+        double merged = max + Math.log(Math.exp(current - max) + Math.exp(partLse - max));
+        double accWeight = Math.exp(current - merged);
+        double partWeight = Math.exp(partLse - merged);
+        for (int d = 0; d < length; d++) {
+            acc[accOffset + d] = (float) (accWeight * acc[accOffset + d] + partWeight * part[partOffset + d]);
+        }
+        accLse[accLseIndex] = (float) merged;
+    }
+}

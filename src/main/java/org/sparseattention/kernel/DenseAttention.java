@@ -1,0 +1,84 @@
+package org.sparseattention.kernel;
+
+import java.nio.FloatBuffer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sparseattention.layout.Pattern;
+
+/**
+ * Dense masked attention in float32 on ND4J: the whole {@code [L, L]} score matrix per head,
+ * the token rule as a mask. Quadratic memory; the in-process {@code attentionImpl}.
+ */
+public final class DenseAttention {
+    private DenseAttention() {
+    }
+
+    /** Computes attention of {@code [B, L, H * D]} float32 inputs under {@code pattern}. */
+    public static AttentionOutput compute(float[] q, float[] k, float[] v, int batch, int seqLen, int heads,
+            int headDim, Pattern pattern, float scale) {
+        int rowLength = heads * headDim;
+        float[] output = new float[batch * seqLen * rowLength];
+        float[] logSumExp = new float[batch * heads * seqLen];
+        INDArray qh = Nd4j.create(DataType.FLOAT, seqLen, headDim);
+        INDArray kh = Nd4j.create(DataType.FLOAT, seqLen, headDim);
+        INDArray vh = Nd4j.create(DataType.FLOAT, seqLen, headDim);
+        INDArray scores = Nd4j.create(DataType.FLOAT, seqLen, seqLen);
+        INDArray result = Nd4j.create(DataType.FLOAT, seqLen, headDim);
+        float[] s = new float[seqLen * seqLen];
+        float[] o = new float[seqLen * headDim];
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < heads; h++) {
+                int base = b * seqLen * rowLength + h * headDim;
+                copyHead(q, base, rowLength, seqLen, headDim, view(qh));
+                copyHead(k, base, rowLength, seqLen, headDim, view(kh));
+                copyHead(v, base, rowLength, seqLen, headDim, view(vh));
+                Nd4j.gemm(qh, kh, scores, false, true, scale, 0.0);
+                FloatBuffer scoreView = view(scores);
+                scoreView.get(0, s, 0, s.length);
+                double[] inverse = new double[seqLen];
+                for (int i = 0; i < seqLen; i++) {
+                    for (int j = 0; j < seqLen; j++) {
+                        if (!pattern.allows(h, i, j)) {
+                            s[i * seqLen + j] = Float.NEGATIVE_INFINITY;
+                        }
+                    }
+                    float max = Softmax.max(s, i * seqLen, seqLen);
+                    int lseIndex = (b * heads + h) * seqLen + i;
+                    if (max == Float.NEGATIVE_INFINITY) {
+                        java.util.Arrays.fill(s, i * seqLen, (i + 1) * seqLen, 0f);
+                        logSumExp[lseIndex] = Float.NEGATIVE_INFINITY;
+                        continue;
+                    }
+                    double sum = Softmax.expShifted(s, i * seqLen, seqLen, max);
+                    inverse[i] = 1.0 / sum;
+                    logSumExp[lseIndex] = (float) (max + Math.log(sum));
+                }
+                scoreView.put(0, s, 0, s.length);
+                Nd4j.gemm(scores, vh, result, false, false, 1.0, 0.0);
+                view(result).get(0, o, 0, o.length);
+                for (int i = 0; i < seqLen; i++) {
+                    for (int d = 0; d < headDim; d++) {
+                        output[base + i * rowLength + d] = (float) (o[i * headDim + d] * inverse[i]);
+                    }
+                }
+            }
+        }
+        return new AttentionOutput(batch, seqLen, heads, headDim, output, logSumExp);
+    }
+
+    private static void copyHead(float[] source, int base, int rowLength, int seqLen, int headDim, FloatBuffer target) {
+        for (int t = 0; t < seqLen; t++) {
+            target.put(t * headDim, source, base + t * rowLength, headDim);
+        }
+    }
+
+    /** Returns a direct view of a C-order float array's memory. */
+    static FloatBuffer view(INDArray array) {
+        long length = array.length();
+        FloatPointer pointer = new FloatPointer(array.data().addressPointer());
+        pointer.capacity(length).limit(length);
+        return pointer.asBuffer();
+    }
+}

@@ -1,0 +1,256 @@
+package org.sparseattention.layout;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import org.sparseattention.errors.InvalidInputException;
+
+/**
+ * The tiles to compute for a pattern, a sequence length, a block size and a number of heads.
+ *
+ * <p>Each head's pattern is split by frame: the elementary patterns that are block-dense in the
+ * same row order are computed together in that frame. Frames are ordered (original order first,
+ * then residue frames by stride) and a pair already allowed in an earlier frame of the same head
+ * is masked out in later ones, so the frames' partial results add up to the union exactly.
+ */
+public final class BlockLayout {
+    private final Pattern pattern;
+    private final int heads;
+    private final List<BlockGrid> grids;
+    /** components[frame][head]: the head's elements in that frame (empty when none). */
+    private final List<List<List<Elementary>>> components;
+    /** earlier[frame][head]: the head's elements in earlier frames. */
+    private final List<List<List<Elementary>>> earlier;
+
+    private BlockLayout(Pattern pattern, int seqLen, int blockSize, int heads) {
+        this.pattern = pattern;
+        this.heads = heads;
+        TreeSet<Integer> strides = new TreeSet<>();
+        for (int h = 0; h < heads; h++) {
+            for (Elementary e : pattern.elementsFor(h)) {
+                strides.add(e.frameStride());
+            }
+        }
+        this.grids = new ArrayList<>();
+        this.components = new ArrayList<>();
+        this.earlier = new ArrayList<>();
+        for (int stride : strides) {
+            grids.add(new BlockGrid(new Frame(seqLen, stride), blockSize));
+            List<List<Elementary>> byHead = new ArrayList<>();
+            List<List<Elementary>> before = new ArrayList<>();
+            for (int h = 0; h < heads; h++) {
+                List<Elementary> mine = new ArrayList<>();
+                List<Elementary> previous = new ArrayList<>();
+                for (Elementary e : pattern.elementsFor(h)) {
+                    int s = e.frameStride();
+                    if (s == stride) {
+                        mine.add(e);
+                    } else if (s < stride) {
+                        previous.add(e);
+                    }
+                }
+                byHead.add(List.copyOf(mine));
+                before.add(List.copyOf(previous));
+            }
+            components.add(byHead);
+            earlier.add(before);
+        }
+    }
+
+    /** Returns the layout of {@code pattern}; checks every argument and names the bad one. */
+    public static BlockLayout of(Pattern pattern, int seqLen, int blockSize, int heads) {
+        if (seqLen < 1) {
+            throw new InvalidInputException("sequence length must be >= 1, got " + seqLen);
+        }
+        if (blockSize < 1) {
+            throw new InvalidInputException("block size must be >= 1, got " + blockSize);
+        }
+        if (heads < 1) {
+            throw new InvalidInputException("heads must be >= 1, got " + heads);
+        }
+        pattern.checkHeads(heads);
+        return new BlockLayout(pattern, seqLen, blockSize, heads);
+    }
+
+    public Pattern pattern() {
+        return pattern;
+    }
+
+    public int heads() {
+        return heads;
+    }
+
+    public int seqLen() {
+        return grids.get(0).seqLen();
+    }
+
+    public int blockSize() {
+        return grids.get(0).blockSize();
+    }
+
+    public int numBlocks() {
+        return grids.get(0).numBlocks();
+    }
+
+    /** Returns the number of frames; frame 0 is the original order when any head uses it. */
+    public int frameCount() {
+        return grids.size();
+    }
+
+    public BlockGrid grid(int frame) {
+        return grids.get(frame);
+    }
+
+    /** Returns whether {@code head} has tiles in {@code frame}. */
+    public boolean hasTiles(int frame, int head) {
+        return !components.get(frame).get(head).isEmpty();
+    }
+
+    /**
+     * Fills {@code out} with the key blocks of {@code queryBlock} for {@code head} in
+     * {@code frame}, ascending, each flagged full when no mask is needed.
+     */
+    public void keyBlocks(int frame, int head, int queryBlock, TileList out) {
+        out.clear();
+        List<Elementary> mine = components.get(frame).get(head);
+        if (mine.isEmpty()) {
+            return;
+        }
+        BlockGrid grid = grids.get(frame);
+        for (Elementary e : mine) {
+            e.addTiles(head, grid, queryBlock, out);
+        }
+        if (mine.size() > 1) {
+            out.normalize();
+        }
+        List<Elementary> before = earlier.get(frame).get(head);
+        if (before.isEmpty()) {
+            return;
+        }
+        int[] queryRange = originalRange(grid, queryBlock);
+        for (int t = 0; t < out.size(); t++) {
+            if (out.isFull(t)) {
+                int[] keyRange = originalRange(grid, out.keyBlock(t));
+                for (Elementary e : before) {
+                    if (e.mayAllowAny(head, queryRange[0], queryRange[1], keyRange[0], keyRange[1])) {
+                        out.setPartial(t);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /** Returns the longest tile list of {@code queryBlock} in {@code frame} over all heads. */
+    public int maxTiles(int frame, int queryBlock, TileList scratch) {
+        int max = 0;
+        for (int h = 0; h < heads; h++) {
+            keyBlocks(frame, h, queryBlock, scratch);
+            max = Math.max(max, scratch.size());
+        }
+        return max;
+    }
+
+    /** Returns {min, max} of the original positions of a frame block. */
+    private static int[] originalRange(BlockGrid grid, int block) {
+        int min = Integer.MAX_VALUE;
+        int max = Integer.MIN_VALUE;
+        for (int r = grid.blockStart(block); r < grid.blockEnd(block); r++) {
+            int t = grid.frame().original(r);
+            min = Math.min(min, t);
+            max = Math.max(max, t);
+        }
+        return new int[] {min, max};
+    }
+
+    /**
+     * Returns whether frame row {@code queryRow} may attend frame row {@code keyRow} in this
+     * frame's share of the work: allowed by the head's pattern here and by none of its earlier
+     * frames.
+     */
+    public boolean allowed(int frame, int head, int queryRow, int keyRow) {
+        Frame f = grids.get(frame).frame();
+        int i = f.original(queryRow);
+        int j = f.original(keyRow);
+        boolean mine = false;
+        for (Elementary e : components.get(frame).get(head)) {
+            if (e.allows(head, i, j)) {
+                mine = true;
+                break;
+            }
+        }
+        if (!mine) {
+            return false;
+        }
+        for (Elementary e : earlier.get(frame).get(head)) {
+            if (e.allows(head, i, j)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Returns the tile and pair counts of this layout; partial tiles are counted pair by pair. */
+    public LayoutStats stats() {
+        long[] tiles = new long[heads];
+        long[] fullTiles = new long[heads];
+        long[] pairs = new long[heads];
+        TileList list = new TileList();
+        for (int f = 0; f < grids.size(); f++) {
+            BlockGrid grid = grids.get(f);
+            for (int h = 0; h < heads; h++) {
+                for (int qb = 0; qb < grid.numBlocks(); qb++) {
+                    keyBlocks(f, h, qb, list);
+                    for (int t = 0; t < list.size(); t++) {
+                        int kb = list.keyBlock(t);
+                        tiles[h]++;
+                        if (list.isFull(t)) {
+                            fullTiles[h]++;
+                            pairs[h] += (long) grid.blockRows(qb) * grid.blockRows(kb);
+                        } else {
+                            pairs[h] += countAllowed(f, h, grid, qb, kb);
+                        }
+                    }
+                }
+            }
+        }
+        return new LayoutStats(seqLen(), blockSize(), tiles, fullTiles, pairs);
+    }
+
+    private long countAllowed(int frame, int head, BlockGrid grid, int qb, int kb) {
+        long count = 0;
+        for (int r = grid.blockStart(qb); r < grid.blockEnd(qb); r++) {
+            for (int c = grid.blockStart(kb); c < grid.blockEnd(kb); c++) {
+                if (allowed(frame, head, r, c)) {
+                    count++;
+                }
+            }
+        }
+        return count;
+    }
+
+    /**
+     * Returns the block grid of {@code head} in the original order: 0 where no pair of the
+     * (query block, key block) tile is allowed, 1 where some are, 2 where all are.
+     */
+    public byte[][] originalGrid(int head) {
+        BlockGrid grid = new BlockGrid(Frame.identity(seqLen()), blockSize());
+        int nb = grid.numBlocks();
+        byte[][] cells = new byte[nb][nb];
+        for (int qb = 0; qb < nb; qb++) {
+            for (int kb = 0; kb <= qb; kb++) {
+                int allowedPairs = 0;
+                int total = grid.blockRows(qb) * grid.blockRows(kb);
+                for (int i = grid.blockStart(qb); i < grid.blockEnd(qb); i++) {
+                    for (int j = grid.blockStart(kb); j < grid.blockEnd(kb); j++) {
+                        if (pattern.allows(head, i, j)) {
+                            allowedPairs++;
+                        }
+                    }
+                }
+                cells[qb][kb] = (byte) (allowedPairs == 0 ? 0 : allowedPairs == total ? 2 : 1);
+            }
+        }
+        return cells;
+    }
+}

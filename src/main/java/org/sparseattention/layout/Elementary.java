@@ -1,0 +1,34 @@
+package org.sparseattention.layout;
+
+import java.util.List;
+
+/**
+ * One of the paper's four patterns, which knows its tiles in its own row order.
+ */
+public sealed interface Elementary extends Pattern
+        permits AllPattern, LocalPattern, StridedPattern, FixedPattern {
+
+    /** Returns the stride of the frame where this pattern is block-dense (1: original order). */
+    int frameStride();
+
+    /**
+     * Appends the key blocks of {@code queryBlock} (in frame order, ascending) to {@code out},
+     * flagging tiles whose every pair is allowed as full.
+     */
+    void addTiles(int head, BlockGrid grid, int queryBlock, TileList out);
+
+    /**
+     * Returns whether any pair of original positions in {@code [iMin, iMax] x [jMin, jMax]} may
+     * be allowed; may answer true when none is (it only decides whether a tile needs a mask).
+     */
+    boolean mayAllowAny(int head, int iMin, int iMax, int jMin, int jMax);
+
+    @Override
+    default List<Elementary> elementsFor(int head) {
+        return List.of(this);
+    }
+
+    @Override
+    default void checkHeads(int heads) {
+    }
+}

@@ -1,0 +1,101 @@
+package org.sparseattention.layout;
+
+import org.sparseattention.errors.InvalidInputException;
+
+/**
+ * The paper's fixed pattern: {@code j <= i} and ({@code j div l == i div l} or
+ * {@code (j mod l) div blockSize} is a summary column of head {@code h}).
+ *
+ * <p>With {@code S = l / blockSize} blocks per window and {@code r = h mod numVerts}, head
+ * {@code h} reads the columns {@code S-1 - r*vertsize - m}, {@code m = 0..vertsize-1}.
+ */
+public record FixedPattern(int context, int blockSize, int numVerts, int vertsize) implements Elementary {
+
+    public FixedPattern {
+        if (blockSize < 1) {
+            throw new InvalidInputException("fixed: blockSize must be >= 1, got " + blockSize);
+        }
+        if (context <= 0 || context % blockSize != 0) {
+            throw new InvalidInputException("fixed: localAttnCtx must be a positive multiple of blockSize: "
+                    + context + " is not a multiple of " + blockSize);
+        }
+        if (numVerts < 1) {
+            throw new InvalidInputException("fixed: numVerts must be >= 1, got " + numVerts);
+        }
+        if (vertsize < 1) {
+            throw new InvalidInputException("fixed: vertsize must be >= 1, got " + vertsize);
+        }
+        int blocksPerWindow = context / blockSize;
+        if (blocksPerWindow % vertsize != 0) {
+            throw new InvalidInputException("fixed: blocks per window (localAttnCtx / blockSize = "
+                    + blocksPerWindow + ") must be a multiple of vertsize " + vertsize);
+        }
+        if ((long) numVerts * vertsize > blocksPerWindow) {
+            throw new InvalidInputException("fixed: numVerts * vertsize must be <= blocks per window: "
+                    + numVerts + " * " + vertsize + " > " + blocksPerWindow);
+        }
+    }
+
+    /** Returns the number of blocks in one window, {@code S = context / blockSize}. */
+    public int blocksPerWindow() {
+        return context / blockSize;
+    }
+
+    /** Returns whether block column {@code column} (0..S-1) is a summary column of {@code head}. */
+    public boolean isSummaryColumn(int head, int column) {
+        int first = blocksPerWindow() - 1 - (head % numVerts) * vertsize;
+        return column <= first && column > first - vertsize;
+    }
+
+    @Override
+    public void checkHeads(int heads) {
+        if (heads % numVerts != 0) {
+            throw new InvalidInputException("fixed: heads must be a multiple of numVerts: "
+                    + heads + " % " + numVerts + " != 0");
+        }
+    }
+
+    @Override
+    public boolean allows(int head, int query, int key) {
+        if (key > query) {
+            return false;
+        }
+        return key / context == query / context || isSummaryColumn(head, (key % context) / blockSize);
+    }
+
+    @Override
+    public int frameStride() {
+        return 1;
+    }
+
+    @Override
+    public void addTiles(int head, BlockGrid grid, int queryBlock, TileList out) {
+        if (grid.blockSize() != blockSize) {
+            throw new InvalidInputException("fixed: the pattern was built for block size " + blockSize
+                    + " but the layout uses " + grid.blockSize());
+        }
+        int perWindow = blocksPerWindow();
+        int window = queryBlock / perWindow;
+        for (int w = 0; w < window; w++) {
+            for (int column = 0; column < perWindow; column++) {
+                if (isSummaryColumn(head, column)) {
+                    out.add(w * perWindow + column, true);
+                }
+            }
+        }
+        int rowStart = grid.blockStart(queryBlock);
+        for (int kb = window * perWindow; kb <= queryBlock; kb++) {
+            out.add(kb, grid.blockEnd(kb) - 1 <= rowStart);
+        }
+    }
+
+    @Override
+    public boolean mayAllowAny(int head, int iMin, int iMax, int jMin, int jMax) {
+        return jMin <= iMax;
+    }
+
+    @Override
+    public String describe() {
+        return "fixed";
+    }
+}

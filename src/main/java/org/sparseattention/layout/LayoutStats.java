@@ -1,0 +1,36 @@
+package org.sparseattention.layout;
+
+import java.util.Arrays;
+
+/**
+ * Figures of a layout, per head: tiles computed, full tiles (no mask) and allowed pairs.
+ *
+ * <p>Useful work is {@code 4 * D * allowedPairs} floating-point operations (SEMANTICS.md, Cost).
+ */
+public record LayoutStats(int seqLen, int blockSize, long[] tiles, long[] fullTiles, long[] allowedPairs) {
+
+    public LayoutStats {
+        tiles = tiles.clone();
+        fullTiles = fullTiles.clone();
+        allowedPairs = allowedPairs.clone();
+    }
+
+    public long totalTiles() {
+        return Arrays.stream(tiles).sum();
+    }
+
+    public long totalAllowedPairs() {
+        return Arrays.stream(allowedPairs).sum();
+    }
+
+    /** Returns the useful floating-point operations of one batch item with head dimension {@code headDim}. */
+    public double usefulFlops(int headDim) {
+        return 4.0 * headDim * totalAllowedPairs();
+    }
+
+    /** Returns the fraction of the causal pairs {@code L(L+1)/2} per head that are allowed. */
+    public double density() {
+        double causal = (double) seqLen * (seqLen + 1) / 2.0 * tiles.length;
+        return totalAllowedPairs() / causal;
+    }
+}

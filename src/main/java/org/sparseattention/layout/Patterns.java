@@ -1,0 +1,49 @@
+package org.sparseattention.layout;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.sparseattention.errors.InvalidInputException;
+
+/** Parses the mode strings of the command line and the API into patterns. */
+public final class Patterns {
+    private Patterns() {
+    }
+
+    /**
+     * Returns the pattern named by {@code mode}: one of {@code all}, {@code local},
+     * {@code strided}, {@code fixed}; a union with {@code +} ({@code local+strided}); or a
+     * per-head list with {@code ,} ({@code local,strided}: head h uses item h mod 2).
+     *
+     * @param localAttnCtx the window of {@code local} and {@code fixed}, the stride of {@code strided}
+     * @param blockSize the block size, which {@code fixed} depends on
+     */
+    public static Pattern parse(String mode, int localAttnCtx, int blockSize, int numVerts, int vertsize) {
+        if (mode == null || mode.isBlank()) {
+            throw new InvalidInputException("mode must name a pattern (all, local, strided, fixed), got '"
+                    + mode + "'");
+        }
+        String[] items = mode.split(",", -1);
+        List<Pattern> perHead = new ArrayList<>();
+        for (String item : items) {
+            String[] names = item.split("\\+", -1);
+            List<Pattern> parts = new ArrayList<>();
+            for (String name : names) {
+                parts.add(elementary(name.trim(), mode, localAttnCtx, blockSize, numVerts, vertsize));
+            }
+            perHead.add(parts.size() == 1 ? parts.get(0) : new UnionPattern(parts));
+        }
+        return perHead.size() == 1 ? perHead.get(0) : new PerHeadPattern(perHead);
+    }
+
+    private static Pattern elementary(String name, String mode, int context, int blockSize,
+            int numVerts, int vertsize) {
+        return switch (name) {
+            case "all" -> Pattern.all();
+            case "local" -> Pattern.local(context);
+            case "strided" -> Pattern.strided(context);
+            case "fixed" -> Pattern.fixed(context, blockSize, numVerts, vertsize);
+            default -> throw new InvalidInputException("unknown mode '" + name + "' in '" + mode
+                    + "': expected all, local, strided or fixed, joined by + (union) or , (per head)");
+        };
+    }
+}

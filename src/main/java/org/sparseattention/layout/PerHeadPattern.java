@@ -1,0 +1,43 @@
+package org.sparseattention.layout;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.sparseattention.errors.InvalidInputException;
+
+/** Per-head mix: head {@code h} uses {@code patterns.get(h mod patterns.size())}. */
+public record PerHeadPattern(List<Pattern> patterns) implements Pattern {
+
+    public PerHeadPattern {
+        if (patterns.isEmpty()) {
+            throw new InvalidInputException("a per-head list needs at least one pattern, got none");
+        }
+        for (Pattern pattern : patterns) {
+            if (pattern instanceof PerHeadPattern) {
+                throw new InvalidInputException("per-head lists cannot nest: " + pattern.describe());
+            }
+        }
+        patterns = List.copyOf(patterns);
+    }
+
+    /** Returns the pattern of {@code head}. */
+    public Pattern patternOf(int head) {
+        return patterns.get(head % patterns.size());
+    }
+
+    @Override
+    public boolean allows(int head, int query, int key) {
+        return patternOf(head).allows(head, query, key);
+    }
+
+    @Override
+    public List<Elementary> elementsFor(int head) {
+        return patternOf(head).elementsFor(head);
+    }
+
+    @Override
+    public String describe() {
+        List<String> names = new ArrayList<>();
+        patterns.forEach(p -> names.add(p.describe()));
+        return String.join(",", names);
+    }
+}

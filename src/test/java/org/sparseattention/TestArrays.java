@@ -1,0 +1,74 @@
+package org.sparseattention;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.SplittableRandom;
+
+/** Random inputs and size-scaled comparisons shared by the tests. */
+public final class TestArrays {
+    private TestArrays() {
+    }
+
+    /** Returns {@code n} standard normal floats from {@code seed}. */
+    public static float[] normal(long seed, int n) {
+        SplittableRandom random = new SplittableRandom(seed);
+        float[] values = new float[n];
+        for (int i = 0; i < n; i += 2) {
+            double u = random.nextDouble();
+            double w = random.nextDouble();
+            double radius = Math.sqrt(-2 * Math.log(1 - u));
+            values[i] = (float) (radius * Math.cos(2 * Math.PI * w));
+            if (i + 1 < n) {
+                values[i + 1] = (float) (radius * Math.sin(2 * Math.PI * w));
+            }
+        }
+        return values;
+    }
+
+    /**
+     * Asserts that {@code actual} matches {@code expected} within {@code tolerance} relative to
+     * the largest magnitude of {@code expected}; infinities must match exactly.
+     */
+    public static void assertClose(double[] expected, float[] actual, double tolerance, String what) {
+        assertEquals(expected.length, actual.length, what + ": lengths");
+        double scale = 0;
+        for (double e : expected) {
+            if (Double.isFinite(e)) {
+                scale = Math.max(scale, Math.abs(e));
+            }
+        }
+        scale = Math.max(scale, 1e-30);
+        double worst = 0;
+        int worstIndex = -1;
+        for (int i = 0; i < expected.length; i++) {
+            if (Double.isInfinite(expected[i]) || Float.isInfinite(actual[i])) {
+                if (expected[i] != actual[i]) {
+                    fail(what + ": at " + i + " expected " + expected[i] + " but got " + actual[i]);
+                }
+                continue;
+            }
+            if (Float.isNaN(actual[i])) {
+                fail(what + ": NaN at " + i + ", expected " + expected[i]);
+            }
+            double error = Math.abs(expected[i] - actual[i]) / scale;
+            if (error > worst) {
+                worst = error;
+                worstIndex = i;
+            }
+        }
+        if (worst > tolerance) {
+            fail(what + ": relative error " + worst + " > " + tolerance + " at " + worstIndex + " (expected "
+                    + expected[worstIndex] + ", got " + actual[worstIndex] + ")");
+        }
+    }
+
+    /** Returns {@code values} widened to double. */
+    public static double[] widen(float[] values) {
+        double[] wide = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            wide[i] = values[i];
+        }
+        return wide;
+    }
+}

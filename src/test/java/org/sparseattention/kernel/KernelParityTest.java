@@ -1,0 +1,71 @@
+package org.sparseattention.kernel;
+
+import static org.sparseattention.TestArrays.assertClose;
+import static org.sparseattention.TestArrays.normal;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.layout.Pattern;
+import org.sparseattention.layout.Patterns;
+
+/** The ND4J kernel against the float64 reference on awkward shapes, every mode and mix. */
+class KernelParityTest {
+    static final double TOLERANCE = 1e-5;
+
+    static Stream<Arguments> cases() {
+        List<Arguments> cases = new ArrayList<>();
+        String[] modes = {"all", "local", "strided", "local+strided", "local,strided", "strided,all,local"};
+        int[][] shapes = {
+            // seqLen, blockSize, heads, headDim, localAttnCtx
+            {1, 1, 1, 1, 1}, {1, 64, 3, 8, 4}, {17, 3, 1, 8, 5}, {17, 16, 3, 1, 4}, {100, 16, 4, 8, 16},
+            {100, 3, 3, 64, 10}, {257, 64, 1, 8, 32}, {257, 16, 4, 1, 7}, {1000, 64, 3, 8, 100},
+            {1000, 16, 1, 64, 32},
+        };
+        for (int[] s : shapes) {
+            for (String mode : modes) {
+                cases.add(Arguments.of(mode, s[0], s[1], s[2], s[3], s[4], 1, 1));
+            }
+        }
+        // fixed: localAttnCtx a multiple of the block size, heads a multiple of numVerts.
+        cases.add(Arguments.of("fixed", 17, 1, 3, 8, 4, 3, 1));
+        cases.add(Arguments.of("fixed", 100, 3, 4, 8, 12, 2, 2));
+        cases.add(Arguments.of("fixed", 257, 16, 4, 64, 64, 4, 1));
+        cases.add(Arguments.of("fixed", 1000, 64, 4, 8, 256, 2, 1));
+        cases.add(Arguments.of("fixed+strided", 257, 16, 4, 8, 64, 2, 2));
+        cases.add(Arguments.of("fixed,local", 100, 3, 2, 8, 9, 1, 1));
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0} L={1} bs={2} H={3} D={4} l={5}")
+    @MethodSource("cases")
+    void kernelMatchesFloat64Reference(String mode, int seqLen, int blockSize, int heads, int headDim,
+            int context, int numVerts, int vertsize) {
+        int batch = 2;
+        int n = batch * seqLen * heads * headDim;
+        float[] q = normal(1, n);
+        float[] k = normal(2, n);
+        float[] v = normal(3, n);
+        Pattern pattern = Patterns.parse(mode, context, blockSize, numVerts, vertsize);
+        BlockLayout layout = BlockLayout.of(pattern, seqLen, blockSize, heads);
+        float scale = (float) (1 / Math.sqrt(headDim));
+        ReferenceAttention.Result expected = ReferenceAttention.compute(q, k, v, batch, seqLen, heads, headDim,
+                pattern, scale);
+        AttentionOutput actual = SparseForward.forward(q, k, v, batch, layout, headDim, scale, 64);
+        assertClose(expected.output(), actual.output(), TOLERANCE, mode + " output");
+        assertClose(expected.logSumExp(), actual.logSumExp(), TOLERANCE, mode + " log-sum-exp");
+
+        AttentionOutput split = SparseForward.forward(q, k, v, batch, layout, headDim, scale, 2);
+        assertClose(expected.output(), split.output(), TOLERANCE, mode + " output, keys in chunks of 2 blocks");
+        assertClose(expected.logSumExp(), split.logSumExp(), TOLERANCE, mode + " log-sum-exp, chunks of 2");
+
+        if (seqLen <= 257) {
+            AttentionOutput dense = DenseAttention.compute(q, k, v, batch, seqLen, heads, headDim, pattern, scale);
+            assertClose(expected.output(), dense.output(), TOLERANCE, mode + " dense output");
+        }
+    }
+}

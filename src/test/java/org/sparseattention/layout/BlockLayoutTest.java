@@ -1,0 +1,185 @@
+package org.sparseattention.layout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.sparseattention.errors.InvalidInputException;
+
+class BlockLayoutTest {
+
+    private static int coveredTiles(BlockLayout layout, int head) {
+        int covered = 0;
+        for (byte[] row : layout.originalGrid(head)) {
+            for (byte cell : row) {
+                covered += cell != 0 ? 1 : 0;
+            }
+        }
+        return covered;
+    }
+
+    @Test
+    void localCoversSeventyOfTheSixteenBySixteenGrid() {
+        BlockLayout layout = BlockLayout.of(Pattern.local(32), 128, 8, 1);
+        assertEquals(70, coveredTiles(layout, 0));
+        assertEquals(70, layout.stats().totalTiles());
+    }
+
+    @Test
+    void allCoversThirtySixOfSixtyFour() {
+        BlockLayout layout = BlockLayout.of(Pattern.all(), 128, 16, 2);
+        assertEquals(36, coveredTiles(layout, 1));
+        assertEquals(72, layout.stats().totalTiles());
+        assertEquals(2L * 128 * 129 / 2, layout.stats().totalAllowedPairs());
+    }
+
+    @Test
+    void fixedHeadsReadTheirOwnSummaryColumns() {
+        // l = 32, bs = 8: S = 4 blocks per window; num_verts = 2, vertsize = 2.
+        FixedPattern fixed = new FixedPattern(32, 8, 2, 2);
+        assertTrue(fixed.isSummaryColumn(0, 3));
+        assertTrue(fixed.isSummaryColumn(0, 2));
+        assertFalse(fixed.isSummaryColumn(0, 1));
+        assertTrue(fixed.isSummaryColumn(1, 1));
+        assertTrue(fixed.isSummaryColumn(1, 0));
+        assertFalse(fixed.isSummaryColumn(1, 2));
+        assertTrue(fixed.isSummaryColumn(2, 3), "head 2 repeats head 0");
+        // Query 70 (window 2) may read key 16 (window 0, column 2) in head 0 but not in head 1.
+        assertTrue(fixed.allows(0, 70, 16));
+        assertFalse(fixed.allows(1, 70, 16));
+        assertTrue(fixed.allows(1, 70, 8));
+        assertFalse(fixed.allows(0, 70, 8));
+        assertTrue(fixed.allows(1, 70, 64), "own window");
+        assertFalse(fixed.allows(0, 70, 71), "causal");
+
+        BlockLayout layout = BlockLayout.of(fixed, 96, 8, 2);
+        TileList tiles = new TileList();
+        layout.keyBlocks(0, 0, 9, tiles);
+        assertEquals(List.of(2, 3, 6, 7, 8, 9), keyBlocks(tiles));
+        layout.keyBlocks(0, 1, 9, tiles);
+        assertEquals(List.of(0, 1, 4, 5, 8, 9), keyBlocks(tiles));
+    }
+
+    @Test
+    void fixedChecksItsConstraints() {
+        assertThrows(InvalidInputException.class, () -> Pattern.fixed(30, 8, 1, 1));
+        assertThrows(InvalidInputException.class, () -> Pattern.fixed(32, 8, 1, 3));
+        assertThrows(InvalidInputException.class, () -> Pattern.fixed(32, 8, 3, 2));
+        InvalidInputException heads = assertThrows(InvalidInputException.class,
+                () -> BlockLayout.of(Pattern.fixed(32, 8, 2, 1), 64, 8, 3));
+        assertTrue(heads.getMessage().contains("3 % 2"), heads.getMessage());
+    }
+
+    @Test
+    void stridedZeroIsRefusedWithTheValue() {
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> Pattern.strided(0));
+        assertTrue(e.getMessage().contains("got 0"), e.getMessage());
+    }
+
+    private static List<Integer> keyBlocks(TileList tiles) {
+        Integer[] blocks = new Integer[tiles.size()];
+        for (int t = 0; t < tiles.size(); t++) {
+            blocks[t] = tiles.keyBlock(t);
+        }
+        return List.of(blocks);
+    }
+
+    /**
+     * Every allowed pair is computed in exactly one frame, inside a listed tile; no forbidden
+     * pair is; a tile marked full has every pair allowed.
+     */
+    @Test
+    void framesPartitionTheAllowedPairsExactly() {
+        List<Pattern> patterns = List.of(
+                Pattern.all(), Pattern.local(1), Pattern.local(5), Pattern.local(0), Pattern.local(64),
+                Pattern.strided(1), Pattern.strided(3), Pattern.strided(7), Pattern.strided(40),
+                Pattern.union(Pattern.local(6), Pattern.strided(6)),
+                Pattern.union(Pattern.local(10), Pattern.strided(4)),
+                Pattern.union(Pattern.strided(3), Pattern.strided(5), Pattern.all()),
+                Pattern.perHead(List.of(Pattern.local(4), Pattern.strided(4), Pattern.all())));
+        for (int seqLen : new int[] {1, 2, 17, 37}) {
+            for (int blockSize : new int[] {1, 3, 8}) {
+                for (Pattern pattern : patterns) {
+                    check(BlockLayout.of(pattern, seqLen, blockSize, 3), pattern.describe());
+                }
+                if (blockSize != 3) {
+                    Pattern fixed = Pattern.fixed(2 * blockSize, blockSize, 1, 1);
+                    check(BlockLayout.of(fixed, seqLen, blockSize, 3), "fixed");
+                    Pattern fixedUnion = Pattern.union(Pattern.fixed(4 * blockSize, blockSize, 2, 2),
+                            Pattern.strided(5));
+                    check(BlockLayout.of(fixedUnion, seqLen, blockSize, 4), "fixed+strided");
+                }
+            }
+        }
+    }
+
+    private static void check(BlockLayout layout, String name) {
+        int seqLen = layout.seqLen();
+        TileList tiles = new TileList();
+        for (int h = 0; h < layout.heads(); h++) {
+            int[][] computed = new int[seqLen][seqLen];
+            for (int f = 0; f < layout.frameCount(); f++) {
+                BlockGrid grid = layout.grid(f);
+                for (int qb = 0; qb < grid.numBlocks(); qb++) {
+                    layout.keyBlocks(f, h, qb, tiles);
+                    Set<Integer> listed = new HashSet<>();
+                    for (int t = 0; t < tiles.size(); t++) {
+                        int kb = tiles.keyBlock(t);
+                        assertTrue(listed.add(kb), name + ": tile listed twice");
+                        for (int r = grid.blockStart(qb); r < grid.blockEnd(qb); r++) {
+                            for (int c = grid.blockStart(kb); c < grid.blockEnd(kb); c++) {
+                                boolean allowed = layout.allowed(f, h, r, c);
+                                if (tiles.isFull(t)) {
+                                    assertTrue(allowed, name + ": full tile with a masked pair");
+                                }
+                                if (allowed) {
+                                    computed[grid.frame().original(r)][grid.frame().original(c)]++;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (int i = 0; i < seqLen; i++) {
+                for (int j = 0; j < seqLen; j++) {
+                    int expected = layout.pattern().allows(h, i, j) ? 1 : 0;
+                    assertEquals(expected, computed[i][j], name + " L=" + seqLen + " bs=" + layout.blockSize()
+                            + " head " + h + " pair (" + i + ", " + j + ")");
+                }
+            }
+        }
+    }
+
+    @Test
+    void statsCountAllowedPairsExactly() {
+        Pattern pattern = Pattern.union(Pattern.local(5), Pattern.strided(5));
+        BlockLayout layout = BlockLayout.of(pattern, 37, 4, 2);
+        long expected = 0;
+        for (int h = 0; h < 2; h++) {
+            for (int i = 0; i < 37; i++) {
+                for (int j = 0; j < 37; j++) {
+                    expected += pattern.allows(h, i, j) ? 1 : 0;
+                }
+            }
+        }
+        assertEquals(expected, layout.stats().totalAllowedPairs());
+    }
+
+    @Test
+    void parseReadsUnionsAndPerHeadLists() {
+        Pattern union = Patterns.parse("local+strided", 8, 4, 1, 1);
+        assertTrue(union instanceof UnionPattern);
+        assertEquals("local+strided", union.describe());
+        Pattern mix = Patterns.parse("local,strided", 8, 4, 1, 1);
+        assertTrue(mix.allows(1, 16, 8));
+        assertFalse(mix.allows(0, 16, 8));
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> Patterns.parse("local+dense", 8, 4, 1, 1));
+        assertTrue(e.getMessage().contains("'dense'"), e.getMessage());
+    }
+}
