@@ -1,0 +1,81 @@
+package org.sparseattention.io;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.Serializable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.sparseattention.errors.InvalidInputException;
+
+/** {@link Storage} on Hadoop's {@code FileSystem}: any scheme Hadoop knows, plain paths as local files. */
+public final class HadoopStorage implements Storage, Serializable {
+    private static final long serialVersionUID = 1L;
+    private transient Configuration configuration;
+
+    public HadoopStorage() {
+    }
+
+    public HadoopStorage(Configuration configuration) {
+        this.configuration = configuration;
+    }
+
+    private Configuration configuration() {
+        if (configuration == null) {
+            configuration = new Configuration();
+        }
+        return configuration;
+    }
+
+    /** Returns the file system of {@code uri} and the qualified path. */
+    public Path path(String uri) throws IOException {
+        Path path = new Path(uri);
+        return path.getFileSystem(configuration()).makeQualified(path);
+    }
+
+    public FileSystem fileSystem(String uri) throws IOException {
+        return new Path(uri).getFileSystem(configuration());
+    }
+
+    @Override
+    public long length(String uri) throws IOException {
+        try {
+            FileStatus status = fileSystem(uri).getFileStatus(new Path(uri));
+            if (status.isDirectory()) {
+                throw new InvalidInputException(uri + ": expected a file, got a directory");
+            }
+            return status.getLen();
+        } catch (FileNotFoundException e) {
+            throw new InvalidInputException(uri + ": no such file", e);
+        }
+    }
+
+    @Override
+    public boolean exists(String uri) throws IOException {
+        return fileSystem(uri).exists(new Path(uri));
+    }
+
+    @Override
+    public Input open(String uri) throws IOException {
+        FSDataInputStream stream = fileSystem(uri).open(new Path(uri));
+        return new Input() {
+            @Override
+            public void readFully(long position, byte[] buffer, int offset, int length) throws IOException {
+                stream.readFully(position, buffer, offset, length);
+            }
+
+            @Override
+            public void close() throws IOException {
+                stream.close();
+            }
+        };
+    }
+
+    @Override
+    public OutputStream create(String uri) throws IOException {
+        return fileSystem(uri).create(new Path(uri), true);
+    }
+}

@@ -1,0 +1,89 @@
+package org.sparseattention.io;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import org.sparseattention.errors.InvalidInputException;
+
+/**
+ * A {@code .npy} tensor of shape {@code [B, L, E]} (rank 2 is read as {@code B = 1}) whose rows
+ * are read by position, converted to float32.
+ */
+public final class NpyFile {
+    private NpyFile() {
+    }
+
+    /** Reads and validates the header of {@code uri}; {@code name} is how messages call it. */
+    public static NpyHeader readHeader(Storage storage, String uri) throws IOException {
+        long length = storage.length(uri);
+        try (Storage.Input input = storage.open(uri)) {
+            byte[] first = new byte[(int) Math.min(length, 12)];
+            input.readFully(0, first, 0, first.length);
+            long needed = NpyHeader.headerEnd(uri, first, length);
+            byte[] bytes = first;
+            if (needed > first.length) {
+                bytes = new byte[(int) needed];
+                input.readFully(0, bytes, 0, bytes.length);
+            }
+            return NpyHeader.parse(uri, bytes, length);
+        }
+    }
+
+    /** Returns {@code [B, L, E]} of a header of rank 3, or {@code [1, L, E]} of rank 2; refuses others. */
+    public static long[] batchShape(NpyHeader header) {
+        long[] shape = header.shape();
+        if (shape.length == 3) {
+            return shape;
+        }
+        if (shape.length == 2) {
+            return new long[] {1, shape[0], shape[1]};
+        }
+        throw new InvalidInputException(header.file() + ": field 'shape': expected rank 3 [B, L, E] or 2 [L, E], got rank "
+                + shape.length + " " + Arrays.toString(shape));
+    }
+
+    /**
+     * Reads rows {@code [row, row + count)} of batch item {@code batch} into
+     * {@code target[targetOffset ..]} as float32.
+     */
+    public static void readRows(Storage.Input input, NpyHeader header, int batch, int row, int count,
+            float[] target, int targetOffset) throws IOException {
+        long[] shape = batchShape(header);
+        long rowLength = shape[2];
+        long first = ((long) batch * shape[1] + row) * rowLength;
+        int elements = Math.toIntExact(count * rowLength);
+        int itemSize = header.dtype().size();
+        byte[] bytes = new byte[elements * itemSize];
+        input.readFully(header.dataOffset() + first * itemSize, bytes, 0, bytes.length);
+        ByteBuffer buffer = ByteBuffer.wrap(bytes).order(header.order());
+        switch (header.dtype()) {
+            case FLOAT32 -> buffer.asFloatBuffer().get(target, targetOffset, elements);
+            case FLOAT64 -> {
+                for (int i = 0; i < elements; i++) {
+                    target[targetOffset + i] = (float) buffer.getDouble(i * 8);
+                }
+            }
+            case FLOAT16 -> {
+                for (int i = 0; i < elements; i++) {
+                    target[targetOffset + i] = halfToFloat(buffer.getShort(i * 2));
+                }
+            }
+            default -> throw new AssertionError(header.dtype());
+        }
+    }
+
+    /** Returns the float32 value of IEEE 754 binary16 bits (Float.float16ToFloat arrived in Java 20). */
+    static float halfToFloat(short bits) {
+        int sign = (bits & 0x8000) << 16;
+        int exponent = (bits >> 10) & 0x1f;
+        int mantissa = bits & 0x3ff;
+        if (exponent == 0x1f) {
+            return Float.intBitsToFloat(sign | 0x7f800000 | mantissa << 13);
+        }
+        if (exponent == 0) {
+            float magnitude = mantissa * 0x1p-24f;
+            return sign == 0 ? magnitude : -magnitude;
+        }
+        return Float.intBitsToFloat(sign | (exponent + 112) << 23 | mantissa << 13);
+    }
+}

@@ -1,0 +1,7 @@
+/**
+ * Tensor files: a strict reader and a writer for NumPy's {@code .npy} format (format versions
+ * 1.0, 2.0 and 3.0), and positioned reads of row ranges through the small {@link
+ * org.sparseattention.io.Storage} interface, implemented on Hadoop's {@code FileSystem} so that
+ * {@code file://}, {@code hdfs://} and {@code s3a://} URIs all work.
+ */
+package org.sparseattention.io;

@@ -1,0 +1,77 @@
+package org.sparseattention;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.sparseattention.TestArrays.assertClose;
+import static org.sparseattention.TestArrays.widen;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.io.NpyFile;
+import org.sparseattention.io.NpyHeader;
+import org.sparseattention.io.Storage;
+import org.sparseattention.kernel.AttentionOutput;
+import org.sparseattention.kernel.SparseForward;
+import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.layout.Pattern;
+import org.sparseattention.layout.Patterns;
+
+/** Outputs of data/make_golden.py, an independent NumPy implementation, against the kernel. */
+class GoldenFixtureTest {
+    private static final Path GOLDEN = Path.of("data", "golden");
+
+    static Stream<String> cases() throws IOException {
+        try (Stream<Path> folders = Files.list(GOLDEN)) {
+            return folders.filter(Files::isDirectory).map(p -> p.getFileName().toString()).sorted().toList().stream();
+        }
+    }
+
+    static float[] read(Storage storage, Path file) throws IOException {
+        String uri = file.toAbsolutePath().toUri().toString();
+        NpyHeader header = NpyFile.readHeader(storage, uri);
+        float[] values = new float[Math.toIntExact(header.elements())];
+        long[] shape = NpyFile.batchShape(header);
+        try (Storage.Input input = storage.open(uri)) {
+            for (int b = 0; b < shape[0]; b++) {
+                NpyFile.readRows(input, header, b, 0, (int) shape[1], values, (int) (b * shape[1] * shape[2]));
+            }
+        }
+        return values;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void kernelMatchesNumPyReference(String name) throws IOException {
+        Path folder = GOLDEN.resolve(name);
+        Properties p = new Properties();
+        try (Reader reader = Files.newBufferedReader(folder.resolve("params.properties"))) {
+            p.load(reader);
+        }
+        int seqLen = Integer.parseInt(p.getProperty("seq_len"));
+        int blockSize = Integer.parseInt(p.getProperty("block_size"));
+        int heads = Integer.parseInt(p.getProperty("heads"));
+        int headDim = Integer.parseInt(p.getProperty("head_dim"));
+        Pattern pattern = Patterns.parse(p.getProperty("mode"), Integer.parseInt(p.getProperty("local_attn_ctx")),
+                blockSize, Integer.parseInt(p.getProperty("num_verts")), Integer.parseInt(p.getProperty("vertsize")));
+        Storage storage = new HadoopStorage();
+        float[] q = read(storage, folder.resolve("q.npy"));
+        float[] k = read(storage, folder.resolve("k.npy"));
+        float[] v = read(storage, folder.resolve("v.npy"));
+        float[] expected = read(storage, folder.resolve("out.npy"));
+        float[] expectedLse = read(storage, folder.resolve("lse.npy"));
+        int batch = q.length / (seqLen * heads * headDim);
+        assertEquals(2, batch);
+
+        BlockLayout layout = BlockLayout.of(pattern, seqLen, blockSize, heads);
+        AttentionOutput actual = SparseForward.forward(q, k, v, batch, layout, headDim,
+                (float) (1 / Math.sqrt(headDim)), SparseForward.DEFAULT_MAX_KEY_BLOCKS);
+        assertClose(widen(expected), actual.output(), 1e-5, name + " output");
+        assertClose(widen(expectedLse), actual.logSumExp(), 1e-5, name + " log-sum-exp");
+    }
+}

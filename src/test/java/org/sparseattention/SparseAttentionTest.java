@@ -1,0 +1,110 @@
+package org.sparseattention;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.sparseattention.TestArrays.assertClose;
+import static org.sparseattention.TestArrays.normal;
+import static org.sparseattention.TestArrays.widen;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.kernel.ReferenceAttention;
+import org.sparseattention.layout.Patterns;
+
+class SparseAttentionTest {
+    private static final int B = 2;
+    private static final int L = 37;
+    private static final int H = 3;
+    private static final int D = 5;
+
+    private static INDArray tensor(long seed, long... shape) {
+        int n = 1;
+        for (long s : shape) {
+            n *= (int) s;
+        }
+        return Nd4j.create(normal(seed, n), shape, DataType.FLOAT);
+    }
+
+    private final INDArray q = tensor(11, B, L, H * D);
+    private final INDArray k = tensor(12, B, L, H * D);
+    private final INDArray v = tensor(13, B, L, H * D);
+
+    @ParameterizedTest
+    @ValueSource(strings = {"all", "local", "strided", "local+strided", "strided,local,all"})
+    void denseAndBlockSparseGiveTheReferenceNumbers(String mode) {
+        INDArray dense = SparseAttention.attentionImpl(q, k, v, H, mode, 6);
+        INDArray sparse = SparseAttention.blocksparseAttentionImpl(q, k, v, H, mode, 6, 8, 1, 1);
+        ReferenceAttention.Result reference = ReferenceAttention.compute(q.data().asFloat(), k.data().asFloat(),
+                v.data().asFloat(), B, L, H, D, Patterns.parse(mode, 6, 8, 1, 1), 1 / Math.sqrt(D));
+        assertArrayEquals(new long[] {B, L, H * D}, sparse.shape());
+        assertClose(reference.output(), dense.data().asFloat(), 1e-5, mode + " dense");
+        assertClose(reference.output(), sparse.data().asFloat(), 1e-5, mode + " block-sparse");
+    }
+
+    @Test
+    void fixedNeedsTheBlockSizeAndAgreesBothWays() {
+        assertThrows(InvalidInputException.class, () -> SparseAttention.attentionImpl(q, k, v, H, "fixed", 8));
+        INDArray dense = SparseAttention.attentionImpl(q, k, v, H, "fixed", 8, 4, 1, 1);
+        INDArray sparse = SparseAttention.blocksparseAttentionImpl(q, k, v, H, "fixed", 8, 4, 1, 1);
+        assertClose(widen(dense.data().asFloat()), sparse.data().asFloat(), 1e-5, "fixed");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"all", "local", "strided", "local+strided"})
+    void resultDoesNotDependOnTheBlockSize(String mode) {
+        double[] first = null;
+        for (int blockSize : new int[] {1, 3, 16, 64}) {
+            INDArray out = SparseAttention.blocksparseAttentionImpl(q, k, v, H, mode, 5, blockSize, 1, 1);
+            if (first == null) {
+                first = widen(out.data().asFloat());
+            } else {
+                assertClose(first, out.data().asFloat(), 1e-5, mode + " block size " + blockSize);
+            }
+        }
+    }
+
+    @Test
+    void rankTwoInputIsOneBatchItem() {
+        INDArray q2 = q.slice(0).dup();
+        INDArray k2 = k.slice(0).dup();
+        INDArray v2 = v.slice(0).dup();
+        INDArray out = SparseAttention.of(H, org.sparseattention.layout.Pattern.local(4), 8).forward(q2, k2, v2);
+        INDArray batched = SparseAttention.of(H, org.sparseattention.layout.Pattern.local(4), 8).forward(q, k, v);
+        assertArrayEquals(new long[] {L, H * D}, out.shape());
+        assertArrayEquals(batched.slice(0).dup().data().asFloat(), out.data().asFloat());
+    }
+
+    @Test
+    void logSumExpHasShapeBatchHeadsLength() {
+        SparseAttention.Result result = SparseAttention.of(H, org.sparseattention.layout.Pattern.all(), 8)
+                .forwardWithLogSumExp(q, k, v);
+        assertArrayEquals(new long[] {B, H, L}, result.logSumExp().shape());
+    }
+
+    private static void assertMessage(String expectedPart, Runnable call) {
+        InvalidInputException e = assertThrows(InvalidInputException.class, call::run);
+        assertTrue(e.getMessage().contains(expectedPart), "message '" + e.getMessage() + "' lacks '" + expectedPart + "'");
+    }
+
+    @Test
+    void invalidArgumentsNameTheArgumentAndBothValues() {
+        assertMessage("15 % 4", () -> SparseAttention.attentionImpl(q, k, v, 4, "all", 0));
+        INDArray shorter = tensor(14, B, L - 1, H * D);
+        assertMessage("[2, 37, 15] != [2, 36, 15]", () -> SparseAttention.attentionImpl(q, shorter, v, H, "all", 0));
+        assertMessage("q and v", () -> SparseAttention.attentionImpl(q, k, shorter, H, "all", 0));
+        assertMessage("got 0", () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "strided", 0, 8, 1, 1));
+        assertMessage("got -2", () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "strided", -2, 8, 1, 1));
+        assertMessage("'sparse'", () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "sparse", 4, 8, 1, 1));
+        assertMessage("3 % 2", () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "fixed", 16, 8, 2, 1));
+        assertMessage("10 is not a multiple of 8",
+                () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "fixed", 10, 8, 1, 1));
+        assertMessage("got 0", () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "local", 4, 0, 1, 1));
+        assertMessage("rank", () -> SparseAttention.attentionImpl(tensor(1, 2, 3, 4, 5), k, v, H, "all", 0));
+    }
+}
