@@ -7,7 +7,7 @@ import java.util.List;
  *
  * <p>Positions are 0-based; {@code allows(h, i, j)} is the token rule of SEMANTICS.md.
  */
-public sealed interface Pattern permits Elementary, UnionPattern, PerHeadPattern {
+public sealed interface Pattern extends java.io.Serializable permits Elementary, UnionPattern, PerHeadPattern {
 
     /** Returns whether query {@code query} of head {@code head} may attend key {@code key}. */
     boolean allows(int head, int query, int key);

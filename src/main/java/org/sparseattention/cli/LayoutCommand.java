@@ -1,0 +1,94 @@
+package org.sparseattention.cli;
+
+import java.io.OutputStream;
+import java.util.concurrent.Callable;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.io.NpyWriter;
+import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.layout.LayoutStats;
+import org.sparseattention.layout.Patterns;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code layout}: shows which tiles a pattern computes, and what that costs. */
+@Command(name = "layout", mixinStandardHelpOptions = true,
+        description = "Prints the block layout of each head (a grid for small layouts) and its figures.")
+final class LayoutCommand implements Callable<Integer> {
+    /** Grids wider than this are not printed. */
+    static final int MAX_PRINTED_BLOCKS = 64;
+
+    @Option(names = "--seq-len", required = true, description = "Sequence length L.")
+    int seqLen;
+
+    @Mixin
+    PatternOptions pattern;
+
+    @Option(names = "--head-dim", defaultValue = "64", description = "Head dimension D, for the FLOP count. Default: ${DEFAULT-VALUE}.")
+    int headDim;
+
+    @Option(names = "--npy", description = "Also write the grids as a [H, nb, nb] uint8 .npy (0 none, 1 partial, 2 full).")
+    String npy;
+
+    @Option(names = "--overwrite", description = "Replace an existing --npy file.")
+    boolean overwrite;
+
+    @Override
+    public Integer call() throws Exception {
+        if (headDim < 1) {
+            throw new InvalidInputException("--head-dim must be >= 1, got " + headDim);
+        }
+        BlockLayout layout = BlockLayout.of(Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize,
+                pattern.numVerts, pattern.vertsize), seqLen, pattern.blockSize, pattern.heads);
+        HadoopStorage storage = new HadoopStorage();
+        if (npy != null && storage.exists(npy) && !overwrite) {
+            throw new InvalidInputException("--npy " + npy + " already exists: pass --overwrite to replace it");
+        }
+        int nb = layout.numBlocks();
+        LayoutStats stats = layout.stats();
+        System.out.printf("layout: mode %s, L=%d, block %d, %d x %d blocks, %d heads, %d frame(s)%n",
+                pattern.mode, seqLen, pattern.blockSize, nb, nb, pattern.heads, layout.frameCount());
+        byte[][][] grids = new byte[pattern.heads][][];
+        for (int h = 0; h < pattern.heads; h++) {
+            grids[h] = layout.originalGrid(h);
+            long covered = 0;
+            for (byte[] row : grids[h]) {
+                for (byte cell : row) {
+                    covered += cell != 0 ? 1 : 0;
+                }
+            }
+            System.out.printf("head %d: %d of %d blocks hold allowed pairs (%.1f%%); %d tiles computed,"
+                            + " %d of them full; %d allowed pairs%n", h, covered, (long) nb * nb,
+                    100.0 * covered / ((double) nb * nb), stats.tiles()[h], stats.fullTiles()[h],
+                    stats.allowedPairs()[h]);
+            if (nb <= MAX_PRINTED_BLOCKS) {
+                for (byte[] row : grids[h]) {
+                    StringBuilder line = new StringBuilder("  ");
+                    for (byte cell : row) {
+                        line.append(cell == 2 ? '#' : cell == 1 ? '+' : '.');
+                    }
+                    System.out.println(line);
+                }
+            }
+        }
+        System.out.printf("total: %d tiles, %d allowed pairs, density %.4f of causal, useful %.6f GFLOP per batch"
+                        + " item at D=%d%n", stats.totalTiles(), stats.totalAllowedPairs(), stats.density(),
+                stats.usefulFlops(headDim) / 1e9, headDim);
+        if (nb <= MAX_PRINTED_BLOCKS) {
+            System.out.println("grid: # all pairs allowed, + some, . none (rows: query blocks, columns: key blocks)");
+        }
+        if (npy != null) {
+            try (OutputStream out = storage.create(npy)) {
+                out.write(NpyWriter.header("|u1", new long[] {pattern.heads, nb, nb}));
+                for (byte[][] grid : grids) {
+                    for (byte[] row : grid) {
+                        out.write(row);
+                    }
+                }
+            }
+            System.out.println("wrote " + npy);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,27 @@
+package org.sparseattention.cli;
+
+import picocli.CommandLine.Option;
+
+/** The pattern options shared by {@code run}, {@code layout} and {@code bench}. */
+final class PatternOptions {
+    @Option(names = "--heads", required = true, description = "Number of heads H; E must be a multiple.")
+    int heads;
+
+    @Option(names = "--mode", required = true,
+            description = "all, local, strided, fixed; a union with + (local+strided) or a per-head list with ,"
+                    + " (local,strided: head h uses item h mod 2).")
+    String mode;
+
+    @Option(names = "--local-ctx", defaultValue = "0",
+            description = "Window of local and fixed, stride of strided (the paper's local_attn_ctx). Default: ${DEFAULT-VALUE}.")
+    int localCtx;
+
+    @Option(names = "--block-size", defaultValue = "64", description = "Block size. Default: ${DEFAULT-VALUE}.")
+    int blockSize;
+
+    @Option(names = "--num-verts", defaultValue = "4", description = "fixed: summary slices per head group. Default: ${DEFAULT-VALUE}.")
+    int numVerts;
+
+    @Option(names = "--vertsize", defaultValue = "1", description = "fixed: blocks per summary slice. Default: ${DEFAULT-VALUE}.")
+    int vertsize;
+}

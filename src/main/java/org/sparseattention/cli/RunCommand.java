@@ -1,0 +1,81 @@
+package org.sparseattention.cli;
+
+import java.util.concurrent.Callable;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.sparseattention.job.RunSummary;
+import org.sparseattention.job.SparseAttentionJob;
+import org.sparseattention.kernel.SparseForward;
+import org.sparseattention.plan.JobSettings;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code run}: the distributed job, embedded in local mode or under spark-submit. */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = "Computes sparse attention of q, k, v (.npy, [B, L, E] or [L, E]) into --out.")
+final class RunCommand implements Callable<Integer> {
+    @Option(names = "--q", required = true, description = "Queries: a .npy URI (file://, hdfs://, s3a://, or a path).")
+    String q;
+
+    @Option(names = "--k", required = true, description = "Keys, same shape as q.")
+    String k;
+
+    @Option(names = "--v", required = true, description = "Values, same shape as q.")
+    String v;
+
+    @Option(names = "--out", required = true, description = "Output directory; must not exist unless --overwrite.")
+    String out;
+
+    @Mixin
+    PatternOptions pattern;
+
+    @Option(names = "--scale", description = "Score scale. Default: 1/sqrt(D).")
+    Double scale;
+
+    @Option(names = "--partitions", defaultValue = "0", description = "Spark partitions. Default: the cluster's parallelism.")
+    int partitions;
+
+    @Option(names = "--max-key-blocks", defaultValue = "" + SparseForward.DEFAULT_MAX_KEY_BLOCKS,
+            description = "Key blocks of a row computed at once; longer rows are split and merged. Default: ${DEFAULT-VALUE}.")
+    int maxKeyBlocks;
+
+    @Option(names = "--unit-tiles", defaultValue = "2048",
+            description = "Tiles (all heads) per unit of work. Default: ${DEFAULT-VALUE}.")
+    int unitTiles;
+
+    @Option(names = "--shard-rows", defaultValue = "16384", description = "Rows per output shard. Default: ${DEFAULT-VALUE}.")
+    int shardRows;
+
+    @Option(names = "--merge", description = "Also write one output.npy of shape [B, L, E].")
+    boolean merge;
+
+    @Option(names = "--lse", description = "Also write the log-sum-exp ([H, rows] shards; lse.npy [B, H, L] with --merge).")
+    boolean lse;
+
+    @Option(names = "--overwrite", description = "Replace an existing --out, only once the new output is complete.")
+    boolean overwrite;
+
+    @Option(names = "--allow-nonfinite", description = "Compute with NaN or infinite inputs instead of refusing them.")
+    boolean allowNonfinite;
+
+    @Option(names = "--master", description = "Spark master when not set by spark-submit. Default: local[<cores>].")
+    String master;
+
+    @Override
+    public Integer call() throws Exception {
+        JobSettings settings = new JobSettings(q, k, v, out, pattern.heads, pattern.mode, pattern.localCtx,
+                pattern.blockSize, pattern.numVerts, pattern.vertsize, scale == null ? Double.NaN : scale, partitions,
+                maxKeyBlocks, unitTiles, shardRows, merge, lse, overwrite, allowNonfinite);
+        SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings);
+        SparkConf conf = SparseAttentionJob.embeddedConf("sparse-attention " + pattern.mode);
+        if (master != null) {
+            conf.setMaster(master);
+        }
+        try (JavaSparkContext spark = new JavaSparkContext(conf)) {
+            RunSummary summary = SparseAttentionJob.execute(prepared, spark, System.out::println);
+            System.out.println(summary.describe());
+        }
+        return 0;
+    }
+}

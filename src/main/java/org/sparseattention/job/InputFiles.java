@@ -1,0 +1,73 @@
+package org.sparseattention.job;
+
+import java.io.IOException;
+import java.util.Arrays;
+import org.apache.hadoop.fs.Path;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.io.NpyFile;
+import org.sparseattention.io.NpyHeader;
+import org.sparseattention.plan.InputShape;
+import org.sparseattention.plan.JobSettings;
+
+/** The driver's checks of q, k, v and the output location, made before any Spark work starts. */
+public final class InputFiles {
+    private InputFiles() {
+    }
+
+    /** Reads the three headers, checks them against each other and the settings, returns the shape. */
+    public static InputShape check(JobSettings settings, HadoopStorage storage) throws IOException {
+        NpyHeader q = NpyFile.readHeader(storage, settings.q());
+        NpyHeader k = NpyFile.readHeader(storage, settings.k());
+        NpyHeader v = NpyFile.readHeader(storage, settings.v());
+        long[] shape = NpyFile.batchShape(q);
+        sameShape(q, k, "k");
+        sameShape(q, v, "v");
+        if (shape[0] < 1 || shape[1] < 1 || shape[2] < 1) {
+            throw new InvalidInputException(q.file() + ": field 'shape': expected sizes >= 1, got "
+                    + Arrays.toString(q.shape()));
+        }
+        if (shape[1] > Integer.MAX_VALUE / 2 || shape[2] > 1 << 20 || shape[0] > Integer.MAX_VALUE) {
+            throw new InvalidInputException(q.file() + ": field 'shape': sizes too large: " + Arrays.toString(q.shape()));
+        }
+        if (shape[2] % settings.heads() != 0) {
+            throw new InvalidInputException(q.file() + ": field 'shape': features E = " + shape[2]
+                    + " must be divisible by --heads " + settings.heads() + ": " + shape[2] + " % "
+                    + settings.heads() + " = " + shape[2] % settings.heads());
+        }
+        checkOutput(settings, storage);
+        return new InputShape((int) shape[0], (int) shape[1], (int) shape[2], settings.heads());
+    }
+
+    private static void sameShape(NpyHeader q, NpyHeader other, String name) {
+        if (!Arrays.equals(NpyFile.batchShape(q), NpyFile.batchShape(other))) {
+            throw new InvalidInputException("q and " + name + " shapes differ: " + Arrays.toString(q.shape()) + " != "
+                    + Arrays.toString(other.shape()) + " (" + q.file() + ", " + other.file() + ")");
+        }
+    }
+
+    /** Refuses an output that exists (without --overwrite) or that contains or lies inside an input. */
+    static void checkOutput(JobSettings settings, HadoopStorage storage) throws IOException {
+        Path out = storage.path(settings.out());
+        for (String input : new String[] {settings.q(), settings.k(), settings.v()}) {
+            Path in = storage.path(input);
+            if (isAncestorOrSelf(out, in) || isAncestorOrSelf(in, out)) {
+                throw new InvalidInputException("--out " + settings.out() + " overlaps the input " + input
+                        + ": the output directory must be outside every input path");
+            }
+        }
+        if (storage.exists(settings.out()) && !settings.overwrite()) {
+            throw new InvalidInputException("--out " + settings.out()
+                    + " already exists: choose another directory or pass --overwrite to replace it");
+        }
+    }
+
+    private static boolean isAncestorOrSelf(Path ancestor, Path path) {
+        for (Path p = path; p != null; p = p.getParent()) {
+            if (p.equals(ancestor)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,150 @@
+package org.sparseattention.job;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.io.NpyWriter;
+import org.sparseattention.plan.InputShape;
+import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Plan;
+
+/** The driver's last steps inside the staging directory: merged files, manifest, {@code _SUCCESS}. */
+final class OutputFiles {
+    static final String MANIFEST = "manifest.json";
+    static final String MERGED = "output.npy";
+    static final String MERGED_LSE = "lse.npy";
+    static final String SUCCESS = "_SUCCESS";
+
+    private OutputFiles() {
+    }
+
+    /** A shard as the manifest lists it. */
+    record Shard(int batch, int rowStart, int rowEnd) {
+    }
+
+    static List<Shard> shards(InputShape shape, JobSettings settings) {
+        List<Shard> shards = new ArrayList<>();
+        for (int b = 0; b < shape.batch(); b++) {
+            for (int r = 0; r < shape.seqLen(); r += settings.shardRows()) {
+                shards.add(new Shard(b, r, Math.min(shape.seqLen(), r + settings.shardRows())));
+            }
+        }
+        return shards;
+    }
+
+    /** Checks that every shard was committed, writes the merged files if asked, the manifest, then {@code _SUCCESS}. */
+    static void finish(FileSystem fs, Path dir, Plan plan) throws IOException {
+        JobSettings settings = plan.settings();
+        InputShape shape = plan.shape();
+        List<Shard> shards = shards(shape, settings);
+        for (Shard shard : shards) {
+            Path file = new Path(dir, ShardResult.fileName("output", shard.batch(), shard.rowStart()));
+            if (!fs.exists(file)) {
+                throw new SparseAttentionException("shard " + file.getName() + " is missing after the job committed");
+            }
+        }
+        long[] shape3 = {shape.batch(), shape.seqLen(), shape.features()};
+        if (settings.merge()) {
+            try (OutputStream out = fs.create(new Path(dir, MERGED), false)) {
+                out.write(NpyWriter.header("<f4", shape3));
+                for (Shard shard : shards) {
+                    copyData(fs, new Path(dir, ShardResult.fileName("output", shard.batch(), shard.rowStart())),
+                            0, (long) (shard.rowEnd() - shard.rowStart()) * shape.features() * 4, out);
+                }
+            }
+        }
+        if (settings.lse() && settings.merge()) {
+            try (OutputStream out = fs.create(new Path(dir, MERGED_LSE), false)) {
+                out.write(NpyWriter.header("<f4", new long[] {shape.batch(), shape.heads(), shape.seqLen()}));
+                for (int b = 0; b < shape.batch(); b++) {
+                    for (int h = 0; h < shape.heads(); h++) {
+                        for (Shard shard : shards) {
+                            if (shard.batch() != b) {
+                                continue;
+                            }
+                            long rows = shard.rowEnd() - shard.rowStart();
+                            copyData(fs, new Path(dir, ShardResult.fileName("lse", b, shard.rowStart())),
+                                    h * rows * 4, rows * 4, out);
+                        }
+                    }
+                }
+            }
+        }
+        try (OutputStream out = fs.create(new Path(dir, MANIFEST), false)) {
+            out.write(manifest(plan, shards));
+        }
+        fs.create(new Path(dir, SUCCESS), false).close();
+    }
+
+    /** Copies {@code length} data bytes, starting {@code skip} bytes after the header of an {@code .npy} shard. */
+    private static void copyData(FileSystem fs, Path shard, long skip, long length, OutputStream out) throws IOException {
+        try (FSDataInputStream in = fs.open(shard)) {
+            byte[] prefix = new byte[10];
+            in.readFully(0, prefix);
+            int headerLength = (prefix[8] & 0xff) | (prefix[9] & 0xff) << 8;
+            in.seek(10 + headerLength + skip);
+            copy(in, out, length);
+        }
+    }
+
+    private static void copy(InputStream in, OutputStream out, long length) throws IOException {
+        byte[] buffer = new byte[1 << 20];
+        long left = length;
+        while (left > 0) {
+            int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
+            if (n < 0) {
+                throw new SparseAttentionException("a shard ended " + left + " bytes early");
+            }
+            out.write(buffer, 0, n);
+            left -= n;
+        }
+    }
+
+    private static byte[] manifest(Plan plan, List<Shard> shards) throws IOException {
+        JobSettings s = plan.settings();
+        InputShape shape = plan.shape();
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("format", "sparse-attention-output");
+        root.put("version", 1);
+        root.put("shape", List.of(shape.batch(), shape.seqLen(), shape.features()));
+        root.put("dtype", "<f4");
+        root.put("heads", shape.heads());
+        root.put("head_dim", shape.headDim());
+        Map<String, Object> pattern = new LinkedHashMap<>();
+        pattern.put("mode", s.mode());
+        pattern.put("local_ctx", s.localCtx());
+        pattern.put("block_size", s.blockSize());
+        pattern.put("num_verts", s.numVerts());
+        pattern.put("vertsize", s.vertsize());
+        pattern.put("scale", (double) s.scaleFor(shape.headDim()));
+        root.put("pattern", pattern);
+        root.put("inputs", Map.of("q", s.q(), "k", s.k(), "v", s.v()));
+        root.put("max_key_blocks", s.maxKeyBlocks());
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (Shard shard : shards) {
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("batch", shard.batch());
+            entry.put("row_start", shard.rowStart());
+            entry.put("row_end", shard.rowEnd());
+            entry.put("file", ShardResult.fileName("output", shard.batch(), shard.rowStart()));
+            if (s.lse()) {
+                entry.put("lse_file", ShardResult.fileName("lse", shard.batch(), shard.rowStart()));
+            }
+            list.add(entry);
+        }
+        root.put("shards", list);
+        root.put("merged", s.merge() ? MERGED : null);
+        root.put("merged_lse", s.lse() && s.merge() ? MERGED_LSE : null);
+        return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(root);
+    }
+}

@@ -1,0 +1,41 @@
+package org.sparseattention.job;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.sparseattention.kernel.Accumulator;
+import org.sparseattention.kernel.Partial;
+import org.sparseattention.plan.InputShape;
+import org.sparseattention.plan.JobSettings;
+
+/** Merges the pieces of one output shard in (frame, chunk) order into its final rows. */
+final class ShardMerge {
+    private ShardMerge() {
+    }
+
+    static ShardResult merge(int shardId, Iterable<Piece> pieces, InputShape shape, JobSettings settings) {
+        int perBatch = UnitTask.shardsPerBatch(shape, settings);
+        int batch = shardId / perBatch;
+        int rowStart = (shardId % perBatch) * settings.shardRows();
+        int rows = Math.min(settings.shardRows(), shape.seqLen() - rowStart);
+        List<Piece> sorted = new ArrayList<>();
+        pieces.forEach(sorted::add);
+        sorted.sort(null);
+        int heads = shape.heads();
+        Accumulator accumulator = new Accumulator(rows, heads, shape.headDim());
+        for (Piece piece : sorted) {
+            int[] local = new int[piece.positions().length];
+            for (int r = 0; r < local.length; r++) {
+                local[r] = piece.positions()[r] - rowStart;
+            }
+            accumulator.merge(new Partial(local, heads, shape.headDim(), piece.output(), piece.logSumExp()));
+        }
+        float[] byRow = accumulator.logSumExp();
+        float[] byHead = new float[byRow.length];
+        for (int r = 0; r < rows; r++) {
+            for (int h = 0; h < heads; h++) {
+                byHead[h * rows + r] = byRow[r * heads + h];
+            }
+        }
+        return new ShardResult(batch, rowStart, rows, accumulator.output(), byHead);
+    }
+}

@@ -1,0 +1,124 @@
+package org.sparseattention.job;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.function.Consumer;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.HashPartitioner;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.util.LongAccumulator;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.plan.InputShape;
+import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Plan;
+import org.sparseattention.plan.Planner;
+import org.sparseattention.plan.WorkUnit;
+import scala.Tuple2;
+
+/**
+ * The distributed run: checked inputs in, block-sparse attention across executors, committed
+ * output shards and (optionally) merged files out.
+ */
+public final class SparseAttentionJob {
+    private SparseAttentionJob() {
+    }
+
+    /** Checked settings and input shape: everything the job needs before Spark starts. */
+    public record Prepared(JobSettings settings, InputShape shape) {
+    }
+
+    /** Reads and checks the inputs' headers and the output location; starts nothing. */
+    public static Prepared prepare(JobSettings settings) throws IOException {
+        InputShape shape = InputFiles.check(settings, new HadoopStorage());
+        Planner.layout(settings, shape);
+        return new Prepared(settings, shape);
+    }
+
+    /** Returns Spark settings that keep an embedded run on loopback with a default master. */
+    public static SparkConf embeddedConf(String appName) {
+        SparkConf conf = new SparkConf(true).setAppName(appName);
+        conf.setIfMissing("spark.master", "local[" + Runtime.getRuntime().availableProcessors() + "]");
+        conf.setIfMissing("spark.driver.host", "127.0.0.1");
+        conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+        conf.setIfMissing("spark.ui.showConsoleProgress", "true");
+        return conf;
+    }
+
+    /** Runs a prepared job on {@code spark}, printing progress lines to {@code console}. */
+    public static RunSummary execute(Prepared prepared, JavaSparkContext spark, Consumer<String> console)
+            throws IOException {
+        long started = System.nanoTime();
+        JobSettings settings = prepared.settings();
+        InputShape shape = prepared.shape();
+        Plan plan = Planner.plan(settings, shape, spark.defaultParallelism());
+        console.accept(plan.figures().describe());
+        OutputLocation location = new OutputLocation(settings.out(), spark.hadoopConfiguration());
+        String group = "sparse-attention-" + location.staging().getName();
+        spark.setJobGroup(group, "sparse attention " + settings.mode() + " on [" + shape.batch() + ", "
+                + shape.seqLen() + ", " + shape.features() + "] -> " + settings.out(), true);
+        try {
+            LongAccumulator pairs = spark.sc().longAccumulator("allowed pairs");
+            int threads = spark.getConf().getInt("spark.task.cpus", 1);
+            JavaRDD<List<WorkUnit>> groups = spark.parallelize(plan.partitions(), plan.partitions().size());
+            JavaPairRDD<Integer, Piece> pieces = groups.flatMapToPair(
+                    units -> new UnitTask(settings, shape, units, threads));
+            int shards = OutputFiles.shards(shape, settings).size();
+            int reducers = Math.max(1, Math.min(shards, Math.max(plan.partitions().size(), spark.defaultParallelism())));
+            JavaPairRDD<Integer, ShardResult> results = pieces.groupByKey(new HashPartitioner(reducers))
+                    .mapToPair(entry -> {
+                        long sum = 0;
+                        for (Piece piece : entry._2()) {
+                            sum += piece.allowedPairs();
+                        }
+                        pairs.add(sum);
+                        return new Tuple2<>(entry._1(), ShardMerge.merge(entry._1(), entry._2(), shape, settings));
+                    });
+            Configuration output = new Configuration(spark.hadoopConfiguration());
+            output.setBoolean("mapreduce.fileoutputcommitter.marksuccessfuljobs", false);
+            output.setBoolean(ShardOutputFormat.WRITE_LSE, settings.lse());
+            output.setInt(ShardOutputFormat.HEADS, shape.heads());
+            spark.setJobDescription("compute " + plan.units().size() + " units, merge and write " + shards + " shards");
+            results.saveAsNewAPIHadoopFile(location.staging().toString(), Integer.class, ShardResult.class,
+                    ShardOutputFormat.class, output);
+            spark.setJobDescription(null);
+            console.accept("computed; writing " + (settings.merge() ? "merged files, " : "") + "manifest");
+            OutputFiles.finish(location.fileSystem(), location.staging(), plan);
+            location.promote(settings.overwrite());
+            double seconds = (System.nanoTime() - started) / 1e9;
+            double gflop = 4.0 * shape.headDim() * pairs.value() / 1e9;
+            return new RunSummary((long) shape.batch() * shape.seqLen(), shape.heads(), plan.figures().tiles(), gflop,
+                    seconds, plan.partitions().size(), plan.units().size(), location.out().toString());
+        } catch (Exception e) {
+            location.discard();
+            throw translate(e);
+        } finally {
+            spark.clearJobGroup();
+        }
+    }
+
+    /** Turns a Spark failure into the project's exception, keeping the task's own message. */
+    static RuntimeException translate(Exception e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof InvalidInputException invalid) {
+                return new InvalidInputException(invalid.getMessage(), e);
+            }
+        }
+        String message = String.valueOf(e.getMessage());
+        String marker = InvalidInputException.class.getName() + ": ";
+        int at = message.indexOf(marker);
+        if (at >= 0) {
+            String rest = message.substring(at + marker.length());
+            int end = rest.indexOf('\n');
+            return new InvalidInputException(end < 0 ? rest : rest.substring(0, end), e);
+        }
+        if (e instanceof SparseAttentionException s) {
+            return s;
+        }
+        return new SparseAttentionException("the job failed: " + message, e);
+    }
+}

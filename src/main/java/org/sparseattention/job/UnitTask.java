@@ -1,0 +1,191 @@
+package org.sparseattention.job;
+
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.io.NpyFile;
+import org.sparseattention.io.NpyHeader;
+import org.sparseattention.io.Storage;
+import org.sparseattention.kernel.BlockSparseKernel;
+import org.sparseattention.kernel.Partial;
+import org.sparseattention.kernel.Rows;
+import org.sparseattention.kernel.Threads;
+import org.sparseattention.layout.BlockGrid;
+import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.plan.InputShape;
+import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Planner;
+import org.sparseattention.plan.WorkUnit;
+import scala.Tuple2;
+
+/**
+ * One task's work on an executor: for each unit, read exactly the rows it needs, run the kernel,
+ * and cut the partial result into pieces by output shard. Lazy: one unit in memory at a time.
+ */
+final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
+    private final JobSettings settings;
+    private final InputShape shape;
+    private final Iterator<WorkUnit> units;
+    private final BlockLayout layout;
+    private final BlockSparseKernel kernel;
+    private final Storage storage;
+    private final ArrayDeque<Tuple2<Integer, Piece>> ready = new ArrayDeque<>();
+    private final Tensor q;
+    private final Tensor k;
+    private final Tensor v;
+
+    /** An open input tensor. */
+    private record Tensor(String uri, NpyHeader header, Storage.Input input) {
+    }
+
+    UnitTask(JobSettings settings, InputShape shape, List<WorkUnit> units, int threads) throws IOException {
+        Threads.configure(threads);
+        this.settings = settings;
+        this.shape = shape;
+        this.units = units.iterator();
+        this.layout = Planner.layout(settings, shape);
+        this.kernel = new BlockSparseKernel(layout, shape.headDim(), settings.scaleFor(shape.headDim()));
+        this.storage = new HadoopStorage();
+        this.q = open(settings.q());
+        this.k = open(settings.k());
+        this.v = open(settings.v());
+    }
+
+    private Tensor open(String uri) throws IOException {
+        return new Tensor(uri, NpyFile.readHeader(storage, uri), storage.open(uri));
+    }
+
+    @Override
+    public boolean hasNext() {
+        while (ready.isEmpty() && units.hasNext()) {
+            compute(units.next());
+        }
+        if (ready.isEmpty()) {
+            close();
+            return false;
+        }
+        return true;
+    }
+
+    @Override
+    public Tuple2<Integer, Piece> next() {
+        if (!hasNext()) {
+            throw new NoSuchElementException();
+        }
+        return ready.removeFirst();
+    }
+
+    private void close() {
+        for (Tensor t : List.of(q, k, v)) {
+            try {
+                t.input().close();
+            } catch (IOException ignored) {
+                // Read-only handles: nothing to lose.
+            }
+        }
+    }
+
+    private void compute(WorkUnit unit) {
+        try {
+            FaultInjection.beforeUnit(unit);
+            BlockGrid grid = layout.grid(unit.frame());
+            int[] queryPositions = Planner.positions(grid, Planner.range(unit.fromBlock(), unit.toBlock()));
+            int[] keyPositions = Planner.positions(grid, Planner.keyBlocks(layout, unit));
+            Rows queries = read(q, unit.batch(), queryPositions);
+            Rows keys = read(k, unit.batch(), keyPositions);
+            Rows values = read(v, unit.batch(), keyPositions);
+            long before = kernel.allowedPairs();
+            Partial partial = kernel.compute(queries, keys, values, unit.frame(), unit.fromBlock(), unit.toBlock(),
+                    unit.fromKey(), unit.toKey());
+            split(unit, partial, kernel.allowedPairs() - before);
+        } catch (InvalidInputException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new SparseAttentionException(unit.describe() + " failed: " + e, e);
+        }
+    }
+
+    /** Reads rows {@code positions} (ascending) of one batch item, run by run, and checks their values. */
+    private Rows read(Tensor tensor, int batch, int[] positions) throws IOException {
+        int rowLength = shape.features();
+        float[] data = new float[positions.length * rowLength];
+        int i = 0;
+        while (i < positions.length) {
+            int j = i + 1;
+            while (j < positions.length && positions[j] == positions[j - 1] + 1) {
+                j++;
+            }
+            NpyFile.readRows(tensor.input(), tensor.header(), batch, positions[i], j - i, data, i * rowLength);
+            i = j;
+        }
+        if (!settings.allowNonfinite()) {
+            for (int e = 0; e < data.length; e++) {
+                if (!Float.isFinite(data[e])) {
+                    throw new InvalidInputException(tensor.uri() + ": non-finite value " + data[e] + " at batch "
+                            + batch + ", row " + positions[e / rowLength] + ", feature " + e % rowLength
+                            + " (pass --allow-nonfinite to compute with it)");
+                }
+            }
+        }
+        return new SparseRows(positions, data, rowLength);
+    }
+
+    /** Cuts a partial result into one piece per output shard, rows in frame order. */
+    private void split(WorkUnit unit, Partial partial, long allowedPairs) {
+        int rowLength = shape.features();
+        int heads = shape.heads();
+        int shardRows = settings.shardRows();
+        int[] positions = partial.positions();
+        Integer[] order = new Integer[positions.length];
+        for (int r = 0; r < order.length; r++) {
+            order[r] = r;
+        }
+        Arrays.sort(order, (a, b) -> Integer.compare(positions[a], positions[b]));
+        int start = 0;
+        boolean first = true;
+        while (start < order.length) {
+            int shard = positions[order[start]] / shardRows;
+            int end = start;
+            while (end < order.length && positions[order[end]] / shardRows == shard) {
+                end++;
+            }
+            int rows = end - start;
+            int[] piecePositions = new int[rows];
+            float[] output = new float[rows * rowLength];
+            float[] lse = new float[rows * heads];
+            for (int r = 0; r < rows; r++) {
+                int source = order[start + r];
+                piecePositions[r] = positions[source];
+                System.arraycopy(partial.output(), source * rowLength, output, r * rowLength, rowLength);
+                System.arraycopy(partial.logSumExp(), source * heads, lse, r * heads, heads);
+            }
+            int shardId = shardId(unit.batch(), shard);
+            ready.add(new Tuple2<>(shardId, new Piece(unit.frame(), unit.chunk(), unit.index(), piecePositions,
+                    output, lse, first ? allowedPairs : 0)));
+            first = false;
+            start = end;
+        }
+    }
+
+    /** Returns the id of shard {@code shard} of batch item {@code batch}. */
+    int shardId(int batch, int shard) {
+        return batch * shardsPerBatch(shape, settings) + shard;
+    }
+
+    static int shardsPerBatch(InputShape shape, JobSettings settings) {
+        return (shape.seqLen() + settings.shardRows() - 1) / settings.shardRows();
+    }
+
+    static List<Tuple2<Integer, Piece>> drain(UnitTask task) {
+        List<Tuple2<Integer, Piece>> all = new ArrayList<>();
+        task.forEachRemaining(all::add);
+        return all;
+    }
+}

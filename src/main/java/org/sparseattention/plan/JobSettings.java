@@ -1,0 +1,53 @@
+package org.sparseattention.plan;
+
+import java.io.Serializable;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.layout.Pattern;
+import org.sparseattention.layout.Patterns;
+
+/**
+ * Everything a run needs, checked on construction.
+ *
+ * @param scale score scale; NaN means {@code 1/sqrt(D)}
+ * @param partitions Spark partitions; 0 means the cluster's default parallelism
+ * @param maxKeyBlocks key blocks of one query block computed at once; rows with more are split and merged
+ * @param unitTiles tiles (over all heads) a unit of consecutive query blocks grows to
+ * @param shardRows sequence rows per output shard
+ */
+public record JobSettings(String q, String k, String v, String out, int heads, String mode, int localCtx,
+        int blockSize, int numVerts, int vertsize, double scale, int partitions, int maxKeyBlocks, int unitTiles,
+        int shardRows, boolean merge, boolean lse, boolean overwrite, boolean allowNonfinite) implements Serializable {
+
+    public JobSettings {
+        positive("--heads", heads);
+        positive("--block-size", blockSize);
+        positive("--num-verts", numVerts);
+        positive("--vertsize", vertsize);
+        positive("--max-key-blocks", maxKeyBlocks);
+        positive("--unit-tiles", unitTiles);
+        positive("--shard-rows", shardRows);
+        if (partitions < 0) {
+            throw new InvalidInputException("--partitions must be >= 0 (0: the default), got " + partitions);
+        }
+        if (!Double.isNaN(scale) && !(scale > 0 && Double.isFinite(scale))) {
+            throw new InvalidInputException("--scale must be a positive finite number, got " + scale);
+        }
+        Patterns.parse(mode, localCtx, blockSize, numVerts, vertsize);
+    }
+
+    private static void positive(String option, int value) {
+        if (value < 1) {
+            throw new InvalidInputException(option + " must be >= 1, got " + value);
+        }
+    }
+
+    /** Returns the pattern the mode names. */
+    public Pattern pattern() {
+        return Patterns.parse(mode, localCtx, blockSize, numVerts, vertsize);
+    }
+
+    /** Returns the score scale for head dimension {@code headDim}. */
+    public float scaleFor(int headDim) {
+        return (float) (Double.isNaN(scale) ? 1.0 / Math.sqrt(headDim) : scale);
+    }
+}
