@@ -12,10 +12,6 @@ import java.util.Properties;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.sparseattention.io.HadoopStorage;
-import org.sparseattention.io.NpyFile;
-import org.sparseattention.io.NpyHeader;
-import org.sparseattention.io.Storage;
 import org.sparseattention.kernel.AttentionOutput;
 import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.layout.BlockLayout;
@@ -32,19 +28,6 @@ class GoldenFixtureTest {
         }
     }
 
-    static float[] read(Storage storage, Path file) throws IOException {
-        String uri = file.toAbsolutePath().toUri().toString();
-        NpyHeader header = NpyFile.readHeader(storage, uri);
-        float[] values = new float[Math.toIntExact(header.elements())];
-        long[] shape = NpyFile.batchShape(header);
-        try (Storage.Input input = storage.open(uri)) {
-            for (int b = 0; b < shape[0]; b++) {
-                NpyFile.readRows(input, header, b, 0, (int) shape[1], values, (int) (b * shape[1] * shape[2]));
-            }
-        }
-        return values;
-    }
-
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void kernelMatchesNumPyReference(String name) throws IOException {
@@ -59,12 +42,11 @@ class GoldenFixtureTest {
         int headDim = Integer.parseInt(p.getProperty("head_dim"));
         Pattern pattern = Patterns.parse(p.getProperty("mode"), Integer.parseInt(p.getProperty("local_attn_ctx")),
                 blockSize, Integer.parseInt(p.getProperty("num_verts")), Integer.parseInt(p.getProperty("vertsize")));
-        Storage storage = new HadoopStorage();
-        float[] q = read(storage, folder.resolve("q.npy"));
-        float[] k = read(storage, folder.resolve("k.npy"));
-        float[] v = read(storage, folder.resolve("v.npy"));
-        float[] expected = read(storage, folder.resolve("out.npy"));
-        float[] expectedLse = read(storage, folder.resolve("lse.npy"));
+        float[] q = TestArrays.readNpy(folder.resolve("q.npy"));
+        float[] k = TestArrays.readNpy(folder.resolve("k.npy"));
+        float[] v = TestArrays.readNpy(folder.resolve("v.npy"));
+        float[] expected = TestArrays.readNpy(folder.resolve("out.npy"));
+        float[] expectedLse = TestArrays.readNpy(folder.resolve("lse.npy"));
         int batch = q.length / (seqLen * heads * headDim);
         assertEquals(2, batch);
 

@@ -3,7 +3,16 @@ package org.sparseattention;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.SplittableRandom;
+import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.io.NpyFile;
+import org.sparseattention.io.NpyHeader;
+import org.sparseattention.io.NpyWriter;
+import org.sparseattention.io.Storage;
 
 /** Random inputs and size-scaled comparisons shared by the tests. */
 public final class TestArrays {
@@ -60,6 +69,29 @@ public final class TestArrays {
         if (worst > tolerance) {
             fail(what + ": relative error " + worst + " > " + tolerance + " at " + worstIndex + " (expected "
                     + expected[worstIndex] + ", got " + actual[worstIndex] + ")");
+        }
+    }
+
+    /** Reads a whole {@code .npy} file of rank 2 or 3 as float32 with the project's reader. */
+    public static float[] readNpy(Path file) throws IOException {
+        Storage storage = new HadoopStorage();
+        String uri = file.toAbsolutePath().toUri().toString();
+        NpyHeader header = NpyFile.readHeader(storage, uri);
+        float[] values = new float[Math.toIntExact(header.elements())];
+        long[] shape = NpyFile.batchShape(header);
+        try (Storage.Input input = storage.open(uri)) {
+            for (int b = 0; b < shape[0]; b++) {
+                NpyFile.readRows(input, header, b, 0, (int) shape[1], values, (int) (b * shape[1] * shape[2]));
+            }
+        }
+        return values;
+    }
+
+    /** Writes a float32 {@code .npy} file. */
+    public static void writeNpy(Path file, long[] shape, float[] values) throws IOException {
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        try (OutputStream out = Files.newOutputStream(file)) {
+            NpyWriter.write(out, shape, values);
         }
     }
 

@@ -78,28 +78,57 @@ public final class Planner {
     }
 
     /**
-     * Cuts the unit sequence into {@code count} contiguous groups of nearly equal tiles: unit
-     * {@code u} goes to the group in which the middle of its tile range falls. Neighbouring query
-     * ranges stay together, so shared key rows are read by few tasks.
+     * Cuts the unit sequence into at most {@code count} contiguous groups whose largest tile sum
+     * is as small as possible (binary search on that bound, filling groups greedily). Neighbouring
+     * query ranges stay together, so shared key rows are read by few tasks.
      */
     static List<List<WorkUnit>> balance(List<WorkUnit> units, int count) {
-        long total = 0;
+        long low = 1;
+        long high = 0;
         for (WorkUnit unit : units) {
-            total += Math.max(1, unit.tiles());
+            low = Math.max(low, cost(unit));
+            high += cost(unit);
+        }
+        while (low < high) {
+            long bound = low + (high - low) / 2;
+            if (groupsWithin(units, bound) <= count) {
+                high = bound;
+            } else {
+                low = bound + 1;
+            }
         }
         List<List<WorkUnit>> groups = new ArrayList<>();
-        for (int p = 0; p < count; p++) {
-            groups.add(new ArrayList<>());
-        }
-        long before = 0;
+        List<WorkUnit> current = new ArrayList<>();
+        long load = 0;
         for (WorkUnit unit : units) {
-            long cost = Math.max(1, unit.tiles());
-            double middle = before + cost / 2.0;
-            int group = (int) Math.min(count - 1, Math.floor(middle * count / total));
-            groups.get(group).add(unit);
-            before += cost;
+            if (!current.isEmpty() && load + cost(unit) > low) {
+                groups.add(current);
+                current = new ArrayList<>();
+                load = 0;
+            }
+            current.add(unit);
+            load += cost(unit);
         }
-        groups.removeIf(List::isEmpty);
+        if (!current.isEmpty()) {
+            groups.add(current);
+        }
+        return groups;
+    }
+
+    private static long cost(WorkUnit unit) {
+        return Math.max(1, unit.tiles());
+    }
+
+    private static int groupsWithin(List<WorkUnit> units, long bound) {
+        int groups = 0;
+        long load = 0;
+        for (WorkUnit unit : units) {
+            if (groups == 0 || load + cost(unit) > bound) {
+                groups++;
+                load = 0;
+            }
+            load += cost(unit);
+        }
         return groups;
     }
 

@@ -1,0 +1,133 @@
+package org.sparseattention.job;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.sparseattention.TestArrays.assertClose;
+import static org.sparseattention.TestArrays.readNpy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.kernel.AttentionOutput;
+import org.sparseattention.kernel.ReferenceAttention;
+import org.sparseattention.kernel.SparseForward;
+import org.sparseattention.plan.InputShape;
+import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Planner;
+
+/** The job in local mode against the in-process kernel and the float64 reference. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class LocalJobTest {
+    static final int B = 2;
+    static final int L = 100;
+    static final int H = 2;
+    static final int D = 8;
+    static JavaSparkContext spark;
+    @TempDir
+    static Path inputs;
+    static float[][] qkv;
+
+    @BeforeAll
+    static void start() throws IOException {
+        spark = JobTestSupport.localSpark("local[2]");
+        qkv = JobTestSupport.writeInputs(inputs, B, L, H * D, 41);
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+    }
+
+    private static RunSummary run(JobSettings settings) throws IOException {
+        return SparseAttentionJob.execute(SparseAttentionJob.prepare(settings), spark, line -> { });
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"all", "local", "strided", "fixed", "local+strided", "local,strided", "fixed,strided+local"})
+    void jobEqualsKernelAndReference(String mode, @TempDir Path out) throws IOException {
+        int context = mode.contains("fixed") ? 32 : 12;
+        JobSettings settings = JobTestSupport.settings(inputs, out.resolve("result"), H, mode, context, 16, 3, 64, false);
+        RunSummary summary = run(settings);
+        float[] output = readNpy(out.resolve("result/output.npy"));
+        float[] lse = readNpy(out.resolve("result/lse.npy"));
+        InputShape shape = new InputShape(B, L, H * D, H);
+        AttentionOutput inProcess = SparseForward.forward(qkv[0], qkv[1], qkv[2], B, Planner.layout(settings, shape), D,
+                settings.scaleFor(D), settings.maxKeyBlocks());
+        assertArrayEquals(inProcess.output(), output, mode + ": job and in-process kernel differ");
+        assertArrayEquals(inProcess.logSumExp(), lse, mode + ": log-sum-exp differs");
+        ReferenceAttention.Result reference = ReferenceAttention.compute(qkv[0], qkv[1], qkv[2], B, L, H, D,
+                settings.pattern(), settings.scaleFor(D));
+        assertClose(reference.output(), output, 1e-5, mode + " vs float64 reference");
+        assertClose(reference.logSumExp(), lse, 1e-5, mode + " log-sum-exp vs float64 reference");
+        long expectedPairs = Planner.layout(settings, shape).stats().totalAllowedPairs() * B;
+        assertEquals(4.0 * D * expectedPairs / 1e9, summary.usefulGflop(), 1e-12, "useful work counted once");
+        assertTrue(Files.exists(out.resolve("result/_SUCCESS")));
+        assertTrue(Files.exists(out.resolve("result/manifest.json")));
+    }
+
+    @Test
+    void splitRowsAreMergedExactly(@TempDir Path out) throws IOException {
+        JobSettings settings = JobTestSupport.settings(inputs, out.resolve("split"), H, "all", 0, 8, 3, 2, false);
+        run(settings);
+        ReferenceAttention.Result reference = ReferenceAttention.compute(qkv[0], qkv[1], qkv[2], B, L, H, D,
+                settings.pattern(), settings.scaleFor(D));
+        assertTrue(Planner.plan(settings, new InputShape(B, L, H * D, H), 2).figures().mergedRows() > 0,
+                "the chunk setting must split rows");
+        assertClose(reference.output(), readNpy(out.resolve("split/output.npy")), 1e-5, "all, split rows");
+    }
+
+    @Test
+    void outputBytesDoNotDependOnPartitions(@TempDir Path out) throws IOException {
+        byte[] first = null;
+        for (int partitions : new int[] {1, 3, 7}) {
+            Path dir = out.resolve("p" + partitions);
+            run(JobTestSupport.settings(inputs, dir, H, "local+strided", 10, 16, partitions, 3, false));
+            byte[] bytes = Files.readAllBytes(dir.resolve("output.npy"));
+            if (first == null) {
+                first = bytes;
+            } else {
+                assertArrayEquals(first, bytes, "output.npy with " + partitions + " partitions");
+            }
+        }
+    }
+
+    @Test
+    void existingOutputIsRefusedUnlessOverwriteAndThenReplaced(@TempDir Path out) throws IOException {
+        Path dir = out.resolve("twice");
+        run(JobTestSupport.settings(inputs, dir, H, "local", 8, 16, 2, 64, false));
+        byte[] before = Files.readAllBytes(dir.resolve("output.npy"));
+        InvalidInputException refused = assertThrows(InvalidInputException.class,
+                () -> run(JobTestSupport.settings(inputs, dir, H, "all", 8, 16, 2, 64, false)));
+        assertTrue(refused.getMessage().contains("--overwrite"), refused.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(dir.resolve("output.npy")), "refused run left the output alone");
+
+        run(JobTestSupport.settings(inputs, dir, H, "all", 8, 16, 2, 64, true));
+        byte[] after = Files.readAllBytes(dir.resolve("output.npy"));
+        assertFalse(java.util.Arrays.equals(before, after), "overwrite replaced the output");
+        try (var siblings = Files.list(out)) {
+            assertEquals(1, siblings.count(), "no staging or backup directory left behind");
+        }
+    }
+
+    @Test
+    void outputInsideAnInputDirectoryIsRefused() {
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> SparseAttentionJob.prepare(
+                JobTestSupport.settings(inputs, inputs.resolve("q.npy").resolve("out"), H, "all", 0, 16, 2, 64, true)));
+        assertTrue(e.getMessage().contains("overlaps"), e.getMessage());
+        assertThrows(InvalidInputException.class, () -> SparseAttentionJob.prepare(
+                JobTestSupport.settings(inputs, inputs, H, "all", 0, 16, 2, 64, true)));
+    }
+}

@@ -1,0 +1,112 @@
+package org.sparseattention.plan;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.BitSet;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.sparseattention.layout.BlockGrid;
+import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.layout.TileList;
+
+class PlannerTest {
+
+    private static JobSettings settings(String mode, int context, int blockSize, int heads, int partitions,
+            int maxKeyBlocks, int unitTiles) {
+        return new JobSettings("q.npy", "k.npy", "v.npy", "out", heads, mode, context, blockSize, 1, 1, Double.NaN,
+                partitions, maxKeyBlocks, unitTiles, 4096, false, false, false, false);
+    }
+
+    @Test
+    void everyAllowedTileIsInExactlyOneUnit() {
+        for (String mode : List.of("all", "local", "strided", "local+strided", "local,strided,all")) {
+            JobSettings s = settings(mode, 24, 8, 3, 5, 3, 40);
+            InputShape shape = new InputShape(2, 203, 12, 3);
+            Plan plan = Planner.plan(s, shape, 2);
+            BlockLayout layout = Planner.layout(s, shape);
+            TileList tiles = new TileList();
+            for (int b = 0; b < 2; b++) {
+                for (int f = 0; f < layout.frameCount(); f++) {
+                    for (int qb = 0; qb < layout.numBlocks(); qb++) {
+                        for (int h = 0; h < 3; h++) {
+                            layout.keyBlocks(f, h, qb, tiles);
+                            for (int t = 0; t < tiles.size(); t++) {
+                                int covering = 0;
+                                for (WorkUnit u : plan.units()) {
+                                    if (u.batch() == b && u.frame() == f && qb >= u.fromBlock() && qb < u.toBlock()
+                                            && t >= u.fromKey() && t < u.toKey()) {
+                                        covering++;
+                                    }
+                                }
+                                assertEquals(1, covering, mode + ": tile " + t + " of query block " + qb);
+                            }
+                        }
+                    }
+                }
+            }
+            int inPartitions = plan.partitions().stream().mapToInt(List::size).sum();
+            assertEquals(plan.units().size(), inPartitions, "every unit in one partition");
+        }
+    }
+
+    @Test
+    void rowsSplitOnlyWhenTheyHaveMoreKeyBlocksThanAChunk() {
+        Plan plan = Planner.plan(settings("all", 0, 16, 2, 3, 4, 64), new InputShape(1, 160, 8, 2), 2);
+        for (WorkUnit u : plan.units()) {
+            if (u.isSplit()) {
+                assertEquals(u.fromBlock() + 1, u.toBlock());
+                assertTrue(u.fromBlock() >= 4, "query block " + u.fromBlock() + " has at most 4 key blocks");
+            } else {
+                assertTrue(u.toBlock() <= 4, "rows past block 3 must be split: " + u.describe());
+            }
+        }
+        assertTrue(plan.figures().mergedRows() > 0);
+    }
+
+    @Test
+    void unitsDoNotDependOnThePartitionCount() {
+        InputShape shape = new InputShape(2, 1000, 16, 2);
+        List<WorkUnit> first = Planner.plan(settings("local+strided", 40, 16, 2, 1, 8, 30), shape, 2).units();
+        for (int partitions : new int[] {3, 7, 50}) {
+            assertEquals(first, Planner.plan(settings("local+strided", 40, 16, 2, partitions, 8, 30), shape, 2).units());
+        }
+    }
+
+    @Test
+    void partitionsAreBalancedWithinTenPercentOnUnevenPatterns() {
+        // all: query block i has i + 1 key blocks, so work grows along the sequence.
+        for (String mode : List.of("all", "local+strided", "strided,local")) {
+            Plan plan = Planner.plan(settings(mode, 256, 64, 4, 7, 64, 32), new InputShape(1, 16384, 32, 4), 2);
+            PlanFigures figures = plan.figures();
+            assertEquals(7, figures.partitions());
+            double imbalance = figures.maxTilesPerPartition() / figures.meanTilesPerPartition();
+            assertTrue(imbalance <= 1.10, mode + ": max/mean tiles " + imbalance);
+        }
+    }
+
+    @Test
+    void unitsReadExactlyTheRowsOfTheirTiles() {
+        JobSettings s = settings("local+strided", 12, 4, 2, 3, 2, 10);
+        InputShape shape = new InputShape(1, 61, 4, 2);
+        BlockLayout layout = Planner.layout(s, shape);
+        TileList tiles = new TileList();
+        for (WorkUnit u : Planner.plan(s, shape, 2).units()) {
+            BlockGrid grid = layout.grid(u.frame());
+            BitSet needed = new BitSet();
+            for (int qb = u.fromBlock(); qb < u.toBlock(); qb++) {
+                for (int h = 0; h < 2; h++) {
+                    layout.keyBlocks(u.frame(), h, qb, tiles);
+                    for (int t = Math.max(0, u.fromKey()); t < Math.min(u.toKey(), tiles.size()); t++) {
+                        int kb = tiles.keyBlock(t);
+                        for (int r = grid.blockStart(kb); r < grid.blockEnd(kb); r++) {
+                            needed.set(grid.frame().original(r));
+                        }
+                    }
+                }
+            }
+            int[] read = Planner.positions(grid, Planner.keyBlocks(layout, u));
+            assertEquals(needed.stream().boxed().toList(), java.util.Arrays.stream(read).boxed().toList(), u.describe());
+        }
+    }
+}
