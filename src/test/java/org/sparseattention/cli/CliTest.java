@@ -1,0 +1,145 @@
+package org.sparseattention.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseattention.TestArrays;
+
+/** The command line as a user meets it: exit status, messages, files written or not. */
+class CliTest {
+    @TempDir
+    Path dir;
+
+    /** The exit status and what the command printed. */
+    record Outcome(int status, String out, String err) {
+    }
+
+    static Outcome run(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true));
+            System.setErr(new PrintStream(err, true));
+            int status = Main.execute(args);
+            return new Outcome(status, out.toString(), err.toString());
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void layoutPrintsTheGridAndFigures() throws IOException {
+        Path npy = dir.resolve("grid.npy");
+        Outcome o = run("layout", "--seq-len", "128", "--heads", "2", "--mode", "local", "--local-ctx", "32",
+                "--block-size", "8", "--npy", npy.toString());
+        assertEquals(0, o.status(), o.err());
+        assertTrue(o.out().contains("head 0: 70 of 256 blocks"), o.out());
+        assertTrue(o.out().contains("total: 140 tiles"), o.out());
+        assertTrue(o.out().contains("  +###+..........."), o.out());
+        byte[] bytes = Files.readAllBytes(npy);
+        int dataOffset = 10 + ((bytes[8] & 0xff) | (bytes[9] & 0xff) << 8);
+        String header = new String(bytes, 10, dataOffset - 10, java.nio.charset.StandardCharsets.US_ASCII);
+        assertTrue(header.contains("'descr': '|u1'") && header.contains("'shape': (2, 16, 16)"), header);
+        assertEquals(dataOffset + 2 * 16 * 16, bytes.length);
+        int covered = 0;
+        for (int i = dataOffset; i < bytes.length; i++) {
+            covered += bytes[i] != 0 ? 1 : 0;
+        }
+        assertEquals(140, covered);
+        assertEquals(2, run("layout", "--seq-len", "128", "--heads", "2", "--mode", "local", "--local-ctx", "32",
+                "--npy", npy.toString()).status(), "an existing --npy is not replaced without --overwrite");
+    }
+
+    @Test
+    void generateWritesStandardNormalInputsAndKeepsExistingOnes() throws IOException {
+        Outcome o = run("generate", "--out", dir.toString(), "--batch", "2", "--seq-len", "50", "--dim", "8",
+                "--seed", "3");
+        assertEquals(0, o.status(), o.err());
+        float[] q = TestArrays.readNpy(dir.resolve("q.npy"));
+        assertEquals(800, q.length);
+        double sum = 0;
+        double squares = 0;
+        for (float x : q) {
+            sum += x;
+            squares += x * x;
+        }
+        assertEquals(0, sum / q.length, 0.15);
+        assertEquals(1, squares / q.length, 0.2);
+        byte[] before = Files.readAllBytes(dir.resolve("k.npy"));
+        Outcome again = run("generate", "--out", dir.toString(), "--seq-len", "10", "--dim", "4");
+        assertEquals(2, again.status());
+        assertTrue(again.err().contains("--overwrite"), again.err());
+        assertArrayEquals(before, Files.readAllBytes(dir.resolve("k.npy")));
+    }
+
+    private String[] runArgs(Path out, String... extra) {
+        String[] base = {"run", "--q", dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(),
+            "--v", dir.resolve("v.npy").toString(), "--out", out.toString(), "--master", "local[2]"};
+        String[] all = new String[base.length + extra.length];
+        System.arraycopy(base, 0, all, 0, base.length);
+        System.arraycopy(extra, 0, all, base.length, extra.length);
+        return all;
+    }
+
+    @Test
+    void badInputExitsWithTwoBeforeWritingAnything() {
+        assertEquals(0, run("generate", "--out", dir.toString(), "--seq-len", "40", "--dim", "12").status());
+        Path out = dir.resolve("out");
+        String[][] cases = {
+            {"--heads", "5", "--mode", "all"},
+            {"--heads", "3", "--mode", "strided", "--local-ctx", "0"},
+            {"--heads", "3", "--mode", "strided", "--local-ctx", "-4"},
+            {"--heads", "3", "--mode", "dense"},
+            {"--heads", "3", "--mode", "local", "--block-size", "0"},
+            {"--heads", "3", "--mode", "fixed", "--local-ctx", "30", "--block-size", "8"},
+            {"--heads", "3", "--mode", "fixed", "--local-ctx", "32", "--block-size", "8", "--num-verts", "2"},
+        };
+        String[] expected = {"12 % 5", "got 0", "got -4", "'dense'", "got 0", "30 is not a multiple of 8", "3 % 2"};
+        for (int i = 0; i < cases.length; i++) {
+            Outcome o = run(runArgs(out, cases[i]));
+            assertEquals(2, o.status(), String.join(" ", cases[i]) + ": " + o.err());
+            assertTrue(o.err().contains(expected[i]), o.err());
+            assertFalse(Files.exists(out), "nothing written");
+        }
+        Outcome missing = run("run", "--q", dir.resolve("nope.npy").toString(), "--k", "k", "--v", "v", "--out",
+                out.toString(), "--heads", "1", "--mode", "all");
+        assertEquals(2, missing.status());
+        assertTrue(missing.err().contains("nope.npy"), missing.err());
+        Outcome usage = run("run", "--heads", "1");
+        assertEquals(2, usage.status());
+        assertTrue(usage.err().contains("Missing required options"), usage.err());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void runWritesOutputsAndPrintsTheSummary() throws IOException {
+        assertEquals(0, run("generate", "--out", dir.toString(), "--batch", "2", "--seq-len", "70", "--dim", "12")
+                .status());
+        Path out = dir.resolve("result");
+        Outcome o = run(runArgs(out, "--heads", "3", "--mode", "local+strided", "--local-ctx", "8", "--block-size",
+                "16", "--merge", "--lse"));
+        assertEquals(0, o.status(), o.err());
+        assertTrue(o.out().contains("done: 140 rows x 3 heads"), o.out());
+        assertTrue(o.out().contains("GFLOP/s"), o.out());
+        assertEquals(2 * 70 * 12, TestArrays.readNpy(out.resolve("output.npy")).length);
+        assertEquals(2 * 3 * 70, TestArrays.readNpy(out.resolve("lse.npy")).length);
+        String manifest = Files.readString(out.resolve("manifest.json"));
+        assertTrue(manifest.contains("\"shape\" : [ 2, 70, 12 ]"), manifest);
+        assertTrue(Files.exists(out.resolve("_SUCCESS")));
+    }
+}

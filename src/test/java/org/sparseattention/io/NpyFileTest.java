@@ -1,0 +1,188 @@
+package org.sparseattention.io;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseattention.errors.InvalidInputException;
+
+/** The strict reader: one corruption per test, each named with the file, the field and both values. */
+class NpyFileTest {
+    @TempDir
+    Path dir;
+    private final Storage storage = new HadoopStorage();
+
+    /** Returns a version-1 file with header text {@code dict} and {@code data}. */
+    private static byte[] file(int major, String dict, byte[] data) {
+        int prefix = major == 1 ? 10 : 12;
+        StringBuilder text = new StringBuilder(dict);
+        while ((prefix + text.length() + 1) % 64 != 0) {
+            text.append(' ');
+        }
+        text.append('\n');
+        ByteBuffer buffer = ByteBuffer.allocate(prefix + text.length() + data.length).order(ByteOrder.LITTLE_ENDIAN);
+        buffer.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', (byte) major, 0});
+        if (major == 1) {
+            buffer.putShort((short) text.length());
+        } else {
+            buffer.putInt(text.length());
+        }
+        buffer.put(text.toString().getBytes(StandardCharsets.ISO_8859_1)).put(data);
+        return buffer.array();
+    }
+
+    private static String dict(String descr, String fortran, String shape) {
+        return "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }";
+    }
+
+    private static byte[] floats(ByteOrder order, float... values) {
+        ByteBuffer buffer = ByteBuffer.allocate(values.length * 4).order(order);
+        for (float v : values) {
+            buffer.putFloat(v);
+        }
+        return buffer.array();
+    }
+
+    private String write(String name, byte[] bytes) throws IOException {
+        Path file = dir.resolve(name);
+        Files.write(file, bytes);
+        return file.toString();
+    }
+
+    private void assertRefused(String name, byte[] bytes, String... parts) throws IOException {
+        String uri = write(name, bytes);
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> NpyFile.readHeader(storage, uri));
+        assertTrue(e.getMessage().contains(uri), e.getMessage());
+        for (String part : parts) {
+            assertTrue(e.getMessage().contains(part), "'" + e.getMessage() + "' lacks '" + part + "'");
+        }
+    }
+
+    private static final float[] SIX = {1, 2, 3, 4, 5, 6};
+
+    @Test
+    void readsWhatTheWriterWrote() throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        NpyWriter.write(out, new long[] {1, 2, 3}, SIX);
+        String uri = write("ok.npy", out.toByteArray());
+        NpyHeader header = NpyFile.readHeader(storage, uri);
+        assertArrayEquals(new long[] {1, 2, 3}, header.shape());
+        assertEquals(0, header.dataOffset() % 64);
+        float[] rows = new float[3];
+        try (Storage.Input input = storage.open(uri)) {
+            NpyFile.readRows(input, header, 0, 1, 1, rows, 0);
+        }
+        assertArrayEquals(new float[] {4, 5, 6}, rows);
+    }
+
+    @Test
+    void convertsFloat64Float16AndBigEndianToFloat32() throws IOException {
+        ByteBuffer f8 = ByteBuffer.allocate(48).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer f2 = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
+        short[] halves = {0x3c00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600};
+        for (int i = 0; i < 6; i++) {
+            f8.putDouble(SIX[i]);
+            f2.putShort(halves[i]);
+        }
+        for (Object[] c : new Object[][] {
+            {"f8.npy", file(1, dict("<f8", "False", "(2, 3)"), f8.array())},
+            {"f2.npy", file(2, dict("<f2", "False", "(2, 3)"), f2.array())},
+            {"be.npy", file(3, dict(">f4", "False", "(2, 3)"), floats(ByteOrder.BIG_ENDIAN, SIX))}}) {
+            String uri = write((String) c[0], (byte[]) c[1]);
+            NpyHeader header = NpyFile.readHeader(storage, uri);
+            float[] values = new float[6];
+            try (Storage.Input input = storage.open(uri)) {
+                NpyFile.readRows(input, header, 0, 0, 2, values, 0);
+            }
+            assertArrayEquals(SIX, values, (String) c[0]);
+        }
+        assertEquals(Float.NEGATIVE_INFINITY, NpyFile.halfToFloat((short) 0xfc00));
+        assertEquals(0x1p-24f, NpyFile.halfToFloat((short) 0x0001));
+        assertTrue(Float.isNaN(NpyFile.halfToFloat((short) 0x7e00)));
+    }
+
+    @Test
+    void missingFile() {
+        String uri = dir.resolve("absent.npy").toString();
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> NpyFile.readHeader(storage, uri));
+        assertTrue(e.getMessage().contains("absent.npy") && e.getMessage().contains("no such file"), e.getMessage());
+    }
+
+    @Test
+    void emptyFile() throws IOException {
+        assertRefused("empty.npy", new byte[0], "length", "empty");
+    }
+
+    @Test
+    void wrongMagic() throws IOException {
+        byte[] bytes = file(1, dict("<f4", "False", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX));
+        bytes[1] = 'X';
+        assertRefused("magic.npy", bytes, "'magic'", "\\x93NUMPY", "\\x93XUMPY");
+    }
+
+    @Test
+    void unsupportedVersion() throws IOException {
+        byte[] bytes = file(1, dict("<f4", "False", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX));
+        bytes[6] = 4;
+        assertRefused("version.npy", bytes, "'version'", "1.0, 2.0 or 3.0", "4.0");
+    }
+
+    @Test
+    void headerLengthPastTheEndOfTheFile() throws IOException {
+        byte[] bytes = file(1, dict("<f4", "False", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX));
+        bytes[8] = (byte) 0xff;
+        bytes[9] = (byte) 0x7f;
+        assertRefused("header.npy", bytes, "'header length'", "32767");
+    }
+
+    @Test
+    void dataShorterByOneByte() throws IOException {
+        byte[] bytes = file(1, dict("<f4", "False", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX));
+        assertRefused("short1.npy", Arrays.copyOf(bytes, bytes.length - 1), "'data length'", "24 bytes", "23 bytes");
+    }
+
+    @Test
+    void dataShorterByHalf() throws IOException {
+        byte[] bytes = file(1, dict("<f4", "False", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX));
+        assertRefused("half.npy", Arrays.copyOf(bytes, bytes.length - 12), "'data length'", "24 bytes", "12 bytes");
+    }
+
+    @Test
+    void fortranOrder() throws IOException {
+        assertRefused("fortran.npy", file(1, dict("<f4", "True", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)),
+                "'fortran_order'", "False", "True");
+    }
+
+    @Test
+    void integerDtype() throws IOException {
+        assertRefused("int.npy", file(1, dict("<i4", "False", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)),
+                "'descr'", "'<f4'", "'<i4'");
+    }
+
+    @Test
+    void complexDtype() throws IOException {
+        assertRefused("complex.npy", file(1, dict("<c8", "False", "(3,)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)),
+                "'descr'", "'<c8'");
+    }
+
+    @Test
+    void rankOtherThanTwoOrThree() throws IOException {
+        String uri = write("rank4.npy", file(1, dict("<f4", "False", "(1, 1, 2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)));
+        NpyHeader header = NpyFile.readHeader(storage, uri);
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> NpyFile.batchShape(header));
+        assertTrue(e.getMessage().contains("rank 4") && e.getMessage().contains(uri), e.getMessage());
+        String rank2 = write("rank2.npy", file(1, dict("<f4", "False", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)));
+        assertArrayEquals(new long[] {1, 2, 3}, NpyFile.batchShape(NpyFile.readHeader(storage, rank2)));
+    }
+}
