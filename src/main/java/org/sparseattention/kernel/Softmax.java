@@ -1,15 +1,37 @@
 package org.sparseattention.kernel;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Row softmax helpers on plain arrays, vectorised with the JDK's Vector API: ND4J's elementwise
  * exp costs several times more per float, and each ND4J call costs more than a tile's exp.
+ *
+ * <p>The exponential is computed here from additions and multiplications only (Cephes' {@code
+ * expf}: Cody-Waite reduction by ln 2 and a degree-6 polynomial, relative error about 1e-7), so
+ * every JVM, JIT tier and lane gives the same bits: the Vector API's own {@code EXP} differs in
+ * the last bit between the interpreter and compiled code, which would make output bytes depend on
+ * how the work is spread.
  */
 final class Softmax {
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HIGH = 0.693359375f;
+    private static final float LN2_LOW = -2.12194440e-4f;
+    /** Below this exp underflows to 0; above, 2^n stays a normal float. */
+    private static final float LOWEST = -87.33654f;
+    private static final float HIGHEST = 88.72283f;
+    /** 1.5 * 2^23: adding it rounds to the nearest integer in the low mantissa bits. */
+    private static final float ROUNDER = 12582912f;
+    private static final float P0 = 1.9875691500e-4f;
+    private static final float P1 = 1.3981999507e-3f;
+    private static final float P2 = 8.3334519073e-3f;
+    private static final float P3 = 4.1665795894e-2f;
+    private static final float P4 = 1.6666665459e-1f;
+    private static final float P5 = 5.0000001201e-1f;
 
     private Softmax() {
     }
@@ -34,27 +56,60 @@ final class Softmax {
 
     /**
      * Replaces {@code values[offset .. offset + length)} by {@code exp(value - shift)} and
-     * returns their sum in double precision.
+     * returns their sum, added in a fixed order.
      */
     static double expShifted(float[] values, int offset, int length, float shift) {
         int i = 0;
-        double sum = 0;
         int bound = SPECIES.loopBound(length);
-        if (bound > 0) {
-            FloatVector acc = FloatVector.zero(SPECIES);
-            for (; i < bound; i += SPECIES.length()) {
-                FloatVector e = FloatVector.fromArray(SPECIES, values, offset + i)
-                        .sub(shift).lanewise(VectorOperators.EXP);
-                e.intoArray(values, offset + i);
-                acc = acc.add(e);
-            }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+        FloatVector acc = FloatVector.zero(SPECIES);
+        for (; i < bound; i += SPECIES.length()) {
+            FloatVector e = exp(FloatVector.fromArray(SPECIES, values, offset + i).sub(shift));
+            e.intoArray(values, offset + i);
+            acc = acc.add(e);
+        }
+        double sum = 0;
+        float[] lanes = acc.toArray();
+        for (float lane : lanes) {
+            sum += lane;
         }
         for (; i < length; i++) {
-            float e = (float) Math.exp(values[offset + i] - shift);
+            float e = exp(values[offset + i] - shift);
             values[offset + i] = e;
             sum += e;
         }
         return sum;
+    }
+
+    /** Returns {@code exp(x)} lane by lane; 0 below {@link #LOWEST}, NaN stays NaN. */
+    static FloatVector exp(FloatVector x) {
+        VectorMask<Float> underflow = x.lt(LOWEST);
+        FloatVector clamped = x.min(HIGHEST).max(LOWEST);
+        FloatVector shifted = clamped.mul(LOG2E).add(ROUNDER);
+        FloatVector n = shifted.sub(ROUNDER);
+        IntVector exponent = shifted.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUNDER));
+        FloatVector r = clamped.sub(n.mul(LN2_HIGH)).sub(n.mul(LN2_LOW));
+        FloatVector z = r.mul(r);
+        FloatVector p = r.mul(P0).add(P1).mul(r).add(P2).mul(r).add(P3).mul(r).add(P4).mul(r).add(P5)
+                .mul(z).add(r).add(1f);
+        FloatVector scale = exponent.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return p.mul(scale).blend(0f, underflow);
+    }
+
+    /** Returns {@code exp(x)} with exactly the operations of the vector version. */
+    static float exp(float x) {
+        if (x < LOWEST) {
+            return 0f;
+        }
+        if (Float.isNaN(x)) {
+            return x;
+        }
+        float clamped = Math.max(Math.min(x, HIGHEST), LOWEST);
+        float shifted = clamped * LOG2E + ROUNDER;
+        float n = shifted - ROUNDER;
+        int exponent = Float.floatToRawIntBits(shifted) - Float.floatToRawIntBits(ROUNDER);
+        float r = clamped - n * LN2_HIGH - n * LN2_LOW;
+        float z = r * r;
+        float p = ((((((r * P0 + P1) * r + P2) * r + P3) * r + P4) * r + P5) * z + r) + 1f;
+        return p * Float.intBitsToFloat((exponent + 127) << 23);
     }
 }
