@@ -1,13 +1,13 @@
 package org.sparseattention.job;
 
-import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.sparseattention.plan.WorkUnit;
 
 /**
- * Failures on demand, for the fault tests: with {@code spark.sparseattention.fault} set to
- * {@code halt:N} the executor JVM halts at unit N on the task's first attempt; {@code fail:N}
- * makes unit N fail on every attempt. Unset, it does nothing.
+ * Failures on demand, for the fault tests, set as the Spark local property or configuration
+ * {@code spark.sparseattention.fault}: {@code halt:N} halts the executor JVM at unit N on the
+ * task's first attempt; {@code fail:N} makes unit N fail on every attempt; {@code pause:MILLIS}
+ * makes the first attempt of every task wait before its first unit. Unset, it does nothing.
  */
 final class FaultInjection {
     static final String KEY = "spark.sparseattention.fault";
@@ -15,25 +15,43 @@ final class FaultInjection {
     private FaultInjection() {
     }
 
-    static void beforeUnit(WorkUnit unit) {
-        SparkEnv env = SparkEnv.get();
+    static void beforeUnit(WorkUnit unit, boolean firstOfTask) {
         TaskContext task = TaskContext.get();
-        if (env == null || task == null) {
+        if (task == null) {
             return;
         }
-        String spec = env.conf().get(KEY, "");
-        if (spec.isEmpty()) {
+        String spec = task.getLocalProperty(KEY);
+        if (spec == null || spec.isEmpty()) {
             return;
         }
         String[] parts = spec.split(":");
-        if (parts.length != 2 || Integer.parseInt(parts[1]) != unit.index()) {
+        if (parts.length != 2) {
             return;
         }
-        if (parts[0].equals("halt") && task.attemptNumber() == 0) {
-            Runtime.getRuntime().halt(137);
-        }
-        if (parts[0].equals("fail")) {
-            throw new IllegalStateException("injected failure (" + KEY + "=" + spec + ")");
+        long value = Long.parseLong(parts[1]);
+        boolean firstAttempt = task.attemptNumber() == 0;
+        switch (parts[0]) {
+            case "halt" -> {
+                if (firstAttempt && value == unit.index()) {
+                    Runtime.getRuntime().halt(137);
+                }
+            }
+            case "fail" -> {
+                if (value == unit.index()) {
+                    throw new IllegalStateException("injected failure (" + KEY + "=" + spec + ")");
+                }
+            }
+            case "pause" -> {
+                if (firstAttempt && firstOfTask) {
+                    try {
+                        Thread.sleep(value);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            }
+            default -> {
+            }
         }
     }
 }

@@ -32,11 +32,18 @@ public final class SparseAttentionJob {
     public record Prepared(JobSettings settings, InputShape shape) {
     }
 
-    /** Reads and checks the inputs' headers and the output location; starts nothing. */
+    /**
+     * Reads and checks the inputs' headers and the output location, and makes every location a
+     * fully qualified URI so that executors resolve them as the driver did; starts nothing.
+     */
     public static Prepared prepare(JobSettings settings) throws IOException {
-        InputShape shape = InputFiles.check(settings, new HadoopStorage());
+        HadoopStorage storage = new HadoopStorage();
+        InputShape shape = InputFiles.check(settings, storage);
         Planner.layout(settings, shape);
-        return new Prepared(settings, shape);
+        JobSettings qualified = settings.withLocations(storage.path(settings.q()).toString(),
+                storage.path(settings.k()).toString(), storage.path(settings.v()).toString(),
+                storage.path(settings.out()).toString());
+        return new Prepared(qualified, shape);
     }
 
     /** Returns Spark settings that keep an embedded run on loopback with a default master. */

@@ -2,7 +2,6 @@ package org.sparseattention.job;
 
 import java.io.IOException;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
@@ -40,6 +39,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     private final Tensor q;
     private final Tensor k;
     private final Tensor v;
+    private boolean started;
 
     /** An open input tensor. */
     private record Tensor(String uri, NpyHeader header, Storage.Input input) {
@@ -94,7 +94,8 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
 
     private void compute(WorkUnit unit) {
         try {
-            FaultInjection.beforeUnit(unit);
+            FaultInjection.beforeUnit(unit, !started);
+            started = true;
             BlockGrid grid = layout.grid(unit.frame());
             int[] queryPositions = Planner.positions(grid, Planner.range(unit.fromBlock(), unit.toBlock()));
             int[] keyPositions = Planner.positions(grid, Planner.keyBlocks(layout, unit));
@@ -181,11 +182,5 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
 
     static int shardsPerBatch(InputShape shape, JobSettings settings) {
         return (shape.seqLen() + settings.shardRows() - 1) / settings.shardRows();
-    }
-
-    static List<Tuple2<Integer, Piece>> drain(UnitTask task) {
-        List<Tuple2<Integer, Piece>> all = new ArrayList<>();
-        task.forEachRemaining(all::add);
-        return all;
     }
 }

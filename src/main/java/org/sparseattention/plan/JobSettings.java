@@ -41,6 +41,12 @@ public record JobSettings(String q, String k, String v, String out, int heads, S
         }
     }
 
+    /** Returns these settings with other input and output locations (e.g. fully qualified URIs). */
+    public JobSettings withLocations(String q, String k, String v, String out) {
+        return new JobSettings(q, k, v, out, heads, mode, localCtx, blockSize, numVerts, vertsize, scale, partitions,
+                maxKeyBlocks, unitTiles, shardRows, merge, lse, overwrite, allowNonfinite);
+    }
+
     /** Returns the pattern the mode names. */
     public Pattern pattern() {
         return Patterns.parse(mode, localCtx, blockSize, numVerts, vertsize);
