@@ -8,6 +8,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparseattention.errors.InvalidInputException;
 
@@ -33,11 +34,21 @@ public final class HadoopStorage implements Storage, Serializable {
     /** Returns the file system of {@code uri} and the qualified path. */
     public Path path(String uri) throws IOException {
         Path path = new Path(uri);
-        return path.getFileSystem(configuration()).makeQualified(path);
+        return fileSystem(uri).makeQualified(path);
     }
 
+    /** Returns the file system of {@code uri}; local files without Hadoop's side {@code .crc} files. */
     public FileSystem fileSystem(String uri) throws IOException {
-        return new Path(uri).getFileSystem(configuration());
+        return raw(new Path(uri).getFileSystem(configuration()));
+    }
+
+    /**
+     * Returns {@code fs} without a client-side checksum layer: Hadoop's local file system
+     * otherwise writes a hidden {@code .crc} beside every file and refuses a file that another
+     * tool (NumPy, say) rewrote later.
+     */
+    public static FileSystem raw(FileSystem fs) {
+        return fs instanceof LocalFileSystem local ? local.getRawFileSystem() : fs;
     }
 
     @Override

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
 
 /**
  * A {@code .npy} tensor of shape {@code [B, L, E]} (rank 2 is read as {@code B = 1}) whose rows
@@ -17,16 +18,22 @@ public final class NpyFile {
     public static NpyHeader readHeader(Storage storage, String uri) throws IOException {
         long length = storage.length(uri);
         try (Storage.Input input = storage.open(uri)) {
-            byte[] first = new byte[(int) Math.min(length, 12)];
-            input.readFully(0, first, 0, first.length);
-            long needed = NpyHeader.headerEnd(uri, first, length);
-            byte[] bytes = first;
-            if (needed > first.length) {
-                bytes = new byte[(int) needed];
-                input.readFully(0, bytes, 0, bytes.length);
-            }
-            return NpyHeader.parse(uri, bytes, length);
+            return readHeader(input, uri, length);
+        } catch (IOException e) {
+            throw new SparseAttentionException(uri + ": could not read the header: " + e.getMessage(), e);
         }
+    }
+
+    private static NpyHeader readHeader(Storage.Input input, String uri, long length) throws IOException {
+        byte[] first = new byte[(int) Math.min(length, 12)];
+        input.readFully(0, first, 0, first.length);
+        long needed = NpyHeader.headerEnd(uri, first, length);
+        byte[] bytes = first;
+        if (needed > first.length) {
+            bytes = new byte[(int) needed];
+            input.readFully(0, bytes, 0, bytes.length);
+        }
+        return NpyHeader.parse(uri, bytes, length);
     }
 
     /** Returns {@code [B, L, E]} of a header of rank 3, or {@code [1, L, E]} of rank 2; refuses others. */

@@ -6,6 +6,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.errors.SparseAttentionException;
 
 /**
@@ -19,7 +20,7 @@ final class OutputLocation {
 
     OutputLocation(String outUri, Configuration configuration) throws IOException {
         Path path = new Path(outUri);
-        this.fs = path.getFileSystem(configuration);
+        this.fs = HadoopStorage.raw(path.getFileSystem(configuration));
         this.out = fs.makeQualified(path);
         if (out.getParent() == null) {
             throw new InvalidInputException("--out " + outUri + ": the output cannot be a file system root");

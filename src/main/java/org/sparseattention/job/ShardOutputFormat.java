@@ -8,6 +8,7 @@ import org.apache.hadoop.mapreduce.RecordWriter;
 import org.apache.hadoop.mapreduce.TaskAttemptContext;
 import org.apache.hadoop.mapreduce.lib.output.FileOutputCommitter;
 import org.apache.hadoop.mapreduce.lib.output.FileOutputFormat;
+import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
 
 /**
@@ -24,7 +25,7 @@ public final class ShardOutputFormat extends FileOutputFormat<Integer, ShardResu
     @Override
     public RecordWriter<Integer, ShardResult> getRecordWriter(TaskAttemptContext context) throws IOException {
         Path work = ((FileOutputCommitter) getOutputCommitter(context)).getWorkPath();
-        FileSystem fs = work.getFileSystem(context.getConfiguration());
+        FileSystem fs = HadoopStorage.raw(work.getFileSystem(context.getConfiguration()));
         boolean writeLse = context.getConfiguration().getBoolean(WRITE_LSE, false);
         int heads = context.getConfiguration().getInt(HEADS, 1);
         return new RecordWriter<>() {

@@ -108,24 +108,41 @@ public final class SparseAttentionJob {
         }
     }
 
-    /** Turns a Spark failure into the project's exception, keeping the task's own message. */
+    /** Turns a Spark failure into the project's exception, keeping the failed task's own message. */
     static RuntimeException translate(Exception e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof InvalidInputException invalid) {
                 return new InvalidInputException(invalid.getMessage(), e);
             }
         }
-        String message = String.valueOf(e.getMessage());
-        String marker = InvalidInputException.class.getName() + ": ";
-        int at = message.indexOf(marker);
-        if (at >= 0) {
-            String rest = message.substring(at + marker.length());
-            int end = rest.indexOf('\n');
-            return new InvalidInputException(end < 0 ? rest : rest.substring(0, end), e);
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String invalid = messageOf(t, InvalidInputException.class);
+            if (invalid != null) {
+                return new InvalidInputException(invalid, e);
+            }
         }
-        if (e instanceof SparseAttentionException s) {
-            return s;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SparseAttentionException s) {
+                return new SparseAttentionException(s.getMessage(), e);
+            }
+            String failed = messageOf(t, SparseAttentionException.class);
+            if (failed != null) {
+                return new SparseAttentionException(failed, e);
+            }
         }
-        return new SparseAttentionException("the job failed: " + message, e);
+        return new SparseAttentionException("the job failed: " + e.getMessage(), e);
+    }
+
+    /** Returns the message of an exception of {@code type} quoted in {@code t}'s message (as Spark reports task failures). */
+    private static String messageOf(Throwable t, Class<?> type) {
+        String message = t.getMessage();
+        String marker = type.getName() + ": ";
+        int at = message == null ? -1 : message.indexOf(marker);
+        if (at < 0) {
+            return null;
+        }
+        String rest = message.substring(at + marker.length());
+        int end = rest.indexOf('\n');
+        return end < 0 ? rest : rest.substring(0, end);
     }
 }

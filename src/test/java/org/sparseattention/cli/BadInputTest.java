@@ -1,0 +1,179 @@
+package org.sparseattention.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.sparseattention.TestArrays;
+
+/**
+ * Hostile inputs through the command line: exit status 2, a message naming the file and the
+ * field with both values, nothing written, no crash.
+ */
+class BadInputTest {
+    static final int L = 40;
+    static final int E = 12;
+    @TempDir
+    Path dir;
+    byte[] good;
+
+    @BeforeEach
+    void inputs() throws IOException {
+        assertEquals(0, CliTest.run("generate", "--out", dir.toString(), "--batch", "2", "--seq-len", "" + L, "--dim",
+                "" + E).status());
+        good = Files.readAllBytes(dir.resolve("q.npy"));
+    }
+
+    private static int headerEnd(byte[] file) {
+        return 10 + ((file[8] & 0xff) | (file[9] & 0xff) << 8);
+    }
+
+    /** Returns the file with its header text edited, re-padded to the same length. */
+    private static byte[] editHeader(byte[] file, String from, String to) {
+        String header = new String(file, 10, headerEnd(file) - 10, StandardCharsets.ISO_8859_1);
+        assertTrue(header.contains(from), header);
+        String edited = header.replace(from, to);
+        int padding = header.length() - edited.length();
+        edited = edited.substring(0, edited.length() - 1) + " ".repeat(Math.max(0, padding)) + "\n";
+        byte[] result = file.clone();
+        System.arraycopy(edited.getBytes(StandardCharsets.ISO_8859_1), 0, result, 10, edited.length());
+        return result;
+    }
+
+    static Stream<Arguments> corruptions() {
+        return Stream.of(
+                Arguments.of("empty file", (UnaryOperator<byte[]>) f -> new byte[0], new String[] {"'length'", "empty"}),
+                Arguments.of("wrong magic", (UnaryOperator<byte[]>) f -> {
+                    byte[] c = f.clone();
+                    c[0] = 'X';
+                    return c;
+                }, new String[] {"'magic'", "XNUMPY"}),
+                Arguments.of("unsupported version", (UnaryOperator<byte[]>) f -> {
+                    byte[] c = f.clone();
+                    c[6] = 9;
+                    return c;
+                }, new String[] {"'version'", "9.0"}),
+                Arguments.of("header length past the end", (UnaryOperator<byte[]>) f -> Arrays.copyOf(f, 70),
+                        new String[] {"'header length'"}),
+                Arguments.of("data one byte short", (UnaryOperator<byte[]>) f -> Arrays.copyOf(f, f.length - 1),
+                        new String[] {"'data length'", "3840 bytes", "3839 bytes"}),
+                Arguments.of("data half missing", (UnaryOperator<byte[]>) f -> Arrays.copyOf(f, f.length - 1920),
+                        new String[] {"'data length'", "3840 bytes", "1920 bytes"}),
+                Arguments.of("Fortran order", (UnaryOperator<byte[]>) f -> editHeader(f, "False", "True"),
+                        new String[] {"'fortran_order'", "True"}),
+                Arguments.of("integer dtype", (UnaryOperator<byte[]>) f -> editHeader(f, "<f4", "<i4"),
+                        new String[] {"'descr'", "'<i4'"}),
+                Arguments.of("complex dtype", (UnaryOperator<byte[]>) f -> editHeader(f, "<f4", "<c8"),
+                        new String[] {"'descr'", "'<c8'"}),
+                Arguments.of("rank 4", (UnaryOperator<byte[]>) f -> editHeader(f, "(2, 40, 12)", "(2, 1, 40, 12)"),
+                        new String[] {"'shape'", "rank 4"}),
+                Arguments.of("rank 1", (UnaryOperator<byte[]>) f -> editHeader(f, "(2, 40, 12)", "(960,)"),
+                        new String[] {"'shape'", "rank 1"}),
+                Arguments.of("shape differs from k", (UnaryOperator<byte[]>) f -> editHeader(f, "(2, 40, 12)", "(4, 20, 12)"),
+                        new String[] {"q and k shapes differ", "[4, 20, 12] != [2, 40, 12]"}));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("corruptions")
+    void corruptQueryFileIsRefusedWithStatusTwo(String name, UnaryOperator<byte[]> corrupt, String[] expected)
+            throws IOException {
+        Path q = dir.resolve("q.npy");
+        Files.write(q, corrupt.apply(good));
+        Path out = dir.resolve("out");
+        CliTest.Outcome o = CliTest.run(args(out, "--heads", "3", "--mode", "local", "--local-ctx", "8"));
+        assertEquals(2, o.status(), o.err());
+        assertTrue(o.err().contains(q.toString()), "names the file: " + o.err());
+        for (String part : expected) {
+            assertTrue(o.err().contains(part), "'" + o.err() + "' lacks '" + part + "'");
+        }
+        assertFalse(Files.exists(out), "nothing written");
+    }
+
+    private String[] args(Path out, String... extra) {
+        String[] base = {"run", "--q", dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(), "--v",
+            dir.resolve("v.npy").toString(), "--out", out.toString(), "--master", "local[2]", "--block-size", "16"};
+        String[] all = Arrays.copyOf(base, base.length + extra.length);
+        System.arraycopy(extra, 0, all, base.length, extra.length);
+        return all;
+    }
+
+    @Test
+    void missingFileIsNamed() throws IOException {
+        Files.delete(dir.resolve("v.npy"));
+        CliTest.Outcome o = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "all"));
+        assertEquals(2, o.status());
+        assertTrue(o.err().contains(dir.resolve("v.npy").toString()) && o.err().contains("no such file"), o.err());
+        assertFalse(Files.exists(dir.resolve("out")));
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void bigEndianInputIsConvertedNotMisread() throws IOException {
+        assertEquals(0, CliTest.run(args(dir.resolve("little"), "--heads", "3", "--mode", "all", "--merge")).status());
+        ByteBuffer little = ByteBuffer.wrap(good, headerEnd(good), good.length - headerEnd(good)).order(ByteOrder.LITTLE_ENDIAN);
+        byte[] big = editHeader(good, "<f4", ">f4");
+        ByteBuffer target = ByteBuffer.wrap(big, headerEnd(big), big.length - headerEnd(big)).order(ByteOrder.BIG_ENDIAN);
+        while (little.hasRemaining()) {
+            target.putFloat(little.getFloat());
+        }
+        Files.write(dir.resolve("q.npy"), big);
+        assertEquals(0, CliTest.run(args(dir.resolve("big"), "--heads", "3", "--mode", "all", "--merge")).status());
+        assertArrayEquals(Files.readAllBytes(dir.resolve("little/output.npy")),
+                Files.readAllBytes(dir.resolve("big/output.npy")));
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void nonFiniteValuesAreRefusedByDefaultAndPropagateWhenAllowed() throws IOException {
+        float[] q = TestArrays.readNpy(dir.resolve("q.npy"));
+        q[(1 * L + 17) * E + 2] = Float.NaN;
+        TestArrays.writeNpy(dir.resolve("q.npy"), new long[] {2, L, E}, q);
+        CliTest.Outcome refused = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "local", "--local-ctx",
+                "8", "--merge"));
+        assertEquals(2, refused.status(), refused.err());
+        assertTrue(refused.err().contains("q.npy") && refused.err().contains("batch 1, row 17"), refused.err());
+        assertFalse(Files.exists(dir.resolve("out")));
+
+        CliTest.Outcome allowed = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "local", "--local-ctx",
+                "8", "--merge", "--allow-nonfinite"));
+        assertEquals(0, allowed.status(), allowed.err());
+        float[] out = TestArrays.readNpy(dir.resolve("out/output.npy"));
+        int row = (1 * L + 17) * E;
+        for (int e = 0; e < E; e++) {
+            assertEquals(e < 4, Float.isNaN(out[row + e]), "head 0 of row 17 is NaN, the others are not: feature " + e);
+        }
+        assertFalse(Float.isNaN(out[row - E]), "row 16 is unaffected");
+    }
+
+    @Test
+    void outputThatExistsOrOverlapsAnInputIsRefused() throws IOException {
+        Files.createDirectories(dir.resolve("taken"));
+        Files.writeString(dir.resolve("taken/keep.txt"), "mine");
+        CliTest.Outcome exists = CliTest.run(args(dir.resolve("taken"), "--heads", "3", "--mode", "all"));
+        assertEquals(2, exists.status());
+        assertTrue(exists.err().contains("already exists"), exists.err());
+        assertEquals("mine", Files.readString(dir.resolve("taken/keep.txt")));
+        CliTest.Outcome inside = CliTest.run(args(dir, "--heads", "3", "--mode", "all", "--overwrite"));
+        assertEquals(2, inside.status());
+        assertTrue(inside.err().contains("overlaps the input"), inside.err());
+        assertTrue(Files.exists(dir.resolve("q.npy")));
+    }
+}

@@ -1,0 +1,155 @@
+package org.sparseattention.job;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.plan.JobSettings;
+
+/**
+ * The job on separate executor JVMs ({@code local-cluster}): same bytes as local mode, and it
+ * survives an executor that halts mid-task or is killed from outside.
+ */
+@Tag("cluster")
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class ClusterJobTest {
+    static final int H = 4;
+    @TempDir
+    static Path dir;
+    static JavaSparkContext spark;
+    static byte[] localOutput;
+
+    static JobSettings settings(Path out, boolean overwrite) {
+        return JobTestSupport.settings(dir, out, H, "local+strided", 24, 16, 4, 64, overwrite);
+    }
+
+    @BeforeAll
+    static void start() throws IOException {
+        JobTestSupport.writeInputs(dir, 2, 300, H * 8, 77);
+        JavaSparkContext local = JobTestSupport.localSpark("local[2]");
+        try {
+            SparseAttentionJob.execute(SparseAttentionJob.prepare(settings(dir.resolve("local"), false)), local, s -> { });
+        } finally {
+            local.stop();
+        }
+        localOutput = Files.readAllBytes(dir.resolve("local/output.npy"));
+        SparkConf conf = new SparkConf(false).setMaster("local-cluster[2,1,1024]").setAppName("sparse-attention-cluster-test")
+                .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
+                .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
+                .set("spark.executor.extraClassPath", System.getProperty("java.class.path"))
+                .set("spark.executor.extraJavaOptions", "--add-modules=jdk.incubator.vector"
+                        + " -Dorg.bytedeco.javacpp.maxbytes=1G -Dorg.bytedeco.javacpp.maxphysicalbytes=3G")
+                .set("spark.executorEnv.OMP_NUM_THREADS", "1");
+        spark = new JavaSparkContext(conf);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (spark != null) {
+            spark.stop();
+        }
+    }
+
+    @AfterEach
+    void clearFault() {
+        spark.setLocalProperty(FaultInjection.KEY, null);
+    }
+
+    private static void run(JobSettings settings) throws IOException {
+        SparseAttentionJob.execute(SparseAttentionJob.prepare(settings), spark, s -> { });
+    }
+
+    @Test
+    void separateExecutorsGiveTheBytesOfLocalMode() throws IOException {
+        run(settings(dir.resolve("cluster"), false));
+        assertArrayEquals(localOutput, Files.readAllBytes(dir.resolve("cluster/output.npy")));
+    }
+
+    @Test
+    void executorThatHaltsMidTaskIsReplacedAndTheOutputIsTheSame() throws IOException {
+        spark.setLocalProperty(FaultInjection.KEY, "halt:1");
+        run(settings(dir.resolve("halted"), false));
+        assertArrayEquals(localOutput, Files.readAllBytes(dir.resolve("halted/output.npy")));
+    }
+
+    @Test
+    void executorKilledFromOutsideMidJobIsSurvived() throws Exception {
+        String app = spark.sc().applicationId();
+        spark.setLocalProperty(FaultInjection.KEY, "pause:6000");
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread job = new Thread(() -> {
+            try {
+                spark.setLocalProperty(FaultInjection.KEY, "pause:6000");
+                run(settings(dir.resolve("killed"), false));
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        job.start();
+        Thread.sleep(2500);
+        List<ProcessHandle> executors = ProcessHandle.allProcesses()
+                .filter(p -> commandLine(p).contains("CoarseGrainedExecutorBackend") && commandLine(p).contains(app))
+                .toList();
+        assertFalse(executors.isEmpty(), "no executor process of " + app);
+        assertTrue(executors.get(0).destroyForcibly(), "SIGKILL sent");
+        job.join(TimeUnit.SECONDS.toMillis(80));
+        assertNull(failure.get(), () -> "job failed: " + failure.get());
+        assertArrayEquals(localOutput, Files.readAllBytes(dir.resolve("killed/output.npy")));
+    }
+
+    /** Returns a process's command line from /proc (ProcessHandle may leave long ones out). */
+    private static String commandLine(ProcessHandle process) {
+        try {
+            return new String(Files.readAllBytes(Path.of("/proc", Long.toString(process.pid()), "cmdline")))
+                    .replace('\0', ' ');
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
+    }
+
+    @Test
+    void taskThatAlwaysFailsEndsTheJobNamingTheUnitAndWritesNothing() {
+        spark.setLocalProperty(FaultInjection.KEY, "fail:2");
+        Path out = dir.resolve("failed");
+        SparseAttentionException e = assertThrows(SparseAttentionException.class, () -> run(settings(out, false)));
+        assertTrue(e.getMessage().contains("unit 2 ("), e.getMessage());
+        assertFalse(Files.exists(out), "no output directory, so no _SUCCESS and no output.npy");
+        try (var entries = Files.list(dir)) {
+            assertTrue(entries.noneMatch(p -> p.getFileName().toString().startsWith(".failed.staging")), "staging removed");
+        } catch (IOException io) {
+            throw new AssertionError(io);
+        }
+    }
+
+    @Test
+    void failedOverwriteLeavesThePreviousOutputIntact() throws IOException {
+        Path out = dir.resolve("rerun");
+        run(settings(out, false));
+        byte[] before = Files.readAllBytes(out.resolve("output.npy"));
+        spark.setLocalProperty(FaultInjection.KEY, "fail:1");
+        assertThrows(SparseAttentionException.class, () -> run(settings(out, true)));
+        assertArrayEquals(before, Files.readAllBytes(out.resolve("output.npy")));
+        assertTrue(Files.exists(out.resolve("_SUCCESS")) && Files.exists(out.resolve("manifest.json")));
+        spark.setLocalProperty(FaultInjection.KEY, null);
+        run(settings(out, true));
+        assertArrayEquals(localOutput, Files.readAllBytes(out.resolve("output.npy")));
+    }
+}

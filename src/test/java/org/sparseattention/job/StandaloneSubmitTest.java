@@ -1,0 +1,77 @@
+package org.sparseattention.job;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseattention.kernel.AttentionOutput;
+import org.sparseattention.kernel.SparseForward;
+import org.sparseattention.plan.InputShape;
+import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Planner;
+import org.sparseattention.TestArrays;
+
+/**
+ * A standalone master and two workers started by {@code jobs/local-cluster}, the packaged
+ * application jar submitted by {@code jobs/spark-submit} through Spark's SparkSubmit.
+ */
+@Tag("cluster")
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class StandaloneSubmitTest {
+    static final String PORT = "7277";
+
+    private static int script(Path log, String... command) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("bash"));
+        args.addAll(List.of(command));
+        Process process = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        if (!process.waitFor(150, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError(String.join(" ", command) + " timed out; see " + log);
+        }
+        return process.exitValue();
+    }
+
+    @Test
+    void submittedJobMatchesTheInProcessKernel(@TempDir Path dir) throws Exception {
+        assertTrue(new File("target/sparse-attention-app.jar").isFile(), "run after mvn package");
+        float[][] qkv = JobTestSupport.writeInputs(dir, 2, 150, 16, 9);
+        Path out = dir.resolve("out");
+        try {
+            assertEquals(0, script(dir.resolve("start.log"), "jobs/local-cluster", "start", PORT, "2", "1", "1g"),
+                    () -> read(dir.resolve("start.log")));
+            int status = script(dir.resolve("submit.log"), "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
+                    "--conf", "spark.executor.memory=700m", "--", "run", "--q", dir.resolve("q.npy").toString(),
+                    "--k", dir.resolve("k.npy").toString(), "--v", dir.resolve("v.npy").toString(),
+                    "--out", out.toString(), "--heads", "2", "--mode", "local+strided", "--local-ctx", "10",
+                    "--block-size", "16", "--partitions", "4", "--merge");
+            String log = read(dir.resolve("submit.log"));
+            assertEquals(0, status, log);
+            assertTrue(log.contains("done: 300 rows x 2 heads"), log);
+        } finally {
+            script(dir.resolve("stop.log"), "jobs/local-cluster", "stop", PORT);
+        }
+        JobSettings settings = JobTestSupport.settings(dir, out, 2, "local+strided", 10, 16, 4, 64, false);
+        AttentionOutput expected = SparseForward.forward(qkv[0], qkv[1], qkv[2], 2,
+                Planner.layout(settings, new InputShape(2, 150, 16, 2)), 8, settings.scaleFor(8), 64);
+        assertArrayEquals(expected.output(), TestArrays.readNpy(out.resolve("output.npy")));
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
+        }
+    }
+}
