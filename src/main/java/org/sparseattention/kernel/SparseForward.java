@@ -1,5 +1,12 @@
 package org.sparseattention.kernel;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.TileList;
 
@@ -22,9 +29,22 @@ public final class SparseForward {
         return (tiles + maxKeyBlocks - 1) / maxKeyBlocks;
     }
 
-    /** Computes attention of {@code [B, L, H * D]} float32 inputs under {@code layout}. */
+    /** Computes attention of {@code [B, L, H * D]} float32 inputs under {@code layout} on one thread. */
     public static AttentionOutput forward(float[] q, float[] k, float[] v, int batch, BlockLayout layout,
             int headDim, float scale, int maxKeyBlocks) {
+        return forward(q, k, v, batch, layout, headDim, scale, maxKeyBlocks, 1);
+    }
+
+    /**
+     * Computes attention on {@code threads} threads, each taking a contiguous range of query
+     * blocks of every frame. Rows of different query blocks are disjoint and each row's partials
+     * are still merged in (frame, chunk) order, so the result has the same bits for any count.
+     */
+    public static AttentionOutput forward(float[] q, float[] k, float[] v, int batch, BlockLayout layout,
+            int headDim, float scale, int maxKeyBlocks, int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        }
         if (maxKeyBlocks < 1) {
             throw new IllegalArgumentException("maxKeyBlocks must be >= 1, got " + maxKeyBlocks);
         }
@@ -33,26 +53,67 @@ public final class SparseForward {
         int rowLength = heads * headDim;
         float[] output = new float[batch * seqLen * rowLength];
         float[] logSumExp = new float[batch * heads * seqLen];
-        BlockSparseKernel kernel = new BlockSparseKernel(layout, headDim, scale);
-        TileList scratch = new TileList();
-        for (int b = 0; b < batch; b++) {
-            int base = b * seqLen * rowLength;
-            Rows qRows = Rows.dense(q, base, rowLength);
-            Rows kRows = Rows.dense(k, base, rowLength);
-            Rows vRows = Rows.dense(v, base, rowLength);
-            Accumulator accumulator = new Accumulator(seqLen, heads, headDim);
-            for (int f = 0; f < layout.frameCount(); f++) {
-                for (int qb = 0; qb < layout.grid(f).numBlocks(); qb++) {
-                    int chunks = chunkCount(layout, f, qb, maxKeyBlocks, scratch);
-                    for (int c = 0; c < chunks; c++) {
-                        accumulator.merge(kernel.compute(qRows, kRows, vRows, f, qb, qb + 1,
-                                c * maxKeyBlocks, (c + 1) * maxKeyBlocks));
+        BlockSparseKernel[] kernels = new BlockSparseKernel[threads];
+        for (int t = 0; t < threads; t++) {
+            kernels[t] = new BlockSparseKernel(layout, headDim, scale);
+        }
+        ExecutorService pool = threads > 1 ? Executors.newFixedThreadPool(threads) : null;
+        try {
+            for (int b = 0; b < batch; b++) {
+                int base = b * seqLen * rowLength;
+                Rows qRows = Rows.dense(q, base, rowLength);
+                Rows kRows = Rows.dense(k, base, rowLength);
+                Rows vRows = Rows.dense(v, base, rowLength);
+                Accumulator accumulator = new Accumulator(seqLen, heads, headDim);
+                for (int f = 0; f < layout.frameCount(); f++) {
+                    int frame = f;
+                    int blocks = layout.grid(f).numBlocks();
+                    List<Callable<Void>> work = new ArrayList<>();
+                    for (int t = 0; t < threads; t++) {
+                        BlockSparseKernel kernel = kernels[t];
+                        int from = (int) ((long) blocks * t / threads);
+                        int to = (int) ((long) blocks * (t + 1) / threads);
+                        work.add(() -> {
+                            TileList scratch = new TileList();
+                            for (int qb = from; qb < to; qb++) {
+                                int chunks = chunkCount(layout, frame, qb, maxKeyBlocks, scratch);
+                                for (int c = 0; c < chunks; c++) {
+                                    accumulator.merge(kernel.compute(qRows, kRows, vRows, frame, qb, qb + 1,
+                                            c * maxKeyBlocks, (c + 1) * maxKeyBlocks));
+                                }
+                            }
+                            return null;
+                        });
                     }
+                    run(pool, work);
                 }
+                System.arraycopy(accumulator.output(), 0, output, base, seqLen * rowLength);
+                AttentionOutput.transposeInto(accumulator.logSumExp(), seqLen, heads, logSumExp, b * heads * seqLen);
             }
-            System.arraycopy(accumulator.output(), 0, output, base, seqLen * rowLength);
-            AttentionOutput.transposeInto(accumulator.logSumExp(), seqLen, heads, logSumExp, b * heads * seqLen);
+        } finally {
+            if (pool != null) {
+                pool.shutdownNow();
+            }
         }
         return new AttentionOutput(batch, seqLen, heads, headDim, output, logSumExp);
+    }
+
+    private static void run(ExecutorService pool, List<Callable<Void>> work) {
+        try {
+            if (pool == null) {
+                work.get(0).call();
+                return;
+            }
+            for (Future<Void> done : pool.invokeAll(work)) {
+                done.get();
+            }
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (Exception e) {
+            throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
+        }
     }
 }

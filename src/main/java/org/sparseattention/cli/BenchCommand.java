@@ -1,0 +1,182 @@
+package org.sparseattention.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.File;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.kernel.SparseForward;
+import org.sparseattention.kernel.Threads;
+import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.layout.Patterns;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code bench}: the kernel's useful throughput against the machine's matrix-product ceiling,
+ * both measured in this process and this run. No Spark.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measures the float32 matrix-product ceiling through ND4J, then the kernel on each pattern,"
+                + " and prints useful GFLOP/s and the ratio to the ceiling.")
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--seq-len", defaultValue = "65536", description = "L for the sparse patterns. Default: ${DEFAULT-VALUE}.")
+    int seqLen;
+
+    @Option(names = "--all-seq-len", defaultValue = "16384", description = "L for 'all'. Default: ${DEFAULT-VALUE}.")
+    int allSeqLen;
+
+    @Option(names = "--heads", defaultValue = "8", description = "Heads. Default: ${DEFAULT-VALUE}.")
+    int heads;
+
+    @Option(names = "--head-dim", defaultValue = "64", description = "Head dimension D. Default: ${DEFAULT-VALUE}.")
+    int headDim;
+
+    @Option(names = "--block-size", defaultValue = "64", description = "Block size. Default: ${DEFAULT-VALUE}.")
+    int blockSize;
+
+    @Option(names = "--local-ctx", defaultValue = "256", description = "l of every pattern. Default: ${DEFAULT-VALUE}.")
+    int context;
+
+    @Option(names = "--patterns", split = ",", defaultValue = "local,strided,local+strided,fixed,all",
+            description = "Patterns to run, comma-separated. Default: ${DEFAULT-VALUE}.")
+    List<String> patterns;
+
+    @Option(names = "--repetitions", defaultValue = "3", description = "Timed runs per pattern (median). Default: ${DEFAULT-VALUE}.")
+    int repetitions;
+
+    @Option(names = "--threads", defaultValue = "0", description = "Kernel threads, one BLAS thread each. Default: all cores.")
+    int threads;
+
+    @Option(names = "--ceiling-size", defaultValue = "2048", description = "n of the n x n x n ceiling product. Default: ${DEFAULT-VALUE}.")
+    int ceilingSize;
+
+    @Option(names = "--json", description = "Also write the figures as JSON to this file.")
+    File json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (repetitions < 1 || heads < 1 || headDim < 1 || seqLen < 1 || allSeqLen < 1 || ceilingSize < 1) {
+            throw new InvalidInputException("bench sizes must be >= 1: --repetitions " + repetitions + ", --heads " + heads
+                    + ", --head-dim " + headDim + ", --seq-len " + seqLen + ", --all-seq-len " + allSeqLen);
+        }
+        int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        System.out.printf("machine: %d cores, %s; %d kernel threads with 1 BLAS thread each%n",
+                Runtime.getRuntime().availableProcessors(), System.getProperty("os.arch"), workers);
+        double ceiling = ceiling(workers);
+        System.out.printf("ceiling: %.1f GFLOP/s (float32 %d^3 products through ND4J)%n", ceiling, ceilingSize);
+        Threads.configure(1);
+        List<Map<String, Object>> rows = new ArrayList<>();
+        System.out.printf("%-16s %9s %12s %10s %10s %7s%n", "pattern", "L", "useful GFLOP", "seconds", "GFLOP/s", "ratio");
+        for (String mode : patterns) {
+            int length = mode.equals("all") ? allSeqLen : seqLen;
+            BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, 4, 1), length, blockSize, heads);
+            double usefulGflop = layout.stats().usefulFlops(headDim) / 1e9;
+            int n = length * heads * headDim;
+            float[] q = normal(1, n);
+            float[] k = normal(2, n);
+            float[] v = normal(3, n);
+            float scale = (float) (1 / Math.sqrt(headDim));
+            SparseForward.forward(q, k, v, 1, layout, headDim, scale, SparseForward.DEFAULT_MAX_KEY_BLOCKS, workers);
+            double[] seconds = new double[repetitions];
+            for (int r = 0; r < repetitions; r++) {
+                long start = System.nanoTime();
+                SparseForward.forward(q, k, v, 1, layout, headDim, scale, SparseForward.DEFAULT_MAX_KEY_BLOCKS, workers);
+                seconds[r] = (System.nanoTime() - start) / 1e9;
+            }
+            Arrays.sort(seconds);
+            double median = seconds[repetitions / 2];
+            double gflops = usefulGflop / median;
+            System.out.printf("%-16s %9d %12.2f %10.3f %10.1f %7.3f%n", mode, length, usefulGflop, median, gflops,
+                    gflops / ceiling);
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("pattern", mode);
+            row.put("seq_len", length);
+            row.put("useful_gflop", usefulGflop);
+            row.put("seconds", median);
+            row.put("gflops", gflops);
+            row.put("ratio", gflops / ceiling);
+            rows.add(row);
+        }
+        if (json != null) {
+            Map<String, Object> root = new LinkedHashMap<>();
+            root.put("ceiling_gflops", ceiling);
+            root.put("cores", Runtime.getRuntime().availableProcessors());
+            root.put("threads", workers);
+            root.put("heads", heads);
+            root.put("head_dim", headDim);
+            root.put("block_size", blockSize);
+            root.put("local_ctx", context);
+            root.put("patterns", rows);
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json, root);
+            System.out.println("wrote " + json);
+        }
+        return 0;
+    }
+
+    /**
+     * Returns the best float32 GFLOP/s of n^3 products: {@code workers} concurrent products on one
+     * BLAS thread each (the kernel's setting), or one product on {@code workers} BLAS threads.
+     */
+    private double ceiling(int workers) throws Exception {
+        int n = ceilingSize;
+        double flops = 2.0 * n * n * n;
+        Threads.configure(1);
+        INDArray[][] operands = new INDArray[workers][];
+        for (int t = 0; t < workers; t++) {
+            operands[t] = new INDArray[] {Nd4j.rand(DataType.FLOAT, n, n), Nd4j.rand(DataType.FLOAT, n, n),
+                Nd4j.create(DataType.FLOAT, n, n)};
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(workers);
+        double concurrent = 0;
+        try {
+            for (int round = 0; round < 3; round++) {
+                List<Callable<Void>> work = new ArrayList<>();
+                for (INDArray[] o : operands) {
+                    work.add(() -> {
+                        Nd4j.gemm(o[0], o[1], o[2], false, false, 1.0, 0.0);
+                        return null;
+                    });
+                }
+                long start = System.nanoTime();
+                for (Future<Void> f : pool.invokeAll(work)) {
+                    f.get();
+                }
+                concurrent = Math.max(concurrent, workers * flops / ((System.nanoTime() - start) / 1e9) / 1e9);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        Threads.configure(workers);
+        double single = 0;
+        for (int round = 0; round < 3; round++) {
+            long start = System.nanoTime();
+            Nd4j.gemm(operands[0][0], operands[0][1], operands[0][2], false, false, 1.0, 0.0);
+            single = Math.max(single, flops / ((System.nanoTime() - start) / 1e9) / 1e9);
+        }
+        System.out.printf("ceiling candidates: %d concurrent single-thread products %.1f GFLOP/s, one %d-thread product %.1f GFLOP/s%n",
+                workers, concurrent, workers, single);
+        return Math.max(concurrent, single);
+    }
+
+    private static float[] normal(long seed, int n) {
+        SplittableRandom random = new SplittableRandom(seed);
+        float[] values = new float[n];
+        for (int i = 0; i < n; i++) {
+            values[i] = (float) random.nextGaussian();
+        }
+        return values;
+    }
+}
