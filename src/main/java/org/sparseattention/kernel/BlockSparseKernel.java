@@ -34,6 +34,7 @@ public final class BlockSparseKernel {
     };
     private float[] rowScratch = new float[0];
     private float[] scoreScratch = new float[0];
+    private int[] keyPositions = new int[0];
     private long allowedPairs;
 
     /** A reusable ND4J matrix and a direct view of its memory. */
@@ -157,10 +158,18 @@ public final class BlockSparseKernel {
             if (tiles.isFull(t)) {
                 allowedPairs += (long) queryRows * width;
             } else {
+                int[] keys = keyPositions;
+                if (keys.length < width) {
+                    keys = keyPositions = new int[width];
+                }
+                for (int c = 0; c < width; c++) {
+                    keys[c] = grid.frame().original(keyStart + c);
+                }
                 for (int r = 0; r < queryRows; r++) {
+                    int query = grid.frame().original(queryStart + r);
                     int base = r * keyRows + column;
                     for (int c = 0; c < width; c++) {
-                        if (layout.allowed(frame, head, queryStart + r, keyStart + c)) {
+                        if (layout.allowedPositions(frame, head, query, keys[c])) {
                             allowedPairs++;
                         } else {
                             s[base + c] = Float.NEGATIVE_INFINITY;

@@ -21,6 +21,9 @@ public final class BlockLayout {
     private final List<List<List<Elementary>>> components;
     /** earlier[frame][head]: the head's elements in earlier frames. */
     private final List<List<List<Elementary>>> earlier;
+    /** The same two, as arrays for the per-pair token rule. */
+    private final Elementary[][][] mineArrays;
+    private final Elementary[][][] earlierArrays;
 
     private BlockLayout(Pattern pattern, int seqLen, int blockSize, int heads) {
         this.pattern = pattern;
@@ -54,6 +57,14 @@ public final class BlockLayout {
             }
             components.add(byHead);
             earlier.add(before);
+        }
+        this.mineArrays = new Elementary[grids.size()][heads][];
+        this.earlierArrays = new Elementary[grids.size()][heads][];
+        for (int f = 0; f < grids.size(); f++) {
+            for (int h = 0; h < heads; h++) {
+                mineArrays[f][h] = components.get(f).get(h).toArray(new Elementary[0]);
+                earlierArrays[f][h] = earlier.get(f).get(h).toArray(new Elementary[0]);
+            }
         }
     }
 
@@ -170,11 +181,17 @@ public final class BlockLayout {
      */
     public boolean allowed(int frame, int head, int queryRow, int keyRow) {
         Frame f = grids.get(frame).frame();
-        int i = f.original(queryRow);
-        int j = f.original(keyRow);
+        return allowedPositions(frame, head, f.original(queryRow), f.original(keyRow));
+    }
+
+    /**
+     * Returns {@link #allowed} for sequence positions {@code query} and {@code key} (not frame
+     * rows): the form for inner loops that map rows once.
+     */
+    public boolean allowedPositions(int frame, int head, int query, int key) {
         boolean mine = false;
-        for (Elementary e : components.get(frame).get(head)) {
-            if (e.allows(head, i, j)) {
+        for (Elementary e : mineArrays[frame][head]) {
+            if (e.allows(head, query, key)) {
                 mine = true;
                 break;
             }
@@ -182,8 +199,8 @@ public final class BlockLayout {
         if (!mine) {
             return false;
         }
-        for (Elementary e : earlier.get(frame).get(head)) {
-            if (e.allows(head, i, j)) {
+        for (Elementary e : earlierArrays[frame][head]) {
+            if (e.allows(head, query, key)) {
                 return false;
             }
         }
