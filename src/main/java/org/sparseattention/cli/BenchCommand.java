@@ -17,6 +17,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.kernel.KernelProfile;
 import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.kernel.Threads;
 import org.sparseattention.layout.BlockLayout;
@@ -66,6 +67,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Also write the figures as JSON to this file.")
     File json;
 
+    @Option(names = "--profile", description = "Also print where the kernel's time goes, phase by phase.")
+    boolean profile;
+
     @Override
     public Integer call() throws Exception {
         if (repetitions < 1 || heads < 1 || headDim < 1 || seqLen < 1 || allSeqLen < 1 || ceilingSize < 1) {
@@ -78,6 +82,10 @@ final class BenchCommand implements Callable<Integer> {
         double ceiling = ceiling(workers);
         System.out.printf("ceiling: %.1f GFLOP/s (float32 %d^3 products through ND4J)%n", ceiling, ceilingSize);
         Threads.configure(1);
+        if (profile) {
+            KernelProfile.enable();
+        }
+        warmUp(workers);
         List<Map<String, Object>> rows = new ArrayList<>();
         System.out.printf("%-16s %9s %12s %10s %10s %7s%n", "pattern", "L", "useful GFLOP", "seconds", "GFLOP/s", "ratio");
         for (String mode : patterns) {
@@ -90,6 +98,7 @@ final class BenchCommand implements Callable<Integer> {
             float[] v = normal(3, n);
             float scale = (float) (1 / Math.sqrt(headDim));
             SparseForward.forward(q, k, v, 1, layout, headDim, scale, SparseForward.DEFAULT_MAX_KEY_BLOCKS, workers);
+            KernelProfile.reset();
             double[] seconds = new double[repetitions];
             for (int r = 0; r < repetitions; r++) {
                 long start = System.nanoTime();
@@ -108,6 +117,20 @@ final class BenchCommand implements Callable<Integer> {
             row.put("seconds", median);
             row.put("gflops", gflops);
             row.put("ratio", gflops / ceiling);
+            if (profile) {
+                Map<String, Object> phases = new LinkedHashMap<>();
+                StringBuilder line = new StringBuilder("  time per run (thread-seconds):");
+                double total = workers * median;
+                KernelProfile.seconds().forEach((phase, secs) -> {
+                    double perRun = secs / repetitions;
+                    phases.put(phase.name().toLowerCase(), perRun);
+                    line.append(String.format(" %s %.3f (%.0f%%)", phase.name().toLowerCase(), perRun, 100 * perRun / total));
+                });
+                double accounted = phases.values().stream().mapToDouble(x -> (Double) x).sum();
+                line.append(String.format(" other %.3f (%.0f%%)", total - accounted, 100 * (total - accounted) / total));
+                System.out.println(line);
+                row.put("thread_seconds_by_phase", phases);
+            }
             rows.add(row);
         }
         if (json != null) {
@@ -124,6 +147,19 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println("wrote " + json);
         }
         return 0;
+    }
+
+    /** Runs every pattern once on a short sequence, so that timed runs meet compiled code. */
+    private void warmUp(int workers) {
+        for (String mode : patterns) {
+            int length = Math.min(mode.equals("all") ? allSeqLen : seqLen, 8 * context);
+            BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, 4, 1), length, blockSize, heads);
+            int n = length * heads * headDim;
+            for (int round = 0; round < 3; round++) {
+                SparseForward.forward(normal(round, n), normal(round + 1, n), normal(round + 2, n), 1, layout, headDim,
+                        1f / (float) Math.sqrt(headDim), SparseForward.DEFAULT_MAX_KEY_BLOCKS, workers);
+            }
+        }
     }
 
     /**

@@ -1,45 +1,34 @@
 package org.sparseattention.kernel;
 
-import java.nio.FloatBuffer;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.TileList;
 
 /**
- * Computes block-sparse attention for the tiles of a {@link BlockLayout} with ND4J.
+ * Computes block-sparse attention for the tiles of a {@link BlockLayout}.
  *
- * <p>For one query block of one head, the key blocks of its tile list are gathered into one
- * matrix, scores come from one matrix product, the token rule masks partial tiles, the softmax
- * runs on plain arrays, and a second matrix product gives the output: two ND4J calls per query
- * block and head, never one per tile. Not thread-safe: use one instance per thread.
+ * <p>For one query block of one head, all key blocks of its tile list (or of one chunk of it) are
+ * handled together: one product gives the scores against every listed key, the token rule masks
+ * partial tiles, one softmax pass runs over the keys, and a second product gives the output
+ * ({@link TileMath}). Keys and values are read in place from the input rows. Not thread-safe: use
+ * one instance per thread.
  */
 public final class BlockSparseKernel {
-    private static final int MAX_CACHED_MATRICES = 40;
     private final BlockLayout layout;
     private final int headDim;
     private final float scale;
     private final TileList tiles = new TileList();
-    /** Matrices by role and shape; a few dozen shapes recur, the rest are dropped. */
-    private final Map<Long, Matrix> matrices = new LinkedHashMap<>(64, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, Matrix> eldest) {
-            return size() > MAX_CACHED_MATRICES;
-        }
-    };
-    private float[] rowScratch = new float[0];
-    private float[] scoreScratch = new float[0];
-    private int[] keyPositions = new int[0];
+    private int[] queryOffsets = new int[0];
+    private int[] queryPositions = new int[0];
+    private int[] keyOffsets = new int[0];
+    private int[] valueOffsets = new int[0];
+    private float[] queries = new float[0];
+    private float[] scores = new float[0];
+    private float[] result = new float[0];
+    private float[] rowLse = new float[0];
+    private float[] inverseSums = new float[0];
     private long allowedPairs;
-
-    /** A reusable ND4J matrix and a direct view of its memory. */
-    private record Matrix(INDArray array, FloatBuffer buffer) {
-    }
 
     public BlockSparseKernel(BlockLayout layout, int headDim, float scale) {
         this.layout = layout;
@@ -85,71 +74,82 @@ public final class BlockSparseKernel {
 
     private void queryBlock(Rows q, Rows k, Rows v, int frame, BlockGrid grid, int head, int qb,
             int firstTile, int lastTile, float[] output, float[] logSumExp, int outRow) {
+        boolean profile = KernelProfile.enabled();
+        long clock = profile ? System.nanoTime() : 0;
         int queryRows = grid.blockRows(qb);
+        int ld = TileMath.padded(queryRows);
         int keyRows = 0;
         for (int t = firstTile; t < lastTile; t++) {
             keyRows += grid.blockRows(tiles.keyBlock(t));
         }
-        Matrix query = matrix(0, queryRows, headDim);
-        Matrix keys = matrix(1, keyRows, headDim);
-        Matrix values = matrix(2, keyRows, headDim);
-        Matrix scores = matrix(3, queryRows, keyRows);
-        Matrix result = matrix(4, queryRows, headDim);
-
-        gather(q, grid, grid.blockStart(qb), queryRows, head, query.buffer, 0);
-        int keyRow = 0;
+        ensureCapacity(ld, keyRows);
+        int headOffset = head * headDim;
+        int queryStart = grid.blockStart(qb);
+        for (int r = 0; r < queryRows; r++) {
+            queryOffsets[r] = q.offset(grid.frame().original(queryStart + r)) + headOffset;
+        }
+        int column = 0;
         for (int t = firstTile; t < lastTile; t++) {
             int kb = tiles.keyBlock(t);
-            gather(k, grid, grid.blockStart(kb), grid.blockRows(kb), head, keys.buffer, keyRow * headDim);
-            gather(v, grid, grid.blockStart(kb), grid.blockRows(kb), head, values.buffer, keyRow * headDim);
-            keyRow += grid.blockRows(kb);
-        }
-        Nd4j.gemm(query.array, keys.array, scores.array, false, true, scale, 0.0);
-
-        int cells = queryRows * keyRows;
-        if (scoreScratch.length < cells) {
-            scoreScratch = new float[cells];
-        }
-        float[] s = scoreScratch;
-        scores.buffer.get(0, s, 0, cells);
-        applyMask(frame, grid, head, qb, firstTile, lastTile, s, keyRows);
-        double[] inverseSums = new double[queryRows];
-        float[] rowLse = new float[queryRows];
-        for (int r = 0; r < queryRows; r++) {
-            float max = Softmax.max(s, r * keyRows, keyRows);
-            if (max == Float.NEGATIVE_INFINITY) {
-                Arrays.fill(s, r * keyRows, (r + 1) * keyRows, 0f);
-                rowLse[r] = Float.NEGATIVE_INFINITY;
-                continue;
+            for (int row = grid.blockStart(kb); row < grid.blockEnd(kb); row++) {
+                int position = grid.frame().original(row);
+                keyOffsets[column] = k.offset(position) + headOffset;
+                valueOffsets[column] = v.offset(position) + headOffset;
+                column++;
             }
-            double sum = Softmax.expShifted(s, r * keyRows, keyRows, max);
-            inverseSums[r] = 1.0 / sum;
-            rowLse[r] = (float) (max + Math.log(sum));
         }
-        scores.buffer.put(0, s, 0, cells);
-        Nd4j.gemm(scores.array, values.array, result.array, false, false, 1.0, 0.0);
-
+        TileMath.transposeScaled(q.data(), queryOffsets, queryRows, headDim, scale, queries, ld);
+        clock = lap(profile, KernelProfile.Phase.GATHER, clock);
+        TileMath.scores(k.data(), keyOffsets, keyRows, queries, ld, headDim, scores);
+        clock = lap(profile, KernelProfile.Phase.SCORES_GEMM, clock);
+        applyMask(frame, grid, head, qb, firstTile, lastTile, scores, ld);
+        clock = lap(profile, KernelProfile.Phase.MASK, clock);
+        Softmax.columns(scores, keyRows, ld, rowLse, inverseSums);
+        clock = lap(profile, KernelProfile.Phase.SOFTMAX, clock);
+        TileMath.output(v.data(), valueOffsets, keyRows, scores, ld, headDim, result);
+        clock = lap(profile, KernelProfile.Phase.OUTPUT_GEMM, clock);
         int heads = layout.heads();
         int rowLength = heads * headDim;
-        if (rowScratch.length < queryRows * headDim) {
-            rowScratch = new float[queryRows * headDim];
-        }
-        result.buffer.get(0, rowScratch, 0, queryRows * headDim);
         for (int r = 0; r < queryRows; r++) {
-            int out = (outRow + r) * rowLength + head * headDim;
-            float inverse = (float) inverseSums[r];
+            int out = (outRow + r) * rowLength + headOffset;
+            float inverse = inverseSums[r];
             for (int d = 0; d < headDim; d++) {
-                output[out + d] = rowScratch[r * headDim + d] * inverse;
+                output[out + d] = result[d * ld + r] * inverse;
             }
             logSumExp[(outRow + r) * heads + head] = rowLse[r];
         }
+        lap(profile, KernelProfile.Phase.SCATTER, clock);
     }
 
-    /** Sets the scores of pairs that the token rule forbids in partial tiles to {@code -inf}. */
+    /** Grows the scratch arrays for {@code ld} query columns and {@code keyRows} keys. */
+    private void ensureCapacity(int ld, int keyRows) {
+        if (queryOffsets.length < ld) {
+            queryOffsets = new int[ld];
+            rowLse = new float[ld];
+            inverseSums = new float[ld];
+        }
+        if (queries.length < headDim * ld) {
+            queries = new float[headDim * ld];
+            result = new float[headDim * ld];
+        }
+        if (keyOffsets.length < keyRows) {
+            keyOffsets = new int[keyRows];
+            valueOffsets = new int[keyRows];
+        }
+        if (scores.length < keyRows * ld) {
+            scores = new float[keyRows * ld];
+        }
+    }
+
+    /** Sets the transposed scores {@code s[c * ld + r]} of pairs the token rule forbids to {@code -inf}. */
     private void applyMask(int frame, BlockGrid grid, int head, int qb, int firstTile, int lastTile,
-            float[] s, int keyRows) {
+            float[] s, int ld) {
         int queryStart = grid.blockStart(qb);
         int queryRows = grid.blockRows(qb);
+        if (queryPositions.length < queryRows) {
+            queryPositions = new int[queryRows];
+        }
+        boolean mapped = false;
         int column = 0;
         for (int t = firstTile; t < lastTile; t++) {
             int kb = tiles.keyBlock(t);
@@ -158,21 +158,20 @@ public final class BlockSparseKernel {
             if (tiles.isFull(t)) {
                 allowedPairs += (long) queryRows * width;
             } else {
-                int[] keys = keyPositions;
-                if (keys.length < width) {
-                    keys = keyPositions = new int[width];
+                if (!mapped) {
+                    for (int r = 0; r < queryRows; r++) {
+                        queryPositions[r] = grid.frame().original(queryStart + r);
+                    }
+                    mapped = true;
                 }
                 for (int c = 0; c < width; c++) {
-                    keys[c] = grid.frame().original(keyStart + c);
-                }
-                for (int r = 0; r < queryRows; r++) {
-                    int query = grid.frame().original(queryStart + r);
-                    int base = r * keyRows + column;
-                    for (int c = 0; c < width; c++) {
-                        if (layout.allowedPositions(frame, head, query, keys[c])) {
+                    int key = grid.frame().original(keyStart + c);
+                    int base = (column + c) * ld;
+                    for (int r = 0; r < queryRows; r++) {
+                        if (layout.allowedPositions(frame, head, queryPositions[r], key)) {
                             allowedPairs++;
                         } else {
-                            s[base + c] = Float.NEGATIVE_INFINITY;
+                            s[base + r] = Float.NEGATIVE_INFINITY;
                         }
                     }
                 }
@@ -181,22 +180,12 @@ public final class BlockSparseKernel {
         }
     }
 
-    /** Copies the head slice of frame rows {@code [start, start + count)} to {@code target[at ..]}. */
-    private void gather(Rows source, BlockGrid grid, int start, int count, int head, FloatBuffer target, int at) {
-        float[] data = source.data();
-        for (int r = 0; r < count; r++) {
-            int offset = source.offset(grid.frame().original(start + r)) + head * headDim;
-            target.put(at, data, offset, headDim);
-            at += headDim;
+    private static long lap(boolean profile, KernelProfile.Phase phase, long since) {
+        if (!profile) {
+            return 0;
         }
-    }
-
-    /** Returns the cached matrix of role {@code role} and shape {@code [rows, cols]}. */
-    private Matrix matrix(int role, int rows, int cols) {
-        long key = ((long) role << 48) | ((long) rows << 24) | cols;
-        return matrices.computeIfAbsent(key, unused -> {
-            INDArray array = Nd4j.create(DataType.FLOAT, rows, cols);
-            return new Matrix(array, DenseAttention.view(array));
-        });
+        long now = System.nanoTime();
+        KernelProfile.add(phase, now - since);
+        return now;
     }
 }

@@ -80,6 +80,42 @@ final class Softmax {
         return sum;
     }
 
+    /**
+     * Softmax over keys of transposed scores {@code s[c * ld + r]}, {@code c < keyCount}, for
+     * every query column {@code r < ld}: replaces the scores by {@code exp(s - max)} and sets
+     * {@code logSumExp[r]} and {@code inverseSum[r]}. A column whose every score is {@code -inf}
+     * gets zeros, log-sum-exp {@code -inf} and inverse sum 0. Sums are added in key order.
+     */
+    static void columns(float[] s, int keyCount, int ld, float[] logSumExp, float[] inverseSum) {
+        float[] maxLanes = new float[SPECIES.length()];
+        float[] sumLanes = new float[SPECIES.length()];
+        for (int r = 0; r < ld; r += SPECIES.length()) {
+            FloatVector max = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+            for (int c = 0; c < keyCount; c++) {
+                max = max.max(FloatVector.fromArray(SPECIES, s, c * ld + r));
+            }
+            FloatVector shift = max.blend(0f, max.eq(Float.NEGATIVE_INFINITY));
+            FloatVector sum = FloatVector.zero(SPECIES);
+            for (int c = 0; c < keyCount; c++) {
+                FloatVector e = exp(FloatVector.fromArray(SPECIES, s, c * ld + r).sub(shift));
+                e.intoArray(s, c * ld + r);
+                sum = sum.add(e);
+            }
+            max.intoArray(maxLanes, 0);
+            sum.intoArray(sumLanes, 0);
+            for (int lane = 0; lane < maxLanes.length; lane++) {
+                float total = sumLanes[lane];
+                if (total > 0 || Float.isNaN(total)) {
+                    logSumExp[r + lane] = (float) (maxLanes[lane] + Math.log(total));
+                    inverseSum[r + lane] = 1f / total;
+                } else {
+                    logSumExp[r + lane] = Float.NEGATIVE_INFINITY;
+                    inverseSum[r + lane] = 0f;
+                }
+            }
+        }
+    }
+
     /** Returns {@code exp(x)} lane by lane; 0 below {@link #LOWEST}, NaN stays NaN. */
     static FloatVector exp(FloatVector x) {
         VectorMask<Float> underflow = x.lt(LOWEST);

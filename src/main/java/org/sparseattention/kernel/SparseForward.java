@@ -7,6 +7,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.TileList;
 
@@ -36,9 +37,9 @@ public final class SparseForward {
     }
 
     /**
-     * Computes attention on {@code threads} threads, each taking a contiguous range of query
-     * blocks of every frame. Rows of different query blocks are disjoint and each row's partials
-     * are still merged in (frame, chunk) order, so the result has the same bits for any count.
+     * Computes attention on {@code threads} threads, which take the query blocks of each frame
+     * one at a time. Rows of different query blocks are disjoint and each row's partials are
+     * still merged in (frame, chunk) order, so the result has the same bits for any count.
      */
     public static AttentionOutput forward(float[] q, float[] k, float[] v, int batch, BlockLayout layout,
             int headDim, float scale, int maxKeyBlocks, int threads) {
@@ -69,13 +70,12 @@ public final class SparseForward {
                     int frame = f;
                     int blocks = layout.grid(f).numBlocks();
                     List<Callable<Void>> work = new ArrayList<>();
+                    AtomicInteger next = new AtomicInteger();
                     for (int t = 0; t < threads; t++) {
                         BlockSparseKernel kernel = kernels[t];
-                        int from = (int) ((long) blocks * t / threads);
-                        int to = (int) ((long) blocks * (t + 1) / threads);
                         work.add(() -> {
                             TileList scratch = new TileList();
-                            for (int qb = from; qb < to; qb++) {
+                            for (int qb = next.getAndIncrement(); qb < blocks; qb = next.getAndIncrement()) {
                                 int chunks = chunkCount(layout, frame, qb, maxKeyBlocks, scratch);
                                 for (int c = 0; c < chunks; c++) {
                                     accumulator.merge(kernel.compute(qRows, kRows, vRows, frame, qb, qb + 1,

@@ -1,0 +1,259 @@
+package org.sparseattention.kernel;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The matrix products of one query block and head, on plain arrays with the JDK's Vector API.
+ *
+ * <p>Written by hand because ND4J's per-call cost dominates at tile sizes: a 64 x 64 x 320
+ * product through {@code Nd4j.gemm} ran at about 44 GFLOP/s per core here, these loops at about
+ * 165 (BENCHMARKS.md). Queries are held transposed ({@code [D][ld]}, {@code ld} a multiple of the
+ * vector length) so that every product broadcasts one key or value element against whole vectors
+ * of queries, and keys and values are read in place from the input rows. Accumulation order is
+ * fixed, so results are the same bits on every run.
+ */
+final class TileMath {
+    static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    static final int LANES = SPECIES.length();
+
+    private TileMath() {
+    }
+
+    /** Returns {@code n} rounded up to whole vectors. */
+    static int padded(int n) {
+        return (n + LANES - 1) / LANES * LANES;
+    }
+
+    /**
+     * Writes {@code scale * source[rowOffsets[r] + d]} to {@code target[d * ld + r]} for
+     * {@code r < rows}, {@code d < depth}, and zeros to the padding columns.
+     */
+    static void transposeScaled(float[] source, int[] rowOffsets, int rows, int depth, float scale,
+            float[] target, int ld) {
+        for (int r = 0; r < rows; r++) {
+            int from = rowOffsets[r];
+            for (int d = 0; d < depth; d++) {
+                target[d * ld + r] = source[from + d] * scale;
+            }
+        }
+        for (int d = 0; d < depth; d++) {
+            for (int r = rows; r < ld; r++) {
+                target[d * ld + r] = 0f;
+            }
+        }
+    }
+
+    /**
+     * Computes transposed scores {@code scores[c * ld + r] = sum_d keys[keyOffsets[c] + d] *
+     * queries[d * ld + r]} for {@code c < keyCount} and all {@code ld} query columns.
+     */
+    static void scores(float[] keys, int[] keyOffsets, int keyCount, float[] queries, int ld, int depth,
+            float[] scores) {
+        int c = 0;
+        for (; c + 4 <= keyCount; c += 4) {
+            int k0 = keyOffsets[c];
+            int k1 = keyOffsets[c + 1];
+            int k2 = keyOffsets[c + 2];
+            int k3 = keyOffsets[c + 3];
+            int r = 0;
+            for (; r + 4 * LANES <= ld; r += 4 * LANES) {
+                scores4x4(keys, k0, k1, k2, k3, queries, ld, r, depth, scores, c * ld + r);
+            }
+            for (; r < ld; r += LANES) {
+                FloatVector a0 = FloatVector.zero(SPECIES);
+                FloatVector a1 = a0;
+                FloatVector a2 = a0;
+                FloatVector a3 = a0;
+                for (int d = 0; d < depth; d++) {
+                    FloatVector q = FloatVector.fromArray(SPECIES, queries, d * ld + r);
+                    a0 = q.fma(FloatVector.broadcast(SPECIES, keys[k0 + d]), a0);
+                    a1 = q.fma(FloatVector.broadcast(SPECIES, keys[k1 + d]), a1);
+                    a2 = q.fma(FloatVector.broadcast(SPECIES, keys[k2 + d]), a2);
+                    a3 = q.fma(FloatVector.broadcast(SPECIES, keys[k3 + d]), a3);
+                }
+                a0.intoArray(scores, c * ld + r);
+                a1.intoArray(scores, (c + 1) * ld + r);
+                a2.intoArray(scores, (c + 2) * ld + r);
+                a3.intoArray(scores, (c + 3) * ld + r);
+            }
+        }
+        for (; c < keyCount; c++) {
+            int k0 = keyOffsets[c];
+            for (int r = 0; r < ld; r += LANES) {
+                FloatVector a0 = FloatVector.zero(SPECIES);
+                for (int d = 0; d < depth; d++) {
+                    a0 = FloatVector.fromArray(SPECIES, queries, d * ld + r).fma(FloatVector.broadcast(SPECIES, keys[k0 + d]), a0);
+                }
+                a0.intoArray(scores, c * ld + r);
+            }
+        }
+    }
+
+    /** Four keys against four vectors of queries: sixteen accumulators in registers. */
+    private static void scores4x4(float[] keys, int k0, int k1, int k2, int k3, float[] queries, int ld, int r,
+            int depth, float[] scores, int out) {
+        FloatVector a00 = FloatVector.zero(SPECIES);
+        FloatVector a01 = a00;
+        FloatVector a02 = a00;
+        FloatVector a03 = a00;
+        FloatVector a10 = a00;
+        FloatVector a11 = a00;
+        FloatVector a12 = a00;
+        FloatVector a13 = a00;
+        FloatVector a20 = a00;
+        FloatVector a21 = a00;
+        FloatVector a22 = a00;
+        FloatVector a23 = a00;
+        FloatVector a30 = a00;
+        FloatVector a31 = a00;
+        FloatVector a32 = a00;
+        FloatVector a33 = a00;
+        for (int d = 0; d < depth; d++) {
+            int q = d * ld + r;
+            FloatVector q0 = FloatVector.fromArray(SPECIES, queries, q);
+            FloatVector q1 = FloatVector.fromArray(SPECIES, queries, q + LANES);
+            FloatVector q2 = FloatVector.fromArray(SPECIES, queries, q + 2 * LANES);
+            FloatVector q3 = FloatVector.fromArray(SPECIES, queries, q + 3 * LANES);
+            FloatVector bv = FloatVector.broadcast(SPECIES, keys[k0 + d]);
+            a00 = q0.fma(bv, a00);
+            a01 = q1.fma(bv, a01);
+            a02 = q2.fma(bv, a02);
+            a03 = q3.fma(bv, a03);
+            bv = FloatVector.broadcast(SPECIES, keys[k1 + d]);
+            a10 = q0.fma(bv, a10);
+            a11 = q1.fma(bv, a11);
+            a12 = q2.fma(bv, a12);
+            a13 = q3.fma(bv, a13);
+            bv = FloatVector.broadcast(SPECIES, keys[k2 + d]);
+            a20 = q0.fma(bv, a20);
+            a21 = q1.fma(bv, a21);
+            a22 = q2.fma(bv, a22);
+            a23 = q3.fma(bv, a23);
+            bv = FloatVector.broadcast(SPECIES, keys[k3 + d]);
+            a30 = q0.fma(bv, a30);
+            a31 = q1.fma(bv, a31);
+            a32 = q2.fma(bv, a32);
+            a33 = q3.fma(bv, a33);
+        }
+        store4(scores, out, a00, a01, a02, a03);
+        store4(scores, out + ld, a10, a11, a12, a13);
+        store4(scores, out + 2 * ld, a20, a21, a22, a23);
+        store4(scores, out + 3 * ld, a30, a31, a32, a33);
+    }
+
+    private static void store4(float[] target, int at, FloatVector v0, FloatVector v1, FloatVector v2, FloatVector v3) {
+        v0.intoArray(target, at);
+        v1.intoArray(target, at + LANES);
+        v2.intoArray(target, at + 2 * LANES);
+        v3.intoArray(target, at + 3 * LANES);
+    }
+
+    /**
+     * Computes the transposed output {@code output[d * ld + r] = sum_c values[valueOffsets[c] + d]
+     * * weights[c * ld + r]} for {@code d < depth} and all {@code ld} query columns.
+     */
+    static void output(float[] values, int[] valueOffsets, int keyCount, float[] weights, int ld, int depth,
+            float[] output) {
+        java.util.Arrays.fill(output, 0, depth * ld, 0f);
+        for (int from = 0; from < keyCount; from += KEY_PANEL) {
+            outputPanel(values, valueOffsets, from, Math.min(keyCount, from + KEY_PANEL), weights, ld, depth, output);
+        }
+    }
+
+    /** Keys per pass of {@link #output}: their weights and value rows stay in the first-level cache. */
+    private static final int KEY_PANEL = 64;
+
+    /** Adds keys {@code [from, to)} to the transposed output. */
+    private static void outputPanel(float[] values, int[] valueOffsets, int from, int to, float[] weights, int ld,
+            int depth, float[] output) {
+        int d = 0;
+        for (; d + 4 <= depth; d += 4) {
+            int r = 0;
+            for (; r + 4 * LANES <= ld; r += 4 * LANES) {
+                output4x4(values, valueOffsets, from, to, d, weights, ld, r, output);
+            }
+            for (; r < ld; r += LANES) {
+                FloatVector a0 = FloatVector.fromArray(SPECIES, output, d * ld + r);
+                FloatVector a1 = FloatVector.fromArray(SPECIES, output, (d + 1) * ld + r);
+                FloatVector a2 = FloatVector.fromArray(SPECIES, output, (d + 2) * ld + r);
+                FloatVector a3 = FloatVector.fromArray(SPECIES, output, (d + 3) * ld + r);
+                for (int c = from; c < to; c++) {
+                    FloatVector p = FloatVector.fromArray(SPECIES, weights, c * ld + r);
+                    int v = valueOffsets[c] + d;
+                    a0 = p.fma(FloatVector.broadcast(SPECIES, values[v]), a0);
+                    a1 = p.fma(FloatVector.broadcast(SPECIES, values[v + 1]), a1);
+                    a2 = p.fma(FloatVector.broadcast(SPECIES, values[v + 2]), a2);
+                    a3 = p.fma(FloatVector.broadcast(SPECIES, values[v + 3]), a3);
+                }
+                a0.intoArray(output, d * ld + r);
+                a1.intoArray(output, (d + 1) * ld + r);
+                a2.intoArray(output, (d + 2) * ld + r);
+                a3.intoArray(output, (d + 3) * ld + r);
+            }
+        }
+        for (; d < depth; d++) {
+            for (int r = 0; r < ld; r += LANES) {
+                FloatVector a0 = FloatVector.fromArray(SPECIES, output, d * ld + r);
+                for (int c = from; c < to; c++) {
+                    a0 = FloatVector.fromArray(SPECIES, weights, c * ld + r).fma(FloatVector.broadcast(SPECIES, values[valueOffsets[c] + d]), a0);
+                }
+                a0.intoArray(output, d * ld + r);
+            }
+        }
+    }
+
+    /** Four output features against four vectors of queries. */
+    private static void output4x4(float[] values, int[] valueOffsets, int from, int to, int d, float[] weights,
+            int ld, int r, float[] output) {
+        int out = d * ld + r;
+        FloatVector a00 = FloatVector.fromArray(SPECIES, output, out);
+        FloatVector a01 = FloatVector.fromArray(SPECIES, output, out + LANES);
+        FloatVector a02 = FloatVector.fromArray(SPECIES, output, out + 2 * LANES);
+        FloatVector a03 = FloatVector.fromArray(SPECIES, output, out + 3 * LANES);
+        FloatVector a10 = FloatVector.fromArray(SPECIES, output, out + ld);
+        FloatVector a11 = FloatVector.fromArray(SPECIES, output, out + ld + LANES);
+        FloatVector a12 = FloatVector.fromArray(SPECIES, output, out + ld + 2 * LANES);
+        FloatVector a13 = FloatVector.fromArray(SPECIES, output, out + ld + 3 * LANES);
+        FloatVector a20 = FloatVector.fromArray(SPECIES, output, out + 2 * ld);
+        FloatVector a21 = FloatVector.fromArray(SPECIES, output, out + 2 * ld + LANES);
+        FloatVector a22 = FloatVector.fromArray(SPECIES, output, out + 2 * ld + 2 * LANES);
+        FloatVector a23 = FloatVector.fromArray(SPECIES, output, out + 2 * ld + 3 * LANES);
+        FloatVector a30 = FloatVector.fromArray(SPECIES, output, out + 3 * ld);
+        FloatVector a31 = FloatVector.fromArray(SPECIES, output, out + 3 * ld + LANES);
+        FloatVector a32 = FloatVector.fromArray(SPECIES, output, out + 3 * ld + 2 * LANES);
+        FloatVector a33 = FloatVector.fromArray(SPECIES, output, out + 3 * ld + 3 * LANES);
+        for (int c = from; c < to; c++) {
+            int p = c * ld + r;
+            FloatVector p0 = FloatVector.fromArray(SPECIES, weights, p);
+            FloatVector p1 = FloatVector.fromArray(SPECIES, weights, p + LANES);
+            FloatVector p2 = FloatVector.fromArray(SPECIES, weights, p + 2 * LANES);
+            FloatVector p3 = FloatVector.fromArray(SPECIES, weights, p + 3 * LANES);
+            int v = valueOffsets[c] + d;
+            FloatVector bv = FloatVector.broadcast(SPECIES, values[v]);
+            a00 = p0.fma(bv, a00);
+            a01 = p1.fma(bv, a01);
+            a02 = p2.fma(bv, a02);
+            a03 = p3.fma(bv, a03);
+            bv = FloatVector.broadcast(SPECIES, values[v + 1]);
+            a10 = p0.fma(bv, a10);
+            a11 = p1.fma(bv, a11);
+            a12 = p2.fma(bv, a12);
+            a13 = p3.fma(bv, a13);
+            bv = FloatVector.broadcast(SPECIES, values[v + 2]);
+            a20 = p0.fma(bv, a20);
+            a21 = p1.fma(bv, a21);
+            a22 = p2.fma(bv, a22);
+            a23 = p3.fma(bv, a23);
+            bv = FloatVector.broadcast(SPECIES, values[v + 3]);
+            a30 = p0.fma(bv, a30);
+            a31 = p1.fma(bv, a31);
+            a32 = p2.fma(bv, a32);
+            a33 = p3.fma(bv, a33);
+        }
+        store4(output, out, a00, a01, a02, a03);
+        store4(output, out + ld, a10, a11, a12, a13);
+        store4(output, out + 2 * ld, a20, a21, a22, a23);
+        store4(output, out + 3 * ld, a30, a31, a32, a33);
+    }
+}
