@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.util.List;
 import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.spark.HashPartitioner;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
@@ -68,6 +67,8 @@ public final class SparseAttentionJob {
         String group = "sparse-attention-" + location.staging().getName();
         spark.setJobGroup(group, "sparse attention " + settings.mode() + " on [" + shape.batch() + ", "
                 + shape.seqLen() + ", " + shape.features() + "] -> " + settings.out(), true);
+        StageTimes stageTimes = new StageTimes(console);
+        spark.sc().addSparkListener(stageTimes);
         try {
             LongAccumulator pairs = spark.sc().longAccumulator("allowed pairs");
             int threads = spark.getConf().getInt("spark.task.cpus", 1);
@@ -75,8 +76,7 @@ public final class SparseAttentionJob {
             JavaPairRDD<Integer, Piece> pieces = groups.flatMapToPair(
                     units -> new UnitTask(settings, shape, units, threads));
             int shards = OutputFiles.shards(shape, settings).size();
-            int reducers = Math.max(1, Math.min(shards, Math.max(plan.partitions().size(), spark.defaultParallelism())));
-            JavaPairRDD<Integer, ShardResult> results = pieces.groupByKey(new HashPartitioner(reducers))
+            JavaPairRDD<Integer, ShardResult> results = pieces.groupByKey(new ShardPartitioner(shards))
                     .mapToPair(entry -> {
                         long sum = 0;
                         for (Piece piece : entry._2()) {
@@ -93,9 +93,11 @@ public final class SparseAttentionJob {
             results.saveAsNewAPIHadoopFile(location.staging().toString(), Integer.class, ShardResult.class,
                     ShardOutputFormat.class, output);
             spark.setJobDescription(null);
-            console.accept("computed; writing " + (settings.merge() ? "merged files, " : "") + "manifest");
+            long finishing = System.nanoTime();
             OutputFiles.finish(location.fileSystem(), location.staging(), plan);
             location.promote(settings.overwrite());
+            console.accept(String.format("wrote %smanifest and _SUCCESS in %.2f s", settings.merge() ? "merged files, " : "",
+                    (System.nanoTime() - finishing) / 1e9));
             double seconds = (System.nanoTime() - started) / 1e9;
             double gflop = 4.0 * shape.headDim() * pairs.value() / 1e9;
             return new RunSummary((long) shape.batch() * shape.seqLen(), shape.heads(), plan.figures().tiles(), gflop,
@@ -104,6 +106,7 @@ public final class SparseAttentionJob {
             location.discard();
             throw translate(e);
         } finally {
+            spark.sc().removeSparkListener(stageTimes);
             spark.clearJobGroup();
         }
     }
@@ -130,7 +133,12 @@ public final class SparseAttentionJob {
                 return new SparseAttentionException(failed, e);
             }
         }
-        return new SparseAttentionException("the job failed: " + e.getMessage(), e);
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return new SparseAttentionException("the job failed: " + e.getMessage()
+                + (root != e ? " (cause: " + root + ")" : ""), e);
     }
 
     /** Returns the message of an exception of {@code type} quoted in {@code t}'s message (as Spark reports task failures). */

@@ -47,6 +47,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
 
     UnitTask(JobSettings settings, InputShape shape, List<WorkUnit> units, int threads) throws IOException {
         Threads.configure(threads);
+        BlockSparseKernel.warmUp();
         this.settings = settings;
         this.shape = shape;
         this.units = units.iterator();

@@ -36,6 +36,36 @@ public final class BlockSparseKernel {
         this.scale = scale;
     }
 
+    private static volatile boolean warmedUp;
+
+    /**
+     * Runs the tile loops on a small synthetic problem once per JVM, so that they are compiled
+     * before real work starts: the Vector API is slower by orders of magnitude until the JIT has
+     * compiled its call sites, which a fresh executor would otherwise pay on its first units.
+     */
+    public static synchronized void warmUp() {
+        if (warmedUp) {
+            return;
+        }
+        int seqLen = 1024;
+        int headDim = 64;
+        BlockLayout layout = BlockLayout.of(org.sparseattention.layout.Pattern.union(
+                org.sparseattention.layout.Pattern.local(256), org.sparseattention.layout.Pattern.strided(256)),
+                seqLen, 64, 1);
+        float[] data = new float[seqLen * headDim];
+        for (int i = 0; i < data.length; i++) {
+            data[i] = (float) Math.sin(i * 0.37);
+        }
+        Rows rows = Rows.dense(data, 0, headDim);
+        BlockSparseKernel kernel = new BlockSparseKernel(layout, headDim, 0.125f);
+        for (int round = 0; round < 40; round++) {
+            for (int f = 0; f < layout.frameCount(); f++) {
+                kernel.compute(rows, rows, rows, f, 0, layout.grid(f).numBlocks(), 0, Integer.MAX_VALUE);
+            }
+        }
+        warmedUp = true;
+    }
+
     /** Returns the allowed (query, key) pairs computed so far: the useful work done. */
     public long allowedPairs() {
         return allowedPairs;
