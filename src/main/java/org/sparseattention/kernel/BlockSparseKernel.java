@@ -21,6 +21,7 @@ public final class BlockSparseKernel {
     private final TileList tiles = new TileList();
     private int[] queryOffsets = new int[0];
     private int[] queryPositions = new int[0];
+    private int[] lastKey = new int[0];
     private int[] keyOffsets = new int[0];
     private int[] valueOffsets = new int[0];
     private float[] queries = new float[0];
@@ -178,7 +179,9 @@ public final class BlockSparseKernel {
         int queryRows = grid.blockRows(qb);
         if (queryPositions.length < queryRows) {
             queryPositions = new int[queryRows];
+            lastKey = new int[queryRows];
         }
+        boolean intervals = layout.hasIntervals(frame, head);
         boolean mapped = false;
         int column = 0;
         for (int t = firstTile; t < lastTile; t++) {
@@ -190,23 +193,57 @@ public final class BlockSparseKernel {
             } else {
                 if (!mapped) {
                     for (int r = 0; r < queryRows; r++) {
-                        queryPositions[r] = grid.frame().original(queryStart + r);
+                        int row = queryStart + r;
+                        if (intervals) {
+                            queryPositions[r] = layout.firstAllowedRow(frame, head, row);
+                            lastKey[r] = layout.lastAllowedRow(frame, head, row);
+                        } else {
+                            queryPositions[r] = grid.frame().original(row);
+                        }
                     }
                     mapped = true;
                 }
-                for (int c = 0; c < width; c++) {
-                    int key = grid.frame().original(keyStart + c);
-                    int base = (column + c) * ld;
-                    for (int r = 0; r < queryRows; r++) {
-                        if (layout.allowedPositions(frame, head, queryPositions[r], key)) {
-                            allowedPairs++;
-                        } else {
-                            s[base + r] = Float.NEGATIVE_INFINITY;
-                        }
-                    }
+                if (intervals) {
+                    maskIntervals(s, ld, column, keyStart, width, queryRows);
+                } else {
+                    maskPairs(frame, grid, head, s, ld, column, keyStart, width, queryRows);
                 }
             }
             column += width;
+        }
+    }
+
+    /** Masks a tile where row r may attend the key rows {@code [queryPositions[r], lastKey[r]]}. */
+    private void maskIntervals(float[] s, int ld, int column, int keyStart, int width, int queryRows) {
+        for (int c = 0; c < width; c++) {
+            int key = keyStart + c;
+            int base = (column + c) * ld;
+            for (int r = 0; r < queryRows; r++) {
+                if (key < queryPositions[r] || key > lastKey[r]) {
+                    s[base + r] = Float.NEGATIVE_INFINITY;
+                }
+            }
+        }
+        for (int r = 0; r < queryRows; r++) {
+            int from = Math.max(keyStart, queryPositions[r]);
+            int to = Math.min(keyStart + width - 1, lastKey[r]);
+            allowedPairs += Math.max(0, to - from + 1);
+        }
+    }
+
+    /** Masks a tile pair by pair with the token rule; {@code queryPositions} holds sequence positions. */
+    private void maskPairs(int frame, BlockGrid grid, int head, float[] s, int ld, int column, int keyStart, int width,
+            int queryRows) {
+        for (int c = 0; c < width; c++) {
+            int key = grid.frame().original(keyStart + c);
+            int base = (column + c) * ld;
+            for (int r = 0; r < queryRows; r++) {
+                if (layout.allowedPositions(frame, head, queryPositions[r], key)) {
+                    allowedPairs++;
+                } else {
+                    s[base + r] = Float.NEGATIVE_INFINITY;
+                }
+            }
         }
     }
 

@@ -27,6 +27,16 @@ public record AllPattern() implements Elementary {
     }
 
     @Override
+    public int firstAllowedInOwnFrame(int head, Frame frame, int row) {
+        return 0;
+    }
+
+    @Override
+    public int firstAllowedInClass(int head, Frame frame, int row) {
+        return frame.classStart(frame.classOf(row));
+    }
+
+    @Override
     public String describe() {
         return "all";
     }

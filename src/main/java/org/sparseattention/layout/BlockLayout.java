@@ -24,6 +24,8 @@ public final class BlockLayout {
     /** The same two, as arrays for the per-pair token rule. */
     private final Elementary[][][] mineArrays;
     private final Elementary[][][] earlierArrays;
+    /** Whether a query row's allowed keys in a frame form one interval of frame rows, per frame and head. */
+    private final boolean[][] intervals;
 
     private BlockLayout(Pattern pattern, int seqLen, int blockSize, int heads) {
         this.pattern = pattern;
@@ -60,10 +62,17 @@ public final class BlockLayout {
         }
         this.mineArrays = new Elementary[grids.size()][heads][];
         this.earlierArrays = new Elementary[grids.size()][heads][];
+        this.intervals = new boolean[grids.size()][heads];
         for (int f = 0; f < grids.size(); f++) {
             for (int h = 0; h < heads; h++) {
                 mineArrays[f][h] = components.get(f).get(h).toArray(new Elementary[0]);
                 earlierArrays[f][h] = earlier.get(f).get(h).toArray(new Elementary[0]);
+                intervals[f][h] = true;
+                for (Elementary e : earlierArrays[f][h]) {
+                    if (e.firstAllowedInClass(h, grids.get(f).frame(), 0) == Elementary.NOT_AN_INTERVAL) {
+                        intervals[f][h] = false;
+                    }
+                }
             }
         }
     }
@@ -182,6 +191,38 @@ public final class BlockLayout {
     public boolean allowed(int frame, int head, int queryRow, int keyRow) {
         Frame f = grids.get(frame).frame();
         return allowedPositions(frame, head, f.original(queryRow), f.original(keyRow));
+    }
+
+    /**
+     * Returns whether the keys that a query row may attend in this frame's share (inside the
+     * listed tiles) are one interval of frame rows: {@link #firstAllowedRow} to
+     * {@link #lastAllowedRow}. When false, use {@link #allowed} pair by pair.
+     */
+    public boolean hasIntervals(int frame, int head) {
+        return intervals[frame][head];
+    }
+
+    /** Returns the first key frame row that query frame row {@code row} may attend here (see {@link #hasIntervals}). */
+    public int firstAllowedRow(int frame, int head, int row) {
+        Frame f = grids.get(frame).frame();
+        int first = row;
+        for (Elementary e : mineArrays[frame][head]) {
+            first = Math.min(first, e.firstAllowedInOwnFrame(head, f, row));
+        }
+        return first;
+    }
+
+    /**
+     * Returns the last key frame row that query frame row {@code row} may attend here: the row
+     * itself, or less when earlier frames already cover the keys from some row on.
+     */
+    public int lastAllowedRow(int frame, int head, int row) {
+        Frame f = grids.get(frame).frame();
+        int last = row;
+        for (Elementary e : earlierArrays[frame][head]) {
+            last = Math.min(last, e.firstAllowedInClass(head, f, row) - 1);
+        }
+        return last;
     }
 
     /**

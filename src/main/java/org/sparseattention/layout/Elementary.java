@@ -23,6 +23,25 @@ public sealed interface Elementary extends Pattern
      */
     boolean mayAllowAny(int head, int iMin, int iMax, int jMin, int jMax);
 
+    /** Marks a key set that is not one interval of frame rows. */
+    int NOT_AN_INTERVAL = Integer.MIN_VALUE;
+
+    /**
+     * Returns the first frame row of the keys that query frame row {@code row} may attend in
+     * this pattern's own frame: it may attend exactly the frame rows {@code [result, row]}
+     * (every pattern here is causal and includes the query itself).
+     */
+    int firstAllowedInOwnFrame(int head, Frame frame, int row);
+
+    /**
+     * In a frame of another stride, returns the first frame row {@code r0} such that, among the
+     * keys of {@code row}'s residue class up to {@code row}, this pattern allows exactly those in
+     * {@code [r0, row]}; or {@link #NOT_AN_INTERVAL}.
+     */
+    default int firstAllowedInClass(int head, Frame frame, int row) {
+        return NOT_AN_INTERVAL;
+    }
+
     @Override
     default List<Elementary> elementsFor(int head) {
         return List.of(this);

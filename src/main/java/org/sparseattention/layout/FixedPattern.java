@@ -94,6 +94,12 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
         return jMin <= iMax;
     }
 
+    /** In partial tiles only the query's own window counts: summary tiles of earlier windows are full. */
+    @Override
+    public int firstAllowedInOwnFrame(int head, Frame frame, int row) {
+        return row / context * context;
+    }
+
     @Override
     public String describe() {
         return "fixed";

@@ -43,6 +43,17 @@ public record LocalPattern(int context) implements Elementary {
     }
 
     @Override
+    public int firstAllowedInOwnFrame(int head, Frame frame, int row) {
+        return (int) Math.max(0L, row - maxDistance());
+    }
+
+    @Override
+    public int firstAllowedInClass(int head, Frame frame, int row) {
+        long steps = maxDistance() / frame.stride();
+        return (int) Math.max(frame.classStart(frame.classOf(row)), row - steps);
+    }
+
+    @Override
     public String describe() {
         return "local";
     }

@@ -54,6 +54,16 @@ public record StridedPattern(int stride) implements Elementary {
     }
 
     @Override
+    public int firstAllowedInOwnFrame(int head, Frame frame, int row) {
+        return frame.classStart(frame.classOf(row));
+    }
+
+    @Override
+    public int firstAllowedInClass(int head, Frame frame, int row) {
+        return frame.stride() % stride == 0 ? frame.classStart(frame.classOf(row)) : NOT_AN_INTERVAL;
+    }
+
+    @Override
     public String describe() {
         return "strided";
     }

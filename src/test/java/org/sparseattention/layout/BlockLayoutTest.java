@@ -136,6 +136,9 @@ class BlockLayoutTest {
                                 boolean allowed = layout.allowed(f, h, r, c);
                                 if (tiles.isFull(t)) {
                                     assertTrue(allowed, name + ": full tile with a masked pair");
+                                } else if (layout.hasIntervals(f, h)) {
+                                    boolean inside = c >= layout.firstAllowedRow(f, h, r) && c <= layout.lastAllowedRow(f, h, r);
+                                    assertEquals(allowed, inside, name + ": interval of frame " + f + " row " + r + " key " + c);
                                 }
                                 if (allowed) {
                                     computed[grid.frame().original(r)][grid.frame().original(c)]++;
