@@ -40,6 +40,13 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     private final Tensor k;
     private final Tensor v;
     private boolean started;
+    /** Row buffers of q, k and v, reused from unit to unit (large arrays are costly to collect). */
+    private final float[][] buffers = new float[3][0];
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UnitTask.class);
+    private long readNanos;
+    private long computeNanos;
+    private long splitNanos;
+    private int done;
 
     /** An open input tensor. */
     private record Tensor(String uri, NpyHeader header, Storage.Input input) {
@@ -70,6 +77,8 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
         }
         if (ready.isEmpty()) {
             close();
+            LOG.info(String.format("task finished %d units: reading %.2f s, kernel %.2f s, cutting into pieces %.2f s",
+                    done, readNanos / 1e9, computeNanos / 1e9, splitNanos / 1e9));
             return false;
         }
         return true;
@@ -100,13 +109,20 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             BlockGrid grid = layout.grid(unit.frame());
             int[] queryPositions = Planner.positions(grid, Planner.range(unit.fromBlock(), unit.toBlock()));
             int[] keyPositions = Planner.positions(grid, Planner.keyBlocks(layout, unit));
-            Rows queries = read(q, unit.batch(), queryPositions);
-            Rows keys = read(k, unit.batch(), keyPositions);
-            Rows values = read(v, unit.batch(), keyPositions);
+            long clock = System.nanoTime();
+            Rows queries = read(q, 0, unit.batch(), queryPositions);
+            Rows keys = read(k, 1, unit.batch(), keyPositions);
+            Rows values = read(v, 2, unit.batch(), keyPositions);
+            long read = System.nanoTime();
             long before = kernel.allowedPairs();
             Partial partial = kernel.compute(queries, keys, values, unit.frame(), unit.fromBlock(), unit.toBlock(),
                     unit.fromKey(), unit.toKey());
+            long computed = System.nanoTime();
             split(unit, partial, kernel.allowedPairs() - before);
+            readNanos += read - clock;
+            computeNanos += computed - read;
+            splitNanos += System.nanoTime() - computed;
+            done++;
         } catch (InvalidInputException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
@@ -115,9 +131,12 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     }
 
     /** Reads rows {@code positions} (ascending) of one batch item, run by run, and checks their values. */
-    private Rows read(Tensor tensor, int batch, int[] positions) throws IOException {
+    private Rows read(Tensor tensor, int buffer, int batch, int[] positions) throws IOException {
         int rowLength = shape.features();
-        float[] data = new float[positions.length * rowLength];
+        if (buffers[buffer].length < positions.length * rowLength) {
+            buffers[buffer] = new float[positions.length * rowLength];
+        }
+        float[] data = buffers[buffer];
         int i = 0;
         while (i < positions.length) {
             int j = i + 1;
@@ -128,7 +147,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             i = j;
         }
         if (!settings.allowNonfinite()) {
-            for (int e = 0; e < data.length; e++) {
+            for (int e = 0; e < positions.length * rowLength; e++) {
                 if (!Float.isFinite(data[e])) {
                     throw new InvalidInputException(tensor.uri() + ": non-finite value " + data[e] + " at batch "
                             + batch + ", row " + positions[e / rowLength] + ", feature " + e % rowLength
@@ -145,11 +164,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
         int heads = shape.heads();
         int shardRows = settings.shardRows();
         int[] positions = partial.positions();
-        Integer[] order = new Integer[positions.length];
-        for (int r = 0; r < order.length; r++) {
-            order[r] = r;
-        }
-        Arrays.sort(order, (a, b) -> Integer.compare(positions[a], positions[b]));
+        int[] order = ascendingOrder(positions, partial.rows());
         int start = 0;
         boolean first = true;
         while (start < order.length) {
@@ -174,6 +189,20 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             first = false;
             start = end;
         }
+    }
+
+    /** Returns the indexes of the first {@code rows} positions in increasing order of position. */
+    private static int[] ascendingOrder(int[] positions, int rows) {
+        long[] keyed = new long[rows];
+        for (int r = 0; r < rows; r++) {
+            keyed[r] = (long) positions[r] << 32 | r;
+        }
+        Arrays.sort(keyed);
+        int[] order = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            order[r] = (int) keyed[r];
+        }
+        return order;
     }
 
     /** Returns the id of shard {@code shard} of batch item {@code batch}. */

@@ -14,17 +14,27 @@ public final class Accumulator {
     private final int heads;
     private final int headDim;
     private final float[] output;
+    private final int outputOffset;
     private final float[] logSumExp;
 
     public Accumulator(int rows, int heads, int headDim) {
+        this(new float[Math.multiplyExact(rows, heads * headDim)], 0, rows, heads, headDim);
+    }
+
+    /**
+     * Returns an accumulator that keeps its output in {@code output} from {@code outputOffset} on,
+     * which must hold zeros there.
+     */
+    public Accumulator(float[] output, int outputOffset, int rows, int heads, int headDim) {
         this.heads = heads;
         this.headDim = headDim;
-        this.output = new float[Math.multiplyExact(rows, heads * headDim)];
+        this.output = output;
+        this.outputOffset = outputOffset;
         this.logSumExp = new float[rows * heads];
         Arrays.fill(logSumExp, Float.NEGATIVE_INFINITY);
     }
 
-    /** Returns the output, {@code [L, E]} row-major. */
+    /** Returns the output array, {@code [L, E]} row-major from the offset given at construction. */
     public float[] output() {
         return output;
     }
@@ -40,7 +50,7 @@ public final class Accumulator {
         for (int r = 0; r < partial.rows(); r++) {
             int row = partial.positions()[r];
             for (int h = 0; h < heads; h++) {
-                mergeHead(output, row * rowLength + h * headDim, logSumExp, row * heads + h,
+                mergeHead(output, outputOffset + row * rowLength + h * headDim, logSumExp, row * heads + h,
                         partial.output(), r * rowLength + h * headDim, partial.logSumExp()[r * heads + h], headDim);
             }
         }

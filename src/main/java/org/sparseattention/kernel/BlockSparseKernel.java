@@ -22,6 +22,9 @@ public final class BlockSparseKernel {
     private int[] queryOffsets = new int[0];
     private int[] queryPositions = new int[0];
     private int[] lastKey = new int[0];
+    private int[] positions = new int[0];
+    private float[] output = new float[0];
+    private float[] logSumExp = new float[0];
     private int[] keyOffsets = new int[0];
     private int[] valueOffsets = new int[0];
     private float[] queries = new float[0];
@@ -75,20 +78,24 @@ public final class BlockSparseKernel {
     /**
      * Computes the attention of the rows of query blocks {@code [fromBlock, toBlock)} of
      * {@code frame}, all heads, over the key blocks at positions {@code [fromKey, toKey)} of each
-     * query block's tile list (use 0 and {@code Integer.MAX_VALUE} for all of them).
+     * query block's tile list (use 0 and {@code Integer.MAX_VALUE} for all of them). The result's
+     * arrays belong to this kernel and are reused by the next call: consume them first.
      */
     public Partial compute(Rows q, Rows k, Rows v, int frame, int fromBlock, int toBlock, int fromKey, int toKey) {
         BlockGrid grid = layout.grid(frame);
         int heads = layout.heads();
         int firstRow = grid.blockStart(fromBlock);
         int rows = grid.blockEnd(toBlock - 1) - firstRow;
-        int[] positions = new int[rows];
+        if (positions.length < rows) {
+            positions = new int[rows];
+            output = new float[rows * heads * headDim];
+            logSumExp = new float[rows * heads];
+        }
         for (int r = 0; r < rows; r++) {
             positions[r] = grid.frame().original(firstRow + r);
         }
-        float[] output = new float[rows * heads * headDim];
-        float[] logSumExp = new float[rows * heads];
-        Arrays.fill(logSumExp, Float.NEGATIVE_INFINITY);
+        Arrays.fill(output, 0, rows * heads * headDim, 0f);
+        Arrays.fill(logSumExp, 0, rows * heads, Float.NEGATIVE_INFINITY);
         for (int qb = fromBlock; qb < toBlock; qb++) {
             for (int h = 0; h < heads; h++) {
                 layout.keyBlocks(frame, h, qb, tiles);
@@ -100,7 +107,7 @@ public final class BlockSparseKernel {
                 }
             }
         }
-        return new Partial(positions, heads, headDim, output, logSumExp);
+        return new Partial(rows, positions, heads, headDim, output, logSumExp);
     }
 
     private void queryBlock(Rows q, Rows k, Rows v, int frame, BlockGrid grid, int head, int qb,

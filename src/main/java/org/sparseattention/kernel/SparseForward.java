@@ -65,7 +65,7 @@ public final class SparseForward {
                 Rows qRows = Rows.dense(q, base, rowLength);
                 Rows kRows = Rows.dense(k, base, rowLength);
                 Rows vRows = Rows.dense(v, base, rowLength);
-                Accumulator accumulator = new Accumulator(seqLen, heads, headDim);
+                Accumulator accumulator = new Accumulator(output, base, seqLen, heads, headDim);
                 for (int f = 0; f < layout.frameCount(); f++) {
                     int frame = f;
                     int blocks = layout.grid(f).numBlocks();
@@ -87,7 +87,6 @@ public final class SparseForward {
                     }
                     run(pool, work);
                 }
-                System.arraycopy(accumulator.output(), 0, output, base, seqLen * rowLength);
                 AttentionOutput.transposeInto(accumulator.logSumExp(), seqLen, heads, logSumExp, b * heads * seqLen);
             }
         } finally {
