@@ -13,7 +13,7 @@ public record AttentionOutput(int batch, int seqLen, int heads, int headDim, flo
         }
     }
 
-    /** Returns a copy of one batch item's {@code [L, H]} log-sum-exp in {@code [H, L]} order. */
+    /** Copies one batch item's {@code [L, H]} log-sum-exp into {@code target} in {@code [H, L]} order. */
     static void transposeInto(float[] rowsByHead, int seqLen, int heads, float[] target, int targetOffset) {
         for (int t = 0; t < seqLen; t++) {
             for (int h = 0; h < heads; h++) {

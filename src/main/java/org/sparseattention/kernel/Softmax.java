@@ -7,8 +7,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Row softmax helpers on plain arrays, vectorised with the JDK's Vector API: ND4J's elementwise
- * exp costs several times more per float, and each ND4J call costs more than a tile's exp.
+ * Softmax helpers on plain arrays, vectorised with the JDK's Vector API: ND4J's elementwise exp
+ * costs several times more per float, and each ND4J call costs more than a tile's exp.
  *
  * <p>The exponential is computed here from additions and multiplications only (Cephes' {@code
  * expf}: Cody-Waite reduction by ln 2 and a degree-6 polynomial, relative error about 1e-7), so

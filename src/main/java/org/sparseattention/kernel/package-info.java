@@ -1,5 +1,6 @@
 /**
- * Block-sparse attention on ND4J, a float64 reference, and the exact merge of partial results.
+ * Block-sparse attention (tile products on the JDK's Vector API), dense attention on ND4J, a
+ * float64 reference, and the exact merge of partial results.
  *
  * <p>Each query row is a softmax over its allowed keys (SEMANTICS.md): {@code o_i = sum_j p_ij v_j},
  * {@code p_ij = exp(s_ij - lse_i)}, {@code s_ij = scale * q_i . k_j}. Partial results over
