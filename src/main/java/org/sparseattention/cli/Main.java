@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "sparse-attention", mixinStandardHelpOptions = true, version = "sparse-attention 0.1.0",
         description = "Block-sparse attention (Child et al. 2019) over very long sequences, on Spark.",
-        subcommands = {RunCommand.class, LayoutCommand.class, GenerateCommand.class, BenchCommand.class})
+        subcommands = {RunCommand.class, LayoutCommand.class, GenerateCommand.class, BenchCommand.class,
+            VerifyCommand.class})
 public final class Main {
     public static final int BAD_INPUT = 2;
     public static final int FAILED = 1;

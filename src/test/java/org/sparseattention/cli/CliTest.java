@@ -11,9 +11,13 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.sparseattention.TestArrays;
 
 /** The command line as a user meets it: exit status, messages, files written or not. */
@@ -65,6 +69,17 @@ class CliTest {
     }
 
     @Test
+    void verifyComparesTheKernelWithTheReference() {
+        Outcome o = run("verify", "--seq-len", "150", "--heads", "2", "--head-dim", "8", "--mode", "local+strided",
+                "--local-ctx", "12", "--block-size", "16");
+        assertEquals(0, o.status(), o.err());
+        assertTrue(o.out().contains("output relative error"), o.out());
+        Outcome strict = run("verify", "--seq-len", "150", "--heads", "2", "--head-dim", "8", "--mode", "all",
+                "--block-size", "16", "--tolerance", "0");
+        assertEquals(1, strict.status(), "float32 cannot match float64 exactly: " + strict.out());
+    }
+
+    @Test
     void generateWritesStandardNormalInputsAndKeepsExistingOnes() throws IOException {
         Outcome o = run("generate", "--out", dir.toString(), "--batch", "2", "--seq-len", "50", "--dim", "8",
                 "--seed", "3");
@@ -95,34 +110,34 @@ class CliTest {
         return all;
     }
 
-    @Test
-    void badInputExitsWithTwoBeforeWritingAnything() {
+    static Stream<Arguments> badArguments() {
+        return Stream.of(
+                Arguments.of("E not divisible by heads", new String[] {"--heads", "5", "--mode", "all"}, "12 % 5"),
+                Arguments.of("stride 0", new String[] {"--heads", "3", "--mode", "strided", "--local-ctx", "0"}, "got 0"),
+                Arguments.of("negative stride", new String[] {"--heads", "3", "--mode", "strided", "--local-ctx", "-4"},
+                        "got -4"),
+                Arguments.of("unknown mode", new String[] {"--heads", "3", "--mode", "dense"}, "'dense'"),
+                Arguments.of("block size 0", new String[] {"--heads", "3", "--mode", "local", "--block-size", "0"}, "got 0"),
+                Arguments.of("fixed window not a multiple of the block",
+                        new String[] {"--heads", "3", "--mode", "fixed", "--local-ctx", "30", "--block-size", "8"},
+                        "30 is not a multiple of 8"),
+                Arguments.of("fixed heads not a multiple of num-verts", new String[] {"--heads", "3", "--mode", "fixed",
+                    "--local-ctx", "32", "--block-size", "8", "--num-verts", "2"}, "3 % 2"),
+                Arguments.of("fixed num-verts * vertsize past the window", new String[] {"--heads", "4", "--mode",
+                    "fixed", "--local-ctx", "32", "--block-size", "8", "--num-verts", "4", "--vertsize", "2"},
+                        "4 * 2 > 4"),
+                Arguments.of("missing option", new String[] {"--mode", "all"}, "Missing required option"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badArguments")
+    void badArgumentExitsWithTwoBeforeWritingAnything(String name, String[] options, String expected) {
         assertEquals(0, run("generate", "--out", dir.toString(), "--seq-len", "40", "--dim", "12").status());
         Path out = dir.resolve("out");
-        String[][] cases = {
-            {"--heads", "5", "--mode", "all"},
-            {"--heads", "3", "--mode", "strided", "--local-ctx", "0"},
-            {"--heads", "3", "--mode", "strided", "--local-ctx", "-4"},
-            {"--heads", "3", "--mode", "dense"},
-            {"--heads", "3", "--mode", "local", "--block-size", "0"},
-            {"--heads", "3", "--mode", "fixed", "--local-ctx", "30", "--block-size", "8"},
-            {"--heads", "3", "--mode", "fixed", "--local-ctx", "32", "--block-size", "8", "--num-verts", "2"},
-        };
-        String[] expected = {"12 % 5", "got 0", "got -4", "'dense'", "got 0", "30 is not a multiple of 8", "3 % 2"};
-        for (int i = 0; i < cases.length; i++) {
-            Outcome o = run(runArgs(out, cases[i]));
-            assertEquals(2, o.status(), String.join(" ", cases[i]) + ": " + o.err());
-            assertTrue(o.err().contains(expected[i]), o.err());
-            assertFalse(Files.exists(out), "nothing written");
-        }
-        Outcome missing = run("run", "--q", dir.resolve("nope.npy").toString(), "--k", "k", "--v", "v", "--out",
-                out.toString(), "--heads", "1", "--mode", "all");
-        assertEquals(2, missing.status());
-        assertTrue(missing.err().contains("nope.npy"), missing.err());
-        Outcome usage = run("run", "--heads", "1");
-        assertEquals(2, usage.status());
-        assertTrue(usage.err().contains("Missing required options"), usage.err());
-        assertFalse(Files.exists(out));
+        Outcome o = run(runArgs(out, options));
+        assertEquals(2, o.status(), name + ": " + o.err());
+        assertTrue(o.err().contains(expected), "'" + o.err() + "' lacks '" + expected + "'");
+        assertFalse(Files.exists(out), "nothing written");
     }
 
     @Test

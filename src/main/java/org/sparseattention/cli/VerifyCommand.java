@@ -1,0 +1,95 @@
+package org.sparseattention.cli;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.kernel.AttentionOutput;
+import org.sparseattention.kernel.ReferenceAttention;
+import org.sparseattention.kernel.SparseForward;
+import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.layout.Pattern;
+import org.sparseattention.layout.Patterns;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code verify}: the kernel against the float64 reference on random inputs of a chosen shape. */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = "Runs the kernel and the float64 reference (SEMANTICS.md, dense and quadratic) on random inputs"
+                + " and fails when they differ by more than the tolerance.")
+final class VerifyCommand implements Callable<Integer> {
+    @Option(names = "--seq-len", defaultValue = "1000", description = "Sequence length L. Default: ${DEFAULT-VALUE}.")
+    int seqLen;
+
+    @Option(names = "--batch", defaultValue = "2", description = "Batch size B. Default: ${DEFAULT-VALUE}.")
+    int batch;
+
+    @Option(names = "--head-dim", defaultValue = "16", description = "Head dimension D. Default: ${DEFAULT-VALUE}.")
+    int headDim;
+
+    @Mixin
+    PatternOptions pattern;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Random seed. Default: ${DEFAULT-VALUE}.")
+    long seed;
+
+    @Option(names = "--tolerance", defaultValue = "1e-5",
+            description = "Largest relative error accepted (against the largest magnitude). Default: ${DEFAULT-VALUE}.")
+    double tolerance;
+
+    @Override
+    public Integer call() {
+        if (seqLen < 1 || batch < 1 || headDim < 1) {
+            throw new InvalidInputException("--seq-len, --batch and --head-dim must be >= 1, got " + seqLen + ", " + batch
+                    + ", " + headDim);
+        }
+        Pattern parsed = Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize, pattern.numVerts,
+                pattern.vertsize);
+        BlockLayout layout = BlockLayout.of(parsed, seqLen, pattern.blockSize, pattern.heads);
+        int n = Math.multiplyExact(batch, Math.multiplyExact(seqLen, pattern.heads * headDim));
+        SplittableRandom random = new SplittableRandom(seed);
+        float[][] qkv = new float[3][n];
+        for (float[] tensor : qkv) {
+            for (int i = 0; i < n; i++) {
+                tensor[i] = (float) random.nextGaussian();
+            }
+        }
+        float scale = (float) (1 / Math.sqrt(headDim));
+        AttentionOutput kernel = SparseForward.forward(qkv[0], qkv[1], qkv[2], batch, layout, headDim, scale,
+                SparseForward.DEFAULT_MAX_KEY_BLOCKS, Runtime.getRuntime().availableProcessors());
+        ReferenceAttention.Result reference = ReferenceAttention.compute(qkv[0], qkv[1], qkv[2], batch, seqLen,
+                pattern.heads, headDim, parsed, scale);
+        double outputError = relativeError(reference.output(), kernel.output());
+        double lseError = relativeError(reference.logSumExp(), kernel.logSumExp());
+        System.out.printf("verify %s: B=%d L=%d H=%d D=%d block %d: output relative error %.3g, log-sum-exp %.3g"
+                        + " (tolerance %.3g)%n", pattern.mode, batch, seqLen, pattern.heads, headDim, pattern.blockSize,
+                outputError, lseError, tolerance);
+        if (!(outputError <= tolerance && lseError <= tolerance)) {
+            throw new SparseAttentionException("the kernel differs from the float64 reference by more than " + tolerance);
+        }
+        return 0;
+    }
+
+    /** Returns the largest absolute difference over the largest finite magnitude; infinities must match. */
+    static double relativeError(double[] expected, float[] actual) {
+        double scale = 1e-30;
+        for (double e : expected) {
+            if (Double.isFinite(e)) {
+                scale = Math.max(scale, Math.abs(e));
+            }
+        }
+        double worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            if (Double.isInfinite(expected[i]) || Float.isInfinite(actual[i])) {
+                if (expected[i] != actual[i]) {
+                    return Double.POSITIVE_INFINITY;
+                }
+                continue;
+            }
+            double error = Math.abs(expected[i] - actual[i]) / scale;
+            worst = Double.isNaN(error) ? Double.POSITIVE_INFINITY : Math.max(worst, error);
+        }
+        return worst;
+    }
+}
