@@ -42,6 +42,11 @@ final class LayoutCommand implements Callable<Integer> {
         BlockLayout layout = BlockLayout.of(Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize,
                 pattern.numVerts, pattern.vertsize), seqLen, pattern.blockSize, pattern.heads);
         HadoopStorage storage = new HadoopStorage();
+        boolean grids = seqLen <= BlockLayout.MAX_GRID_LENGTH;
+        if (npy != null && !grids) {
+            throw new InvalidInputException("--npy needs the original-order grid, computed for --seq-len up to "
+                    + BlockLayout.MAX_GRID_LENGTH + ", got " + seqLen);
+        }
         if (npy != null && storage.exists(npy) && !overwrite) {
             throw new InvalidInputException("--npy " + npy + " already exists: pass --overwrite to replace it");
         }
@@ -49,11 +54,16 @@ final class LayoutCommand implements Callable<Integer> {
         LayoutStats stats = layout.stats();
         System.out.printf("layout: mode %s, L=%d, block %d, %d x %d blocks, %d heads, %d frame(s)%n",
                 pattern.mode, seqLen, pattern.blockSize, nb, nb, pattern.heads, layout.frameCount());
-        byte[][][] grids = new byte[pattern.heads][][];
+        byte[][][] cells = new byte[pattern.heads][][];
         for (int h = 0; h < pattern.heads; h++) {
-            grids[h] = layout.originalGrid(h);
+            if (!grids) {
+                System.out.printf("head %d: %d tiles computed, %d of them full; %d allowed pairs%n", h,
+                        stats.tiles()[h], stats.fullTiles()[h], stats.allowedPairs()[h]);
+                continue;
+            }
+            cells[h] = layout.originalGrid(h);
             long covered = 0;
-            for (byte[] row : grids[h]) {
+            for (byte[] row : cells[h]) {
                 for (byte cell : row) {
                     covered += cell != 0 ? 1 : 0;
                 }
@@ -63,7 +73,7 @@ final class LayoutCommand implements Callable<Integer> {
                     100.0 * covered / ((double) nb * nb), stats.tiles()[h], stats.fullTiles()[h],
                     stats.allowedPairs()[h]);
             if (nb <= MAX_PRINTED_BLOCKS) {
-                for (byte[] row : grids[h]) {
+                for (byte[] row : cells[h]) {
                     StringBuilder line = new StringBuilder("  ");
                     for (byte cell : row) {
                         line.append(cell == 2 ? '#' : cell == 1 ? '+' : '.');
@@ -81,7 +91,7 @@ final class LayoutCommand implements Callable<Integer> {
         if (npy != null) {
             try (OutputStream out = storage.create(npy)) {
                 out.write(NpyWriter.header("|u1", new long[] {pattern.heads, nb, nb}));
-                for (byte[][] grid : grids) {
+                for (byte[][] grid : cells) {
                     for (byte[] row : grid) {
                         out.write(row);
                     }

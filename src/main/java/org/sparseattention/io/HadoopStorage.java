@@ -2,6 +2,8 @@ package org.sparseattention.io;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.io.OutputStream;
 import java.io.Serializable;
 import org.apache.hadoop.conf.Configuration;
@@ -22,6 +24,33 @@ public final class HadoopStorage implements Storage, Serializable {
 
     public HadoopStorage(Configuration configuration) {
         this.configuration = configuration;
+    }
+
+    /**
+     * Returns storage configured like Spark configures Hadoop: defaults plus every
+     * {@code spark.hadoop.*} system property (how spark-submit passes {@code --conf} settings to
+     * the driver), without its prefix.
+     */
+    public static HadoopStorage withSparkHadoopProperties() {
+        Configuration configuration = new Configuration();
+        for (String name : System.getProperties().stringPropertyNames()) {
+            if (name.startsWith("spark.hadoop.")) {
+                configuration.set(name.substring("spark.hadoop.".length()), System.getProperty(name));
+            }
+        }
+        return new HadoopStorage(configuration);
+    }
+
+    /** Ships the configuration with the object, so executors open files as the driver does. */
+    private void writeObject(ObjectOutputStream out) throws IOException {
+        out.defaultWriteObject();
+        configuration().write(out);
+    }
+
+    private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+        in.defaultReadObject();
+        configuration = new Configuration(false);
+        configuration.readFields(in);
     }
 
     private Configuration configuration() {

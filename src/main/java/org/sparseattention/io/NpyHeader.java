@@ -82,6 +82,12 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
         if (fileLength == 0) {
             throw bad(file, "length", "a .npy file of at least " + (MAGIC.length + 4) + " bytes", "an empty file");
         }
+        if (fileLength < MAGIC.length + 4 && bytes.length == fileLength
+                && Arrays.equals(Arrays.copyOf(bytes, Math.min(bytes.length, MAGIC.length)),
+                        Arrays.copyOf(MAGIC, Math.min(bytes.length, MAGIC.length)))) {
+            throw bad(file, "length", "at least " + (MAGIC.length + 4) + " bytes (magic, version, header length)",
+                    fileLength + " bytes");
+        }
         if (bytes.length < MAGIC.length + 2 || !Arrays.equals(Arrays.copyOf(bytes, MAGIC.length), MAGIC)) {
             throw bad(file, "magic", "\\x93NUMPY", printable(Arrays.copyOf(bytes, Math.min(bytes.length, 6))));
         }
@@ -208,27 +214,35 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
         throw bad(file, field, "a quoted string", value);
     }
 
+    /** Parses a Python tuple of sizes: {@code ()}, {@code (5,)}, {@code (2, 3)} (a trailing L is allowed). */
     private static long[] shape(String file, String value) {
         if (!value.startsWith("(") || !value.endsWith(")")) {
             throw bad(file, "shape", "a tuple of sizes", value);
         }
-        List<Long> sizes = new ArrayList<>();
-        for (String part : value.substring(1, value.length() - 1).split(",")) {
-            String size = part.strip();
-            if (size.isEmpty()) {
-                continue;
-            }
-            try {
-                long n = Long.parseLong(size);
-                if (n < 0) {
-                    throw bad(file, "shape", "sizes >= 0", value);
-                }
-                sizes.add(n);
-            } catch (NumberFormatException e) {
-                throw bad(file, "shape", "integer sizes", value);
-            }
+        String body = value.substring(1, value.length() - 1).strip();
+        if (body.isEmpty()) {
+            return new long[0];
         }
-        return sizes.stream().mapToLong(Long::longValue).toArray();
+        List<String> items = new ArrayList<>(Arrays.asList(body.split(",", -1)));
+        boolean trailingComma = items.get(items.size() - 1).isBlank();
+        if (trailingComma) {
+            items.remove(items.size() - 1);
+        }
+        if (items.size() == 1 && !trailingComma) {
+            throw bad(file, "shape", "a tuple of sizes such as (5,)", value);
+        }
+        long[] sizes = new long[items.size()];
+        for (int i = 0; i < sizes.length; i++) {
+            String size = items.get(i).strip();
+            if (size.endsWith("L")) {
+                size = size.substring(0, size.length() - 1);
+            }
+            if (size.isEmpty() || !size.chars().allMatch(Character::isDigit) || size.length() > 18) {
+                throw bad(file, "shape", "non-negative integer sizes", value);
+            }
+            sizes[i] = Long.parseLong(size);
+        }
+        return sizes;
     }
 
     private static String printable(byte[] bytes) {

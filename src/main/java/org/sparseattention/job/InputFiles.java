@@ -2,6 +2,9 @@ package org.sparseattention.job;
 
 import java.io.IOException;
 import java.util.Arrays;
+import java.nio.charset.StandardCharsets;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.io.HadoopStorage;
@@ -56,9 +59,33 @@ public final class InputFiles {
                         + ": the output directory must be outside every input path");
             }
         }
-        if (storage.exists(settings.out()) && !settings.overwrite()) {
-            throw new InvalidInputException("--out " + settings.out()
-                    + " already exists: choose another directory or pass --overwrite to replace it");
+        if (storage.exists(settings.out())) {
+            if (!settings.overwrite()) {
+                throw new InvalidInputException("--out " + settings.out()
+                        + " already exists: choose another directory or pass --overwrite to replace it");
+            }
+            if (!isReplaceable(storage.fileSystem(settings.out()), out)) {
+                throw new InvalidInputException("--out " + settings.out() + " exists and is not an output of this tool"
+                        + " (no " + OutputFiles.MANIFEST + " of format " + OutputFiles.FORMAT
+                        + "): not replacing it, even with --overwrite");
+            }
+        }
+    }
+
+    /** Returns whether {@code out} is an empty directory or a previous output of this tool. */
+    static boolean isReplaceable(FileSystem fs, Path out) throws IOException {
+        if (!fs.getFileStatus(out).isDirectory()) {
+            return false;
+        }
+        if (fs.listStatus(out).length == 0) {
+            return true;
+        }
+        Path manifest = new Path(out, OutputFiles.MANIFEST);
+        if (!fs.exists(manifest) || fs.getFileStatus(manifest).getLen() > 1 << 24) {
+            return false;
+        }
+        try (FSDataInputStream in = fs.open(manifest)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8).contains("\"" + OutputFiles.FORMAT + "\"");
         }
     }
 

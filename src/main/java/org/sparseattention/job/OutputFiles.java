@@ -24,6 +24,8 @@ final class OutputFiles {
     static final String MERGED = "output.npy";
     static final String MERGED_LSE = "lse.npy";
     static final String SUCCESS = "_SUCCESS";
+    /** The manifest's {@code format}: marks a directory this tool may replace with --overwrite. */
+    static final String FORMAT = "sparse-attention-output";
 
     private OutputFiles() {
     }
@@ -35,8 +37,8 @@ final class OutputFiles {
     static List<Shard> shards(InputShape shape, JobSettings settings) {
         List<Shard> shards = new ArrayList<>();
         for (int b = 0; b < shape.batch(); b++) {
-            for (int r = 0; r < shape.seqLen(); r += settings.shardRows()) {
-                shards.add(new Shard(b, r, Math.min(shape.seqLen(), r + settings.shardRows())));
+            for (long r = 0; r < shape.seqLen(); r += settings.shardRows()) {
+                shards.add(new Shard(b, (int) r, (int) Math.min(shape.seqLen(), r + settings.shardRows())));
             }
         }
         return shards;
@@ -114,7 +116,7 @@ final class OutputFiles {
         JobSettings s = plan.settings();
         InputShape shape = plan.shape();
         Map<String, Object> root = new LinkedHashMap<>();
-        root.put("format", "sparse-attention-output");
+        root.put("format", FORMAT);
         root.put("version", 1);
         root.put("shape", List.of(shape.batch(), shape.seqLen(), shape.features()));
         root.put("dtype", "<f4");

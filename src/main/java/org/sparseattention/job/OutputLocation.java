@@ -14,6 +14,7 @@ import org.sparseattention.errors.SparseAttentionException;
  * complete. A failed run deletes its staging directory and never touches an existing output.
  */
 final class OutputLocation {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OutputLocation.class);
     private final FileSystem fs;
     private final Path out;
     private final Path staging;
@@ -56,13 +57,18 @@ final class OutputLocation {
             }
         }
         if (!fs.rename(staging, out)) {
-            if (backup != null) {
-                fs.rename(backup, out);
+            if (backup != null && !fs.rename(backup, out)) {
+                throw new SparseAttentionException("could not move the finished output " + staging + " to " + out
+                        + ", nor the previous output back from " + backup + ": it is complete there");
             }
             throw new SparseAttentionException("could not move the finished output " + staging + " to " + out);
         }
         if (backup != null) {
-            fs.delete(backup, true);
+            try {
+                fs.delete(backup, true);
+            } catch (IOException e) {
+                LOG.warn("the new output is in place, but the previous one could not be deleted from " + backup, e);
+            }
         }
     }
 

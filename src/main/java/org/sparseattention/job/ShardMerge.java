@@ -15,8 +15,8 @@ final class ShardMerge {
     static ShardResult merge(int shardId, Iterable<Piece> pieces, InputShape shape, JobSettings settings) {
         int perBatch = UnitTask.shardsPerBatch(shape, settings);
         int batch = shardId / perBatch;
-        int rowStart = (shardId % perBatch) * settings.shardRows();
-        int rows = Math.min(settings.shardRows(), shape.seqLen() - rowStart);
+        int rowStart = (int) ((long) (shardId % perBatch) * settings.shardRows());
+        int rows = (int) Math.min(settings.shardRows(), (long) shape.seqLen() - rowStart);
         List<Piece> sorted = new ArrayList<>();
         pieces.forEach(sorted::add);
         sorted.sort(null);

@@ -36,7 +36,7 @@ public final class SparseAttentionJob {
      * fully qualified URI so that executors resolve them as the driver did; starts nothing.
      */
     public static Prepared prepare(JobSettings settings) throws IOException {
-        HadoopStorage storage = new HadoopStorage();
+        HadoopStorage storage = HadoopStorage.withSparkHadoopProperties();
         InputShape shape = InputFiles.check(settings, storage);
         Planner.layout(settings, shape);
         JobSettings qualified = settings.withLocations(storage.path(settings.q()).toString(),
@@ -73,8 +73,9 @@ public final class SparseAttentionJob {
             LongAccumulator pairs = spark.sc().longAccumulator("allowed pairs");
             int threads = spark.getConf().getInt("spark.task.cpus", 1);
             JavaRDD<List<WorkUnit>> groups = spark.parallelize(plan.partitions(), plan.partitions().size());
+            HadoopStorage storage = new HadoopStorage(spark.hadoopConfiguration());
             JavaPairRDD<Integer, Piece> pieces = groups.flatMapToPair(
-                    units -> new UnitTask(settings, shape, units, threads));
+                    units -> new UnitTask(settings, shape, units, threads, storage));
             int shards = OutputFiles.shards(shape, settings).size();
             JavaPairRDD<Integer, ShardResult> results = pieces.groupByKey(new ShardPartitioner(shards))
                     .mapToPair(entry -> {

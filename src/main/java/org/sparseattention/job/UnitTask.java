@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
-import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyFile;
 import org.sparseattention.io.NpyHeader;
 import org.sparseattention.io.Storage;
@@ -22,6 +21,7 @@ import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
 import org.sparseattention.plan.Planner;
 import org.sparseattention.plan.WorkUnit;
+import org.apache.spark.TaskContext;
 import scala.Tuple2;
 
 /**
@@ -52,7 +52,8 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     private record Tensor(String uri, NpyHeader header, Storage.Input input) {
     }
 
-    UnitTask(JobSettings settings, InputShape shape, List<WorkUnit> units, int threads) throws IOException {
+    UnitTask(JobSettings settings, InputShape shape, List<WorkUnit> units, int threads, Storage storage)
+            throws IOException {
         Threads.configure(threads);
         BlockSparseKernel.warmUp();
         this.settings = settings;
@@ -60,10 +61,23 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
         this.units = units.iterator();
         this.layout = Planner.layout(settings, shape);
         this.kernel = new BlockSparseKernel(layout, shape.headDim(), settings.scaleFor(shape.headDim()));
-        this.storage = new HadoopStorage();
-        this.q = open(settings.q());
-        this.k = open(settings.k());
-        this.v = open(settings.v());
+        this.storage = storage;
+        Tensor[] opened = new Tensor[3];
+        try {
+            opened[0] = open(settings.q());
+            opened[1] = open(settings.k());
+            opened[2] = open(settings.v());
+        } catch (IOException | RuntimeException e) {
+            closeAll(opened);
+            throw e;
+        }
+        this.q = opened[0];
+        this.k = opened[1];
+        this.v = opened[2];
+        TaskContext task = TaskContext.get();
+        if (task != null) {
+            task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) context -> close());
+        }
     }
 
     private Tensor open(String uri) throws IOException {
@@ -93,7 +107,15 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     }
 
     private void close() {
-        for (Tensor t : List.of(q, k, v)) {
+        closeAll(new Tensor[] {q, k, v});
+    }
+
+    /** Closes the given inputs; closing twice is harmless. */
+    private static void closeAll(Tensor[] tensors) {
+        for (Tensor t : tensors) {
+            if (t == null) {
+                continue;
+            }
             try {
                 t.input().close();
             } catch (IOException ignored) {
@@ -211,6 +233,6 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     }
 
     static int shardsPerBatch(InputShape shape, JobSettings settings) {
-        return (shape.seqLen() + settings.shardRows() - 1) / settings.shardRows();
+        return (int) ((shape.seqLen() + (long) settings.shardRows() - 1) / settings.shardRows());
     }
 }

@@ -145,6 +145,9 @@ public final class BlockSparseKernel {
         Softmax.columns(scores, keyRows, ld, rowLse, inverseSums);
         clock = lap(profile, KernelProfile.Phase.SOFTMAX, clock);
         TileMath.output(v.data(), valueOffsets, keyRows, scores, ld, headDim, result);
+        if (TileMath.hasNonFinite(result, ld, headDim, queryRows)) {
+            TileMath.outputSkippingZeroWeights(v.data(), valueOffsets, keyRows, scores, ld, headDim, result);
+        }
         clock = lap(profile, KernelProfile.Phase.OUTPUT_GEMM, clock);
         int heads = layout.heads();
         int rowLength = heads * headDim;

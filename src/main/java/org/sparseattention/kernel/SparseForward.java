@@ -27,7 +27,7 @@ public final class SparseForward {
     /** Returns the number of key chunks of {@code queryBlock} in {@code frame}. */
     public static int chunkCount(BlockLayout layout, int frame, int queryBlock, int maxKeyBlocks, TileList scratch) {
         int tiles = layout.maxTiles(frame, queryBlock, scratch);
-        return (tiles + maxKeyBlocks - 1) / maxKeyBlocks;
+        return tiles == 0 ? 0 : (tiles - 1) / maxKeyBlocks + 1;
     }
 
     /** Computes attention of {@code [B, L, H * D]} float32 inputs under {@code layout} on one thread. */
@@ -78,8 +78,9 @@ public final class SparseForward {
                             for (int qb = next.getAndIncrement(); qb < blocks; qb = next.getAndIncrement()) {
                                 int chunks = chunkCount(layout, frame, qb, maxKeyBlocks, scratch);
                                 for (int c = 0; c < chunks; c++) {
-                                    accumulator.merge(kernel.compute(qRows, kRows, vRows, frame, qb, qb + 1,
-                                            c * maxKeyBlocks, (c + 1) * maxKeyBlocks));
+                                    int fromKey = (int) Math.min(Integer.MAX_VALUE, (long) c * maxKeyBlocks);
+                                    int toKey = (int) Math.min(Integer.MAX_VALUE, (long) (c + 1) * maxKeyBlocks);
+                                    accumulator.merge(kernel.compute(qRows, kRows, vRows, frame, qb, qb + 1, fromKey, toKey));
                                 }
                             }
                             return null;

@@ -161,6 +161,39 @@ final class TileMath {
         }
     }
 
+    /**
+     * Computes the transposed output like {@link #output}, key by key, leaving out keys of weight 0:
+     * for inputs with NaN or infinite values, where {@code 0 * inf} would spread NaN from keys a
+     * row may not attend. Slow; used only when {@link #output} gave a non-finite value.
+     */
+    static void outputSkippingZeroWeights(float[] values, int[] valueOffsets, int keyCount, float[] weights, int ld,
+            int depth, float[] output) {
+        java.util.Arrays.fill(output, 0, depth * ld, 0f);
+        for (int c = 0; c < keyCount; c++) {
+            int v = valueOffsets[c];
+            for (int r = 0; r < ld; r++) {
+                float weight = weights[c * ld + r];
+                if (weight != 0f) {
+                    for (int d = 0; d < depth; d++) {
+                        output[d * ld + r] += weight * values[v + d];
+                    }
+                }
+            }
+        }
+    }
+
+    /** Returns whether any of the first {@code columns} columns of a transposed output is NaN or infinite. */
+    static boolean hasNonFinite(float[] output, int ld, int depth, int columns) {
+        for (int d = 0; d < depth; d++) {
+            for (int r = 0; r < columns; r++) {
+                if (!Float.isFinite(output[d * ld + r])) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     /** Keys per pass of {@link #output}: their weights and value rows stay in the first-level cache. */
     private static final int KEY_PANEL = 64;
 

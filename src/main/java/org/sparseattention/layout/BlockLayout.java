@@ -14,6 +14,8 @@ import org.sparseattention.errors.InvalidInputException;
  * is masked out in later ones, so the frames' partial results add up to the union exactly.
  */
 public final class BlockLayout {
+    /** Longest sequence whose original-order grid {@link #originalGrid} computes (pair by pair). */
+    public static final int MAX_GRID_LENGTH = 16384;
     private final Pattern pattern;
     private final int heads;
     private final List<BlockGrid> grids;
@@ -277,6 +279,14 @@ public final class BlockLayout {
 
     private long countAllowed(int frame, int head, BlockGrid grid, int qb, int kb) {
         long count = 0;
+        if (hasIntervals(frame, head)) {
+            for (int r = grid.blockStart(qb); r < grid.blockEnd(qb); r++) {
+                int from = Math.max(grid.blockStart(kb), firstAllowedRow(frame, head, r));
+                int to = Math.min(grid.blockEnd(kb) - 1, lastAllowedRow(frame, head, r));
+                count += Math.max(0, to - from + 1);
+            }
+            return count;
+        }
         for (int r = grid.blockStart(qb); r < grid.blockEnd(qb); r++) {
             for (int c = grid.blockStart(kb); c < grid.blockEnd(kb); c++) {
                 if (allowed(frame, head, r, c)) {
@@ -292,13 +302,17 @@ public final class BlockLayout {
      * (query block, key block) tile is allowed, 1 where some are, 2 where all are.
      */
     public byte[][] originalGrid(int head) {
+        if (seqLen() > MAX_GRID_LENGTH) {
+            throw new InvalidInputException("the block grid in the original order is counted pair by pair and is"
+                    + " limited to sequences of " + MAX_GRID_LENGTH + " positions, got " + seqLen());
+        }
         BlockGrid grid = new BlockGrid(Frame.identity(seqLen()), blockSize());
         int nb = grid.numBlocks();
         byte[][] cells = new byte[nb][nb];
         for (int qb = 0; qb < nb; qb++) {
             for (int kb = 0; kb <= qb; kb++) {
-                int allowedPairs = 0;
-                int total = grid.blockRows(qb) * grid.blockRows(kb);
+                long allowedPairs = 0;
+                long total = (long) grid.blockRows(qb) * grid.blockRows(kb);
                 for (int i = grid.blockStart(qb); i < grid.blockEnd(qb); i++) {
                     for (int j = grid.blockStart(kb); j < grid.blockEnd(kb); j++) {
                         if (pattern.allows(head, i, j)) {

@@ -44,8 +44,8 @@ public final class Planner {
                             units.add(new WorkUnit(units.size(), b, f, start, qb, 0, 0, Integer.MAX_VALUE, pending));
                         }
                         for (int c = 0; c < chunks; c++) {
-                            int fromKey = c * maxKeyBlocks;
-                            int toKey = fromKey + maxKeyBlocks;
+                            int fromKey = (int) Math.min(Integer.MAX_VALUE, (long) c * maxKeyBlocks);
+                            int toKey = (int) Math.min(Integer.MAX_VALUE, (long) fromKey + maxKeyBlocks);
                             units.add(new WorkUnit(units.size(), b, f, qb, qb + 1, c, fromKey, toKey,
                                     tiles(layout, f, qb, fromKey, toKey, scratch)));
                         }

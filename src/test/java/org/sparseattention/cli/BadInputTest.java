@@ -171,6 +171,10 @@ class BadInputTest {
         assertEquals(2, exists.status());
         assertTrue(exists.err().contains("already exists"), exists.err());
         assertEquals("mine", Files.readString(dir.resolve("taken/keep.txt")));
+        CliTest.Outcome foreign = CliTest.run(args(dir.resolve("taken"), "--heads", "3", "--mode", "all", "--overwrite"));
+        assertEquals(2, foreign.status());
+        assertTrue(foreign.err().contains("is not an output of this tool"), foreign.err());
+        assertEquals("mine", Files.readString(dir.resolve("taken/keep.txt")), "--overwrite replaces only this tool's outputs");
         CliTest.Outcome inside = CliTest.run(args(dir, "--heads", "3", "--mode", "all", "--overwrite"));
         assertEquals(2, inside.status());
         assertTrue(inside.err().contains("overlaps the input"), inside.err());

@@ -177,6 +177,22 @@ class NpyFileTest {
     }
 
     @Test
+    void malformedShapeTuples() throws IOException {
+        for (String shape : new String[] {"(,)", "(3,,2)", "(,6)", "(6)", "(-6,)", "(six,)"}) {
+            assertRefused("shape.npy", file(1, dict("<f4", "False", shape), floats(ByteOrder.LITTLE_ENDIAN, SIX)),
+                    "'shape'", shape);
+        }
+        String uri = write("long.npy", file(1, dict("<f4", "False", "(2L, 3L)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)));
+        assertArrayEquals(new long[] {2, 3}, NpyFile.readHeader(storage, uri).shape());
+    }
+
+    @Test
+    void fileShorterThanThePrefix() throws IOException {
+        assertRefused("tiny.npy", Arrays.copyOf(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1}, 7), "'length'",
+                "7 bytes");
+    }
+
+    @Test
     void rankOtherThanTwoOrThree() throws IOException {
         String uri = write("rank4.npy", file(1, dict("<f4", "False", "(1, 1, 2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)));
         NpyHeader header = NpyFile.readHeader(storage, uri);
