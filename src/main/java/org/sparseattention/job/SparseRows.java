@@ -1,18 +1,34 @@
 package org.sparseattention.job;
 
-import java.util.Arrays;
 import org.sparseattention.kernel.Rows;
 
-/** Some rows of one batch item: {@code positions} ascending, their values packed in that order. */
+/**
+ * Some rows of one batch item: {@code positions} ascending, their values packed in that order.
+ * A slot table ({@code slots[position - base]} = index) finds a row in constant time; the table
+ * may be a reused buffer, so every lookup is checked against {@code positions}.
+ */
 final class SparseRows implements Rows {
     private final int[] positions;
     private final float[] data;
     private final int rowLength;
+    private final int[] slots;
+    private final int base;
 
-    SparseRows(int[] positions, float[] data, int rowLength) {
+    SparseRows(int[] positions, float[] data, int rowLength, int[] slots, int base) {
         this.positions = positions;
         this.data = data;
         this.rowLength = rowLength;
+        this.slots = slots;
+        this.base = base;
+    }
+
+    /** Fills {@code slots} for {@code positions} (ascending, non-empty) and returns the base position. */
+    static int index(int[] positions, int[] slots) {
+        int base = positions[0];
+        for (int i = 0; i < positions.length; i++) {
+            slots[positions[i] - base] = i;
+        }
+        return base;
     }
 
     @Override
@@ -22,10 +38,10 @@ final class SparseRows implements Rows {
 
     @Override
     public int offset(int position) {
-        int index = Arrays.binarySearch(positions, position);
-        if (index < 0) {
+        int slot = position - base;
+        if (slot < 0 || slot >= slots.length || slots[slot] >= positions.length || positions[slots[slot]] != position) {
             throw new IllegalStateException("row " + position + " was not read for this unit");
         }
-        return index * rowLength;
+        return slots[slot] * rowLength;
     }
 }

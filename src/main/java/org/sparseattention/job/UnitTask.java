@@ -42,6 +42,8 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     private boolean started;
     /** Row buffers of q, k and v, reused from unit to unit (large arrays are costly to collect). */
     private final float[][] buffers = new float[3][0];
+    /** Slot tables of the query rows and of the key and value rows, reused likewise. */
+    private final int[][] slots = new int[2][0];
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UnitTask.class);
     private long readNanos;
     private long computeNanos;
@@ -132,9 +134,9 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             int[] queryPositions = Planner.positions(grid, Planner.range(unit.fromBlock(), unit.toBlock()));
             int[] keyPositions = Planner.positions(grid, Planner.keyBlocks(layout, unit));
             long clock = System.nanoTime();
-            Rows queries = read(q, 0, unit.batch(), queryPositions);
-            Rows keys = read(k, 1, unit.batch(), keyPositions);
-            Rows values = read(v, 2, unit.batch(), keyPositions);
+            Rows queries = read(q, 0, 0, unit.batch(), queryPositions);
+            Rows keys = read(k, 1, 1, unit.batch(), keyPositions);
+            Rows values = read(v, 2, 1, unit.batch(), keyPositions);
             long read = System.nanoTime();
             long before = kernel.allowedPairs();
             Partial partial = kernel.compute(queries, keys, values, unit.frame(), unit.fromBlock(), unit.toBlock(),
@@ -153,7 +155,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     }
 
     /** Reads rows {@code positions} (ascending) of one batch item, run by run, and checks their values. */
-    private Rows read(Tensor tensor, int buffer, int batch, int[] positions) throws IOException {
+    private Rows read(Tensor tensor, int buffer, int slotTable, int batch, int[] positions) throws IOException {
         int rowLength = shape.features();
         if (buffers[buffer].length < positions.length * rowLength) {
             buffers[buffer] = new float[positions.length * rowLength];
@@ -177,7 +179,12 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
                 }
             }
         }
-        return new SparseRows(positions, data, rowLength);
+        int span = positions.length == 0 ? 0 : positions[positions.length - 1] - positions[0] + 1;
+        if (slots[slotTable].length < span) {
+            slots[slotTable] = new int[span];
+        }
+        int base = positions.length == 0 ? 0 : SparseRows.index(positions, slots[slotTable]);
+        return new SparseRows(positions, data, rowLength, slots[slotTable], base);
     }
 
     /** Cuts a partial result into one piece per output shard, rows in frame order. */
