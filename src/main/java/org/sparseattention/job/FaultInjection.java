@@ -1,11 +1,12 @@
 package org.sparseattention.job;
 
+import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.sparseattention.plan.WorkUnit;
 
 /**
- * Failures on demand, for the fault tests, set as the Spark local property or configuration
- * {@code spark.sparseattention.fault}: {@code halt:N} halts the executor JVM at unit N on the
+ * Failures on demand, for the fault tests, set as the Spark local property or, failing that, the
+ * Spark setting {@code spark.sparseattention.fault}: {@code halt:N} halts the executor JVM at unit N on the
  * task's first attempt; {@code fail:N} makes unit N fail on every attempt; {@code pause:MILLIS}
  * makes the first attempt of every task wait before its first unit. Unset, it does nothing.
  */
@@ -21,6 +22,9 @@ final class FaultInjection {
             return;
         }
         String spec = task.getLocalProperty(KEY);
+        if ((spec == null || spec.isEmpty()) && SparkEnv.get() != null) {
+            spec = SparkEnv.get().conf().get(KEY, "");
+        }
         if (spec == null || spec.isEmpty()) {
             return;
         }

@@ -142,6 +142,23 @@ class CliTest {
 
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void unitThatAlwaysFailsExitsWithOneNamingTheUnitAndWritesNothing() {
+        assertEquals(0, run("generate", "--out", dir.toString(), "--seq-len", "70", "--dim", "12").status());
+        Path out = dir.resolve("failed");
+        System.setProperty("spark.sparseattention.fault", "fail:1");
+        try {
+            Outcome o = run(runArgs(out, "--heads", "3", "--mode", "local", "--local-ctx", "8", "--block-size", "16",
+                    "--unit-tiles", "6", "--merge"));
+            assertEquals(1, o.status(), o.err());
+            assertTrue(o.err().contains("error: unit 1 (batch 0"), o.err());
+        } finally {
+            System.clearProperty("spark.sparseattention.fault");
+        }
+        assertFalse(Files.exists(out), "no output directory: no _SUCCESS, no output.npy");
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void runWritesOutputsAndPrintsTheSummary() throws IOException {
         assertEquals(0, run("generate", "--out", dir.toString(), "--batch", "2", "--seq-len", "70", "--dim", "12")
                 .status());
