@@ -29,6 +29,7 @@ import scala.Tuple2;
  * and cut the partial result into pieces by output shard. Lazy: one unit in memory at a time.
  */
 final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UnitTask.class);
     private final JobSettings settings;
     private final InputShape shape;
     private final Iterator<WorkUnit> units;
@@ -44,7 +45,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     private final float[][] buffers = new float[3][0];
     /** Slot tables of the query rows and of the key and value rows, reused likewise. */
     private final int[][] slots = new int[2][0];
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UnitTask.class);
+    private boolean finished;
     private long readNanos;
     private long computeNanos;
     private long splitNanos;
@@ -92,6 +93,10 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             compute(units.next());
         }
         if (ready.isEmpty()) {
+            if (finished) {
+                return false;
+            }
+            finished = true;
             close();
             LOG.info(String.format("task finished %d units: reading %.2f s, kernel %.2f s, cutting into pieces %.2f s",
                     done, readNanos / 1e9, computeNanos / 1e9, splitNanos / 1e9));
