@@ -104,10 +104,16 @@ class ClusterJobTest {
             }
         });
         job.start();
-        Thread.sleep(2500);
-        List<ProcessHandle> executors = ProcessHandle.allProcesses()
-                .filter(p -> commandLine(p).contains("CoarseGrainedExecutorBackend") && commandLine(p).contains(app))
-                .toList();
+        Thread.sleep(2000);
+        List<ProcessHandle> executors = List.of();
+        for (int attempt = 0; attempt < 50 && executors.isEmpty(); attempt++) {
+            executors = ProcessHandle.allProcesses()
+                    .filter(p -> commandLine(p).contains("CoarseGrainedExecutorBackend") && commandLine(p).contains(app))
+                    .toList();
+            if (executors.isEmpty()) {
+                Thread.sleep(100);
+            }
+        }
         assertFalse(executors.isEmpty(), "no executor process of " + app);
         assertTrue(executors.get(0).destroyForcibly(), "SIGKILL sent");
         job.join(TimeUnit.SECONDS.toMillis(80));
