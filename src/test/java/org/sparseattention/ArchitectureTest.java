@@ -48,12 +48,9 @@ class ArchitectureTest {
 
     @Test
     void planKnowsNeitherSparkNorHadoop() throws IOException {
-        Path plan = MAIN.resolve("plan");
-        if (Files.isDirectory(plan)) {
-            assertEquals(List.of(), offenders("plan", List.of("org.apache.spark", "org.apache.hadoop", "scala.",
-                    "org.sparseattention.job", "org.sparseattention.cli")));
-        }
-        assertTrue(Files.isDirectory(MAIN.resolve("layout")), "run from the repository root");
+        assertTrue(Files.isDirectory(MAIN.resolve("plan")), "run from the repository root");
+        assertEquals(List.of(), offenders("plan", List.of("org.apache.spark", "org.apache.hadoop", "scala.",
+                "org.sparseattention.job", "org.sparseattention.cli")));
     }
 
     @Test

@@ -207,7 +207,8 @@ final class BenchCommand implements Callable<Integer> {
         return Math.max(concurrent, single);
     }
 
-    private static float[] normal(long seed, int n) {
+    /** Returns {@code n} standard-normal floats from {@code seed}. */
+    static float[] normal(long seed, int n) {
         SplittableRandom random = new SplittableRandom(seed);
         float[] values = new float[n];
         for (int i = 0; i < n; i++) {

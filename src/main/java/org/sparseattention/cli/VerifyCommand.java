@@ -1,6 +1,5 @@
 package org.sparseattention.cli;
 
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
@@ -48,13 +47,8 @@ final class VerifyCommand implements Callable<Integer> {
                 pattern.vertsize);
         BlockLayout layout = BlockLayout.of(parsed, seqLen, pattern.blockSize, pattern.heads);
         int n = Math.multiplyExact(batch, Math.multiplyExact(seqLen, pattern.heads * headDim));
-        SplittableRandom random = new SplittableRandom(seed);
-        float[][] qkv = new float[3][n];
-        for (float[] tensor : qkv) {
-            for (int i = 0; i < n; i++) {
-                tensor[i] = (float) random.nextGaussian();
-            }
-        }
+        float[][] qkv = {BenchCommand.normal(seed * 3, n), BenchCommand.normal(seed * 3 + 1, n),
+            BenchCommand.normal(seed * 3 + 2, n)};
         float scale = (float) (1 / Math.sqrt(headDim));
         AttentionOutput kernel = SparseForward.forward(qkv[0], qkv[1], qkv[2], batch, layout, headDim, scale,
                 SparseForward.DEFAULT_MAX_KEY_BLOCKS, Runtime.getRuntime().availableProcessors());
