@@ -10,9 +10,10 @@ import jdk.incubator.vector.VectorSpecies;
  * Softmax helpers on plain arrays, vectorised with the JDK's Vector API: ND4J's elementwise exp
  * costs several times more per float, and each ND4J call costs more than a tile's exp.
  *
- * <p>The exponential is computed here from additions and multiplications only (Cephes' {@code
- * expf}: Cody-Waite reduction by ln 2 and a degree-6 polynomial, relative error about 1e-7), so
- * every JVM, JIT tier and lane gives the same bits: the Vector API's own {@code EXP} differs in
+ * <p>The exponential is computed here from correctly rounded operations only: fused multiply-adds,
+ * additions and multiplications (Cephes' {@code expf}: Cody-Waite reduction by ln 2 and a degree-6
+ * polynomial, relative error about 1e-7), so every JVM, JIT tier and lane gives the same bits (a
+ * fused multiply-add rounds once, compiled or not): the Vector API's own {@code EXP} differs in
  * the last bit between the interpreter and compiled code, which would make output bytes depend on
  * how the work is spread.
  */
@@ -26,6 +27,11 @@ final class Softmax {
     private static final float HIGHEST = 88.72283f;
     /** 1.5 * 2^23: adding it rounds to the nearest integer in the low mantissa bits. */
     private static final float ROUNDER = 12582912f;
+    /**
+     * {@code (127 - bits(ROUNDER)) << 23}: added to {@code bits(shifted) << 23} it gives the bits of
+     * {@code 2^n}, since shifting distributes over addition modulo 2^32.
+     */
+    private static final int SCALE_BIAS = (127 - Float.floatToRawIntBits(ROUNDER)) << 23;
     private static final float P0 = 1.9875691500e-4f;
     private static final float P1 = 1.3981999507e-3f;
     private static final float P2 = 8.3334519073e-3f;
@@ -120,15 +126,20 @@ final class Softmax {
     static FloatVector exp(FloatVector x) {
         VectorMask<Float> underflow = x.lt(LOWEST);
         FloatVector clamped = x.min(HIGHEST).max(LOWEST);
-        FloatVector shifted = clamped.mul(LOG2E).add(ROUNDER);
+        FloatVector shifted = clamped.fma(LOG2E, ROUNDER);
         FloatVector n = shifted.sub(ROUNDER);
-        IntVector exponent = shifted.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUNDER));
-        FloatVector r = clamped.sub(n.mul(LN2_HIGH)).sub(n.mul(LN2_LOW));
+        FloatVector r = n.fma(constant(-LN2_HIGH), clamped);
+        r = n.fma(constant(-LN2_LOW), r);
         FloatVector z = r.mul(r);
-        FloatVector p = r.mul(P0).add(P1).mul(r).add(P2).mul(r).add(P3).mul(r).add(P4).mul(r).add(P5)
-                .mul(z).add(r).add(1f);
-        FloatVector scale = exponent.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector p = r.fma(P0, P1).fma(r, constant(P2)).fma(r, constant(P3)).fma(r, constant(P4))
+                .fma(r, constant(P5)).fma(z, r).add(1f);
+        FloatVector scale = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(SCALE_BIAS)
+                .reinterpretAsFloats();
         return p.mul(scale).blend(0f, underflow);
+    }
+
+    private static FloatVector constant(float value) {
+        return FloatVector.broadcast(SPECIES, value);
     }
 
     /** Returns {@code exp(x)} with exactly the operations of the vector version. */
@@ -140,12 +151,17 @@ final class Softmax {
             return x;
         }
         float clamped = Math.max(Math.min(x, HIGHEST), LOWEST);
-        float shifted = clamped * LOG2E + ROUNDER;
+        float shifted = Math.fma(clamped, LOG2E, ROUNDER);
         float n = shifted - ROUNDER;
-        int exponent = Float.floatToRawIntBits(shifted) - Float.floatToRawIntBits(ROUNDER);
-        float r = clamped - n * LN2_HIGH - n * LN2_LOW;
+        float r = Math.fma(n, -LN2_HIGH, clamped);
+        r = Math.fma(n, -LN2_LOW, r);
         float z = r * r;
-        float p = ((((((r * P0 + P1) * r + P2) * r + P3) * r + P4) * r + P5) * z + r) + 1f;
-        return p * Float.intBitsToFloat((exponent + 127) << 23);
+        float p = Math.fma(r, P0, P1);
+        p = Math.fma(p, r, P2);
+        p = Math.fma(p, r, P3);
+        p = Math.fma(p, r, P4);
+        p = Math.fma(p, r, P5);
+        p = Math.fma(p, z, r) + 1f;
+        return p * Float.intBitsToFloat((Float.floatToRawIntBits(shifted) << 23) + SCALE_BIAS);
     }
 }
