@@ -3,6 +3,9 @@ package org.sparseattention.io;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 
@@ -49,34 +52,83 @@ public final class NpyFile {
                 + shape.length + " " + Arrays.toString(shape));
     }
 
+    /** Bytes read per call by {@link #readRows}: large reads stay in the caches and need no large buffer. */
+    public static final int READ_CHUNK = 256 * 1024;
+
     /**
      * Reads rows {@code [row, row + count)} of batch item {@code batch} into
      * {@code target[targetOffset ..]} as float32.
      */
     public static void readRows(Storage.Input input, NpyHeader header, int batch, int row, int count,
             float[] target, int targetOffset) throws IOException {
+        long bytes = count * batchShape(header)[2] * header.dtype().size();
+        readRows(input, header, batch, row, count, target, targetOffset, new byte[(int) Math.min(bytes, READ_CHUNK)]);
+    }
+
+    /**
+     * Reads like {@link #readRows(Storage.Input, NpyHeader, int, int, int, float[], int)} through
+     * {@code scratch} (any length of at least one element; {@link #READ_CHUNK} is plenty), so that
+     * repeated reads allocate nothing.
+     */
+    public static void readRows(Storage.Input input, NpyHeader header, int batch, int row, int count,
+            float[] target, int targetOffset, byte[] scratch) throws IOException {
         long[] shape = batchShape(header);
         long rowLength = shape[2];
         long first = ((long) batch * shape[1] + row) * rowLength;
         int elements = Math.toIntExact(count * rowLength);
         int itemSize = header.dtype().size();
-        byte[] bytes = new byte[elements * itemSize];
-        input.readFully(header.dataOffset() + first * itemSize, bytes, 0, bytes.length);
-        ByteBuffer buffer = ByteBuffer.wrap(bytes).order(header.order());
-        switch (header.dtype()) {
-            case FLOAT32 -> buffer.asFloatBuffer().get(target, targetOffset, elements);
-            case FLOAT64 -> {
-                for (int i = 0; i < elements; i++) {
-                    target[targetOffset + i] = (float) buffer.getDouble(i * 8);
-                }
-            }
-            case FLOAT16 -> {
-                for (int i = 0; i < elements; i++) {
-                    target[targetOffset + i] = halfToFloat(buffer.getShort(i * 2));
-                }
-            }
-            default -> throw new AssertionError(header.dtype());
+        int perRead = scratch.length / itemSize;
+        if (perRead < 1) {
+            throw new IllegalArgumentException("scratch of " + scratch.length + " bytes holds no " + itemSize + "-byte element");
         }
+        for (int done = 0; done < elements; done += perRead) {
+            int n = Math.min(perRead, elements - done);
+            input.readFully(header.dataOffset() + (first + done) * itemSize, scratch, 0, n * itemSize);
+            ByteBuffer buffer = ByteBuffer.wrap(scratch, 0, n * itemSize).order(header.order());
+            int at = targetOffset + done;
+            switch (header.dtype()) {
+                case FLOAT32 -> buffer.asFloatBuffer().get(target, at, n);
+                case FLOAT64 -> {
+                    for (int i = 0; i < n; i++) {
+                        target[at + i] = (float) buffer.getDouble(i * 8);
+                    }
+                }
+                case FLOAT16 -> {
+                    for (int i = 0; i < n; i++) {
+                        target[at + i] = halfToFloat(buffer.getShort(i * 2));
+                    }
+                }
+                default -> throw new AssertionError(header.dtype());
+            }
+        }
+    }
+
+    /**
+     * Returns the index of the first NaN or infinite value of {@code values[from .. to)}, or -1.
+     * Vectorised: {@code x - x} is 0 for every finite {@code x} and NaN otherwise, so one pass of
+     * subtractions and additions finds whether there is any, at memory speed.
+     */
+    public static int firstNonFinite(float[] values, int from, int to) {
+        VectorSpecies<Float> species = FloatVector.SPECIES_PREFERRED;
+        FloatVector any = FloatVector.zero(species);
+        int i = from;
+        for (; i + species.length() <= to; i += species.length()) {
+            FloatVector x = FloatVector.fromArray(species, values, i);
+            any = any.add(x.sub(x));
+        }
+        float tail = 0f;
+        for (; i < to; i++) {
+            tail += values[i] - values[i];
+        }
+        if (any.reduceLanes(VectorOperators.ADD) + tail == 0f) {
+            return -1;
+        }
+        for (int e = from; e < to; e++) {
+            if (!Float.isFinite(values[e])) {
+                return e;
+            }
+        }
+        return -1;
     }
 
     /** Returns the float32 value of IEEE 754 binary16 bits (Float.float16ToFloat arrived in Java 20). */

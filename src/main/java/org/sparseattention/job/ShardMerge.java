@@ -3,7 +3,6 @@ package org.sparseattention.job;
 import java.util.ArrayList;
 import java.util.List;
 import org.sparseattention.kernel.Accumulator;
-import org.sparseattention.kernel.Partial;
 import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
 
@@ -23,11 +22,7 @@ final class ShardMerge {
         int heads = shape.heads();
         Accumulator accumulator = new Accumulator(rows, heads, shape.headDim());
         for (Piece piece : sorted) {
-            int[] local = new int[piece.positions().length];
-            for (int r = 0; r < local.length; r++) {
-                local[r] = piece.positions()[r] - rowStart;
-            }
-            accumulator.merge(new Partial(local, heads, shape.headDim(), piece.output(), piece.logSumExp()));
+            accumulator.merge(piece.toPartial(rowStart, heads, shape.headDim()));
         }
         float[] byRow = accumulator.logSumExp();
         float[] byHead = new float[byRow.length];

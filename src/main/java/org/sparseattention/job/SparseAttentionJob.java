@@ -71,11 +71,10 @@ public final class SparseAttentionJob {
         spark.sc().addSparkListener(stageTimes);
         try {
             LongAccumulator pairs = spark.sc().longAccumulator("allowed pairs");
-            int threads = spark.getConf().getInt("spark.task.cpus", 1);
             JavaRDD<List<WorkUnit>> groups = spark.parallelize(plan.partitions(), plan.partitions().size());
             HadoopStorage storage = new HadoopStorage(spark.hadoopConfiguration());
             JavaPairRDD<Integer, Piece> pieces = groups.flatMapToPair(
-                    units -> new UnitTask(settings, shape, units, threads, storage));
+                    units -> new UnitTask(settings, shape, units, storage));
             int shards = OutputFiles.shards(shape, settings).size();
             JavaPairRDD<Integer, ShardResult> results = pieces.groupByKey(new ShardPartitioner(shards))
                     .mapToPair(entry -> {

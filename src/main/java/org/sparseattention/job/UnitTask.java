@@ -14,7 +14,6 @@ import org.sparseattention.io.Storage;
 import org.sparseattention.kernel.BlockSparseKernel;
 import org.sparseattention.kernel.Partial;
 import org.sparseattention.kernel.Rows;
-import org.sparseattention.kernel.Threads;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.plan.InputShape;
@@ -45,20 +44,25 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     private final float[][] buffers = new float[3][0];
     /** Slot tables of the query rows and of the key and value rows, reused likewise. */
     private final int[][] slots = new int[2][0];
+    /** Bytes between the file and the row buffers. */
+    private final byte[] scratch = new byte[NpyFile.READ_CHUNK];
     private boolean finished;
     private long readNanos;
     private long computeNanos;
     private long splitNanos;
     private int done;
+    /** Per frame: units, tiles, kernel nanoseconds and reading nanoseconds, for the task's log line. */
+    private final java.util.TreeMap<Integer, long[]> byFrame = new java.util.TreeMap<>();
+    private final long created = System.nanoTime();
+    private long setupNanos;
 
     /** An open input tensor. */
     private record Tensor(String uri, NpyHeader header, Storage.Input input) {
     }
 
-    UnitTask(JobSettings settings, InputShape shape, List<WorkUnit> units, int threads, Storage storage)
-            throws IOException {
-        Threads.configure(threads);
+    UnitTask(JobSettings settings, InputShape shape, List<WorkUnit> units, Storage storage) throws IOException {
         BlockSparseKernel.warmUp();
+        setupNanos = System.nanoTime() - created;
         this.settings = settings;
         this.shape = shape;
         this.units = units.iterator();
@@ -98,8 +102,12 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             }
             finished = true;
             close();
-            LOG.info(String.format("task finished %d units: reading %.2f s, kernel %.2f s, cutting into pieces %.2f s",
-                    done, readNanos / 1e9, computeNanos / 1e9, splitNanos / 1e9));
+            StringBuilder frames = new StringBuilder();
+            byFrame.forEach((frame, f) -> frames.append(String.format("; frame %d: %d units, %d tiles, reading %.2f s,"
+                    + " kernel %.2f s", frame, f[0], f[1], f[3] / 1e9, f[2] / 1e9)));
+            LOG.info(String.format("task finished %d units in %.2f s: warm-up %.2f s, reading %.2f s, kernel %.2f s,"
+                    + " cutting into pieces %.2f s%s", done, (System.nanoTime() - created) / 1e9, setupNanos / 1e9,
+                    readNanos / 1e9, computeNanos / 1e9, splitNanos / 1e9, frames));
             return false;
         }
         return true;
@@ -152,6 +160,11 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             computeNanos += computed - read;
             splitNanos += System.nanoTime() - computed;
             done++;
+            long[] frame = byFrame.computeIfAbsent(unit.frame(), f -> new long[4]);
+            frame[0]++;
+            frame[1] += unit.tiles();
+            frame[2] += computed - read;
+            frame[3] += read - clock;
         } catch (InvalidInputException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
@@ -172,16 +185,15 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             while (j < positions.length && positions[j] == positions[j - 1] + 1) {
                 j++;
             }
-            NpyFile.readRows(tensor.input(), tensor.header(), batch, positions[i], j - i, data, i * rowLength);
+            NpyFile.readRows(tensor.input(), tensor.header(), batch, positions[i], j - i, data, i * rowLength, scratch);
             i = j;
         }
         if (!settings.allowNonfinite()) {
-            for (int e = 0; e < positions.length * rowLength; e++) {
-                if (!Float.isFinite(data[e])) {
-                    throw new InvalidInputException(tensor.uri() + ": non-finite value " + data[e] + " at batch "
-                            + batch + ", row " + positions[e / rowLength] + ", feature " + e % rowLength
-                            + " (pass --allow-nonfinite to compute with it)");
-                }
+            int e = NpyFile.firstNonFinite(data, 0, positions.length * rowLength);
+            if (e >= 0) {
+                throw new InvalidInputException(tensor.uri() + ": non-finite value " + data[e] + " at batch "
+                        + batch + ", row " + positions[e / rowLength] + ", feature " + e % rowLength
+                        + " (pass --allow-nonfinite to compute with it)");
             }
         }
         int span = positions.length == 0 ? 0 : positions[positions.length - 1] - positions[0] + 1;
@@ -194,8 +206,6 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
 
     /** Cuts a partial result into one piece per output shard, rows in frame order. */
     private void split(WorkUnit unit, Partial partial, long allowedPairs) {
-        int rowLength = shape.features();
-        int heads = shape.heads();
         int shardRows = settings.shardRows();
         int[] positions = partial.positions();
         int[] order = ascendingOrder(positions, partial.rows());
@@ -209,17 +219,12 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             }
             int rows = end - start;
             int[] piecePositions = new int[rows];
-            float[] output = new float[rows * rowLength];
-            float[] lse = new float[rows * heads];
             for (int r = 0; r < rows; r++) {
-                int source = order[start + r];
-                piecePositions[r] = positions[source];
-                System.arraycopy(partial.output(), source * rowLength, output, r * rowLength, rowLength);
-                System.arraycopy(partial.logSumExp(), source * heads, lse, r * heads, heads);
+                piecePositions[r] = positions[order[start + r]];
             }
             int shardId = shardId(unit.batch(), shard);
-            ready.add(new Tuple2<>(shardId, new Piece(unit.frame(), unit.chunk(), unit.index(), piecePositions,
-                    output, lse, first ? allowedPairs : 0)));
+            ready.add(new Tuple2<>(shardId, Piece.of(unit.frame(), unit.chunk(), unit.index(), piecePositions, partial,
+                    order, start, first ? allowedPairs : 0)));
             first = false;
             start = end;
         }

@@ -23,8 +23,13 @@ public final class Planner {
         BlockLayout layout = layout(settings, shape);
         List<WorkUnit> units = units(layout, shape.batch(), settings.maxKeyBlocks(), settings.unitTiles());
         int partitions = settings.partitions() > 0 ? settings.partitions() : Math.max(1, defaultPartitions);
-        List<List<WorkUnit>> groups = balance(units, Math.min(partitions, Math.max(1, units.size())));
-        return new Plan(settings, shape, units, groups, figures(layout, shape, units, groups));
+        long[] rowsRead = rowsRead(layout, units);
+        long[] costs = new long[units.size()];
+        for (WorkUnit unit : units) {
+            costs[unit.index()] = cost(layout, shape, unit, rowsRead[unit.index()]);
+        }
+        List<List<WorkUnit>> groups = balance(units, costs, Math.min(partitions, Math.max(1, units.size())));
+        return new Plan(settings, shape, units, groups, figures(layout, shape, units, groups, rowsRead));
     }
 
     /** Returns the units of a layout, in (batch, frame, query block, chunk) order. */
@@ -77,21 +82,58 @@ public final class Planner {
         return tiles;
     }
 
+    /** Rows of q, k and v each unit reads (query rows once, key rows for k and for v), by unit index. */
+    static long[] rowsRead(BlockLayout layout, List<WorkUnit> units) {
+        long[] rows = new long[units.size()];
+        for (WorkUnit unit : units) {
+            BlockGrid grid = layout.grid(unit.frame());
+            long read = grid.blockEnd(unit.toBlock() - 1) - grid.blockStart(unit.fromBlock());
+            for (int block : keyBlocks(layout, unit)) {
+                read += 2L * grid.blockRows(block);
+            }
+            rows[unit.index()] = read;
+        }
+        return rows;
+    }
+
     /**
-     * Cuts the unit sequence into at most {@code count} contiguous groups whose largest tile sum
-     * is as small as possible (binary search on that bound, filling groups greedily). Neighbouring
-     * query ranges stay together, so shared key rows are read by few tasks.
+     * Estimated work of a unit, in floating-point operations of a tile product: its tiles ({@code
+     * 4 * block^2 * D} each), plus per query row and feature the work done once per row whatever its
+     * keys (transposing, softmax bookkeeping, scaling the output, cutting it into pieces and
+     * shuffling it; about 1300), plus per row read and feature the reading (about 155). Fitted to
+     * the job's per-task log (per frame: tiles, reading and kernel times) at L=262,144 with
+     * {@code local+strided}: 16.5 us per tile, 10.5 us per query row, 1.25 us per row read. There
+     * residue-order units have seven times fewer tiles per query row than the others, and weighing
+     * tiles alone left one task 25 % longer than the other.
      */
-    static List<List<WorkUnit>> balance(List<WorkUnit> units, int count) {
+    static long cost(BlockLayout layout, InputShape shape, WorkUnit unit, long rowsRead) {
+        BlockGrid grid = layout.grid(unit.frame());
+        long queryRows = grid.blockEnd(unit.toBlock() - 1) - grid.blockStart(unit.fromBlock());
+        long block = grid.blockSize();
+        long features = shape.features();
+        return Math.max(1, 4 * block * block * shape.headDim() * unit.tiles() + QUERY_ROW_COST * features * queryRows
+                + READ_ROW_COST * features * rowsRead);
+    }
+
+    private static final long QUERY_ROW_COST = 1300;
+    private static final long READ_ROW_COST = 155;
+
+    /**
+     * Cuts the unit sequence into at most {@code count} contiguous groups whose largest cost sum
+     * ({@code costs} by unit index) is as small as possible (binary search on that bound, filling
+     * groups greedily). Neighbouring query ranges stay together, so shared key rows are read by
+     * few tasks.
+     */
+    static List<List<WorkUnit>> balance(List<WorkUnit> units, long[] costs, int count) {
         long low = 1;
         long high = 0;
         for (WorkUnit unit : units) {
-            low = Math.max(low, cost(unit));
-            high += cost(unit);
+            low = Math.max(low, costs[unit.index()]);
+            high += costs[unit.index()];
         }
         while (low < high) {
             long bound = low + (high - low) / 2;
-            if (groupsWithin(units, bound) <= count) {
+            if (groupsWithin(units, costs, bound) <= count) {
                 high = bound;
             } else {
                 low = bound + 1;
@@ -101,13 +143,13 @@ public final class Planner {
         List<WorkUnit> current = new ArrayList<>();
         long load = 0;
         for (WorkUnit unit : units) {
-            if (!current.isEmpty() && load + cost(unit) > low) {
+            if (!current.isEmpty() && load + costs[unit.index()] > low) {
                 groups.add(current);
                 current = new ArrayList<>();
                 load = 0;
             }
             current.add(unit);
-            load += cost(unit);
+            load += costs[unit.index()];
         }
         if (!current.isEmpty()) {
             groups.add(current);
@@ -115,19 +157,15 @@ public final class Planner {
         return groups;
     }
 
-    private static long cost(WorkUnit unit) {
-        return Math.max(1, unit.tiles());
-    }
-
-    private static int groupsWithin(List<WorkUnit> units, long bound) {
+    private static int groupsWithin(List<WorkUnit> units, long[] costs, long bound) {
         int groups = 0;
         long load = 0;
         for (WorkUnit unit : units) {
-            if (groups == 0 || load + cost(unit) > bound) {
+            if (groups == 0 || load + costs[unit.index()] > bound) {
                 groups++;
                 load = 0;
             }
-            load += cost(unit);
+            load += costs[unit.index()];
         }
         return groups;
     }
@@ -175,7 +213,7 @@ public final class Planner {
     }
 
     private static PlanFigures figures(BlockLayout layout, InputShape shape, List<WorkUnit> units,
-            List<List<WorkUnit>> groups) {
+            List<List<WorkUnit>> groups, long[] rowsRead) {
         long maxTiles = 0;
         long totalTiles = 0;
         long maxRows = 0;
@@ -185,11 +223,7 @@ public final class Planner {
             long rows = 0;
             for (WorkUnit unit : group) {
                 tiles += unit.tiles();
-                BlockGrid grid = layout.grid(unit.frame());
-                rows += grid.blockEnd(unit.toBlock() - 1) - grid.blockStart(unit.fromBlock());
-                for (int block : keyBlocks(layout, unit)) {
-                    rows += 2L * grid.blockRows(block);
-                }
+                rows += rowsRead[unit.index()];
             }
             maxTiles = Math.max(maxTiles, tiles);
             totalTiles += tiles;

@@ -113,6 +113,71 @@ class NpyFileTest {
     }
 
     @Test
+    void readsThroughAScratchSmallerThanARowInEveryDtype() throws IOException {
+        int rows = 7;
+        int columns = 5;
+        float[] expected = new float[rows * columns];
+        ByteBuffer f4 = ByteBuffer.allocate(expected.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer f8 = ByteBuffer.allocate(expected.length * 8).order(ByteOrder.BIG_ENDIAN);
+        ByteBuffer f2 = ByteBuffer.allocate(expected.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < expected.length; i++) {
+            expected[i] = i - 11;
+            f4.putFloat(expected[i]);
+            f8.putDouble(expected[i]);
+            f2.putShort(half(expected[i]));
+        }
+        String shape = "(" + rows + ", " + columns + ")";
+        for (Object[] c : new Object[][] {
+            {"s4.npy", file(1, dict("<f4", "False", shape), f4.array())},
+            {"s8.npy", file(1, dict(">f8", "False", shape), f8.array())},
+            {"s2.npy", file(1, dict("<f2", "False", shape), f2.array())}}) {
+            String uri = write((String) c[0], (byte[]) c[1]);
+            NpyHeader header = NpyFile.readHeader(storage, uri);
+            for (int scratch : new int[] {8, 12, 24, 1000}) {
+                float[] values = new float[4 * columns + 1];
+                values[0] = 99f;
+                try (Storage.Input input = storage.open(uri)) {
+                    NpyFile.readRows(input, header, 0, 2, 4, values, 1, new byte[scratch]);
+                }
+                assertEquals(99f, values[0], c[0] + " scratch " + scratch + ": wrote before the offset");
+                assertArrayEquals(Arrays.copyOfRange(expected, 2 * columns, 6 * columns),
+                        Arrays.copyOfRange(values, 1, values.length), c[0] + " scratch " + scratch);
+            }
+        }
+    }
+
+    /** binary16 bits of a float that has an exact normal binary16 value, or of zero. */
+    private static short half(float value) {
+        int bits = Float.floatToRawIntBits(value);
+        if ((bits & 0x7fffffff) == 0) {
+            return (short) (bits >>> 16);
+        }
+        int exponent = ((bits >>> 23) & 0xff) - 127 + 15;
+        return (short) ((bits >>> 16) & 0x8000 | exponent << 10 | (bits & 0x7fffff) >>> 13);
+    }
+
+    @Test
+    void findsTheFirstNonFiniteValueAnywhere() {
+        for (int length : new int[] {0, 1, 15, 16, 17, 100}) {
+            float[] values = new float[length + 3];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) Math.sin(i) * 1e30f;
+            }
+            assertEquals(-1, NpyFile.firstNonFinite(values, 3, length + 3), "length " + length);
+            for (int at = 3; at < length + 3; at++) {
+                for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+                    float[] copy = values.clone();
+                    copy[at] = bad;
+                    copy[length + 2] = Float.NaN;
+                    assertEquals(at, NpyFile.firstNonFinite(copy, 3, length + 3), "length " + length + " at " + at);
+                }
+            }
+            values[0] = Float.NaN;
+            assertEquals(-1, NpyFile.firstNonFinite(values, 3, length + 3), "outside the range");
+        }
+    }
+
+    @Test
     void missingFile() {
         String uri = dir.resolve("absent.npy").toString();
         InvalidInputException e = assertThrows(InvalidInputException.class, () -> NpyFile.readHeader(storage, uri));

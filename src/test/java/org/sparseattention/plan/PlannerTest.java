@@ -75,14 +75,42 @@ class PlannerTest {
 
     @Test
     void partitionsAreBalancedWithinTenPercentOnUnevenPatterns() {
-        // all: query block i has i + 1 key blocks, so work grows along the sequence.
+        // all: query block i has i + 1 key blocks, so work grows along the sequence; local+strided
+        // has a residue-order frame whose query rows have few tiles each.
         for (String mode : List.of("all", "local+strided", "strided,local")) {
-            Plan plan = Planner.plan(settings(mode, 256, 64, 4, 7, 64, 32), new InputShape(1, 16384, 32, 4), 2);
-            PlanFigures figures = plan.figures();
-            assertEquals(7, figures.partitions());
-            double imbalance = figures.maxTilesPerPartition() / figures.meanTilesPerPartition();
-            assertTrue(imbalance <= 1.10, mode + ": max/mean tiles " + imbalance);
+            JobSettings s = settings(mode, 256, 64, 4, 7, 64, 32);
+            InputShape shape = new InputShape(1, 16384, 32, 4);
+            Plan plan = Planner.plan(s, shape, 2);
+            assertEquals(7, plan.figures().partitions());
+            BlockLayout layout = Planner.layout(s, shape);
+            long[] rowsRead = Planner.rowsRead(layout, plan.units());
+            long max = 0;
+            long total = 0;
+            for (List<WorkUnit> group : plan.partitions()) {
+                long cost = 0;
+                for (WorkUnit u : group) {
+                    cost += Planner.cost(layout, shape, u, rowsRead[u.index()]);
+                }
+                max = Math.max(max, cost);
+                total += cost;
+            }
+            double imbalance = max / (total / 7.0);
+            assertTrue(imbalance <= 1.10, mode + ": max/mean estimated work " + imbalance);
         }
+    }
+
+    @Test
+    void rowsWithFewTilesWeighMoreThanTheirTiles() {
+        JobSettings s = settings("local+strided", 1024, 64, 8, 2, 64, 4096);
+        InputShape shape = new InputShape(1, 65536, 512, 8);
+        Plan plan = Planner.plan(s, shape, 2);
+        List<List<WorkUnit>> parts = plan.partitions();
+        assertEquals(2, parts.size());
+        // The second partition holds the residue-order units: fewer tiles, as many rows to handle.
+        assertTrue(parts.get(1).stream().anyMatch(u -> u.frame() == 1));
+        long first = parts.get(0).stream().mapToLong(WorkUnit::tiles).sum();
+        long second = parts.get(1).stream().mapToLong(WorkUnit::tiles).sum();
+        assertTrue(second < 0.9 * first, "tiles " + first + " and " + second);
     }
 
     @Test
