@@ -184,6 +184,16 @@ final class TileMath {
 
     /** Returns whether any of the first {@code columns} columns of a transposed output is NaN or infinite. */
     static boolean hasNonFinite(float[] output, int ld, int depth, int columns) {
+        // x - x is 0 for a finite x and NaN otherwise: one vector pass over all columns (padding
+        // included) clears the common case; only a hit is checked column by column.
+        FloatVector any = FloatVector.zero(SPECIES);
+        for (int i = 0; i < depth * ld; i += LANES) {
+            FloatVector x = FloatVector.fromArray(SPECIES, output, i);
+            any = any.add(x.sub(x));
+        }
+        if (any.reduceLanes(jdk.incubator.vector.VectorOperators.ADD) == 0f) {
+            return false;
+        }
         for (int d = 0; d < depth; d++) {
             for (int r = 0; r < columns; r++) {
                 if (!Float.isFinite(output[d * ld + r])) {
