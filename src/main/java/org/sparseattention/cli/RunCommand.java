@@ -69,6 +69,7 @@ final class RunCommand implements Callable<Integer> {
                 maxKeyBlocks, unitTiles, shardRows, merge, lse, overwrite, allowNonfinite);
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings);
         SparkConf conf = SparseAttentionJob.embeddedConf("sparse-attention " + pattern.mode);
+        SparseAttentionJob.warmUpWhileStarting(conf);
         if (master != null) {
             conf.setMaster(master);
         }

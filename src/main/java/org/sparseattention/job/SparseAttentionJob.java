@@ -12,6 +12,7 @@ import org.apache.spark.util.LongAccumulator;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.kernel.BlockSparseKernel;
 import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
 import org.sparseattention.plan.Plan;
@@ -43,6 +44,20 @@ public final class SparseAttentionJob {
                 storage.path(settings.k()).toString(), storage.path(settings.v()).toString(),
                 storage.path(settings.out()).toString());
         return new Prepared(qualified, shape);
+    }
+
+    /**
+     * In local mode, where tasks run in this JVM, compiles the kernel on a background thread while
+     * Spark starts and the job is planned; tasks wait for it only if it is not done yet. Elsewhere
+     * executors compile their own, and this does nothing.
+     */
+    public static void warmUpWhileStarting(SparkConf conf) {
+        String master = conf.get("spark.master", "");
+        if (master.equals("local") || master.startsWith("local[")) {
+            Thread warmUp = new Thread(BlockSparseKernel::warmUp, "sparse-attention-warm-up");
+            warmUp.setDaemon(true);
+            warmUp.start();
+        }
     }
 
     /** Returns Spark settings that keep an embedded run on loopback with a default master. */
