@@ -1,6 +1,8 @@
 package org.sparseattention.kernel;
 
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The merged attention of all rows of one batch item, built by merging partial results in a
@@ -11,6 +13,7 @@ import java.util.Arrays;
  * gives a key.
  */
 public final class Accumulator {
+    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     private final int heads;
     private final int headDim;
     private final float[] output;
@@ -71,12 +74,23 @@ public final class Accumulator {
             accLse[accLseIndex] = partLse;
             return;
         }
+        // With M the larger and m the smaller log-sum-exp, e = exp(m - M) and s = 1 + e:
+        // merged = M + log s, and the weights are 1/s (larger) and e/s (smaller).
         double max = Math.max(current, partLse);
-        double merged = max + Math.log(Math.exp(current - max) + Math.exp(partLse - max));
-        double accWeight = Math.exp(current - merged);
-        double partWeight = Math.exp(partLse - merged);
-        for (int d = 0; d < length; d++) {
-            acc[accOffset + d] = (float) (accWeight * acc[accOffset + d] + partWeight * part[partOffset + d]);
+        double e = Math.exp(Math.min(current, partLse) - max);
+        double s = 1 + e;
+        double merged = max + Math.log1p(e);
+        float larger = (float) (1 / s);
+        float smaller = (float) (e / s);
+        float accWeight = current >= partLse ? larger : smaller;
+        float partWeight = current >= partLse ? smaller : larger;
+        int d = 0;
+        for (int bound = SPECIES.loopBound(length); d < bound; d += SPECIES.length()) {
+            FloatVector a = FloatVector.fromArray(SPECIES, acc, accOffset + d).mul(accWeight);
+            a.add(FloatVector.fromArray(SPECIES, part, partOffset + d).mul(partWeight)).intoArray(acc, accOffset + d);
+        }
+        for (; d < length; d++) {
+            acc[accOffset + d] = acc[accOffset + d] * accWeight + part[partOffset + d] * partWeight;
         }
         accLse[accLseIndex] = (float) merged;
     }
