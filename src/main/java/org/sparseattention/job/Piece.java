@@ -10,50 +10,55 @@ import org.sparseattention.kernel.Partial;
  * The part of one unit's partial result that falls in one output shard: what the shuffle carries.
  * {@code allowedPairs} is the unit's useful work, carried by one piece per unit.
  *
- * <p>The rows' outputs and then their log-sum-exps are held as little-endian float32 bytes:
- * Java serialisation copies a byte array as it is, where it converts a float array value by value
- * (about 650 MB/s here, the largest single cost of the shuffle).
+ * <p>The rows' positions, their outputs and then their log-sum-exps are held as little-endian
+ * bytes: Java serialisation copies a byte array as it is, where it converts int and float arrays
+ * value by value (about 650 MB/s here for floats, the largest single cost of the shuffle, and
+ * reading an int array of a few rows costs several small reads of the shuffle file).
  *
- * @param positions sequence position of each row, ascending
- * @param values {@code [rows, rowLength]} outputs, then {@code [rows, heads]} log-sum-exps
+ * @param values {@code [rows]} int32 positions, ascending, then {@code [rows, rowLength]} float32
+ *     outputs, then {@code [rows, heads]} float32 log-sum-exps
  */
-record Piece(int frame, int chunk, int unit, int[] positions, byte[] values, long allowedPairs)
+record Piece(int frame, int chunk, int unit, int rows, byte[] values, long allowedPairs)
         implements Serializable, Comparable<Piece> {
 
-    /** Copies rows {@code sources} of {@code partial}, in that order, into a piece at {@code positions}. */
+    /**
+     * Copies rows {@code sources[from ..]} of {@code partial}, in that order, into a piece whose
+     * rows are at {@code positions}.
+     */
     static Piece of(int frame, int chunk, int unit, int[] positions, Partial partial, int[] sources, int from,
             long allowedPairs) {
         int rows = positions.length;
         int rowLength = partial.heads() * partial.headDim();
         int heads = partial.heads();
-        byte[] values = new byte[Math.multiplyExact(rows, rowLength + heads) * Float.BYTES];
-        FloatBuffer target = view(values);
+        byte[] values = new byte[Math.multiplyExact(rows, 1 + rowLength + heads) * Float.BYTES];
+        ByteBuffer target = ByteBuffer.wrap(values).order(ByteOrder.LITTLE_ENDIAN);
+        target.asIntBuffer().put(positions);
+        target.position(rows * Integer.BYTES);
+        FloatBuffer floats = target.slice().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
         for (int r = 0; r < rows; r++) {
-            target.put(partial.output(), sources[from + r] * rowLength, rowLength);
+            floats.put(partial.output(), sources[from + r] * rowLength, rowLength);
         }
         for (int r = 0; r < rows; r++) {
-            target.put(partial.logSumExp(), sources[from + r] * heads, heads);
+            floats.put(partial.logSumExp(), sources[from + r] * heads, heads);
         }
-        return new Piece(frame, chunk, unit, positions, values, allowedPairs);
+        return new Piece(frame, chunk, unit, rows, values, allowedPairs);
     }
 
     /** Returns this piece as a partial result whose positions are shifted by {@code -rowStart}. */
     Partial toPartial(int rowStart, int heads, int headDim) {
-        int rows = positions.length;
+        ByteBuffer source = ByteBuffer.wrap(values).order(ByteOrder.LITTLE_ENDIAN);
         int[] local = new int[rows];
+        source.asIntBuffer().get(local);
         for (int r = 0; r < rows; r++) {
-            local[r] = positions[r] - rowStart;
+            local[r] -= rowStart;
         }
+        source.position(rows * Integer.BYTES);
+        FloatBuffer floats = source.slice().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
         float[] output = new float[rows * heads * headDim];
         float[] logSumExp = new float[rows * heads];
-        FloatBuffer source = view(values);
-        source.get(output);
-        source.get(logSumExp);
+        floats.get(output);
+        floats.get(logSumExp);
         return new Partial(local, heads, headDim, output, logSumExp);
-    }
-
-    private static FloatBuffer view(byte[] values) {
-        return ByteBuffer.wrap(values).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     }
 
     /** Orders pieces for merging: by frame, then chunk (SEMANTICS.md), then unit. */

@@ -28,6 +28,14 @@ public final class SparseAttentionJob {
     private SparseAttentionJob() {
     }
 
+    /**
+     * Partitions per task slot when {@code --partitions} is not given. Partitions are balanced on
+     * estimated work, and an estimate can be off by a tenth or more (rows read one at a time cost
+     * what the page cache makes them cost); with several partitions per slot, Spark hands the
+     * next one to whichever slot is free, so a misestimate delays the end by a fraction of one.
+     */
+    static final int TASKS_PER_CORE = 4;
+
     /** Checked settings and input shape: everything the job needs before Spark starts. */
     public record Prepared(JobSettings settings, InputShape shape) {
     }
@@ -67,6 +75,11 @@ public final class SparseAttentionJob {
         conf.setIfMissing("spark.driver.host", "127.0.0.1");
         conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
         conf.setIfMissing("spark.ui.showConsoleProgress", "true");
+        // Java serialisation keeps every record it wrote in its handle table until a reset, by
+        // default every 100 records per reduce partition: with shuffle pieces of megabytes that
+        // held hundreds of megabytes per task at L=1,048,576. The pieces are large, so a reset
+        // after each costs nothing measurable.
+        conf.setIfMissing("spark.serializer.objectStreamReset", "1");
         return conf;
     }
 
@@ -76,7 +89,7 @@ public final class SparseAttentionJob {
         long started = System.nanoTime();
         JobSettings settings = prepared.settings();
         InputShape shape = prepared.shape();
-        Plan plan = Planner.plan(settings, shape, spark.defaultParallelism());
+        Plan plan = Planner.plan(settings, shape, TASKS_PER_CORE * spark.defaultParallelism());
         console.accept(plan.figures().describe());
         OutputLocation location = new OutputLocation(settings.out(), spark.hadoopConfiguration());
         String group = "sparse-attention-" + location.staging().getName();

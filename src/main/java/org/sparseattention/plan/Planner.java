@@ -23,13 +23,13 @@ public final class Planner {
         BlockLayout layout = layout(settings, shape);
         List<WorkUnit> units = units(layout, shape.batch(), settings.maxKeyBlocks(), settings.unitTiles());
         int partitions = settings.partitions() > 0 ? settings.partitions() : Math.max(1, defaultPartitions);
-        long[] rowsRead = rowsRead(layout, units);
+        Reads[] reads = reads(layout, units);
         long[] costs = new long[units.size()];
         for (WorkUnit unit : units) {
-            costs[unit.index()] = cost(layout, shape, unit, rowsRead[unit.index()]);
+            costs[unit.index()] = cost(layout, shape, unit, reads[unit.index()]);
         }
         List<List<WorkUnit>> groups = balance(units, costs, Math.min(partitions, Math.max(1, units.size())));
-        return new Plan(settings, shape, units, groups, figures(layout, shape, units, groups, rowsRead));
+        return new Plan(settings, shape, units, groups, figures(layout, shape, units, groups, reads));
     }
 
     /** Returns the units of a layout, in (batch, frame, query block, chunk) order. */
@@ -82,41 +82,58 @@ public final class Planner {
         return tiles;
     }
 
-    /** Rows of q, k and v each unit reads (query rows once, key rows for k and for v), by unit index. */
-    static long[] rowsRead(BlockLayout layout, List<WorkUnit> units) {
-        long[] rows = new long[units.size()];
+    /** What a unit reads: rows of q, k and v (key rows count for k and for v), in that many separate reads. */
+    record Reads(long rows, long runs) {
+    }
+
+    /** Returns what each unit reads, by unit index. */
+    static Reads[] reads(BlockLayout layout, List<WorkUnit> units) {
+        Reads[] reads = new Reads[units.size()];
         for (WorkUnit unit : units) {
             BlockGrid grid = layout.grid(unit.frame());
-            long read = grid.blockEnd(unit.toBlock() - 1) - grid.blockStart(unit.fromBlock());
-            for (int block : keyBlocks(layout, unit)) {
-                read += 2L * grid.blockRows(block);
-            }
-            rows[unit.index()] = read;
+            int[] queries = positions(grid, range(unit.fromBlock(), unit.toBlock()));
+            int[] keys = positions(grid, keyBlocks(layout, unit));
+            reads[unit.index()] = new Reads(queries.length + 2L * keys.length, runs(queries) + 2L * runs(keys));
         }
-        return rows;
+        return reads;
+    }
+
+    /** Returns the number of runs of consecutive positions in {@code positions} (ascending). */
+    private static long runs(int[] positions) {
+        long runs = 0;
+        for (int i = 0; i < positions.length; i++) {
+            if (i == 0 || positions[i] != positions[i - 1] + 1) {
+                runs++;
+            }
+        }
+        return runs;
     }
 
     /**
      * Estimated work of a unit, in floating-point operations of a tile product: its tiles ({@code
      * 4 * block^2 * D} each), plus per query row and feature the work done once per row whatever its
      * keys (transposing, softmax bookkeeping, scaling the output, cutting it into pieces and
-     * shuffling it; about 1300), plus per row read and feature the reading (about 155). Fitted to
-     * the job's per-task log (per frame: tiles, reading and kernel times) at L=262,144 with
-     * {@code local+strided}: 16.5 us per tile, 10.5 us per query row, 1.25 us per row read. There
-     * residue-order units have seven times fewer tiles per query row than the others, and weighing
-     * tiles alone left one task 25 % longer than the other.
+     * shuffling it; about 1300), plus per row read and feature the copying (about 145), plus per
+     * separate read its fixed cost (about 375,000). Fitted to the job's per-task log (per frame:
+     * tiles, reading and kernel times) with {@code local+strided}, l=1024, at L=262,144 and
+     * L=1,048,576: 16.5 us per tile, 10.5 us per query row, 1.16 us per row read and 5.9 us per
+     * separate read. Residue-order units have seven times fewer tiles per query row than the
+     * others and read rows one or two at a time at L=1,048,576; weighing tiles alone left one
+     * task 25 % longer than the other at L=262,144, and without the cost of separate reads one
+     * task took 40 % longer at L=1,048,576.
      */
-    static long cost(BlockLayout layout, InputShape shape, WorkUnit unit, long rowsRead) {
+    static long cost(BlockLayout layout, InputShape shape, WorkUnit unit, Reads reads) {
         BlockGrid grid = layout.grid(unit.frame());
         long queryRows = grid.blockEnd(unit.toBlock() - 1) - grid.blockStart(unit.fromBlock());
         long block = grid.blockSize();
         long features = shape.features();
         return Math.max(1, 4 * block * block * shape.headDim() * unit.tiles() + QUERY_ROW_COST * features * queryRows
-                + READ_ROW_COST * features * rowsRead);
+                + READ_ROW_COST * features * reads.rows() + READ_COST * reads.runs());
     }
 
     private static final long QUERY_ROW_COST = 1300;
-    private static final long READ_ROW_COST = 155;
+    private static final long READ_ROW_COST = 145;
+    private static final long READ_COST = 375_000;
 
     /**
      * Cuts the unit sequence into at most {@code count} contiguous groups whose largest cost sum
@@ -213,7 +230,7 @@ public final class Planner {
     }
 
     private static PlanFigures figures(BlockLayout layout, InputShape shape, List<WorkUnit> units,
-            List<List<WorkUnit>> groups, long[] rowsRead) {
+            List<List<WorkUnit>> groups, Reads[] reads) {
         long maxTiles = 0;
         long totalTiles = 0;
         long maxRows = 0;
@@ -223,7 +240,7 @@ public final class Planner {
             long rows = 0;
             for (WorkUnit unit : group) {
                 tiles += unit.tiles();
-                rows += rowsRead[unit.index()];
+                rows += reads[unit.index()].rows();
             }
             maxTiles = Math.max(maxTiles, tiles);
             totalTiles += tiles;

@@ -83,13 +83,13 @@ class PlannerTest {
             Plan plan = Planner.plan(s, shape, 2);
             assertEquals(7, plan.figures().partitions());
             BlockLayout layout = Planner.layout(s, shape);
-            long[] rowsRead = Planner.rowsRead(layout, plan.units());
+            Planner.Reads[] reads = Planner.reads(layout, plan.units());
             long max = 0;
             long total = 0;
             for (List<WorkUnit> group : plan.partitions()) {
                 long cost = 0;
                 for (WorkUnit u : group) {
-                    cost += Planner.cost(layout, shape, u, rowsRead[u.index()]);
+                    cost += Planner.cost(layout, shape, u, reads[u.index()]);
                 }
                 max = Math.max(max, cost);
                 total += cost;
@@ -111,6 +111,30 @@ class PlannerTest {
         long first = parts.get(0).stream().mapToLong(WorkUnit::tiles).sum();
         long second = parts.get(1).stream().mapToLong(WorkUnit::tiles).sum();
         assertTrue(second < 0.9 * first, "tiles " + first + " and " + second);
+    }
+
+    @Test
+    void readsCountRowsAndSeparateReads() {
+        InputShape shape = new InputShape(1, 32, 4, 1);
+        JobSettings local = settings("local", 8, 4, 1, 1, 64, 1000);
+        List<WorkUnit> units = Planner.plan(local, shape, 1).units();
+        assertEquals(1, units.size());
+        // All 32 rows as queries and as keys, each tensor in one read.
+        assertEquals(new Planner.Reads(32 + 2 * 32, 3), Planner.reads(Planner.layout(local, shape), units)[0]);
+        // Residue order with stride 8 and blocks of 4: the one unit covering classes 0..7 reads every
+        // row, but rows of one class are 8 apart, so each row is a read of its own...
+        JobSettings strided = settings("strided", 8, 4, 1, 1, 64, 1000);
+        List<WorkUnit> stridedUnits = Planner.plan(strided, shape, 1).units();
+        Planner.Reads all = Planner.reads(Planner.layout(strided, shape), stridedUnits)[stridedUnits.size() - 1];
+        assertEquals(3 * 32, all.rows());
+        // ...except that consecutive classes make consecutive positions: one run of 32 per tensor.
+        assertEquals(3, all.runs());
+        // A unit of one class (stride 8, 4 rows) reads 4 rows 8 apart: 4 runs per tensor.
+        JobSettings oneClass = settings("strided", 8, 4, 1, 1, 64, 1);
+        List<WorkUnit> small = Planner.plan(oneClass, shape, 1).units();
+        BlockLayout layout = Planner.layout(oneClass, shape);
+        Planner.Reads first = Planner.reads(layout, small)[0];
+        assertEquals(new Planner.Reads(3 * 4, 3 * 4), first, small.get(0).describe());
     }
 
     @Test
