@@ -65,20 +65,15 @@ final class Softmax {
      * returns their sum, added in a fixed order.
      */
     static double expShifted(float[] values, int offset, int length, float shift) {
-        int i = 0;
         int bound = SPECIES.loopBound(length);
-        FloatVector acc = FloatVector.zero(SPECIES);
-        for (; i < bound; i += SPECIES.length()) {
-            FloatVector e = exp(FloatVector.fromArray(SPECIES, values, offset + i).sub(shift));
-            e.intoArray(values, offset + i);
-            acc = acc.add(e);
-        }
+        float[] lanes = new float[SPECIES.length()];
+        java.util.Arrays.fill(lanes, shift);
+        expPass(values, offset, SPECIES.length(), bound / SPECIES.length(), lanes, lanes);
         double sum = 0;
-        float[] lanes = acc.toArray();
         for (float lane : lanes) {
             sum += lane;
         }
-        for (; i < length; i++) {
+        for (int i = bound; i < length; i++) {
             float e = exp(values[offset + i] - shift);
             values[offset + i] = e;
             sum += e;
@@ -100,15 +95,9 @@ final class Softmax {
             for (int c = 0; c < keyCount; c++) {
                 max = max.max(FloatVector.fromArray(SPECIES, s, c * ld + r));
             }
-            FloatVector shift = max.blend(0f, max.eq(Float.NEGATIVE_INFINITY));
-            FloatVector sum = FloatVector.zero(SPECIES);
-            for (int c = 0; c < keyCount; c++) {
-                FloatVector e = exp(FloatVector.fromArray(SPECIES, s, c * ld + r).sub(shift));
-                e.intoArray(s, c * ld + r);
-                sum = sum.add(e);
-            }
             max.intoArray(maxLanes, 0);
-            sum.intoArray(sumLanes, 0);
+            max.blend(0f, max.eq(Float.NEGATIVE_INFINITY)).intoArray(sumLanes, 0);
+            expPass(s, r, ld, keyCount, sumLanes, sumLanes);
             for (int lane = 0; lane < maxLanes.length; lane++) {
                 float total = sumLanes[lane];
                 if (total > 0 || Float.isNaN(total)) {
@@ -122,24 +111,41 @@ final class Softmax {
         }
     }
 
-    /** Returns {@code exp(x)} lane by lane; 0 below {@link #LOWEST}, NaN stays NaN. */
-    static FloatVector exp(FloatVector x) {
-        VectorMask<Float> underflow = x.lt(LOWEST);
-        FloatVector clamped = x.min(HIGHEST).max(LOWEST);
-        FloatVector shifted = clamped.fma(LOG2E, ROUNDER);
-        FloatVector n = shifted.sub(ROUNDER);
-        FloatVector r = n.fma(constant(-LN2_HIGH), clamped);
-        r = n.fma(constant(-LN2_LOW), r);
-        FloatVector z = r.mul(r);
-        FloatVector p = r.fma(P0, P1).fma(r, constant(P2)).fma(r, constant(P3)).fma(r, constant(P4))
-                .fma(r, constant(P5)).fma(z, r).add(1f);
-        FloatVector scale = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(SCALE_BIAS)
-                .reinterpretAsFloats();
-        return p.mul(scale).blend(0f, underflow);
-    }
-
-    private static FloatVector constant(float value) {
-        return FloatVector.broadcast(SPECIES, value);
+    /**
+     * Replaces {@code count} vectors of {@code s}, at {@code start}, {@code start + step}, ..., by
+     * {@code exp(s - shift)} lane by lane (0 below {@link #LOWEST}, NaN stays NaN) and writes their
+     * lane sums, added in that order, to {@code sums} ({@code shifts} may be the same array).
+     *
+     * <p>The exponential is written out in the loop rather than called: a method taking or
+     * returning vectors that C2 declines to inline passes them as heap objects, which made the
+     * softmax several times slower in some runs and not in others.
+     */
+    private static void expPass(float[] s, int start, int step, int count, float[] shifts, float[] sums) {
+        FloatVector shift = FloatVector.fromArray(SPECIES, shifts, 0);
+        FloatVector ln2High = FloatVector.broadcast(SPECIES, -LN2_HIGH);
+        FloatVector ln2Low = FloatVector.broadcast(SPECIES, -LN2_LOW);
+        FloatVector p2 = FloatVector.broadcast(SPECIES, P2);
+        FloatVector p3 = FloatVector.broadcast(SPECIES, P3);
+        FloatVector p4 = FloatVector.broadcast(SPECIES, P4);
+        FloatVector p5 = FloatVector.broadcast(SPECIES, P5);
+        FloatVector sum = FloatVector.zero(SPECIES);
+        for (int i = 0, at = start; i < count; i++, at += step) {
+            FloatVector x = FloatVector.fromArray(SPECIES, s, at).sub(shift);
+            VectorMask<Float> underflow = x.lt(LOWEST);
+            FloatVector clamped = x.min(HIGHEST).max(LOWEST);
+            FloatVector shifted = clamped.fma(LOG2E, ROUNDER);
+            FloatVector n = shifted.sub(ROUNDER);
+            FloatVector r = n.fma(ln2High, clamped);
+            r = n.fma(ln2Low, r);
+            FloatVector z = r.mul(r);
+            FloatVector p = r.fma(P0, P1).fma(r, p2).fma(r, p3).fma(r, p4).fma(r, p5).fma(z, r).add(1f);
+            FloatVector scale = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(SCALE_BIAS)
+                    .reinterpretAsFloats();
+            FloatVector e = p.mul(scale).blend(0f, underflow);
+            e.intoArray(s, at);
+            sum = sum.add(e);
+        }
+        sum.intoArray(sums, 0);
     }
 
     /** Returns {@code exp(x)} with exactly the operations of the vector version. */

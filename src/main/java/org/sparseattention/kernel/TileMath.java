@@ -11,7 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  * 165 (BENCHMARKS.md). Queries are held transposed ({@code [D][ld]}, {@code ld} a multiple of the
  * vector length) so that every product broadcasts one key or value element against whole vectors
  * of queries, and keys and values are read in place from the input rows. Accumulation order is
- * fixed, so results are the same bits on every run.
+ * fixed, so results are the same bits on every run. No method here takes or returns a vector:
+ * where C2 declines to inline such a method, the vectors cross the call as heap objects, and a
+ * kernel that ran at full speed in one run ran several times slower in the next.
  */
 final class TileMath {
     static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
@@ -136,17 +138,22 @@ final class TileMath {
             a32 = q2.fma(bv, a32);
             a33 = q3.fma(bv, a33);
         }
-        store4(scores, out, a00, a01, a02, a03);
-        store4(scores, out + ld, a10, a11, a12, a13);
-        store4(scores, out + 2 * ld, a20, a21, a22, a23);
-        store4(scores, out + 3 * ld, a30, a31, a32, a33);
-    }
-
-    private static void store4(float[] target, int at, FloatVector v0, FloatVector v1, FloatVector v2, FloatVector v3) {
-        v0.intoArray(target, at);
-        v1.intoArray(target, at + LANES);
-        v2.intoArray(target, at + 2 * LANES);
-        v3.intoArray(target, at + 3 * LANES);
+        a00.intoArray(scores, out);
+        a01.intoArray(scores, out + LANES);
+        a02.intoArray(scores, out + 2 * LANES);
+        a03.intoArray(scores, out + 3 * LANES);
+        a10.intoArray(scores, out + ld);
+        a11.intoArray(scores, out + ld + LANES);
+        a12.intoArray(scores, out + ld + 2 * LANES);
+        a13.intoArray(scores, out + ld + 3 * LANES);
+        a20.intoArray(scores, out + 2 * ld);
+        a21.intoArray(scores, out + 2 * ld + LANES);
+        a22.intoArray(scores, out + 2 * ld + 2 * LANES);
+        a23.intoArray(scores, out + 2 * ld + 3 * LANES);
+        a30.intoArray(scores, out + 3 * ld);
+        a31.intoArray(scores, out + 3 * ld + LANES);
+        a32.intoArray(scores, out + 3 * ld + 2 * LANES);
+        a33.intoArray(scores, out + 3 * ld + 3 * LANES);
     }
 
     /**
@@ -294,9 +301,21 @@ final class TileMath {
             a32 = p2.fma(bv, a32);
             a33 = p3.fma(bv, a33);
         }
-        store4(output, out, a00, a01, a02, a03);
-        store4(output, out + ld, a10, a11, a12, a13);
-        store4(output, out + 2 * ld, a20, a21, a22, a23);
-        store4(output, out + 3 * ld, a30, a31, a32, a33);
+        a00.intoArray(output, out);
+        a01.intoArray(output, out + LANES);
+        a02.intoArray(output, out + 2 * LANES);
+        a03.intoArray(output, out + 3 * LANES);
+        a10.intoArray(output, out + ld);
+        a11.intoArray(output, out + ld + LANES);
+        a12.intoArray(output, out + ld + 2 * LANES);
+        a13.intoArray(output, out + ld + 3 * LANES);
+        a20.intoArray(output, out + 2 * ld);
+        a21.intoArray(output, out + 2 * ld + LANES);
+        a22.intoArray(output, out + 2 * ld + 2 * LANES);
+        a23.intoArray(output, out + 2 * ld + 3 * LANES);
+        a30.intoArray(output, out + 3 * ld);
+        a31.intoArray(output, out + 3 * ld + LANES);
+        a32.intoArray(output, out + 3 * ld + 2 * LANES);
+        a33.intoArray(output, out + 3 * ld + 3 * LANES);
     }
 }
