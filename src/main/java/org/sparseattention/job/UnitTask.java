@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.TreeMap;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.io.NpyFile;
@@ -52,9 +53,9 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     private long splitNanos;
     private int done;
     /** Per frame: units, tiles, kernel nanoseconds and reading nanoseconds, for the task's log line. */
-    private final java.util.TreeMap<Integer, long[]> byFrame = new java.util.TreeMap<>();
+    private final TreeMap<Integer, long[]> byFrame = new TreeMap<>();
     private final long created = System.nanoTime();
-    private long setupNanos;
+    private long warmUpNanos;
 
     /** An open input tensor. */
     private record Tensor(String uri, NpyHeader header, Storage.Input input) {
@@ -62,7 +63,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
 
     UnitTask(JobSettings settings, InputShape shape, List<WorkUnit> units, Storage storage) throws IOException {
         BlockSparseKernel.warmUp();
-        setupNanos = System.nanoTime() - created;
+        warmUpNanos = System.nanoTime() - created;
         this.settings = settings;
         this.shape = shape;
         this.units = units.iterator();
@@ -106,7 +107,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             byFrame.forEach((frame, f) -> frames.append(String.format("; frame %d: %d units, %d tiles, reading %.2f s,"
                     + " kernel %.2f s", frame, f[0], f[1], f[3] / 1e9, f[2] / 1e9)));
             LOG.info(String.format("task finished %d units in %.2f s: warm-up %.2f s, reading %.2f s, kernel %.2f s,"
-                    + " cutting into pieces %.2f s%s", done, (System.nanoTime() - created) / 1e9, setupNanos / 1e9,
+                    + " cutting into pieces %.2f s%s", done, (System.nanoTime() - created) / 1e9, warmUpNanos / 1e9,
                     readNanos / 1e9, computeNanos / 1e9, splitNanos / 1e9, frames));
             return false;
         }
