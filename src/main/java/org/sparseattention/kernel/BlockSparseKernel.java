@@ -33,6 +33,14 @@ public final class BlockSparseKernel {
     private float[] rowLse = new float[0];
     private float[] inverseSums = new float[0];
     private long allowedPairs;
+    /** Key and value rows of the current call, per head, packed: {@code packedKeys[h][slot * D + d]}. */
+    private float[][] packedKeys = new float[0][];
+    private float[][] packedValues = new float[0][];
+    /** First slot of each frame block in the packed rows, or -1; {@code slotBlocks} lists the set ones. */
+    private int[] blockSlot = new int[0];
+    private int[] slotBlocks = new int[0];
+    private int slotBlockCount;
+    private boolean packed;
 
     public BlockSparseKernel(BlockLayout layout, int headDim, float scale) {
         this.layout = layout;
@@ -96,6 +104,10 @@ public final class BlockSparseKernel {
         }
         Arrays.fill(output, 0, rows * heads * headDim, 0f);
         Arrays.fill(logSumExp, 0, rows * heads, Float.NEGATIVE_INFINITY);
+        packed = toBlock - fromBlock >= PACK_MIN_BLOCKS;
+        if (packed) {
+            pack(k, v, frame, grid, fromBlock, toBlock, fromKey, toKey);
+        }
         for (int qb = fromBlock; qb < toBlock; qb++) {
             for (int h = 0; h < heads; h++) {
                 layout.keyBlocks(frame, h, qb, tiles);
@@ -129,24 +141,36 @@ public final class BlockSparseKernel {
         int column = 0;
         for (int t = firstTile; t < lastTile; t++) {
             int kb = tiles.keyBlock(t);
-            for (int row = grid.blockStart(kb); row < grid.blockEnd(kb); row++) {
-                int position = grid.frame().original(row);
-                keyOffsets[column] = k.offset(position) + headOffset;
-                valueOffsets[column] = v.offset(position) + headOffset;
-                column++;
+            if (packed) {
+                int slot = blockSlot[kb] * headDim;
+                for (int row = grid.blockStart(kb); row < grid.blockEnd(kb); row++) {
+                    keyOffsets[column] = slot;
+                    valueOffsets[column] = slot;
+                    slot += headDim;
+                    column++;
+                }
+            } else {
+                for (int row = grid.blockStart(kb); row < grid.blockEnd(kb); row++) {
+                    int position = grid.frame().original(row);
+                    keyOffsets[column] = k.offset(position) + headOffset;
+                    valueOffsets[column] = v.offset(position) + headOffset;
+                    column++;
+                }
             }
         }
+        float[] keys = packed ? packedKeys[head] : k.data();
+        float[] values = packed ? packedValues[head] : v.data();
         TileMath.transposeScaled(q.data(), queryOffsets, queryRows, headDim, scale, queries, ld);
         clock = lap(profile, KernelProfile.Phase.GATHER, clock);
-        TileMath.scores(k.data(), keyOffsets, keyRows, queries, ld, headDim, scores);
+        TileMath.scores(keys, keyOffsets, keyRows, queries, ld, headDim, scores);
         clock = lap(profile, KernelProfile.Phase.SCORES_GEMM, clock);
         applyMask(frame, grid, head, qb, firstTile, lastTile, scores, ld);
         clock = lap(profile, KernelProfile.Phase.MASK, clock);
         Softmax.columns(scores, keyRows, ld, rowLse, inverseSums);
         clock = lap(profile, KernelProfile.Phase.SOFTMAX, clock);
-        TileMath.output(v.data(), valueOffsets, keyRows, scores, ld, headDim, result);
+        TileMath.output(values, valueOffsets, keyRows, scores, ld, headDim, result);
         if (TileMath.hasNonFinite(result, ld, headDim, queryRows)) {
-            TileMath.outputSkippingZeroWeights(v.data(), valueOffsets, keyRows, scores, ld, headDim, result);
+            TileMath.outputSkippingZeroWeights(values, valueOffsets, keyRows, scores, ld, headDim, result);
         }
         clock = lap(profile, KernelProfile.Phase.OUTPUT_GEMM, clock);
         int heads = layout.heads();
@@ -160,6 +184,67 @@ public final class BlockSparseKernel {
             logSumExp[(outRow + r) * heads + head] = rowLse[r];
         }
         lap(profile, KernelProfile.Phase.SCATTER, clock);
+    }
+
+    /** Query blocks from which a call packs its key and value rows: below, the copy costs more than it saves. */
+    static final int PACK_MIN_BLOCKS = 4;
+
+    /**
+     * Copies the key and value rows that query blocks {@code [fromBlock, toBlock)} use into
+     * per-head arrays, each key block's rows adjacent. The products then read 64 contiguous floats
+     * per key, and a row shared by neighbouring query blocks is fetched from the input once per
+     * call instead of once per query block and head (the value product ran at about 67 GFLOP/s per
+     * core on rows read in place, against 100-130 on packed rows).
+     */
+    private void pack(Rows k, Rows v, int frame, BlockGrid grid, int fromBlock, int toBlock, int fromKey, int toKey) {
+        boolean profile = KernelProfile.enabled();
+        long clock = profile ? System.nanoTime() : 0;
+        int heads = layout.heads();
+        if (blockSlot.length < grid.numBlocks()) {
+            blockSlot = new int[grid.numBlocks()];
+            Arrays.fill(blockSlot, -1);
+        }
+        for (int i = 0; i < slotBlockCount; i++) {
+            blockSlot[slotBlocks[i]] = -1;
+        }
+        slotBlockCount = 0;
+        int slots = 0;
+        for (int qb = fromBlock; qb < toBlock; qb++) {
+            for (int h = 0; h < heads; h++) {
+                layout.keyBlocks(frame, h, qb, tiles);
+                int last = Math.min(tiles.size(), toKey);
+                for (int t = Math.max(0, fromKey); t < last; t++) {
+                    int kb = tiles.keyBlock(t);
+                    if (blockSlot[kb] < 0) {
+                        blockSlot[kb] = slots;
+                        slots += grid.blockRows(kb);
+                        if (slotBlockCount == slotBlocks.length) {
+                            slotBlocks = Arrays.copyOf(slotBlocks, Math.max(16, 2 * slotBlockCount));
+                        }
+                        slotBlocks[slotBlockCount++] = kb;
+                    }
+                }
+            }
+        }
+        if (packedKeys.length < heads || packedKeys[0].length < slots * headDim) {
+            int capacity = Math.max(slots, packedKeys.length == 0 ? 0 : packedKeys[0].length / headDim * 3 / 2);
+            packedKeys = new float[heads][capacity * headDim];
+            packedValues = new float[heads][capacity * headDim];
+        }
+        for (int i = 0; i < slotBlockCount; i++) {
+            int kb = slotBlocks[i];
+            int slot = blockSlot[kb];
+            for (int row = grid.blockStart(kb); row < grid.blockEnd(kb); row++, slot++) {
+                int position = grid.frame().original(row);
+                int keyRow = k.offset(position);
+                int valueRow = v.offset(position);
+                for (int h = 0; h < heads; h++) {
+                    System.arraycopy(k.data(), keyRow + h * headDim, packedKeys[h], slot * headDim, headDim);
+                    System.arraycopy(v.data(), valueRow + h * headDim, packedValues[h], slot * headDim, headDim);
+                }
+            }
+        }
+        lap(profile, KernelProfile.Phase.GATHER, clock);
     }
 
     /** Grows the scratch arrays for {@code ld} query columns and {@code keyRows} keys. */

@@ -88,16 +88,43 @@ final class Softmax {
      * gets zeros, log-sum-exp {@code -inf} and inverse sum 0. Sums are added in key order.
      */
     static void columns(float[] s, int keyCount, int ld, float[] logSumExp, float[] inverseSum) {
+        // The exponential is written out here as in expPass rather than called: this method is then
+        // too large for C2 to inline into the kernel's query-block loop. Inlined there, the whole
+        // softmax made one compilation unit so large that some runs compiled it with vectors
+        // boxed and spent 4-7 times the usual time in it.
         float[] maxLanes = new float[SPECIES.length()];
         float[] sumLanes = new float[SPECIES.length()];
+        FloatVector ln2High = FloatVector.broadcast(SPECIES, -LN2_HIGH);
+        FloatVector ln2Low = FloatVector.broadcast(SPECIES, -LN2_LOW);
+        FloatVector p2 = FloatVector.broadcast(SPECIES, P2);
+        FloatVector p3 = FloatVector.broadcast(SPECIES, P3);
+        FloatVector p4 = FloatVector.broadcast(SPECIES, P4);
+        FloatVector p5 = FloatVector.broadcast(SPECIES, P5);
         for (int r = 0; r < ld; r += SPECIES.length()) {
             FloatVector max = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
             for (int c = 0; c < keyCount; c++) {
                 max = max.max(FloatVector.fromArray(SPECIES, s, c * ld + r));
             }
+            FloatVector shift = max.blend(0f, max.eq(Float.NEGATIVE_INFINITY));
+            FloatVector sum = FloatVector.zero(SPECIES);
+            for (int c = 0, at = r; c < keyCount; c++, at += ld) {
+                FloatVector x = FloatVector.fromArray(SPECIES, s, at).sub(shift);
+                VectorMask<Float> underflow = x.lt(LOWEST);
+                FloatVector clamped = x.min(HIGHEST).max(LOWEST);
+                FloatVector shifted = clamped.fma(LOG2E, ROUNDER);
+                FloatVector n = shifted.sub(ROUNDER);
+                FloatVector t = n.fma(ln2High, clamped);
+                t = n.fma(ln2Low, t);
+                FloatVector z = t.mul(t);
+                FloatVector p = t.fma(P0, P1).fma(t, p2).fma(t, p3).fma(t, p4).fma(t, p5).fma(z, t).add(1f);
+                FloatVector scale = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(SCALE_BIAS)
+                        .reinterpretAsFloats();
+                FloatVector e = p.mul(scale).blend(0f, underflow);
+                e.intoArray(s, at);
+                sum = sum.add(e);
+            }
             max.intoArray(maxLanes, 0);
-            max.blend(0f, max.eq(Float.NEGATIVE_INFINITY)).intoArray(sumLanes, 0);
-            expPass(s, r, ld, keyCount, sumLanes, sumLanes);
+            sum.intoArray(sumLanes, 0);
             for (int lane = 0; lane < maxLanes.length; lane++) {
                 float total = sumLanes[lane];
                 if (total > 0 || Float.isNaN(total)) {

@@ -21,6 +21,13 @@ public final class SparseForward {
     /** Key blocks per chunk when not set: rows with more keys are computed in pieces and merged. */
     public static final int DEFAULT_MAX_KEY_BLOCKS = 64;
 
+    /**
+     * Query blocks a thread takes at a time. Rows whose keys all fit in one chunk are computed in
+     * one kernel call per range, which lets the kernel pack the key and value rows the range shares
+     * once; rows split into chunks are computed block by block.
+     */
+    static final int RANGE = 8;
+
     private SparseForward() {
     }
 
@@ -38,7 +45,7 @@ public final class SparseForward {
 
     /**
      * Computes attention on {@code threads} threads, which take the query blocks of each frame
-     * one at a time. Rows of different query blocks are disjoint and each row's partials are
+     * {@link #RANGE} at a time. Rows of different query blocks are disjoint and each row's partials are
      * still merged in (frame, chunk) order, so the result has the same bits for any count.
      */
     public static AttentionOutput forward(float[] q, float[] k, float[] v, int batch, BlockLayout layout,
@@ -75,12 +82,25 @@ public final class SparseForward {
                         BlockSparseKernel kernel = kernels[t];
                         work.add(() -> {
                             TileList scratch = new TileList();
-                            for (int qb = next.getAndIncrement(); qb < blocks; qb = next.getAndIncrement()) {
-                                int chunks = chunkCount(layout, frame, qb, maxKeyBlocks, scratch);
-                                for (int c = 0; c < chunks; c++) {
-                                    int fromKey = (int) Math.min(Integer.MAX_VALUE, (long) c * maxKeyBlocks);
-                                    int toKey = (int) Math.min(Integer.MAX_VALUE, (long) (c + 1) * maxKeyBlocks);
-                                    accumulator.merge(kernel.compute(qRows, kRows, vRows, frame, qb, qb + 1, fromKey, toKey));
+                            for (int from = next.getAndAdd(RANGE); from < blocks; from = next.getAndAdd(RANGE)) {
+                                int to = Math.min(blocks, from + RANGE);
+                                boolean whole = true;
+                                for (int qb = from; qb < to && whole; qb++) {
+                                    whole = chunkCount(layout, frame, qb, maxKeyBlocks, scratch) <= 1;
+                                }
+                                if (whole) {
+                                    accumulator.merge(kernel.compute(qRows, kRows, vRows, frame, from, to, 0,
+                                            Integer.MAX_VALUE));
+                                    continue;
+                                }
+                                for (int qb = from; qb < to; qb++) {
+                                    int chunks = chunkCount(layout, frame, qb, maxKeyBlocks, scratch);
+                                    for (int c = 0; c < chunks; c++) {
+                                        int fromKey = (int) Math.min(Integer.MAX_VALUE, (long) c * maxKeyBlocks);
+                                        int toKey = (int) Math.min(Integer.MAX_VALUE, (long) (c + 1) * maxKeyBlocks);
+                                        accumulator.merge(kernel.compute(qRows, kRows, vRows, frame, qb, qb + 1, fromKey,
+                                                toKey));
+                                    }
                                 }
                             }
                             return null;
