@@ -104,10 +104,7 @@ public final class BlockSparseKernel {
         }
         Arrays.fill(output, 0, rows * heads * headDim, 0f);
         Arrays.fill(logSumExp, 0, rows * heads, Float.NEGATIVE_INFINITY);
-        packed = toBlock - fromBlock >= PACK_MIN_BLOCKS;
-        if (packed) {
-            pack(k, v, frame, grid, fromBlock, toBlock, fromKey, toKey);
-        }
+        packed = toBlock - fromBlock >= PACK_MIN_BLOCKS && pack(k, v, frame, grid, fromBlock, toBlock, fromKey, toKey);
         for (int qb = fromBlock; qb < toBlock; qb++) {
             for (int h = 0; h < heads; h++) {
                 layout.keyBlocks(frame, h, qb, tiles);
@@ -190,13 +187,22 @@ public final class BlockSparseKernel {
     static final int PACK_MIN_BLOCKS = 4;
 
     /**
+     * Largest packed copy, in bytes: beyond what the second-level cache holds the packed rows are
+     * read back from memory like the input rows, and the copy is pure cost (`fixed`, whose rows
+     * share summary blocks from the whole prefix, ran 10 % slower packed in one comparison).
+     */
+    static final long PACK_MAX_BYTES = 4L << 20;
+
+    /**
      * Copies the key and value rows that query blocks {@code [fromBlock, toBlock)} use into
      * per-head arrays, each key block's rows adjacent. The products then read 64 contiguous floats
      * per key, and a row shared by neighbouring query blocks is fetched from the input once per
      * call instead of once per query block and head (the value product ran at about 67 GFLOP/s per
-     * core on rows read in place, against 100-130 on packed rows).
+     * core on rows read in place, against 100-130 on packed rows). Returns false, packing nothing,
+     * when the copy would exceed {@link #PACK_MAX_BYTES}.
      */
-    private void pack(Rows k, Rows v, int frame, BlockGrid grid, int fromBlock, int toBlock, int fromKey, int toKey) {
+    private boolean pack(Rows k, Rows v, int frame, BlockGrid grid, int fromBlock, int toBlock, int fromKey,
+            int toKey) {
         boolean profile = KernelProfile.enabled();
         long clock = profile ? System.nanoTime() : 0;
         int heads = layout.heads();
@@ -226,6 +232,10 @@ public final class BlockSparseKernel {
                 }
             }
         }
+        if (2L * slots * heads * headDim * Float.BYTES > PACK_MAX_BYTES) {
+            lap(profile, KernelProfile.Phase.GATHER, clock);
+            return false;
+        }
         if (packedKeys.length < heads || packedKeys[0].length < slots * headDim) {
             int capacity = Math.max(slots, packedKeys.length == 0 ? 0 : packedKeys[0].length / headDim * 3 / 2);
             packedKeys = new float[heads][capacity * headDim];
@@ -245,6 +255,7 @@ public final class BlockSparseKernel {
             }
         }
         lap(profile, KernelProfile.Phase.GATHER, clock);
+        return true;
     }
 
     /** Grows the scratch arrays for {@code ld} query columns and {@code keyRows} keys. */
