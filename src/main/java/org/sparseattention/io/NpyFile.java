@@ -61,8 +61,10 @@ public final class NpyFile {
      */
     public static void readRows(Storage.Input input, NpyHeader header, int batch, int row, int count,
             float[] target, int targetOffset) throws IOException {
-        long bytes = count * batchShape(header)[2] * header.dtype().size();
-        readRows(input, header, batch, row, count, target, targetOffset, new byte[(int) Math.min(bytes, READ_CHUNK)]);
+        int itemSize = header.dtype().size();
+        long bytes = count * batchShape(header)[2] * itemSize;
+        readRows(input, header, batch, row, count, target, targetOffset,
+                new byte[(int) Math.max(itemSize, Math.min(bytes, READ_CHUNK))]);
     }
 
     /**

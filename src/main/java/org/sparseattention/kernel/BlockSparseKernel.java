@@ -3,6 +3,7 @@ package org.sparseattention.kernel;
 import java.util.Arrays;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.layout.Pattern;
 import org.sparseattention.layout.TileList;
 
 /**
@@ -61,9 +62,7 @@ public final class BlockSparseKernel {
         }
         int seqLen = 1024;
         int headDim = 64;
-        BlockLayout layout = BlockLayout.of(org.sparseattention.layout.Pattern.union(
-                org.sparseattention.layout.Pattern.local(256), org.sparseattention.layout.Pattern.strided(256)),
-                seqLen, 64, 1);
+        BlockLayout layout = BlockLayout.of(Pattern.union(Pattern.local(256), Pattern.strided(256)), seqLen, 64, 1);
         float[] data = new float[seqLen * headDim];
         for (int i = 0; i < data.length; i++) {
             data[i] = (float) Math.sin(i * 0.37);

@@ -83,25 +83,8 @@ public final class SparseForward {
                         work.add(() -> {
                             TileList scratch = new TileList();
                             for (int from = next.getAndAdd(RANGE); from < blocks; from = next.getAndAdd(RANGE)) {
-                                int to = Math.min(blocks, from + RANGE);
-                                boolean whole = true;
-                                for (int qb = from; qb < to && whole; qb++) {
-                                    whole = chunkCount(layout, frame, qb, maxKeyBlocks, scratch) <= 1;
-                                }
-                                if (whole) {
-                                    accumulator.merge(kernel.compute(qRows, kRows, vRows, frame, from, to, 0,
-                                            Integer.MAX_VALUE));
-                                    continue;
-                                }
-                                for (int qb = from; qb < to; qb++) {
-                                    int chunks = chunkCount(layout, frame, qb, maxKeyBlocks, scratch);
-                                    for (int c = 0; c < chunks; c++) {
-                                        int fromKey = (int) Math.min(Integer.MAX_VALUE, (long) c * maxKeyBlocks);
-                                        int toKey = (int) Math.min(Integer.MAX_VALUE, (long) (c + 1) * maxKeyBlocks);
-                                        accumulator.merge(kernel.compute(qRows, kRows, vRows, frame, qb, qb + 1, fromKey,
-                                                toKey));
-                                    }
-                                }
+                                computeRange(kernel, accumulator, qRows, kRows, vRows, layout, frame, from,
+                                        Math.min(blocks, from + RANGE), maxKeyBlocks, scratch);
                             }
                             return null;
                         });
@@ -116,6 +99,31 @@ public final class SparseForward {
             }
         }
         return new AttentionOutput(batch, seqLen, heads, headDim, output, logSumExp);
+    }
+
+    /**
+     * Computes query blocks {@code [from, to)} of {@code frame} into {@code accumulator}: in one
+     * kernel call when every block's keys fit in one chunk, else block by block and chunk by chunk.
+     */
+    private static void computeRange(BlockSparseKernel kernel, Accumulator accumulator, Rows q, Rows k, Rows v,
+            BlockLayout layout, int frame, int from, int to, int maxKeyBlocks, TileList scratch) {
+        int[] chunks = new int[to - from];
+        boolean whole = true;
+        for (int qb = from; qb < to; qb++) {
+            chunks[qb - from] = chunkCount(layout, frame, qb, maxKeyBlocks, scratch);
+            whole &= chunks[qb - from] <= 1;
+        }
+        if (whole) {
+            accumulator.merge(kernel.compute(q, k, v, frame, from, to, 0, Integer.MAX_VALUE));
+            return;
+        }
+        for (int qb = from; qb < to; qb++) {
+            for (int c = 0; c < chunks[qb - from]; c++) {
+                int fromKey = (int) Math.min(Integer.MAX_VALUE, (long) c * maxKeyBlocks);
+                int toKey = (int) Math.min(Integer.MAX_VALUE, (long) (c + 1) * maxKeyBlocks);
+                accumulator.merge(kernel.compute(q, k, v, frame, qb, qb + 1, fromKey, toKey));
+            }
+        }
     }
 
     private static void run(ExecutorService pool, List<Callable<Void>> work) {

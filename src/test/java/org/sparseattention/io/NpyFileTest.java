@@ -84,6 +84,10 @@ class NpyFileTest {
             NpyFile.readRows(input, header, 0, 1, 1, rows, 0);
         }
         assertArrayEquals(new float[] {4, 5, 6}, rows);
+        try (Storage.Input input = storage.open(uri)) {
+            NpyFile.readRows(input, header, 0, 2, 0, rows, 0);
+        }
+        assertArrayEquals(new float[] {4, 5, 6}, rows, "reading no rows changes nothing");
     }
 
     @Test
