@@ -58,7 +58,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repetitions", defaultValue = "3", description = "Timed runs per pattern (median). Default: ${DEFAULT-VALUE}.")
     int repetitions;
 
-    @Option(names = "--threads", defaultValue = "0", description = "Kernel threads, one BLAS thread each. Default: all cores.")
+    @Option(names = "--threads", defaultValue = "0", description = "Kernel threads. Default: all cores.")
     int threads;
 
     @Option(names = "--ceiling-size", defaultValue = "2048", description = "n of the n x n x n ceiling product. Default: ${DEFAULT-VALUE}.")
@@ -77,11 +77,10 @@ final class BenchCommand implements Callable<Integer> {
                     + ", --head-dim " + headDim + ", --seq-len " + seqLen + ", --all-seq-len " + allSeqLen);
         }
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-        System.out.printf("machine: %d cores, %s; %d kernel threads with 1 BLAS thread each%n",
+        System.out.printf("machine: %d cores, %s; %d kernel threads%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("os.arch"), workers);
         double ceiling = ceiling(workers);
         System.out.printf("ceiling: %.1f GFLOP/s (float32 %d^3 products through ND4J)%n", ceiling, ceilingSize);
-        Threads.configure(1);
         if (profile) {
             KernelProfile.enable();
         }
@@ -164,7 +163,8 @@ final class BenchCommand implements Callable<Integer> {
 
     /**
      * Returns the best float32 GFLOP/s of n^3 products: {@code workers} concurrent products on one
-     * BLAS thread each (the kernel's setting), or one product on {@code workers} BLAS threads.
+     * BLAS thread each (one thread per core, as the kernel runs), or one product on {@code workers}
+     * BLAS threads.
      */
     private double ceiling(int workers) throws Exception {
         int n = ceilingSize;

@@ -2,7 +2,7 @@ package org.sparseattention.cli;
 
 import picocli.CommandLine.Option;
 
-/** The pattern options shared by {@code run}, {@code layout} and {@code bench}. */
+/** The pattern options shared by {@code run}, {@code layout} and {@code verify}. */
 final class PatternOptions {
     @Option(names = "--heads", required = true, description = "Number of heads H; E must be a multiple.")
     int heads;

@@ -59,7 +59,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--allow-nonfinite", description = "Compute with NaN or infinite inputs instead of refusing them.")
     boolean allowNonfinite;
 
-    @Option(names = "--master", description = "Spark master when not set by spark-submit. Default: local[<cores>].")
+    @Option(names = "--master", description = "Spark master; wins over spark-submit's. Default: spark-submit's, else local[<cores>].")
     String master;
 
     @Override
@@ -69,10 +69,10 @@ final class RunCommand implements Callable<Integer> {
                 maxKeyBlocks, unitTiles, shardRows, merge, lse, overwrite, allowNonfinite);
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings);
         SparkConf conf = SparseAttentionJob.embeddedConf("sparse-attention " + pattern.mode);
-        SparseAttentionJob.warmUpWhileStarting(conf);
         if (master != null) {
             conf.setMaster(master);
         }
+        SparseAttentionJob.warmUpWhileStarting(conf);
         try (JavaSparkContext spark = new JavaSparkContext(conf)) {
             RunSummary summary = SparseAttentionJob.execute(prepared, spark, System.out::println);
             System.out.println(summary.describe());

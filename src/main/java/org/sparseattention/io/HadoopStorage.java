@@ -60,7 +60,7 @@ public final class HadoopStorage implements Storage, Serializable {
         return configuration;
     }
 
-    /** Returns the file system of {@code uri} and the qualified path. */
+    /** Returns {@code uri} as a fully qualified path of its file system. */
     public Path path(String uri) throws IOException {
         Path path = new Path(uri);
         return fileSystem(uri).makeQualified(path);

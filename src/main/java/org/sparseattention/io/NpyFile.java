@@ -17,7 +17,7 @@ public final class NpyFile {
     private NpyFile() {
     }
 
-    /** Reads and validates the header of {@code uri}; {@code name} is how messages call it. */
+    /** Reads and validates the header of {@code uri}; messages name the file by it. */
     public static NpyHeader readHeader(Storage storage, String uri) throws IOException {
         long length = storage.length(uri);
         try (Storage.Input input = storage.open(uri)) {

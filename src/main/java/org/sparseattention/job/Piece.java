@@ -4,6 +4,7 @@ import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import org.sparseattention.kernel.Partial;
 
 /**
@@ -21,18 +22,17 @@ import org.sparseattention.kernel.Partial;
 record Piece(int frame, int chunk, int unit, int rows, byte[] values, long allowedPairs)
         implements Serializable, Comparable<Piece> {
 
-    /**
-     * Copies rows {@code sources[from ..]} of {@code partial}, in that order, into a piece whose
-     * rows are at {@code positions}.
-     */
-    static Piece of(int frame, int chunk, int unit, int[] positions, Partial partial, int[] sources, int from,
+    /** Copies rows {@code sources[from .. from + rows)} of {@code partial}, in that order, into a piece. */
+    static Piece of(int frame, int chunk, int unit, Partial partial, int[] sources, int from, int rows,
             long allowedPairs) {
-        int rows = positions.length;
         int rowLength = partial.heads() * partial.headDim();
         int heads = partial.heads();
         byte[] values = new byte[Math.multiplyExact(rows, 1 + rowLength + heads) * Float.BYTES];
         ByteBuffer target = ByteBuffer.wrap(values).order(ByteOrder.LITTLE_ENDIAN);
-        target.asIntBuffer().put(positions);
+        IntBuffer positions = target.asIntBuffer();
+        for (int r = 0; r < rows; r++) {
+            positions.put(partial.positions()[sources[from + r]]);
+        }
         target.position(rows * Integer.BYTES);
         FloatBuffer floats = target.slice().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
         for (int r = 0; r < rows; r++) {

@@ -31,6 +31,11 @@ final class SparseRows implements Rows {
         return base;
     }
 
+    /** Returns the same rows, found the same way, with their values in {@code other} instead. */
+    SparseRows withData(float[] other) {
+        return new SparseRows(positions, other, rowLength, slots, base);
+    }
+
     @Override
     public float[] data() {
         return data;

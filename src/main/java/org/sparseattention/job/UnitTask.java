@@ -14,7 +14,6 @@ import org.sparseattention.io.NpyHeader;
 import org.sparseattention.io.Storage;
 import org.sparseattention.kernel.BlockSparseKernel;
 import org.sparseattention.kernel.Partial;
-import org.sparseattention.kernel.Rows;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.plan.InputShape;
@@ -148,9 +147,9 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             int[] queryPositions = Planner.positions(grid, Planner.range(unit.fromBlock(), unit.toBlock()));
             int[] keyPositions = Planner.positions(grid, Planner.keyBlocks(layout, unit));
             long clock = System.nanoTime();
-            Rows queries = read(q, 0, 0, unit.batch(), queryPositions);
-            Rows keys = read(k, 1, 1, unit.batch(), keyPositions);
-            Rows values = read(v, 2, 1, unit.batch(), keyPositions);
+            SparseRows queries = rows(queryPositions, read(q, 0, unit.batch(), queryPositions), 0);
+            SparseRows keys = rows(keyPositions, read(k, 1, unit.batch(), keyPositions), 1);
+            SparseRows values = keys.withData(read(v, 2, unit.batch(), keyPositions));
             long read = System.nanoTime();
             long before = kernel.allowedPairs();
             Partial partial = kernel.compute(queries, keys, values, unit.frame(), unit.fromBlock(), unit.toBlock(),
@@ -173,8 +172,11 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
         }
     }
 
-    /** Reads rows {@code positions} (ascending) of one batch item, run by run, and checks their values. */
-    private Rows read(Tensor tensor, int buffer, int slotTable, int batch, int[] positions) throws IOException {
+    /**
+     * Reads rows {@code positions} (ascending) of one batch item into row buffer {@code buffer},
+     * run by run, checks their values and returns the buffer.
+     */
+    private float[] read(Tensor tensor, int buffer, int batch, int[] positions) throws IOException {
         int rowLength = shape.features();
         if (buffers[buffer].length < positions.length * rowLength) {
             buffers[buffer] = new float[positions.length * rowLength];
@@ -197,15 +199,20 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
                         + " (pass --allow-nonfinite to compute with it)");
             }
         }
+        return data;
+    }
+
+    /** Returns rows {@code positions} held in {@code data}, found through slot table {@code slotTable}. */
+    private SparseRows rows(int[] positions, float[] data, int slotTable) {
         int span = positions.length == 0 ? 0 : positions[positions.length - 1] - positions[0] + 1;
         if (slots[slotTable].length < span) {
             slots[slotTable] = new int[span];
         }
         int base = positions.length == 0 ? 0 : SparseRows.index(positions, slots[slotTable]);
-        return new SparseRows(positions, data, rowLength, slots[slotTable], base);
+        return new SparseRows(positions, data, shape.features(), slots[slotTable], base);
     }
 
-    /** Cuts a partial result into one piece per output shard, rows in frame order. */
+    /** Cuts a partial result into one piece per output shard, rows in ascending position. */
     private void split(WorkUnit unit, Partial partial, long allowedPairs) {
         int shardRows = settings.shardRows();
         int[] positions = partial.positions();
@@ -218,14 +225,9 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             while (end < order.length && positions[order[end]] / shardRows == shard) {
                 end++;
             }
-            int rows = end - start;
-            int[] piecePositions = new int[rows];
-            for (int r = 0; r < rows; r++) {
-                piecePositions[r] = positions[order[start + r]];
-            }
             int shardId = shardId(unit.batch(), shard);
-            ready.add(new Tuple2<>(shardId, Piece.of(unit.frame(), unit.chunk(), unit.index(), piecePositions, partial,
-                    order, start, first ? allowedPairs : 0)));
+            ready.add(new Tuple2<>(shardId, Piece.of(unit.frame(), unit.chunk(), unit.index(), partial, order, start,
+                    end - start, first ? allowedPairs : 0)));
             first = false;
             start = end;
         }

@@ -15,7 +15,10 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
         if (blockSize < 1) {
             throw new InvalidInputException("fixed: blockSize must be >= 1, got " + blockSize);
         }
-        if (context <= 0 || context % blockSize != 0) {
+        if (context <= 0) {
+            throw new InvalidInputException("fixed: localAttnCtx must be >= 1, got " + context);
+        }
+        if (context % blockSize != 0) {
             throw new InvalidInputException("fixed: localAttnCtx must be a positive multiple of blockSize: "
                     + context + " is not a multiple of " + blockSize);
         }

@@ -11,9 +11,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -55,8 +58,7 @@ class ClusterJobTest {
                 .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
                 .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
                 .set("spark.executor.extraClassPath", System.getProperty("java.class.path"))
-                .set("spark.executor.extraJavaOptions", "--add-modules=jdk.incubator.vector"
-                        + " -Dorg.bytedeco.javacpp.maxbytes=1G -Dorg.bytedeco.javacpp.maxphysicalbytes=3G")
+                .set("spark.executor.extraJavaOptions", "--add-modules=jdk.incubator.vector")
                 .set("spark.executorEnv.OMP_NUM_THREADS", "1");
         spark = new JavaSparkContext(conf);
     }
@@ -84,9 +86,29 @@ class ClusterJobTest {
     }
 
     @Test
-    void executorThatHaltsMidTaskIsReplacedAndTheOutputIsTheSame() throws IOException {
-        spark.setLocalProperty(FaultInjection.KEY, "halt:1");
-        run(settings(dir.resolve("halted"), false));
+    void executorThatHaltsMidTaskIsReplacedAndTheOutputIsTheSame() throws IOException, InterruptedException {
+        AtomicInteger failedTasks = new AtomicInteger();
+        SparkListener listener = new SparkListener() {
+            @Override
+            public void onTaskEnd(SparkListenerTaskEnd end) {
+                if (end.taskInfo().failed()) {
+                    failedTasks.incrementAndGet();
+                }
+            }
+        };
+        spark.sc().addSparkListener(listener);
+        try {
+            spark.setLocalProperty(FaultInjection.KEY, "halt:1");
+            run(settings(dir.resolve("halted"), false));
+            // Listener events arrive asynchronously: give the bus a moment to deliver them.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (failedTasks.get() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+        } finally {
+            spark.sc().removeSparkListener(listener);
+        }
+        assertTrue(failedTasks.get() >= 1, "no task failed: the executor never halted");
         assertArrayEquals(localOutput, Files.readAllBytes(dir.resolve("halted/output.npy")));
     }
 

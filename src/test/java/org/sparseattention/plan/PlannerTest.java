@@ -61,7 +61,8 @@ class PlannerTest {
                 assertTrue(u.toBlock() <= 4, "rows past block 3 must be split: " + u.describe());
             }
         }
-        assertTrue(plan.figures().mergedRows() > 0);
+        // Query block b has b + 1 key blocks: blocks 4..9 are split, 6 blocks of 16 rows.
+        assertEquals(6 * 16, plan.figures().mergedRows());
     }
 
     @Test
