@@ -1,6 +1,7 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
@@ -27,14 +28,6 @@ import scala.Tuple2;
 public final class SparseAttentionJob {
     private SparseAttentionJob() {
     }
-
-    /**
-     * Partitions per task slot when {@code --partitions} is not given. Partitions are balanced on
-     * estimated work, and an estimate can be off by a tenth or more (rows read one at a time cost
-     * what the page cache makes them cost); with several partitions per slot, Spark hands the
-     * next one to whichever slot is free, so a misestimate delays the end by a fraction of one.
-     */
-    static final int TASKS_PER_CORE = 4;
 
     /** Checked settings and input shape: everything the job needs before Spark starts. */
     public record Prepared(JobSettings settings, InputShape shape) {
@@ -83,13 +76,17 @@ public final class SparseAttentionJob {
         return conf;
     }
 
+    /** One shard task's work: its shard number and the units it computes in place. */
+    record ShardWork(int shard, List<WorkUnit> units) implements java.io.Serializable {
+    }
+
     /** Runs a prepared job on {@code spark}, printing progress lines to {@code console}. */
     public static RunSummary execute(Prepared prepared, JavaSparkContext spark, Consumer<String> console)
             throws IOException {
         long started = System.nanoTime();
         JobSettings settings = prepared.settings();
         InputShape shape = prepared.shape();
-        Plan plan = Planner.plan(settings, shape, TASKS_PER_CORE * spark.defaultParallelism());
+        Plan plan = Planner.plan(settings, shape, spark.defaultParallelism());
         console.accept(plan.figures().describe());
         OutputLocation location = new OutputLocation(settings.out(), spark.hadoopConfiguration());
         String group = "sparse-attention-" + location.staging().getName();
@@ -99,25 +96,36 @@ public final class SparseAttentionJob {
         spark.sc().addSparkListener(stageTimes);
         try {
             LongAccumulator pairs = spark.sc().longAccumulator("allowed pairs");
-            JavaRDD<List<WorkUnit>> groups = spark.parallelize(plan.partitions(), plan.partitions().size());
             HadoopStorage storage = new HadoopStorage(spark.hadoopConfiguration());
-            JavaPairRDD<Integer, Piece> pieces = groups.flatMapToPair(
-                    units -> new UnitTask(settings, shape, units, storage));
-            int shards = OutputFiles.shards(shape, settings).size();
-            JavaPairRDD<Integer, ShardResult> results = pieces.groupByKey(new ShardPartitioner(shards))
-                    .mapToPair(entry -> {
-                        long sum = 0;
-                        for (Piece piece : entry._2()) {
-                            sum += piece.allowedPairs();
-                        }
-                        pairs.add(sum);
-                        return new Tuple2<>(entry._1(), ShardMerge.merge(entry._1(), entry._2(), shape, settings));
-                    });
+            int shards = plan.inPlace().size();
+            List<ShardWork> shardWork = new ArrayList<>();
+            for (int s = 0; s < shards; s++) {
+                shardWork.add(new ShardWork(s, plan.inPlace().get(s)));
+            }
+            // One element per partition: partition s is shard s, as ShardPartitioner sends its pieces.
+            JavaRDD<ShardWork> shardTasks = spark.parallelize(shardWork, shards);
+            JavaRDD<Tuple2<Integer, ShardResult>> merged;
+            if (plan.partitions().isEmpty()) {
+                merged = shardTasks.map(work -> new Tuple2<>(work.shard(),
+                        ShardTask.run(work.shard(), work.units(), List.of(), settings, shape, storage, pairs::add)));
+            } else {
+                JavaRDD<List<WorkUnit>> groups = spark.parallelize(plan.partitions(), plan.partitions().size());
+                JavaPairRDD<Integer, Iterable<Piece>> pieces = groups
+                        .flatMapToPair(units -> new UnitTask(settings, shape, units, storage))
+                        .groupByKey(new ShardPartitioner(shards));
+                merged = shardTasks.zipPartitions(pieces, (works, grouped) -> {
+                    ShardWork work = works.next();
+                    Iterable<Piece> shardPieces = grouped.hasNext() ? grouped.next()._2() : List.of();
+                    return List.of(new Tuple2<>(work.shard(), ShardTask.run(work.shard(), work.units(), shardPieces,
+                            settings, shape, storage, pairs::add))).iterator();
+                });
+            }
+            JavaPairRDD<Integer, ShardResult> results = merged.mapToPair(result -> result);
             Configuration output = new Configuration(spark.hadoopConfiguration());
             output.setBoolean("mapreduce.fileoutputcommitter.marksuccessfuljobs", false);
             output.setBoolean(ShardOutputFormat.WRITE_LSE, settings.lse());
             output.setInt(ShardOutputFormat.HEADS, shape.heads());
-            spark.setJobDescription("compute " + plan.units().size() + " units, merge and write " + shards + " shards");
+            spark.setJobDescription("compute " + plan.units().size() + " units, write " + shards + " shards");
             results.saveAsNewAPIHadoopFile(location.staging().toString(), Integer.class, ShardResult.class,
                     ShardOutputFormat.class, output);
             spark.setJobDescription(null);
@@ -129,7 +137,8 @@ public final class SparseAttentionJob {
             double seconds = (System.nanoTime() - started) / 1e9;
             double gflop = 4.0 * shape.headDim() * pairs.value() / 1e9;
             return new RunSummary((long) shape.batch() * shape.seqLen(), shape.heads(), plan.figures().tiles(), gflop,
-                    seconds, plan.partitions().size(), plan.units().size(), location.out().toString());
+                    seconds, plan.partitions().size() + shards,
+                    plan.units().size(), location.out().toString());
         } catch (Exception e) {
             location.discard();
             throw translate(e);

@@ -3,12 +3,17 @@ package org.sparseattention.plan;
 import java.io.Serializable;
 import java.util.List;
 
-/** A planned run: its units, their grouping into partitions, and the plan's own figures. */
+/**
+ * A planned run: its units; the partitions of units whose output is shuffled to the shard tasks;
+ * for each output shard (numbered across batch items), the units its task computes in place; and
+ * the plan's own figures.
+ */
 public record Plan(JobSettings settings, InputShape shape, List<WorkUnit> units, List<List<WorkUnit>> partitions,
-        PlanFigures figures) implements Serializable {
+        List<List<WorkUnit>> inPlace, PlanFigures figures) implements Serializable {
 
     public Plan {
         units = List.copyOf(units);
         partitions = partitions.stream().map(List::copyOf).toList();
+        inPlace = inPlace.stream().map(List::copyOf).toList();
     }
 }

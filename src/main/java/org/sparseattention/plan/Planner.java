@@ -18,27 +18,97 @@ public final class Planner {
         return BlockLayout.of(settings.pattern(), shape.seqLen(), settings.blockSize(), settings.heads());
     }
 
-    /** Plans a run; {@code defaultPartitions} is used when the settings leave the count at 0. */
-    public static Plan plan(JobSettings settings, InputShape shape, int defaultPartitions) {
+    /**
+     * Partitions per task slot for units whose output goes through the shuffle, when {@code
+     * --partitions} is not given. Partitions are balanced on estimated work, and an estimate can be
+     * off by a tenth or more (rows read one at a time cost what the page cache makes them cost);
+     * with several partitions per slot, Spark hands the next one to whichever slot is free, so a
+     * misestimate delays the end by a fraction of one.
+     */
+    public static final int PARTITIONS_PER_SLOT = 4;
+
+    /**
+     * Shard tasks per task slot from which units of the original row order are computed in place,
+     * by the task that writes their shard: below that, too few tasks would share the work.
+     */
+    static final int IN_PLACE_MIN_SHARDS_PER_SLOT = 2;
+
+    /**
+     * Plans a run on {@code slots} task slots. Units of the original row order whose query rows lie
+     * in one output shard are computed in place by that shard's task when there are at least {@link
+     * #IN_PLACE_MIN_SHARDS_PER_SLOT} shards per slot: their output then never crosses the shuffle.
+     * The other units are balanced over {@code --partitions} partitions (default {@link
+     * #PARTITIONS_PER_SLOT} per slot) whose output pieces are shuffled to the shard tasks.
+     */
+    public static Plan plan(JobSettings settings, InputShape shape, int slots) {
         BlockLayout layout = layout(settings, shape);
-        List<WorkUnit> units = units(layout, shape.batch(), settings.maxKeyBlocks(), settings.unitTiles());
-        int partitions = settings.partitions() > 0 ? settings.partitions() : Math.max(1, defaultPartitions);
+        List<WorkUnit> units = units(layout, shape.batch(), settings.maxKeyBlocks(), settings.unitTiles(),
+                settings.shardRows());
+        int shards = shape.batch() * shardsPerBatch(shape, settings);
+        boolean inPlace = shards >= IN_PLACE_MIN_SHARDS_PER_SLOT * Math.max(1, slots);
+        List<List<WorkUnit>> byShard = new ArrayList<>();
+        for (int s = 0; s < shards; s++) {
+            byShard.add(new ArrayList<>());
+        }
+        List<WorkUnit> shuffled = new ArrayList<>();
+        for (WorkUnit unit : units) {
+            int shard = inPlace ? shardOf(layout, shape, settings, unit) : -1;
+            if (shard >= 0) {
+                byShard.get(shard).add(unit);
+            } else {
+                shuffled.add(unit);
+            }
+        }
+        int partitions = settings.partitions() > 0 ? settings.partitions() : PARTITIONS_PER_SLOT * Math.max(1, slots);
         Reads[] reads = reads(layout, units);
         long[] costs = new long[units.size()];
         for (WorkUnit unit : units) {
             costs[unit.index()] = cost(layout, shape, unit, reads[unit.index()]);
         }
-        List<List<WorkUnit>> groups = balance(units, costs, Math.min(partitions, Math.max(1, units.size())));
-        return new Plan(settings, shape, units, groups, figures(layout, shape, units, groups, reads));
+        List<List<WorkUnit>> groups = shuffled.isEmpty() ? List.of()
+                : balance(shuffled, costs, Math.min(partitions, shuffled.size()));
+        return new Plan(settings, shape, units, groups, byShard,
+                figures(layout, shape, units, groups, inPlace ? byShard : List.of(), reads));
     }
 
-    /** Returns the units of a layout, in (batch, frame, query block, chunk) order. */
-    static List<WorkUnit> units(BlockLayout layout, int batch, int maxKeyBlocks, int unitTiles) {
+    /** Returns the output shards of one batch item: {@code ceil(L / --shard-rows)}. */
+    public static int shardsPerBatch(InputShape shape, JobSettings settings) {
+        return (int) ((shape.seqLen() + (long) settings.shardRows() - 1) / settings.shardRows());
+    }
+
+    /** Returns the shard of {@code position} in batch item {@code batch}, numbered across batch items. */
+    public static int shard(InputShape shape, JobSettings settings, int batch, int position) {
+        return batch * shardsPerBatch(shape, settings) + position / settings.shardRows();
+    }
+
+    /**
+     * Returns the shard whose task can compute {@code unit} in place: the one holding all its query
+     * rows, in the original row order; -1 when the unit's rows are in another order or span shards.
+     */
+    static int shardOf(BlockLayout layout, InputShape shape, JobSettings settings, WorkUnit unit) {
+        BlockGrid grid = layout.grid(unit.frame());
+        if (!grid.frame().isIdentity()) {
+            return -1;
+        }
+        int first = grid.blockStart(unit.fromBlock());
+        int last = grid.blockEnd(unit.toBlock() - 1) - 1;
+        int shard = first / settings.shardRows();
+        return last / settings.shardRows() == shard ? shard(shape, settings, unit.batch(), first) : -1;
+    }
+
+    /**
+     * Returns the units of a layout, in (batch, frame, query block, chunk) order. In the original
+     * row order a unit never holds rows of two output shards ({@code shardRows}), and a query block
+     * that straddles two shards is a unit of its own, so that every other unit can be computed by
+     * the task that writes its shard.
+     */
+    static List<WorkUnit> units(BlockLayout layout, int batch, int maxKeyBlocks, int unitTiles, int shardRows) {
         List<WorkUnit> units = new ArrayList<>();
         TileList scratch = new TileList();
         for (int b = 0; b < batch; b++) {
             for (int f = 0; f < layout.frameCount(); f++) {
-                int blocks = layout.grid(f).numBlocks();
+                BlockGrid grid = layout.grid(f);
+                int blocks = grid.numBlocks();
                 int start = 0;
                 long pending = 0;
                 for (int qb = 0; qb < blocks; qb++) {
@@ -58,7 +128,9 @@ public final class Planner {
                         pending = 0;
                         continue;
                     }
-                    if (qb > start && pending + tiles > unitTiles) {
+                    boolean newShard = qb > start && grid.frame().isIdentity()
+                            && shardKey(grid, qb, shardRows) != shardKey(grid, qb - 1, shardRows);
+                    if (qb > start && (pending + tiles > unitTiles || newShard)) {
                         units.add(new WorkUnit(units.size(), b, f, start, qb, 0, 0, Integer.MAX_VALUE, pending));
                         start = qb;
                         pending = 0;
@@ -71,6 +143,12 @@ public final class Planner {
             }
         }
         return units;
+    }
+
+    /** Returns the shard that holds all rows of block {@code qb}, or {@code -1 - qb} when it straddles two. */
+    private static int shardKey(BlockGrid grid, int qb, int shardRows) {
+        int shard = grid.blockStart(qb) / shardRows;
+        return (grid.blockEnd(qb) - 1) / shardRows == shard ? shard : -1 - qb;
     }
 
     private static long tiles(BlockLayout layout, int frame, int qb, int fromKey, int toKey, TileList scratch) {
@@ -230,15 +308,18 @@ public final class Planner {
     }
 
     private static PlanFigures figures(BlockLayout layout, InputShape shape, List<WorkUnit> units,
-            List<List<WorkUnit>> groups, Reads[] reads) {
+            List<List<WorkUnit>> groups, List<List<WorkUnit>> inPlace, Reads[] reads) {
         long maxTiles = 0;
         long totalTiles = 0;
         long maxRows = 0;
         long totalRows = 0;
-        for (List<WorkUnit> group : groups) {
+        int inPlaceUnits = 0;
+        List<List<WorkUnit>> tasks = new ArrayList<>(groups);
+        tasks.addAll(inPlace);
+        for (List<WorkUnit> task : tasks) {
             long tiles = 0;
             long rows = 0;
-            for (WorkUnit unit : group) {
+            for (WorkUnit unit : task) {
                 tiles += unit.tiles();
                 rows += reads[unit.index()].rows();
             }
@@ -246,6 +327,9 @@ public final class Planner {
             totalTiles += tiles;
             maxRows = Math.max(maxRows, rows);
             totalRows += rows;
+        }
+        for (List<WorkUnit> shard : inPlace) {
+            inPlaceUnits += shard.size();
         }
         long mergedRows = 0;
         if (layout.frameCount() > 1) {
@@ -258,7 +342,7 @@ public final class Planner {
             }
         }
         long inputRows = 3L * shape.batch() * shape.seqLen();
-        return new PlanFigures(units.size(), groups.size(), totalTiles, maxTiles,
-                groups.isEmpty() ? 0 : (double) totalTiles / groups.size(), maxRows, totalRows, inputRows, mergedRows);
+        return new PlanFigures(units.size(), groups.size(), inPlaceUnits, inPlace.size(), totalTiles, maxTiles,
+                tasks.isEmpty() ? 0 : (double) totalTiles / tasks.size(), maxRows, totalRows, inputRows, mergedRows);
     }
 }

@@ -89,6 +89,26 @@ class LocalJobTest {
         assertClose(reference.output(), readNpy(out.resolve("split/output.npy")), 1e-5, "all, split rows");
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"local+strided", "all"})
+    void unitsComputedInPlaceGiveTheBytesOfShuffledUnits(String mode, @TempDir Path out) throws IOException {
+        InputShape shape = new InputShape(B, L, H * D, H);
+        byte[][] outputs = new byte[2][];
+        // 100 rows per shard: 2 shards on 2 slots, all shuffled; 25: 8 shards, most units in place.
+        int[] shardRows = {100, 25};
+        for (int i = 0; i < 2; i++) {
+            Path dir = out.resolve("s" + shardRows[i]);
+            JobSettings settings = new JobSettings(inputs.resolve("q.npy").toString(),
+                    inputs.resolve("k.npy").toString(), inputs.resolve("v.npy").toString(), dir.toString(), H, mode, 12,
+                    16, 1, 1, Double.NaN, 0, 2, 64, shardRows[i], true, true, false, false);
+            int inPlace = Planner.plan(settings, shape, spark.defaultParallelism()).figures().inPlaceUnits();
+            assertEquals(i == 0, inPlace == 0, shardRows[i] + " rows per shard: " + inPlace + " units in place");
+            run(settings);
+            outputs[i] = Files.readAllBytes(dir.resolve("output.npy"));
+        }
+        assertArrayEquals(outputs[0], outputs[1], mode + ": in place and shuffled");
+    }
+
     @Test
     void outputBytesDoNotDependOnPartitions(@TempDir Path out) throws IOException {
         byte[] first = null;

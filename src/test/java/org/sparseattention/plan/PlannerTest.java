@@ -46,7 +46,8 @@ class PlannerTest {
                 }
             }
             int inPartitions = plan.partitions().stream().mapToInt(List::size).sum();
-            assertEquals(plan.units().size(), inPartitions, "every unit in one partition");
+            int inPlace = plan.inPlace().stream().mapToInt(List::size).sum();
+            assertEquals(plan.units().size(), inPartitions + inPlace, "every unit in one partition or shard task");
         }
     }
 
@@ -81,8 +82,10 @@ class PlannerTest {
         for (String mode : List.of("all", "local+strided", "strided,local")) {
             JobSettings s = settings(mode, 256, 64, 4, 7, 64, 32);
             InputShape shape = new InputShape(1, 16384, 32, 4);
-            Plan plan = Planner.plan(s, shape, 2);
+            // Four shards on four slots: too few shards to compute any unit in place.
+            Plan plan = Planner.plan(s, shape, 4);
             assertEquals(7, plan.figures().partitions());
+            assertEquals(0, plan.figures().inPlaceUnits());
             BlockLayout layout = Planner.layout(s, shape);
             Planner.Reads[] reads = Planner.reads(layout, plan.units());
             long max = 0;
@@ -101,10 +104,43 @@ class PlannerTest {
     }
 
     @Test
+    void unitsOfTheOriginalOrderWithinOneShardAreComputedInPlace() {
+        // Shards of 40 rows, blocks of 16: blocks 2 (rows 32-47) and 4 (rows 64-79) straddle shards.
+        JobSettings s = new JobSettings("q.npy", "k.npy", "v.npy", "out", 2, "local+strided", 32, 16, 1, 1,
+                Double.NaN, 0, 64, 6, 40, false, false, false, false);
+        InputShape shape = new InputShape(2, 203, 8, 2);
+        BlockLayout layout = Planner.layout(s, shape);
+        Plan plan = Planner.plan(s, shape, 2);
+        assertEquals(2 * 6, plan.inPlace().size(), "shards of both batch items");
+        assertTrue(plan.figures().inPlaceUnits() > 0);
+        for (int shard = 0; shard < plan.inPlace().size(); shard++) {
+            for (WorkUnit u : plan.inPlace().get(shard)) {
+                BlockGrid grid = layout.grid(u.frame());
+                assertTrue(grid.frame().isIdentity(), u.describe());
+                int first = grid.blockStart(u.fromBlock());
+                int last = grid.blockEnd(u.toBlock() - 1) - 1;
+                assertEquals(shard, u.batch() * 6 + first / 40, u.describe());
+                assertEquals(first / 40, last / 40, u.describe() + " stays in its shard");
+            }
+        }
+        for (List<WorkUnit> partition : plan.partitions()) {
+            for (WorkUnit u : partition) {
+                BlockGrid grid = layout.grid(u.frame());
+                boolean straddles = grid.blockStart(u.fromBlock()) / 40 != (grid.blockEnd(u.toBlock() - 1) - 1) / 40;
+                assertTrue(!grid.frame().isIdentity() || straddles && u.toBlock() == u.fromBlock() + 1,
+                        u.describe() + " is shuffled only if in another order or a straddling block of its own");
+            }
+        }
+        // Fewer than two shards per slot: nothing in place.
+        assertEquals(0, Planner.plan(s, shape, 8).figures().inPlaceUnits());
+    }
+
+    @Test
     void rowsWithFewTilesWeighMoreThanTheirTiles() {
         JobSettings s = settings("local+strided", 1024, 64, 8, 2, 64, 4096);
         InputShape shape = new InputShape(1, 65536, 512, 8);
-        Plan plan = Planner.plan(s, shape, 2);
+        // Sixteen shards on sixteen slots: every unit is shuffled.
+        Plan plan = Planner.plan(s, shape, 16);
         List<List<WorkUnit>> parts = plan.partitions();
         assertEquals(2, parts.size());
         // The second partition holds the residue-order units: fewer tiles, as many rows to handle.

@@ -1,0 +1,94 @@
+package org.sparseattention.job;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import org.sparseattention.io.Storage;
+import org.sparseattention.kernel.Accumulator;
+import org.sparseattention.kernel.Partial;
+import org.sparseattention.plan.InputShape;
+import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Planner;
+import org.sparseattention.plan.WorkUnit;
+
+/**
+ * The task of one output shard: computes the units planned in place for it and merges their
+ * results with the shuffled pieces of its rows, all in (frame, chunk, unit) order (SEMANTICS.md,
+ * "Merging partial results"), into the shard's final rows.
+ */
+final class ShardTask {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ShardTask.class);
+
+    private ShardTask() {
+    }
+
+    /** A unit computed here or a shuffled piece, in merge order. */
+    private record Item(int frame, int chunk, int unit, WorkUnit work, Piece piece) {
+        static final Comparator<Item> ORDER = Comparator.comparingInt(Item::frame).thenComparingInt(Item::chunk)
+                .thenComparingInt(Item::unit);
+    }
+
+    /**
+     * Returns the final rows of shard {@code shard} (numbered across batch items), adding the
+     * allowed pairs of everything merged to {@code pairs}.
+     */
+    static ShardResult run(int shard, List<WorkUnit> inPlace, Iterable<Piece> pieces, JobSettings settings,
+            InputShape shape, Storage storage, java.util.function.LongConsumer pairs) throws IOException {
+        long started = System.nanoTime();
+        int perBatch = Planner.shardsPerBatch(shape, settings);
+        int batch = shard / perBatch;
+        int rowStart = (int) ((long) (shard % perBatch) * settings.shardRows());
+        int rows = (int) Math.min(settings.shardRows(), (long) shape.seqLen() - rowStart);
+        int heads = shape.heads();
+        List<Item> items = new ArrayList<>();
+        for (WorkUnit unit : inPlace) {
+            items.add(new Item(unit.frame(), unit.chunk(), unit.index(), unit, null));
+        }
+        int shuffled = 0;
+        for (Piece piece : pieces) {
+            items.add(new Item(piece.frame(), piece.chunk(), piece.unit(), null, piece));
+            shuffled++;
+        }
+        items.sort(Item.ORDER);
+        Accumulator accumulator = new Accumulator(rows, heads, shape.headDim());
+        long allowed = 0;
+        long mergeNanos = 0;
+        int[] local = new int[0];
+        try (UnitRunner runner = inPlace.isEmpty() ? null : new UnitRunner(settings, shape, storage)) {
+            for (Item item : items) {
+                if (item.piece() != null) {
+                    long clock = System.nanoTime();
+                    accumulator.merge(item.piece().toPartial(rowStart, heads, shape.headDim()));
+                    mergeNanos += System.nanoTime() - clock;
+                    allowed += item.piece().allowedPairs();
+                    continue;
+                }
+                Partial partial = runner.compute(item.work());
+                allowed += runner.lastAllowedPairs();
+                long clock = System.nanoTime();
+                if (local.length < partial.rows()) {
+                    local = new int[partial.rows()];
+                }
+                for (int r = 0; r < partial.rows(); r++) {
+                    local[r] = partial.positions()[r] - rowStart;
+                }
+                accumulator.merge(new Partial(partial.rows(), local, heads, shape.headDim(), partial.output(),
+                        partial.logSumExp()));
+                mergeNanos += System.nanoTime() - clock;
+            }
+            pairs.accept(allowed);
+            float[] byRow = accumulator.logSumExp();
+            float[] byHead = new float[byRow.length];
+            for (int r = 0; r < rows; r++) {
+                for (int h = 0; h < heads; h++) {
+                    byHead[h * rows + r] = byRow[r * heads + h];
+                }
+            }
+            LOG.info(String.format("shard %d finished in %.2f s: %d shuffled pieces, merging %.2f s%s", shard,
+                    (System.nanoTime() - started) / 1e9, shuffled, mergeNanos / 1e9,
+                    runner == null ? "" : "; in place " + runner.describe()));
+            return new ShardResult(batch, rowStart, rows, accumulator.output(), byHead);
+        }
+    }
+}

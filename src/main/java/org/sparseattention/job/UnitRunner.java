@@ -1,0 +1,190 @@
+package org.sparseattention.job;
+
+import java.io.IOException;
+import java.util.TreeMap;
+import org.apache.spark.TaskContext;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.io.NpyFile;
+import org.sparseattention.io.NpyHeader;
+import org.sparseattention.io.Storage;
+import org.sparseattention.kernel.BlockSparseKernel;
+import org.sparseattention.kernel.Partial;
+import org.sparseattention.layout.BlockGrid;
+import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.plan.InputShape;
+import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Planner;
+import org.sparseattention.plan.WorkUnit;
+
+/**
+ * Computes units inside one task: reads exactly the rows a unit needs from the open inputs and
+ * runs the kernel on them. Row buffers, slot tables and the kernel's result arrays are reused from
+ * unit to unit (large arrays are costly to collect), so a result is valid until the next unit.
+ * Closed when the task completes, whatever its end.
+ */
+final class UnitRunner implements AutoCloseable {
+    private final JobSettings settings;
+    private final InputShape shape;
+    private final BlockLayout layout;
+    private final BlockSparseKernel kernel;
+    private final Tensor q;
+    private final Tensor k;
+    private final Tensor v;
+    /** Row buffers of q, k and v. */
+    private final float[][] buffers = new float[3][0];
+    /** Slot tables of the query rows and of the key and value rows. */
+    private final int[][] slots = new int[2][0];
+    /** Bytes between the file and the row buffers. */
+    private final byte[] scratch = new byte[NpyFile.READ_CHUNK];
+    private final long created = System.nanoTime();
+    private final long warmUpNanos;
+    private long readNanos;
+    private long computeNanos;
+    private int done;
+    private long lastAllowedPairs;
+    /** Per frame: units, tiles, kernel nanoseconds and reading nanoseconds, for the task's log line. */
+    private final TreeMap<Integer, long[]> byFrame = new TreeMap<>();
+
+    /** An open input tensor. */
+    private record Tensor(String uri, NpyHeader header, Storage.Input input) {
+    }
+
+    UnitRunner(JobSettings settings, InputShape shape, Storage storage) throws IOException {
+        BlockSparseKernel.warmUp();
+        warmUpNanos = System.nanoTime() - created;
+        this.settings = settings;
+        this.shape = shape;
+        this.layout = Planner.layout(settings, shape);
+        this.kernel = new BlockSparseKernel(layout, shape.headDim(), settings.scaleFor(shape.headDim()));
+        Tensor[] opened = new Tensor[3];
+        try {
+            opened[0] = open(storage, settings.q());
+            opened[1] = open(storage, settings.k());
+            opened[2] = open(storage, settings.v());
+        } catch (IOException | RuntimeException e) {
+            closeAll(opened);
+            throw e;
+        }
+        this.q = opened[0];
+        this.k = opened[1];
+        this.v = opened[2];
+        TaskContext task = TaskContext.get();
+        if (task != null) {
+            task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) context -> close());
+        }
+    }
+
+    private static Tensor open(Storage storage, String uri) throws IOException {
+        return new Tensor(uri, NpyFile.readHeader(storage, uri), storage.open(uri));
+    }
+
+    /** Closes the inputs; closing twice is harmless. */
+    @Override
+    public void close() {
+        closeAll(new Tensor[] {q, k, v});
+    }
+
+    private static void closeAll(Tensor[] tensors) {
+        for (Tensor t : tensors) {
+            if (t == null) {
+                continue;
+            }
+            try {
+                t.input().close();
+            } catch (IOException ignored) {
+                // Read-only handles: nothing to lose.
+            }
+        }
+    }
+
+    /** Returns the allowed pairs of the last unit computed. */
+    long lastAllowedPairs() {
+        return lastAllowedPairs;
+    }
+
+    /** Reads the rows {@code unit} needs and computes it; the result is valid until the next call. */
+    Partial compute(WorkUnit unit) {
+        try {
+            FaultInjection.beforeUnit(unit, done == 0);
+            BlockGrid grid = layout.grid(unit.frame());
+            int[] queryPositions = Planner.positions(grid, Planner.range(unit.fromBlock(), unit.toBlock()));
+            int[] keyPositions = Planner.positions(grid, Planner.keyBlocks(layout, unit));
+            long clock = System.nanoTime();
+            SparseRows queries = rows(queryPositions, read(q, 0, unit.batch(), queryPositions), 0);
+            SparseRows keys = rows(keyPositions, read(k, 1, unit.batch(), keyPositions), 1);
+            SparseRows values = keys.withData(read(v, 2, unit.batch(), keyPositions));
+            long read = System.nanoTime();
+            long before = kernel.allowedPairs();
+            Partial partial = kernel.compute(queries, keys, values, unit.frame(), unit.fromBlock(), unit.toBlock(),
+                    unit.fromKey(), unit.toKey());
+            long computed = System.nanoTime();
+            lastAllowedPairs = kernel.allowedPairs() - before;
+            readNanos += read - clock;
+            computeNanos += computed - read;
+            done++;
+            long[] frame = byFrame.computeIfAbsent(unit.frame(), f -> new long[4]);
+            frame[0]++;
+            frame[1] += unit.tiles();
+            frame[2] += computed - read;
+            frame[3] += read - clock;
+            return partial;
+        } catch (InvalidInputException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new SparseAttentionException(unit.describe() + " failed: " + e, e);
+        }
+    }
+
+    /**
+     * Returns the figures of the units computed so far, for a task's log line: count, warm-up,
+     * reading and kernel times, then per frame.
+     */
+    String describe() {
+        StringBuilder frames = new StringBuilder();
+        byFrame.forEach((frame, f) -> frames.append(String.format("; frame %d: %d units, %d tiles, reading %.2f s,"
+                + " kernel %.2f s", frame, f[0], f[1], f[3] / 1e9, f[2] / 1e9)));
+        return String.format("%d units in %.2f s: warm-up %.2f s, reading %.2f s, kernel %.2f s%s", done,
+                (System.nanoTime() - created) / 1e9, warmUpNanos / 1e9, readNanos / 1e9, computeNanos / 1e9, frames);
+    }
+
+    /**
+     * Reads rows {@code positions} (ascending) of one batch item into row buffer {@code buffer},
+     * run by run, checks their values and returns the buffer.
+     */
+    private float[] read(Tensor tensor, int buffer, int batch, int[] positions) throws IOException {
+        int rowLength = shape.features();
+        if (buffers[buffer].length < positions.length * rowLength) {
+            buffers[buffer] = new float[positions.length * rowLength];
+        }
+        float[] data = buffers[buffer];
+        int i = 0;
+        while (i < positions.length) {
+            int j = i + 1;
+            while (j < positions.length && positions[j] == positions[j - 1] + 1) {
+                j++;
+            }
+            NpyFile.readRows(tensor.input(), tensor.header(), batch, positions[i], j - i, data, i * rowLength, scratch);
+            i = j;
+        }
+        if (!settings.allowNonfinite()) {
+            int e = NpyFile.firstNonFinite(data, 0, positions.length * rowLength);
+            if (e >= 0) {
+                throw new InvalidInputException(tensor.uri() + ": non-finite value " + data[e] + " at batch "
+                        + batch + ", row " + positions[e / rowLength] + ", feature " + e % rowLength
+                        + " (pass --allow-nonfinite to compute with it)");
+            }
+        }
+        return data;
+    }
+
+    /** Returns rows {@code positions} held in {@code data}, found through slot table {@code slotTable}. */
+    private SparseRows rows(int[] positions, float[] data, int slotTable) {
+        int span = positions.length == 0 ? 0 : positions[positions.length - 1] - positions[0] + 1;
+        if (slots[slotTable].length < span) {
+            slots[slotTable] = new int[span];
+        }
+        int base = positions.length == 0 ? 0 : SparseRows.index(positions, slots[slotTable]);
+        return new SparseRows(positions, data, shape.features(), slots[slotTable], base);
+    }
+}
