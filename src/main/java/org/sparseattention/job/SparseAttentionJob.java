@@ -116,8 +116,14 @@ public final class SparseAttentionJob {
                 merged = shardTasks.zipPartitions(pieces, (works, grouped) -> {
                     ShardWork work = works.next();
                     Iterable<Piece> shardPieces = grouped.hasNext() ? grouped.next()._2() : List.of();
-                    return List.of(new Tuple2<>(work.shard(), ShardTask.run(work.shard(), work.units(), shardPieces,
-                            settings, shape, storage, pairs::add))).iterator();
+                    ShardResult result = ShardTask.run(work.shard(), work.units(), shardPieces, settings, shape,
+                            storage, pairs::add);
+                    // Reading the grouped pieces to their end lets Spark release the memory that held them.
+                    if (grouped.hasNext()) {
+                        throw new IllegalStateException("shard " + work.shard() + " got pieces of shard "
+                                + grouped.next()._1());
+                    }
+                    return List.of(new Tuple2<>(work.shard(), result)).iterator();
                 });
             }
             JavaPairRDD<Integer, ShardResult> results = merged.mapToPair(result -> result);
