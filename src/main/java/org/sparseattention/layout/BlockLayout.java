@@ -175,14 +175,7 @@ public final class BlockLayout {
 
     /** Returns {min, max} of the original positions of a frame block. */
     private static int[] originalRange(BlockGrid grid, int block) {
-        int min = Integer.MAX_VALUE;
-        int max = Integer.MIN_VALUE;
-        for (int r = grid.blockStart(block); r < grid.blockEnd(block); r++) {
-            int t = grid.frame().original(r);
-            min = Math.min(min, t);
-            max = Math.max(max, t);
-        }
-        return new int[] {min, max};
+        return grid.frame().originalBounds(grid.blockStart(block), grid.blockEnd(block));
     }
 
     /**

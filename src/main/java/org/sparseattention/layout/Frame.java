@@ -67,4 +67,24 @@ public record Frame(int seqLen, int stride) {
         }
         return classStart(position % stride) + position / stride;
     }
+
+    /**
+     * Returns the smallest and the largest sequence position of frame rows {@code [from, to)}
+     * ({@code from < to}). Positions rise along a residue class, so each class the rows span
+     * contributes its first and last row: time proportional to the classes, not the rows.
+     */
+    public int[] originalBounds(int from, int to) {
+        if (isIdentity()) {
+            return new int[] {from, to - 1};
+        }
+        int min = Integer.MAX_VALUE;
+        int max = Integer.MIN_VALUE;
+        for (int row = from; row < to; ) {
+            int end = Math.min(to, classStart(classOf(row) + 1));
+            min = Math.min(min, original(row));
+            max = Math.max(max, original(end - 1));
+            row = end;
+        }
+        return new int[] {min, max};
+    }
 }

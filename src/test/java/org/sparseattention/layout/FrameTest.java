@@ -33,4 +33,24 @@ class FrameTest {
             }
         }
     }
+
+    @Test
+    void originalBoundsAreTheExtremesOfEveryRowRange() {
+        for (int seqLen : new int[] {1, 2, 7, 17, 100, 257}) {
+            for (int stride : new int[] {1, 2, 3, 5, 16, 300}) {
+                Frame frame = new Frame(seqLen, stride);
+                for (int from = 0; from < seqLen; from++) {
+                    int min = Integer.MAX_VALUE;
+                    int max = Integer.MIN_VALUE;
+                    for (int to = from + 1; to <= seqLen; to++) {
+                        min = Math.min(min, frame.original(to - 1));
+                        max = Math.max(max, frame.original(to - 1));
+                        int[] bounds = frame.originalBounds(from, to);
+                        assertEquals(min, bounds[0], "min of rows " + from + ".." + to + ", L=" + seqLen + ", stride " + stride);
+                        assertEquals(max, bounds[1], "max of rows " + from + ".." + to + ", L=" + seqLen + ", stride " + stride);
+                    }
+                }
+            }
+        }
+    }
 }
