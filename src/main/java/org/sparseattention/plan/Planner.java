@@ -130,7 +130,9 @@ public final class Planner {
                     }
                     boolean newShard = qb > start && grid.frame().isIdentity()
                             && shardKey(grid, qb, shardRows) != shardKey(grid, qb - 1, shardRows);
-                    if (qb > start && (pending + tiles > unitTiles || newShard)) {
+                    boolean full = pending + tiles > unitTiles
+                            && (grid.frame().isIdentity() || grid.blockStart(qb) - grid.blockStart(start) >= REORDERED_UNIT_ROWS);
+                    if (qb > start && (full || newShard)) {
                         units.add(new WorkUnit(units.size(), b, f, start, qb, 0, 0, Integer.MAX_VALUE, pending));
                         start = qb;
                         pending = 0;
@@ -144,6 +146,15 @@ public final class Planner {
         }
         return units;
     }
+
+    /**
+     * Query rows a unit of a reordered frame holds at least, whatever its tiles. Such a unit
+     * reads its rows from a few residue classes, one run of consecutive positions per class member:
+     * a unit of 2048 tiles held two classes at L=1,048,576 (l=1024), so its reads were one or two
+     * rows long, at about 6 us per separate read. 8192 rows (16 MB of a tensor at E=512) make the
+     * runs at least {@code 8192 / (L / l)} rows long and bound a unit's memory whatever L.
+     */
+    static final int REORDERED_UNIT_ROWS = 8192;
 
     /** Returns the shard that holds all rows of block {@code qb}, or {@code -1 - qb} when it straddles two. */
     private static int shardKey(BlockGrid grid, int qb, int shardRows) {
