@@ -109,6 +109,7 @@ public final class Planner {
             for (int f = 0; f < layout.frameCount(); f++) {
                 BlockGrid grid = layout.grid(f);
                 int blocks = grid.numBlocks();
+                int reorderedRows = Math.min(REORDERED_UNIT_ROWS, grid.seqLen() / REORDERED_UNITS_PER_FRAME);
                 int start = 0;
                 long pending = 0;
                 for (int qb = 0; qb < blocks; qb++) {
@@ -131,7 +132,7 @@ public final class Planner {
                     boolean newShard = qb > start && grid.frame().isIdentity()
                             && shardKey(grid, qb, shardRows) != shardKey(grid, qb - 1, shardRows);
                     boolean full = pending + tiles > unitTiles
-                            && (grid.frame().isIdentity() || grid.blockStart(qb) - grid.blockStart(start) >= REORDERED_UNIT_ROWS);
+                            && (grid.frame().isIdentity() || grid.blockStart(qb) - grid.blockStart(start) >= reorderedRows);
                     if (qb > start && (full || newShard)) {
                         units.add(new WorkUnit(units.size(), b, f, start, qb, 0, 0, Integer.MAX_VALUE, pending));
                         start = qb;
@@ -152,9 +153,12 @@ public final class Planner {
      * reads its rows from a few residue classes, one run of consecutive positions per class member:
      * a unit of 2048 tiles held two classes at L=1,048,576 (l=1024), so its reads were one or two
      * rows long, at about 6 us per separate read. 8192 rows (16 MB of a tensor at E=512) make the
-     * runs at least {@code 8192 / (L / l)} rows long and bound a unit's memory whatever L.
+     * runs at least {@code 8192 / (L / l)} rows long and bound a unit's memory whatever L. At
+     * most a {@link #REORDERED_UNITS_PER_FRAME}th of the frame, so that shorter sequences still
+     * have units enough to balance partitions with.
      */
     static final int REORDERED_UNIT_ROWS = 8192;
+    static final int REORDERED_UNITS_PER_FRAME = 32;
 
     /** Returns the shard that holds all rows of block {@code qb}, or {@code -1 - qb} when it straddles two. */
     private static int shardKey(BlockGrid grid, int qb, int shardRows) {
