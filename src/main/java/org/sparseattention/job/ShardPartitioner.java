@@ -1,36 +1,42 @@
 package org.sparseattention.job;
 
+import java.util.Arrays;
+import java.util.List;
 import org.apache.spark.Partitioner;
 
 /**
- * One reduce partition per output shard: a reduce task holds the pieces of one shard only, so
- * its memory does not grow with the sequence length.
+ * One reduce partition per output shard, in the plan's shard order (partition {@code p} holds
+ * shard {@code order.get(p)}): a task holds the pieces of one shard only, so its memory does not
+ * grow with the sequence length.
  */
 final class ShardPartitioner extends Partitioner {
     private static final long serialVersionUID = 1L;
-    private final int shards;
+    private final int[] partitionOfShard;
 
-    ShardPartitioner(int shards) {
-        this.shards = shards;
+    ShardPartitioner(List<Integer> order) {
+        partitionOfShard = new int[order.size()];
+        for (int p = 0; p < order.size(); p++) {
+            partitionOfShard[order.get(p)] = p;
+        }
     }
 
     @Override
     public int numPartitions() {
-        return shards;
+        return partitionOfShard.length;
     }
 
     @Override
     public int getPartition(Object key) {
-        return (Integer) key;
+        return partitionOfShard[(Integer) key];
     }
 
     @Override
     public boolean equals(Object other) {
-        return other instanceof ShardPartitioner p && p.shards == shards;
+        return other instanceof ShardPartitioner p && Arrays.equals(p.partitionOfShard, partitionOfShard);
     }
 
     @Override
     public int hashCode() {
-        return Integer.hashCode(shards);
+        return Arrays.hashCode(partitionOfShard);
     }
 }

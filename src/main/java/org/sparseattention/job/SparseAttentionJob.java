@@ -99,10 +99,10 @@ public final class SparseAttentionJob {
             HadoopStorage storage = new HadoopStorage(spark.hadoopConfiguration());
             int shards = plan.inPlace().size();
             List<ShardWork> shardWork = new ArrayList<>();
-            for (int s = 0; s < shards; s++) {
-                shardWork.add(new ShardWork(s, plan.inPlace().get(s)));
+            for (int shard : plan.shardOrder()) {
+                shardWork.add(new ShardWork(shard, plan.inPlace().get(shard)));
             }
-            // One element per partition: partition s is shard s, as ShardPartitioner sends its pieces.
+            // One element per partition, in the plan's shard order, as ShardPartitioner sends the pieces.
             JavaRDD<ShardWork> shardTasks = spark.parallelize(shardWork, shards);
             JavaRDD<Tuple2<Integer, ShardResult>> merged;
             if (plan.partitions().isEmpty()) {
@@ -112,7 +112,7 @@ public final class SparseAttentionJob {
                 JavaRDD<List<WorkUnit>> groups = spark.parallelize(plan.partitions(), plan.partitions().size());
                 JavaPairRDD<Integer, Iterable<Piece>> pieces = groups
                         .flatMapToPair(units -> new UnitTask(settings, shape, units, storage))
-                        .groupByKey(new ShardPartitioner(shards));
+                        .groupByKey(new ShardPartitioner(plan.shardOrder()));
                 merged = shardTasks.zipPartitions(pieces, (works, grouped) -> {
                     ShardWork work = works.next();
                     Iterable<Piece> shardPieces = grouped.hasNext() ? grouped.next()._2() : List.of();

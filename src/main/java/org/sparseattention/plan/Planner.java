@@ -67,7 +67,19 @@ public final class Planner {
         }
         List<List<WorkUnit>> groups = shuffled.isEmpty() ? List.of()
                 : balance(shuffled, costs, Math.min(partitions, shuffled.size()));
-        return new Plan(settings, shape, units, groups, byShard,
+        long[] shardCosts = new long[shards];
+        for (int shard = 0; shard < shards; shard++) {
+            for (WorkUnit unit : byShard.get(shard)) {
+                shardCosts[shard] += costs[unit.index()];
+            }
+        }
+        List<Integer> order = new ArrayList<>();
+        for (int shard = 0; shard < shards; shard++) {
+            order.add(shard);
+        }
+        order.sort((a, b) -> shardCosts[a] != shardCosts[b] ? Long.compare(shardCosts[b], shardCosts[a])
+                : Integer.compare(a, b));
+        return new Plan(settings, shape, units, groups, byShard, order,
                 figures(layout, shape, units, groups, inPlace ? byShard : List.of(), reads));
     }
 

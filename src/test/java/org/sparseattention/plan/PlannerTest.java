@@ -136,6 +136,21 @@ class PlannerTest {
     }
 
     @Test
+    void shardTasksWithTheMostWorkRunFirst() {
+        // all: each row attends its whole prefix, so later shards have more work.
+        JobSettings s = new JobSettings("q.npy", "k.npy", "v.npy", "out", 2, "all", 0, 16, 1, 1, Double.NaN, 0, 64, 64,
+                128, false, false, false, false);
+        Plan plan = Planner.plan(s, new InputShape(1, 1024, 8, 2), 2);
+        assertEquals(List.of(7, 6, 5, 4, 3, 2, 1, 0), plan.shardOrder());
+        // local: equal work, shard order kept.
+        JobSettings local = new JobSettings("q.npy", "k.npy", "v.npy", "out", 2, "local", 32, 16, 1, 1, Double.NaN, 0,
+                64, 64, 128, false, false, false, false);
+        List<Integer> order = Planner.plan(local, new InputShape(1, 1024, 8, 2), 2).shardOrder();
+        assertEquals(0, order.get(order.size() - 1), "the first shard, with the fewest keys, last: " + order);
+        assertEquals(8, order.stream().distinct().count());
+    }
+
+    @Test
     void unitsOfAReorderedFrameHoldManyRows() {
         // L=65536, l=1024: residue classes of 64 rows; units of 2048 tiles would hold a few classes.
         JobSettings s = settings("local+strided", 1024, 64, 8, 0, 64, 2048);
