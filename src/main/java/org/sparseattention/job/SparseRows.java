@@ -3,9 +3,10 @@ package org.sparseattention.job;
 import org.sparseattention.kernel.Rows;
 
 /**
- * Some rows of one batch item: {@code positions} ascending, their values packed in that order.
- * A slot table ({@code slots[position - base]} = index) finds a row in constant time; the table
- * may be a reused buffer, so every lookup is checked against {@code positions}.
+ * Some rows of one batch item, their values packed in the order of {@code positions} (ascending,
+ * or a frame's row order). A slot table ({@code slots[position - base]} = index) finds a row in
+ * constant time; the table may be a reused buffer, so every lookup is checked against
+ * {@code positions}.
  */
 final class SparseRows implements Rows {
     private final int[] positions;
@@ -22,9 +23,11 @@ final class SparseRows implements Rows {
         this.base = base;
     }
 
-    /** Fills {@code slots} for {@code positions} (ascending, non-empty) and returns the base position. */
-    static int index(int[] positions, int[] slots) {
-        int base = positions[0];
+    /**
+     * Fills {@code slots} for {@code positions} (non-empty, any order, smallest {@code base}) so
+     * that {@code slots[positions[i] - base] = i}, and returns {@code base}.
+     */
+    static int index(int[] positions, int[] slots, int base) {
         for (int i = 0; i < positions.length; i++) {
             slots[positions[i] - base] = i;
         }

@@ -1,6 +1,7 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
+import java.util.Arrays;
 import java.util.TreeMap;
 import org.apache.spark.TaskContext;
 import org.sparseattention.errors.InvalidInputException;
@@ -35,6 +36,8 @@ final class UnitRunner implements AutoCloseable {
     private final float[][] buffers = new float[3][0];
     /** Slot tables of the query rows and of the key and value rows. */
     private final int[][] slots = new int[2][0];
+    /** Rows of one run on their way to a buffer held in another order. */
+    private float[] staging = new float[0];
     /** Bytes between the file and the row buffers. */
     private final byte[] scratch = new byte[NpyFile.READ_CHUNK];
     private final long created = System.nanoTime();
@@ -108,12 +111,18 @@ final class UnitRunner implements AutoCloseable {
         try {
             FaultInjection.beforeUnit(unit, done == 0);
             BlockGrid grid = layout.grid(unit.frame());
-            int[] queryPositions = Planner.positions(grid, Planner.range(unit.fromBlock(), unit.toBlock()));
-            int[] keyPositions = Planner.positions(grid, Planner.keyBlocks(layout, unit));
+            // Rows are held in frame order: a reordered frame's blocks are then contiguous rows, as
+            // the original order's are, instead of rows spread over the whole unit.
+            int[] queryPositions = Planner.framePositions(grid, Planner.range(unit.fromBlock(), unit.toBlock()));
+            int[] keyPositions = Planner.framePositions(grid, Planner.keyBlocks(layout, unit));
             long clock = System.nanoTime();
-            SparseRows queries = rows(queryPositions, read(q, 0, unit.batch(), queryPositions), 0);
-            SparseRows keys = rows(keyPositions, read(k, 1, unit.batch(), keyPositions), 1);
-            SparseRows values = keys.withData(read(v, 2, unit.batch(), keyPositions));
+            int[] queryOrder = ascending(queryPositions);
+            int[] keyOrder = ascending(keyPositions);
+            SparseRows queries = rows(queryPositions, queryOrder, 0);
+            queries = queries.withData(read(q, 0, unit.batch(), queryPositions, queryOrder, queries));
+            SparseRows keys = rows(keyPositions, keyOrder, 1);
+            keys = keys.withData(read(k, 1, unit.batch(), keyPositions, keyOrder, keys));
+            SparseRows values = keys.withData(read(v, 2, unit.batch(), keyPositions, keyOrder, keys));
             long read = System.nanoTime();
             long before = kernel.allowedPairs();
             Partial partial = kernel.compute(queries, keys, values, unit.frame(), unit.fromBlock(), unit.toBlock(),
@@ -148,23 +157,64 @@ final class UnitRunner implements AutoCloseable {
                 (System.nanoTime() - created) / 1e9, warmUpNanos / 1e9, readNanos / 1e9, computeNanos / 1e9, frames);
     }
 
+    /** Returns {@code positions} sorted, or {@code positions} itself when already ascending. */
+    private static int[] ascending(int[] positions) {
+        for (int i = 1; i < positions.length; i++) {
+            if (positions[i] < positions[i - 1]) {
+                int[] sorted = positions.clone();
+                Arrays.sort(sorted);
+                return sorted;
+            }
+        }
+        return positions;
+    }
+
     /**
-     * Reads rows {@code positions} (ascending) of one batch item into row buffer {@code buffer},
-     * run by run, checks their values and returns the buffer.
+     * Returns rows {@code positions} (in frame order; {@code ascending} sorted) without values yet,
+     * found through slot table {@code slotTable}.
      */
-    private float[] read(Tensor tensor, int buffer, int batch, int[] positions) throws IOException {
+    private SparseRows rows(int[] positions, int[] ascending, int slotTable) {
+        int base = positions.length == 0 ? 0 : ascending[0];
+        int span = positions.length == 0 ? 0 : ascending[ascending.length - 1] - base + 1;
+        if (slots[slotTable].length < span) {
+            slots[slotTable] = new int[span];
+        }
+        SparseRows.index(positions, slots[slotTable], base);
+        return new SparseRows(positions, null, shape.features(), slots[slotTable], base);
+    }
+
+    /**
+     * Reads rows {@code positions} into row buffer {@code buffer} at their places in {@code rows}:
+     * run by run over {@code ascending} (the same positions sorted, or the same array when they
+     * are), directly when the order is ascending and through a staging buffer otherwise. Checks
+     * their values and returns the buffer.
+     */
+    private float[] read(Tensor tensor, int buffer, int batch, int[] positions, int[] ascending, SparseRows rows)
+            throws IOException {
         int rowLength = shape.features();
         if (buffers[buffer].length < positions.length * rowLength) {
             buffers[buffer] = new float[positions.length * rowLength];
         }
         float[] data = buffers[buffer];
+        boolean inOrder = positions == ascending;
         int i = 0;
-        while (i < positions.length) {
+        while (i < ascending.length) {
             int j = i + 1;
-            while (j < positions.length && positions[j] == positions[j - 1] + 1) {
+            while (j < ascending.length && ascending[j] == ascending[j - 1] + 1) {
                 j++;
             }
-            NpyFile.readRows(tensor.input(), tensor.header(), batch, positions[i], j - i, data, i * rowLength, scratch);
+            if (inOrder) {
+                NpyFile.readRows(tensor.input(), tensor.header(), batch, ascending[i], j - i, data, i * rowLength,
+                        scratch);
+            } else {
+                if (staging.length < (j - i) * rowLength) {
+                    staging = new float[(j - i) * rowLength];
+                }
+                NpyFile.readRows(tensor.input(), tensor.header(), batch, ascending[i], j - i, staging, 0, scratch);
+                for (int r = i; r < j; r++) {
+                    System.arraycopy(staging, (r - i) * rowLength, data, rows.offset(ascending[r]), rowLength);
+                }
+            }
             i = j;
         }
         if (!settings.allowNonfinite()) {
@@ -176,15 +226,5 @@ final class UnitRunner implements AutoCloseable {
             }
         }
         return data;
-    }
-
-    /** Returns rows {@code positions} held in {@code data}, found through slot table {@code slotTable}. */
-    private SparseRows rows(int[] positions, float[] data, int slotTable) {
-        int span = positions.length == 0 ? 0 : positions[positions.length - 1] - positions[0] + 1;
-        if (slots[slotTable].length < span) {
-            slots[slotTable] = new int[span];
-        }
-        int base = positions.length == 0 ? 0 : SparseRows.index(positions, slots[slotTable]);
-        return new SparseRows(positions, data, shape.features(), slots[slotTable], base);
     }
 }

@@ -310,6 +310,13 @@ public final class Planner {
 
     /** Returns the sequence positions of frame blocks {@code blocks}, ascending. */
     public static int[] positions(BlockGrid grid, int[] blocks) {
+        int[] positions = framePositions(grid, blocks);
+        java.util.Arrays.sort(positions);
+        return positions;
+    }
+
+    /** Returns the sequence positions of frame blocks {@code blocks} (ascending) in frame order. */
+    public static int[] framePositions(BlockGrid grid, int[] blocks) {
         int count = 0;
         for (int block : blocks) {
             count += grid.blockRows(block);
@@ -321,7 +328,6 @@ public final class Planner {
                 positions[at++] = grid.frame().original(r);
             }
         }
-        java.util.Arrays.sort(positions);
         return positions;
     }
 
