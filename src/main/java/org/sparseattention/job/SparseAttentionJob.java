@@ -13,7 +13,6 @@ import org.apache.spark.util.LongAccumulator;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.io.HadoopStorage;
-import org.sparseattention.kernel.BlockSparseKernel;
 import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
 import org.sparseattention.plan.Plan;
@@ -55,7 +54,7 @@ public final class SparseAttentionJob {
     public static void warmUpWhileStarting(SparkConf conf) {
         String master = conf.get("spark.master", "");
         if (master.equals("local") || master.startsWith("local[")) {
-            Thread warmUp = new Thread(BlockSparseKernel::warmUp, "sparse-attention-warm-up");
+            Thread warmUp = new Thread(UnitRunner::warmUp, "sparse-attention-warm-up");
             warmUp.setDaemon(true);
             warmUp.start();
         }

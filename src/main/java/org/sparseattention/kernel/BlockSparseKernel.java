@@ -3,7 +3,6 @@ package org.sparseattention.kernel;
 import java.util.Arrays;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
-import org.sparseattention.layout.Pattern;
 import org.sparseattention.layout.TileList;
 
 /**
@@ -47,34 +46,6 @@ public final class BlockSparseKernel {
         this.layout = layout;
         this.headDim = headDim;
         this.scale = scale;
-    }
-
-    private static volatile boolean warmedUp;
-
-    /**
-     * Runs the tile loops on a small synthetic problem once per JVM, so that they are compiled
-     * before real work starts: the Vector API is slower by orders of magnitude until the JIT has
-     * compiled its call sites, which a fresh executor would otherwise pay on its first units.
-     */
-    public static synchronized void warmUp() {
-        if (warmedUp) {
-            return;
-        }
-        int seqLen = 1024;
-        int headDim = 64;
-        BlockLayout layout = BlockLayout.of(Pattern.union(Pattern.local(256), Pattern.strided(256)), seqLen, 64, 1);
-        float[] data = new float[seqLen * headDim];
-        for (int i = 0; i < data.length; i++) {
-            data[i] = (float) Math.sin(i * 0.37);
-        }
-        Rows rows = Rows.dense(data, 0, headDim);
-        BlockSparseKernel kernel = new BlockSparseKernel(layout, headDim, 0.125f);
-        for (int round = 0; round < 40; round++) {
-            for (int f = 0; f < layout.frameCount(); f++) {
-                kernel.compute(rows, rows, rows, f, 0, layout.grid(f).numBlocks(), 0, Integer.MAX_VALUE);
-            }
-        }
-        warmedUp = true;
     }
 
     /** Returns the allowed (query, key) pairs computed so far: the useful work done. */
