@@ -1,6 +1,7 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -119,7 +120,7 @@ final class UnitRunner implements AutoCloseable {
                 }
             }
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
         warmedUp = true;
     }
