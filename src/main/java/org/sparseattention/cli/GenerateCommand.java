@@ -57,7 +57,7 @@ final class GenerateCommand implements Callable<Integer> {
             Path temporary = new Path(out, "." + names[t] + ".tmp");
             SplittableRandom random = new SplittableRandom(seed * 3 + t);
             try (OutputStream stream = new BufferedOutputStream(fs.create(temporary, true), 1 << 20)) {
-                stream.write(NpyWriter.header("<f4", shape));
+                stream.write(NpyWriter.header(NpyWriter.FLOAT32, shape));
                 for (long r = 0; r < (long) batch * seqLen; r++) {
                     for (int e = 0; e < dim; e++) {
                         row[e] = (float) random.nextGaussian();

@@ -28,10 +28,6 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
         return shape.clone();
     }
 
-    public int rank() {
-        return shape.length;
-    }
-
     /** Returns the number of elements. */
     public long elements() {
         long n = 1;

@@ -13,6 +13,9 @@ public final class NpyWriter {
     private NpyWriter() {
     }
 
+    /** The type string of what this writes: little-endian float32. */
+    public static final String FLOAT32 = NpyDType.FLOAT32.descr(ByteOrder.LITTLE_ENDIAN);
+
     /** Returns the header bytes for {@code dtype} and {@code shape}, padded to 64 bytes as NumPy does. */
     public static byte[] header(String descr, long[] shape) {
         String dims = Arrays.stream(shape).mapToObj(Long::toString).collect(Collectors.joining(", "));
@@ -54,7 +57,7 @@ public final class NpyWriter {
 
     /** Writes a whole float32 array file of {@code shape}. */
     public static void write(OutputStream out, long[] shape, float[] values) throws IOException {
-        out.write(header("<f4", shape));
+        out.write(header(FLOAT32, shape));
         writeFloats(out, values, 0, values.length);
     }
 }

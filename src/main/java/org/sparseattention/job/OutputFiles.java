@@ -6,10 +6,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparseattention.errors.SparseAttentionException;
@@ -49,16 +52,21 @@ final class OutputFiles {
         JobSettings settings = plan.settings();
         InputShape shape = plan.shape();
         List<Shard> shards = shards(shape, settings);
+        // One listing, not one existence check per shard (a round trip each on a remote store).
+        Set<String> committed = new HashSet<>();
+        for (FileStatus status : fs.listStatus(dir)) {
+            committed.add(status.getPath().getName());
+        }
         for (Shard shard : shards) {
-            Path file = new Path(dir, ShardResult.fileName("output", shard.batch(), shard.rowStart()));
-            if (!fs.exists(file)) {
-                throw new SparseAttentionException("shard " + file.getName() + " is missing after the job committed");
+            String name = ShardResult.fileName("output", shard.batch(), shard.rowStart());
+            if (!committed.contains(name)) {
+                throw new SparseAttentionException("shard " + name + " is missing after the job committed");
             }
         }
         long[] shape3 = {shape.batch(), shape.seqLen(), shape.features()};
         if (settings.merge()) {
             try (OutputStream out = fs.create(new Path(dir, MERGED), false)) {
-                out.write(NpyWriter.header("<f4", shape3));
+                out.write(NpyWriter.header(NpyWriter.FLOAT32, shape3));
                 for (Shard shard : shards) {
                     copyData(fs, new Path(dir, ShardResult.fileName("output", shard.batch(), shard.rowStart())),
                             0, (long) (shard.rowEnd() - shard.rowStart()) * shape.features() * 4, out);
@@ -67,7 +75,7 @@ final class OutputFiles {
         }
         if (settings.lse() && settings.merge()) {
             try (OutputStream out = fs.create(new Path(dir, MERGED_LSE), false)) {
-                out.write(NpyWriter.header("<f4", new long[] {shape.batch(), shape.heads(), shape.seqLen()}));
+                out.write(NpyWriter.header(NpyWriter.FLOAT32, new long[] {shape.batch(), shape.heads(), shape.seqLen()}));
                 for (int b = 0; b < shape.batch(); b++) {
                     for (int h = 0; h < shape.heads(); h++) {
                         for (Shard shard : shards) {
@@ -119,7 +127,7 @@ final class OutputFiles {
         root.put("format", FORMAT);
         root.put("version", 1);
         root.put("shape", List.of(shape.batch(), shape.seqLen(), shape.features()));
-        root.put("dtype", "<f4");
+        root.put("dtype", NpyWriter.FLOAT32);
         root.put("heads", shape.heads());
         root.put("head_dim", shape.headDim());
         Map<String, Object> pattern = new LinkedHashMap<>();

@@ -4,7 +4,7 @@ import java.io.Serializable;
 
 /**
  * Final rows {@code [rowStart, rowStart + rows)} of batch item {@code batch}: output
- * {@code [rows, E]} and log-sum-exp {@code [H, rows]}.
+ * {@code [rows, E]} and log-sum-exp {@code [H, rows]} (empty when the run writes none).
  */
 record ShardResult(int batch, int rowStart, int rows, float[] output, float[] logSumExp) implements Serializable {
 

@@ -79,8 +79,8 @@ final class ShardTask {
             }
             pairs.accept(allowed);
             float[] byRow = accumulator.logSumExp();
-            float[] byHead = new float[byRow.length];
-            for (int r = 0; r < rows; r++) {
+            float[] byHead = new float[settings.lse() ? byRow.length : 0];
+            for (int r = 0; settings.lse() && r < rows; r++) {
                 for (int h = 0; h < heads; h++) {
                     byHead[h * rows + r] = byRow[r * heads + h];
                 }

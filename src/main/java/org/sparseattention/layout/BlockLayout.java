@@ -123,11 +123,6 @@ public final class BlockLayout {
         return grids.get(frame);
     }
 
-    /** Returns whether {@code head} has tiles in {@code frame}. */
-    public boolean hasTiles(int frame, int head) {
-        return !components.get(frame).get(head).isEmpty();
-    }
-
     /**
      * Fills {@code out} with the key blocks of {@code queryBlock} for {@code head} in
      * {@code frame}, ascending, each flagged full when no mask is needed.
