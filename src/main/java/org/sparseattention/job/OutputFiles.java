@@ -20,6 +20,7 @@ import org.sparseattention.io.NpyWriter;
 import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
 import org.sparseattention.plan.Plan;
+import org.sparseattention.plan.Planner;
 
 /** The driver's last steps inside the staging directory: merged files, manifest, {@code _SUCCESS}. */
 final class OutputFiles {
@@ -37,12 +38,18 @@ final class OutputFiles {
     record Shard(int batch, int rowStart, int rowEnd) {
     }
 
+    /** Returns shard {@code id} (numbered across batch items, as {@code Planner.shard} numbers them). */
+    static Shard shard(InputShape shape, JobSettings settings, int id) {
+        int perBatch = Planner.shardsPerBatch(shape, settings);
+        long rowStart = (long) (id % perBatch) * settings.shardRows();
+        return new Shard(id / perBatch, (int) rowStart, (int) Math.min(shape.seqLen(), rowStart + settings.shardRows()));
+    }
+
+    /** Returns every shard, in id order. */
     static List<Shard> shards(InputShape shape, JobSettings settings) {
         List<Shard> shards = new ArrayList<>();
-        for (int b = 0; b < shape.batch(); b++) {
-            for (long r = 0; r < shape.seqLen(); r += settings.shardRows()) {
-                shards.add(new Shard(b, (int) r, (int) Math.min(shape.seqLen(), r + settings.shardRows())));
-            }
+        for (int id = 0; id < shape.batch() * Planner.shardsPerBatch(shape, settings); id++) {
+            shards.add(shard(shape, settings, id));
         }
         return shards;
     }

@@ -4,12 +4,12 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.LongConsumer;
 import org.sparseattention.io.Storage;
 import org.sparseattention.kernel.Accumulator;
 import org.sparseattention.kernel.Partial;
 import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
-import org.sparseattention.plan.Planner;
 import org.sparseattention.plan.WorkUnit;
 
 /**
@@ -34,12 +34,11 @@ final class ShardTask {
      * allowed pairs of everything merged to {@code pairs}.
      */
     static ShardResult run(int shard, List<WorkUnit> inPlace, Iterable<Piece> pieces, JobSettings settings,
-            InputShape shape, Storage storage, java.util.function.LongConsumer pairs) throws IOException {
+            InputShape shape, Storage storage, LongConsumer pairs) throws IOException {
         long started = System.nanoTime();
-        int perBatch = Planner.shardsPerBatch(shape, settings);
-        int batch = shard / perBatch;
-        int rowStart = (int) ((long) (shard % perBatch) * settings.shardRows());
-        int rows = (int) Math.min(settings.shardRows(), (long) shape.seqLen() - rowStart);
+        OutputFiles.Shard range = OutputFiles.shard(shape, settings, shard);
+        int rowStart = range.rowStart();
+        int rows = range.rowEnd() - range.rowStart();
         int heads = shape.heads();
         List<Item> items = new ArrayList<>();
         for (WorkUnit unit : inPlace) {
@@ -88,7 +87,7 @@ final class ShardTask {
             LOG.info(String.format("shard %d finished in %.2f s: %d shuffled pieces, merging %.2f s%s", shard,
                     (System.nanoTime() - started) / 1e9, shuffled, mergeNanos / 1e9,
                     runner == null ? "" : "; in place " + runner.describe()));
-            return new ShardResult(batch, rowStart, rows, accumulator.output(), byHead);
+            return new ShardResult(range.batch(), rowStart, rows, accumulator.output(), byHead);
         }
     }
 }
