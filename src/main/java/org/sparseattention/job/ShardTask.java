@@ -84,9 +84,11 @@ final class ShardTask {
                     byHead[h * rows + r] = byRow[r * heads + h];
                 }
             }
-            LOG.info(String.format("shard %d finished in %.2f s: %d shuffled pieces, merging %.2f s%s", shard,
+            if (!WarmUp.onThisThread()) {
+                LOG.info(String.format("shard %d finished in %.2f s: %d shuffled pieces, merging %.2f s%s", shard,
                     (System.nanoTime() - started) / 1e9, shuffled, mergeNanos / 1e9,
                     runner == null ? "" : "; in place " + runner.describe()));
+            }
             return new ShardResult(range.batch(), rowStart, rows, accumulator.output(), byHead);
         }
     }

@@ -54,7 +54,7 @@ public final class SparseAttentionJob {
     public static void warmUpWhileStarting(SparkConf conf) {
         String master = conf.get("spark.master", "");
         if (master.equals("local") || master.startsWith("local[")) {
-            Thread warmUp = new Thread(UnitRunner::warmUp, "sparse-attention-warm-up");
+            Thread warmUp = new Thread(WarmUp::run, "sparse-attention-warm-up");
             warmUp.setDaemon(true);
             warmUp.start();
         }

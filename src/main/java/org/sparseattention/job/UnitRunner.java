@@ -1,24 +1,18 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.TreeMap;
 import org.apache.spark.TaskContext;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
-import org.sparseattention.io.NpyDType;
 import org.sparseattention.io.NpyFile;
 import org.sparseattention.io.NpyHeader;
 import org.sparseattention.io.Storage;
-import org.sparseattention.kernel.Accumulator;
 import org.sparseattention.kernel.BlockSparseKernel;
 import org.sparseattention.kernel.Partial;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
-import org.sparseattention.layout.Pattern;
 import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
 import org.sparseattention.plan.Planner;
@@ -59,74 +53,8 @@ final class UnitRunner implements AutoCloseable {
     private record Tensor(String uri, NpyHeader header, Storage.Input input) {
     }
 
-    private static boolean warmedUp;
-
-    /**
-     * Runs a task's whole path once per JVM on synthetic rows, in both row orders of a {@code
-     * local+strided} layout: reading in runs, the finiteness check, the kernel on {@link
-     * SparseRows}, cutting the result into a piece and merging it. The Vector API runs orders of
-     * magnitude slower until the JIT has compiled its call sites; this compiles the path for the
-     * classes tasks use before the first task needs it (in interleaved runs at L=262,144
-     * the first tasks' kernel time fell from about twice to 1.5 times the later tasks').
-     */
-    static synchronized void warmUp() {
-        if (warmedUp) {
-            return;
-        }
-        int seqLen = 1024;
-        int heads = 2;
-        int headDim = 64;
-        int features = heads * headDim;
-        BlockLayout layout = BlockLayout.of(Pattern.union(Pattern.local(256), Pattern.strided(256)), seqLen, 64, heads);
-        ByteBuffer bytes = ByteBuffer.allocate(seqLen * features * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < seqLen * features; i++) {
-            bytes.putFloat((float) Math.sin(i * 0.37));
-        }
-        byte[] file = bytes.array();
-        NpyHeader header = new NpyHeader("warm-up", NpyDType.FLOAT32, ByteOrder.LITTLE_ENDIAN,
-                new long[] {seqLen, features}, 0);
-        Storage.Input input = new Storage.Input() {
-            @Override
-            public void readFully(long position, byte[] buffer, int offset, int length) {
-                System.arraycopy(file, (int) position, buffer, offset, length);
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        BlockSparseKernel kernel = new BlockSparseKernel(layout, headDim, 0.125f);
-        float[] data = new float[seqLen * features];
-        byte[] scratch = new byte[NpyFile.READ_CHUNK];
-        int[] positions = new int[seqLen];
-        for (int t = 0; t < seqLen; t++) {
-            positions[t] = t;
-        }
-        int[] slots = new int[seqLen];
-        try {
-            for (int round = 0; round < 40; round++) {
-                for (int f = 0; f < layout.frameCount(); f++) {
-                    for (int row = 0; row < seqLen; row += 16) {
-                        NpyFile.readRows(input, header, 0, row, 16, data, row * features, scratch);
-                    }
-                    if (NpyFile.firstNonFinite(data, 0, data.length) >= 0) {
-                        throw new AssertionError("warm-up rows are finite");
-                    }
-                    SparseRows rows = new SparseRows(positions, data, features, slots, SparseRows.index(positions, slots, 0));
-                    Partial partial = kernel.compute(rows, rows, rows, f, 0, layout.grid(f).numBlocks(), 0,
-                            Integer.MAX_VALUE);
-                    Piece piece = Piece.of(f, 0, 0, partial, positions, 0, partial.rows(), 0);
-                    new Accumulator(seqLen, heads, headDim).merge(piece.toPartial(0, heads, headDim));
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        warmedUp = true;
-    }
-
     UnitRunner(JobSettings settings, InputShape shape, Storage storage) throws IOException {
-        warmUp();
+        WarmUp.run();
         warmUpNanos = System.nanoTime() - created;
         this.settings = settings;
         this.shape = shape;
@@ -181,7 +109,9 @@ final class UnitRunner implements AutoCloseable {
     /** Reads the rows {@code unit} needs and computes it; the result is valid until the next call. */
     Partial compute(WorkUnit unit) {
         try {
-            FaultInjection.beforeUnit(unit, done == 0);
+            if (!WarmUp.onThisThread()) {
+                FaultInjection.beforeUnit(unit, done == 0);
+            }
             BlockGrid grid = layout.grid(unit.frame());
             // Rows are held in frame order: a reordered frame's blocks are then contiguous rows, as
             // the original order's are, instead of rows spread over the whole unit.

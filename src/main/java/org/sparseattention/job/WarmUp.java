@@ -1,0 +1,113 @@
+package org.sparseattention.job;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.io.NpyWriter;
+import org.sparseattention.io.Storage;
+import org.sparseattention.plan.InputShape;
+import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Plan;
+import org.sparseattention.plan.Planner;
+import org.sparseattention.plan.WorkUnit;
+import scala.Tuple2;
+
+/**
+ * Runs a small job through the tasks' own code, without Spark, once per JVM before the first task
+ * computes: planning, shuffled-unit tasks cutting pieces, shard tasks computing in place and
+ * merging, on inputs of 8 MB each in a temporary local directory, read through the Hadoop file
+ * system as the job reads its own. The Vector API runs orders of magnitude slower until C2 has
+ * compiled its call sites, and C2 compiles for the branches and loops it has seen run: a warm-up
+ * that missed a path the job takes (rows read out of order, units too small or too large to pack
+ * their keys, rows merged from several partials) sent the compiled kernel back to the interpreter
+ * in the middle of the job, several times per run, each time for the second or so C2 took to
+ * compile it again on a busy core. A warm-up that fails only logs why: the job runs without it.
+ */
+final class WarmUp {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(WarmUp.class);
+    private static final int SEQ_LEN = 4096;
+    private static final int HEADS = 8;
+    private static final int HEAD_DIM = 64;
+    private static final int ROUNDS = 6;
+
+    private static boolean done;
+    /** The thread running the warm-up, while it runs. */
+    private static volatile Thread running;
+
+    private WarmUp() {
+    }
+
+    /** Whether the calling thread is running the warm-up (whose tasks log nothing and inject no faults). */
+    static boolean onThisThread() {
+        return running == Thread.currentThread();
+    }
+
+    /** Runs the warm-up unless it ran already (or is running on this thread); other callers wait for it. */
+    static synchronized void run() {
+        if (done || running != null) {
+            return;
+        }
+        running = Thread.currentThread();
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("sparse-attention-warm-up");
+            run(dir, new HadoopStorage());
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("warm-up skipped, the first tasks will run slower: " + e);
+        } finally {
+            if (dir != null) {
+                try (Stream<Path> files = Files.list(dir)) {
+                    for (Path file : files.toList()) {
+                        Files.deleteIfExists(file);
+                    }
+                    Files.deleteIfExists(dir);
+                } catch (IOException e) {
+                    LOG.warn("could not delete the warm-up's files in " + dir + ": " + e);
+                }
+            }
+            running = null;
+            done = true;
+        }
+    }
+
+    private static void run(Path dir, Storage storage) throws IOException {
+        int features = HEADS * HEAD_DIM;
+        String[] uris = new String[3];
+        for (int t = 0; t < 3; t++) {
+            uris[t] = dir.resolve("qkv".charAt(t) + ".npy").toUri().toString();
+            float[] values = new float[SEQ_LEN * features];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) Math.sin(i * 0.37 + t);
+            }
+            try (OutputStream out = storage.create(uris[t])) {
+                NpyWriter.write(out, new long[] {SEQ_LEN, features}, values);
+            }
+        }
+        // Shards of 1000 rows cut blocks of 64, so that some units hold a single straddling block.
+        JobSettings settings = new JobSettings(uris[0], uris[1], uris[2], dir.resolve("out").toUri().toString(), HEADS,
+                "local+strided", 256, 64, 1, 1, Double.NaN, 0, 64, 256, 1000, false, false, false, false);
+        InputShape shape = new InputShape(1, SEQ_LEN, features, HEADS);
+        Plan plan = Planner.plan(settings, shape, 2);
+        for (int round = 0; round < ROUNDS; round++) {
+            Map<Integer, List<Piece>> pieces = new HashMap<>();
+            for (List<WorkUnit> partition : plan.partitions()) {
+                UnitTask task = new UnitTask(settings, shape, partition, storage);
+                while (task.hasNext()) {
+                    Tuple2<Integer, Piece> piece = task.next();
+                    pieces.computeIfAbsent(piece._1(), shard -> new ArrayList<>()).add(piece._2());
+                }
+            }
+            for (int shard : plan.shardOrder()) {
+                ShardTask.run(shard, plan.inPlace().get(shard), pieces.getOrDefault(shard, List.of()), settings,
+                        shape, storage, pairs -> { });
+            }
+        }
+    }
+}
