@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.Stream;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
@@ -55,12 +56,27 @@ final class WarmUp {
             return;
         }
         running = Thread.currentThread();
+        try {
+            runIn(Path.of(System.getProperty("java.io.tmpdir")));
+        } finally {
+            running = null;
+            done = true;
+        }
+    }
+
+    /**
+     * Runs the warm-up's job on inputs written to a new directory under {@code parent}, deleted
+     * afterwards, and returns the allowed pairs its last round merged; or logs why it failed and
+     * returns -1.
+     */
+    static long runIn(Path parent) {
         Path dir = null;
         try {
-            dir = Files.createTempDirectory("sparse-attention-warm-up");
-            run(dir, new HadoopStorage());
+            dir = Files.createTempDirectory(parent, "sparse-attention-warm-up");
+            return job(dir, new HadoopStorage());
         } catch (IOException | RuntimeException e) {
             LOG.warn("warm-up skipped, the first tasks will run slower: " + e);
+            return -1;
         } finally {
             if (dir != null) {
                 try (Stream<Path> files = Files.list(dir)) {
@@ -72,12 +88,21 @@ final class WarmUp {
                     LOG.warn("could not delete the warm-up's files in " + dir + ": " + e);
                 }
             }
-            running = null;
-            done = true;
         }
     }
 
-    private static void run(Path dir, Storage storage) throws IOException {
+    /** The warm-up job's settings: 8 heads of 64, local+strided with l=256, blocks of 64. */
+    static JobSettings settings(String q, String k, String v, String out) {
+        // Shards of 1000 rows cut blocks of 64, so that some units hold a single straddling block.
+        return new JobSettings(q, k, v, out, HEADS, "local+strided", 256, 64, 1, 1, Double.NaN, 0, 64, 256, 1000,
+                false, false, false, false);
+    }
+
+    static InputShape shape() {
+        return new InputShape(1, SEQ_LEN, HEADS * HEAD_DIM, HEADS);
+    }
+
+    private static long job(Path dir, Storage storage) throws IOException {
         int features = HEADS * HEAD_DIM;
         String[] uris = new String[3];
         for (int t = 0; t < 3; t++) {
@@ -90,12 +115,12 @@ final class WarmUp {
                 NpyWriter.write(out, new long[] {SEQ_LEN, features}, values);
             }
         }
-        // Shards of 1000 rows cut blocks of 64, so that some units hold a single straddling block.
-        JobSettings settings = new JobSettings(uris[0], uris[1], uris[2], dir.resolve("out").toUri().toString(), HEADS,
-                "local+strided", 256, 64, 1, 1, Double.NaN, 0, 64, 256, 1000, false, false, false, false);
-        InputShape shape = new InputShape(1, SEQ_LEN, features, HEADS);
+        JobSettings settings = settings(uris[0], uris[1], uris[2], dir.resolve("out").toUri().toString());
+        InputShape shape = shape();
         Plan plan = Planner.plan(settings, shape, 2);
+        LongAdder pairs = new LongAdder();
         for (int round = 0; round < ROUNDS; round++) {
+            pairs.reset();
             Map<Integer, List<Piece>> pieces = new HashMap<>();
             for (List<WorkUnit> partition : plan.partitions()) {
                 UnitTask task = new UnitTask(settings, shape, partition, storage);
@@ -106,8 +131,9 @@ final class WarmUp {
             }
             for (int shard : plan.shardOrder()) {
                 ShardTask.run(shard, plan.inPlace().get(shard), pieces.getOrDefault(shard, List.of()), settings,
-                        shape, storage, pairs -> { });
+                        shape, storage, pairs::add);
             }
         }
+        return pairs.sum();
     }
 }

@@ -1,0 +1,43 @@
+package org.sparseattention.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.layout.Pattern;
+import org.sparseattention.plan.Plan;
+import org.sparseattention.plan.Planner;
+
+class WarmUpTest {
+
+    @Test
+    void runsShuffledAndInPlaceUnitsOverEveryAllowedPairAndLeavesNoFiles(@TempDir Path parent) throws IOException {
+        Plan plan = Planner.plan(WarmUp.settings("q", "k", "v", "out"), WarmUp.shape(), 2);
+        assertFalse(plan.partitions().isEmpty(), "the warm-up shuffles some units");
+        assertTrue(plan.inPlace().stream().anyMatch(units -> !units.isEmpty()), "and computes some in place");
+        assertTrue(plan.units().stream().anyMatch(u -> u.toBlock() - u.fromBlock() == 1 && u.frame() == 0),
+                "and has single-block units, which do not pack their keys");
+
+        long expected = BlockLayout.of(Pattern.union(Pattern.local(256), Pattern.strided(256)), 4096, 64, 8).stats()
+                .totalAllowedPairs();
+        assertEquals(expected, WarmUp.runIn(parent));
+        try (Stream<Path> left = Files.list(parent)) {
+            assertEquals(List.of(), left.toList());
+        }
+    }
+
+    @Test
+    void aWarmUpThatCannotWriteItsInputsOnlyReportsIt(@TempDir Path parent) throws IOException {
+        Path file = Files.writeString(parent.resolve("not-a-directory"), "x");
+        assertEquals(-1, WarmUp.runIn(file));
+        assertEquals("x", Files.readString(file));
+    }
+}
