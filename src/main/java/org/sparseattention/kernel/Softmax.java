@@ -92,7 +92,6 @@ final class Softmax {
         // too large for C2 to inline into the kernel's query-block loop. Inlined there, the whole
         // softmax made one compilation unit so large that some runs compiled it with vectors
         // boxed and spent 4-7 times the usual time in it.
-        float[] maxLanes = new float[SPECIES.length()];
         float[] sumLanes = new float[SPECIES.length()];
         FloatVector ln2High = FloatVector.broadcast(SPECIES, -LN2_HIGH);
         FloatVector ln2Low = FloatVector.broadcast(SPECIES, -LN2_LOW);
@@ -100,17 +99,46 @@ final class Softmax {
         FloatVector p3 = FloatVector.broadcast(SPECIES, P3);
         FloatVector p4 = FloatVector.broadcast(SPECIES, P4);
         FloatVector p5 = FloatVector.broadcast(SPECIES, P5);
-        for (int r = 0; r < ld; r += SPECIES.length()) {
-            FloatVector max = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
-            for (int c = 0; c < keyCount; c++) {
-                max = max.max(FloatVector.fromArray(SPECIES, s, c * ld + r));
+        int lanes = SPECIES.length();
+        float[] maxima = new float[ld];
+        // Maxima four query vectors at a time: the compiled lanewise maximum keeps Java's NaN and
+        // signed-zero rules with a chain of several instructions, so one running maximum per
+        // vector of queries waited on that chain at every key.
+        int q = 0;
+        for (; q + 4 * lanes <= ld; q += 4 * lanes) {
+            FloatVector m0 = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+            FloatVector m1 = m0;
+            FloatVector m2 = m0;
+            FloatVector m3 = m0;
+            for (int c = 0, at = q; c < keyCount; c++, at += ld) {
+                m0 = m0.max(FloatVector.fromArray(SPECIES, s, at));
+                m1 = m1.max(FloatVector.fromArray(SPECIES, s, at + lanes));
+                m2 = m2.max(FloatVector.fromArray(SPECIES, s, at + 2 * lanes));
+                m3 = m3.max(FloatVector.fromArray(SPECIES, s, at + 3 * lanes));
             }
+            m0.intoArray(maxima, q);
+            m1.intoArray(maxima, q + lanes);
+            m2.intoArray(maxima, q + 2 * lanes);
+            m3.intoArray(maxima, q + 3 * lanes);
+        }
+        for (; q < ld; q += lanes) {
+            FloatVector m = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+            for (int c = 0, at = q; c < keyCount; c++, at += ld) {
+                m = m.max(FloatVector.fromArray(SPECIES, s, at));
+            }
+            m.intoArray(maxima, q);
+        }
+        for (int r = 0; r < ld; r += lanes) {
+            FloatVector max = FloatVector.fromArray(SPECIES, maxima, r);
             FloatVector shift = max.blend(0f, max.eq(Float.NEGATIVE_INFINITY));
             FloatVector sum = FloatVector.zero(SPECIES);
             for (int c = 0, at = r; c < keyCount; c++, at += ld) {
                 FloatVector x = FloatVector.fromArray(SPECIES, s, at).sub(shift);
                 VectorMask<Float> underflow = x.lt(LOWEST);
-                FloatVector clamped = x.min(HIGHEST).max(LOWEST);
+                // x is at most 0 or NaN (a score less its column's maximum; +inf less +inf is NaN),
+                // so of exp's clamp to [LOWEST, HIGHEST] only the lower bound can apply: a blend,
+                // cheaper than the compiled lanewise maximum (see the maxima above).
+                FloatVector clamped = x.blend(LOWEST, underflow);
                 FloatVector shifted = clamped.fma(LOG2E, ROUNDER);
                 FloatVector n = shifted.sub(ROUNDER);
                 FloatVector t = n.fma(ln2High, clamped);
@@ -123,12 +151,11 @@ final class Softmax {
                 e.intoArray(s, at);
                 sum = sum.add(e);
             }
-            max.intoArray(maxLanes, 0);
             sum.intoArray(sumLanes, 0);
-            for (int lane = 0; lane < maxLanes.length; lane++) {
+            for (int lane = 0; lane < lanes; lane++) {
                 float total = sumLanes[lane];
                 if (total > 0 || Float.isNaN(total)) {
-                    logSumExp[r + lane] = (float) (maxLanes[lane] + Math.log(total));
+                    logSumExp[r + lane] = (float) (maxima[r + lane] + Math.log(total));
                     inverseSum[r + lane] = 1f / total;
                 } else {
                     logSumExp[r + lane] = Float.NEGATIVE_INFINITY;
@@ -159,7 +186,9 @@ final class Softmax {
         for (int i = 0, at = start; i < count; i++, at += step) {
             FloatVector x = FloatVector.fromArray(SPECIES, s, at).sub(shift);
             VectorMask<Float> underflow = x.lt(LOWEST);
-            FloatVector clamped = x.min(HIGHEST).max(LOWEST);
+            // min(x, HIGHEST), then max(.., LOWEST), NaN kept: two blends, cheaper than the
+            // compiled lanewise minimum and maximum, which keep Java's signed-zero rules.
+            FloatVector clamped = x.blend(HIGHEST, x.compare(VectorOperators.GT, HIGHEST)).blend(LOWEST, underflow);
             FloatVector shifted = clamped.fma(LOG2E, ROUNDER);
             FloatVector n = shifted.sub(ROUNDER);
             FloatVector r = n.fma(ln2High, clamped);

@@ -35,41 +35,53 @@ class SoftmaxTest {
 
     @Test
     void columnsUseTheSameExponentialAndGiveEachColumnItsLogSumExp() {
-        int ld = TileMath.padded(20);
-        int keys = 37;
-        float[] s = new float[keys * ld];
-        for (int i = 0; i < s.length; i++) {
-            s[i] = (float) Math.sin(i * 0.61) * 30f;
-        }
-        for (int c = 0; c < keys; c++) {
-            s[c * ld + 3] = Float.NEGATIVE_INFINITY;   // column 3: no allowed key
-            if (c != 5) {
-                s[c * ld + 4] = Float.NEGATIVE_INFINITY;   // column 4: one allowed key
+        // 20 and 70 query columns end in part of a vector; 64 and 70 take the maxima four vectors at a time.
+        for (int queries : new int[] {20, 64, 70}) {
+            int ld = TileMath.padded(queries);
+            int keys = 37;
+            float[] s = new float[keys * ld];
+            for (int i = 0; i < s.length; i++) {
+                s[i] = (float) Math.sin(i * 0.61) * 30f;
             }
-        }
-        float[] before = s.clone();
-        float[] lse = new float[ld];
-        float[] inverse = new float[ld];
-        Softmax.columns(s, keys, ld, lse, inverse);
-        for (int r = 0; r < ld; r++) {
-            float max = Float.NEGATIVE_INFINITY;
             for (int c = 0; c < keys; c++) {
-                max = Math.max(max, before[c * ld + r]);
+                s[c * ld + 3] = Float.NEGATIVE_INFINITY;   // column 3: no allowed key
+                if (c != 5) {
+                    s[c * ld + 4] = Float.NEGATIVE_INFINITY;   // column 4: one allowed key
+                }
             }
-            float shift = max == Float.NEGATIVE_INFINITY ? 0f : max;
-            double sum = 0;
-            for (int c = 0; c < keys; c++) {
-                float e = Softmax.exp(before[c * ld + r] - shift);
-                assertEquals(Float.floatToIntBits(e), Float.floatToIntBits(s[c * ld + r]), "column " + r + ", key " + c);
-                sum += Math.exp((double) before[c * ld + r] - shift);
+            s[7 * ld + 9] = Float.NaN;   // column 9: a NaN score
+            s[11 * ld + 10] = Float.POSITIVE_INFINITY;   // column 10: an infinite score
+            int last = queries - 1;
+            s[30 * ld + last] = 80f;   // the last column: one score far above the rest
+            float[] before = s.clone();
+            float[] lse = new float[ld];
+            float[] inverse = new float[ld];
+            Softmax.columns(s, keys, ld, lse, inverse);
+            for (int r = 0; r < ld; r++) {
+                float max = Float.NEGATIVE_INFINITY;
+                for (int c = 0; c < keys; c++) {
+                    max = Math.max(max, before[c * ld + r]);
+                }
+                float shift = max == Float.NEGATIVE_INFINITY ? 0f : max;
+                double sum = 0;
+                for (int c = 0; c < keys; c++) {
+                    float e = Softmax.exp(before[c * ld + r] - shift);
+                    assertEquals(Float.floatToIntBits(e), Float.floatToIntBits(s[c * ld + r]),
+                            queries + " queries: column " + r + ", key " + c);
+                    sum += Math.exp((double) before[c * ld + r] - shift);
+                }
+                if (r == 3) {
+                    assertEquals(Float.NEGATIVE_INFINITY, lse[r]);
+                    assertEquals(0f, inverse[r]);
+                } else if (r == 9 || r == 10) {
+                    assertTrue(Float.isNaN(lse[r]), queries + " queries: column " + r + " " + lse[r]);
+                } else {
+                    assertEquals(max + Math.log(sum), lse[r], 1e-5 * Math.max(1, Math.abs(lse[r])),
+                            queries + " queries: column " + r);
+                }
             }
-            if (r == 3) {
-                assertEquals(Float.NEGATIVE_INFINITY, lse[r]);
-                assertEquals(0f, inverse[r]);
-            } else {
-                assertEquals(max + Math.log(sum), lse[r], 1e-5 * Math.max(1, Math.abs(lse[r])), "column " + r);
-            }
+            assertEquals(before[5 * ld + 4], lse[4], 1e-6);
+            assertEquals(80f, lse[last], 1e-5);
         }
-        assertEquals(before[5 * ld + 4], lse[4], 1e-6);
     }
 }
