@@ -75,8 +75,10 @@ public final class BlockSparseKernel {
         Arrays.fill(output, 0, rows * heads * headDim, 0f);
         Arrays.fill(logSumExp, 0, rows * heads, Float.NEGATIVE_INFINITY);
         packed = toBlock - fromBlock >= PACK_MIN_BLOCKS && pack(k, v, frame, grid, fromBlock, toBlock, fromKey, toKey);
-        for (int qb = fromBlock; qb < toBlock; qb++) {
-            for (int h = 0; h < heads; h++) {
+        // Heads outermost: one head's slices of the rows the blocks share are then read by every
+        // block of the call while they are still in the cache.
+        for (int h = 0; h < heads; h++) {
+            for (int qb = fromBlock; qb < toBlock; qb++) {
                 layout.keyBlocks(frame, h, qb, tiles);
                 int first = Math.max(0, fromKey);
                 int last = Math.min(tiles.size(), toKey);
@@ -185,8 +187,10 @@ public final class BlockSparseKernel {
         }
         slotBlockCount = 0;
         int slots = 0;
-        for (int qb = fromBlock; qb < toBlock; qb++) {
-            for (int h = 0; h < heads; h++) {
+        // Heads outermost: one head's slices of the rows the blocks share are then read by every
+        // block of the call while they are still in the cache.
+        for (int h = 0; h < heads; h++) {
+            for (int qb = fromBlock; qb < toBlock; qb++) {
                 layout.keyBlocks(frame, h, qb, tiles);
                 int last = Math.min(tiles.size(), toKey);
                 for (int t = Math.max(0, fromKey); t < last; t++) {
