@@ -23,7 +23,7 @@ import scala.Tuple2;
 /**
  * Runs a small job through the tasks' own code, without Spark, once per JVM before the first task
  * computes: planning, shuffled-unit tasks cutting pieces, shard tasks computing in place and
- * merging, on inputs of 8 MB each in a temporary local directory, read through the Hadoop file
+ * merging, on inputs of 4 MB each in a temporary local directory, read through the Hadoop file
  * system as the job reads its own. The Vector API runs orders of magnitude slower until C2 has
  * compiled its call sites, and C2 compiles for the branches and loops it has seen run: a warm-up
  * that missed a path the job takes (rows read out of order, units too small or too large to pack
@@ -33,10 +33,10 @@ import scala.Tuple2;
  */
 final class WarmUp {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(WarmUp.class);
-    private static final int SEQ_LEN = 4096;
+    private static final int SEQ_LEN = 2048;
     private static final int HEADS = 8;
     private static final int HEAD_DIM = 64;
-    private static final int ROUNDS = 6;
+    private static final int ROUNDS = 4;
 
     private static boolean done;
     /** The thread running the warm-up, while it runs. */
@@ -72,8 +72,13 @@ final class WarmUp {
     static long runIn(Path parent) {
         Path dir = null;
         try {
+            long started = System.nanoTime();
             dir = Files.createTempDirectory(parent, "sparse-attention-warm-up");
-            return job(dir, new HadoopStorage());
+            // Registered before its files, so deleted after them should the JVM exit mid-warm-up.
+            dir.toFile().deleteOnExit();
+            long pairs = job(dir, new HadoopStorage());
+            LOG.info(String.format("warm-up finished in %.2f s", (System.nanoTime() - started) / 1e9));
+            return pairs;
         } catch (IOException | RuntimeException e) {
             LOG.warn("warm-up skipped, the first tasks will run slower: " + e);
             return -1;
@@ -93,8 +98,9 @@ final class WarmUp {
 
     /** The warm-up job's settings: 8 heads of 64, local+strided with l=256, blocks of 64. */
     static JobSettings settings(String q, String k, String v, String out) {
-        // Shards of 1000 rows cut blocks of 64, so that some units hold a single straddling block.
-        return new JobSettings(q, k, v, out, HEADS, "local+strided", 256, 64, 1, 1, Double.NaN, 0, 64, 256, 1000,
+        // Shards of 500 rows (five, enough for two slots to compute in place) cut blocks of 64, so that
+        // some units hold a single straddling block.
+        return new JobSettings(q, k, v, out, HEADS, "local+strided", 256, 64, 1, 1, Double.NaN, 0, 64, 256, 500,
                 false, false, false, false);
     }
 
@@ -106,7 +112,9 @@ final class WarmUp {
         int features = HEADS * HEAD_DIM;
         String[] uris = new String[3];
         for (int t = 0; t < 3; t++) {
-            uris[t] = dir.resolve("qkv".charAt(t) + ".npy").toUri().toString();
+            Path file = dir.resolve("qkv".charAt(t) + ".npy");
+            file.toFile().deleteOnExit();
+            uris[t] = file.toUri().toString();
             float[] values = new float[SEQ_LEN * features];
             for (int i = 0; i < values.length; i++) {
                 values[i] = (float) Math.sin(i * 0.37 + t);

@@ -26,7 +26,7 @@ class WarmUpTest {
         assertTrue(plan.units().stream().anyMatch(u -> u.toBlock() - u.fromBlock() == 1 && u.frame() == 0),
                 "and has single-block units, which do not pack their keys");
 
-        long expected = BlockLayout.of(Pattern.union(Pattern.local(256), Pattern.strided(256)), 4096, 64, 8).stats()
+        long expected = BlockLayout.of(Pattern.union(Pattern.local(256), Pattern.strided(256)), 2048, 64, 8).stats()
                 .totalAllowedPairs();
         assertEquals(expected, WarmUp.runIn(parent));
         try (Stream<Path> left = Files.list(parent)) {
