@@ -1,6 +1,11 @@
 package org.sparseattention.kernel;
 
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.TileList;
@@ -15,6 +20,9 @@ import org.sparseattention.layout.TileList;
  * one instance per thread.
  */
 public final class BlockSparseKernel {
+    /** Int lanes as many as {@link TileMath#SPECIES}' float lanes. */
+    private static final VectorSpecies<Integer> INT_SPECIES = TileMath.SPECIES.withLanes(int.class);
+    private static final int NEGATIVE_INFINITY_BITS = Float.floatToRawIntBits(Float.NEGATIVE_INFINITY);
     private final BlockLayout layout;
     private final int headDim;
     private final float scale;
@@ -290,9 +298,9 @@ public final class BlockSparseKernel {
             float[] s, int ld) {
         int queryStart = grid.blockStart(qb);
         int queryRows = grid.blockRows(qb);
-        if (queryPositions.length < queryRows) {
-            queryPositions = new int[queryRows];
-            lastKey = new int[queryRows];
+        if (queryPositions.length < ld) {
+            queryPositions = new int[ld];
+            lastKey = new int[ld];
         }
         boolean intervals = layout.hasIntervals(frame, head);
         boolean mapped = false;
@@ -314,6 +322,9 @@ public final class BlockSparseKernel {
                             queryPositions[r] = grid.frame().original(row);
                         }
                     }
+                    // Padding columns: every key allowed, their scores left as they are.
+                    Arrays.fill(queryPositions, queryRows, ld, Integer.MIN_VALUE);
+                    Arrays.fill(lastKey, queryRows, ld, Integer.MAX_VALUE);
                     mapped = true;
                 }
                 if (intervals) {
@@ -326,14 +337,21 @@ public final class BlockSparseKernel {
         }
     }
 
-    /** Masks a tile where row r may attend the key rows {@code [queryPositions[r], lastKey[r]]}. */
+    /**
+     * Masks a tile where row r may attend the key rows {@code [queryPositions[r], lastKey[r]]}:
+     * per key, whole vectors of query columns compared at once (scalar, a branch per pair, this
+     * was 8 % of `local`'s time).
+     */
     private void maskIntervals(float[] s, int ld, int column, int keyStart, int width, int queryRows) {
         for (int c = 0; c < width; c++) {
             int key = keyStart + c;
             int base = (column + c) * ld;
-            for (int r = 0; r < queryRows; r++) {
-                if (key < queryPositions[r] || key > lastKey[r]) {
-                    s[base + r] = Float.NEGATIVE_INFINITY;
+            for (int r = 0; r < ld; r += INT_SPECIES.length()) {
+                VectorMask<Integer> out = IntVector.fromArray(INT_SPECIES, queryPositions, r)
+                        .compare(VectorOperators.GT, key).or(IntVector.fromArray(INT_SPECIES, lastKey, r).compare(VectorOperators.LT, key));
+                if (out.anyTrue()) {
+                    FloatVector.fromArray(TileMath.SPECIES, s, base + r).reinterpretAsInts()
+                            .blend(NEGATIVE_INFINITY_BITS, out).reinterpretAsFloats().intoArray(s, base + r);
                 }
             }
         }
