@@ -29,14 +29,18 @@ final class TileMath {
 
     /**
      * Writes {@code scale * source[rowOffsets[r] + d]} to {@code target[d * ld + r]} for
-     * {@code r < rows}, {@code d < depth}, and zeros to the padding columns.
+     * {@code r < rows}, {@code d < depth}, and zeros to the padding columns. {@code rowOffsets}
+     * holds {@code ld} entries; those of padding columns are overwritten.
      */
     static void transposeScaled(float[] source, int[] rowOffsets, int rows, int depth, float scale,
             float[] target, int ld) {
-        for (int r = 0; r < rows; r++) {
-            int from = rowOffsets[r];
-            for (int d = 0; d < depth; d++) {
-                target[d * ld + r] = source[from + d] * scale;
+        // Whole vectors of columns gathered per feature; padding columns gather row 0, then are zeroed.
+        for (int r = rows; r < ld; r++) {
+            rowOffsets[r] = rowOffsets[0];
+        }
+        for (int d = 0; d < depth; d++) {
+            for (int r = 0; r < ld; r += LANES) {
+                FloatVector.fromArray(SPECIES, source, d, rowOffsets, r).mul(scale).intoArray(target, d * ld + r);
             }
         }
         for (int d = 0; d < depth; d++) {
