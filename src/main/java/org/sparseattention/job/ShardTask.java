@@ -66,30 +66,44 @@ final class ShardTask {
                 Partial partial = runner.compute(item.work());
                 allowed += runner.lastAllowedPairs();
                 long clock = System.nanoTime();
-                if (local.length < partial.rows()) {
-                    local = new int[partial.rows()];
-                }
-                for (int r = 0; r < partial.rows(); r++) {
-                    local[r] = partial.positions()[r] - rowStart;
-                }
+                local = shifted(partial.positions(), partial.rows(), rowStart, local);
                 accumulator.merge(new Partial(partial.rows(), local, heads, shape.headDim(), partial.output(),
                         partial.logSumExp()));
                 mergeNanos += System.nanoTime() - clock;
             }
             pairs.accept(allowed);
-            float[] byRow = accumulator.logSumExp();
-            float[] byHead = new float[settings.lse() ? byRow.length : 0];
-            for (int r = 0; settings.lse() && r < rows; r++) {
-                for (int h = 0; h < heads; h++) {
-                    byHead[h * rows + r] = byRow[r * heads + h];
-                }
-            }
+            float[] byHead = settings.lse() ? byHead(accumulator.logSumExp(), rows, heads) : new float[0];
             if (!WarmUp.onThisThread()) {
                 LOG.info(String.format("shard %d finished in %.2f s: %d shuffled pieces, merging %.2f s%s", shard,
-                    (System.nanoTime() - started) / 1e9, shuffled, mergeNanos / 1e9,
-                    runner == null ? "" : "; in place " + runner.describe()));
+                        (System.nanoTime() - started) / 1e9, shuffled, mergeNanos / 1e9,
+                        runner == null ? "" : "; in place " + runner.describe()));
             }
             return new ShardResult(range.batch(), rowStart, rows, accumulator.output(), byHead);
         }
+    }
+
+    /** Returns the log-sum-exp held by row ({@code [rows][heads]}) by head ({@code [heads][rows]}). */
+    private static float[] byHead(float[] byRow, int rows, int heads) {
+        float[] byHead = new float[rows * heads];
+        for (int r = 0; r < rows; r++) {
+            for (int h = 0; h < heads; h++) {
+                byHead[h * rows + r] = byRow[r * heads + h];
+            }
+        }
+        return byHead;
+    }
+
+    /**
+     * Returns {@code positions[r] - start} for {@code r < rows}, in {@code reuse} when it is long
+     * enough. A method of its own, as is {@link #byHead}: their loops' iterations, counted in
+     * {@link #run}, made C2 compile all of {@code run} with the kernel inlined into it (half a
+     * second of a core mid-job) for a loop that runs fifty times per shard.
+     */
+    private static int[] shifted(int[] positions, int rows, int start, int[] reuse) {
+        int[] shifted = reuse.length < rows ? new int[rows] : reuse;
+        for (int r = 0; r < rows; r++) {
+            shifted[r] = positions[r] - start;
+        }
+        return shifted;
     }
 }
