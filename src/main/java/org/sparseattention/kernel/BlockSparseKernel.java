@@ -40,9 +40,6 @@ public final class BlockSparseKernel {
     private float[] result = new float[0];
     private float[] rowLse = new float[0];
     private float[] inverseSums = new float[0];
-    /** {@code d * featureIndexLd} for each feature {@code d}: where a feature's column starts in a transposed result. */
-    private final int[] featureIndex;
-    private int featureIndexLd = -1;
     private long allowedPairs;
     /** Key and value rows of the current call, per head, packed: {@code packedKeys[h][slot * D + d]}. */
     private float[][] packedKeys = new float[0][];
@@ -56,7 +53,6 @@ public final class BlockSparseKernel {
     public BlockSparseKernel(BlockLayout layout, int headDim, float scale) {
         this.layout = layout;
         this.headDim = headDim;
-        this.featureIndex = new int[TileMath.padded(headDim)];
         this.scale = scale;
     }
 
@@ -177,15 +173,12 @@ public final class BlockSparseKernel {
         clock = lap(profile, KernelProfile.Phase.OUTPUT_GEMM, clock);
         int heads = layout.heads();
         int rowLength = heads * headDim;
-        if (featureIndexLd != ld) {
-            for (int d = 0; d < headDim; d++) {
-                featureIndex[d] = d * ld;
-            }
-            featureIndexLd = ld;
-        }
-        TileMath.untransposeScaled(result, ld, featureIndex, queryRows, headDim, inverseSums, output,
-                outRow * rowLength + headOffset, rowLength);
         for (int r = 0; r < queryRows; r++) {
+            int out = (outRow + r) * rowLength + headOffset;
+            float inverse = inverseSums[r];
+            for (int d = 0; d < headDim; d++) {
+                output[out + d] = result[d * ld + r] * inverse;
+            }
             logSumExp[(outRow + r) * heads + head] = rowLse[r];
         }
         lap(profile, KernelProfile.Phase.SCATTER, clock);

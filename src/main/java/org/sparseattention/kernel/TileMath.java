@@ -51,27 +51,6 @@ final class TileMath {
     }
 
     /**
-     * Writes {@code scales[r] * source[d * ld + r]} to {@code target[offset + r * stride + d]} for
-     * {@code r < rows}, {@code d < depth}: the transposed result back into rows. {@code
-     * featureIndex[d]} is {@code d * ld}, padded to whole vectors.
-     */
-    static void untransposeScaled(float[] source, int ld, int[] featureIndex, int rows, int depth, float[] scales,
-            float[] target, int offset, int stride) {
-        int bound = SPECIES.loopBound(depth);
-        for (int r = 0; r < rows; r++) {
-            int out = offset + r * stride;
-            float scale = scales[r];
-            int d = 0;
-            for (; d < bound; d += LANES) {
-                FloatVector.fromArray(SPECIES, source, r, featureIndex, d).mul(scale).intoArray(target, out + d);
-            }
-            for (; d < depth; d++) {
-                target[out + d] = source[d * ld + r] * scale;
-            }
-        }
-    }
-
-    /**
      * Computes transposed scores {@code scores[c * ld + r] = sum_d keys[keyOffsets[c] + d] *
      * queries[d * ld + r]} for {@code c < keyCount} and all {@code ld} query columns.
      */
