@@ -86,7 +86,8 @@ public final class SparseAttentionJob {
         JobSettings settings = prepared.settings();
         InputShape shape = prepared.shape();
         Plan plan = Planner.plan(settings, shape, spark.defaultParallelism());
-        console.accept(plan.figures().describe() + String.format(" [planned in %.2f s]", (System.nanoTime() - started) / 1e9));
+        console.accept(plan.figures().describe()
+                + String.format(" [planned in %.2f s]", (System.nanoTime() - started) / 1e9));
         OutputLocation location = new OutputLocation(settings.out(), spark.hadoopConfiguration());
         String group = "sparse-attention-" + location.staging().getName();
         spark.setJobGroup(group, "sparse attention " + settings.mode() + " on [" + shape.batch() + ", "

@@ -51,7 +51,8 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             finished = true;
             runner.close();
             if (!WarmUp.onThisThread()) {
-                LOG.info(String.format("task finished %s; cutting into pieces %.2f s", runner.describe(), splitNanos / 1e9));
+                LOG.info(String.format("task finished %s; cutting into pieces %.2f s", runner.describe(),
+                        splitNanos / 1e9));
             }
             return false;
         }

@@ -347,8 +347,10 @@ public final class BlockSparseKernel {
             int key = keyStart + c;
             int base = (column + c) * ld;
             for (int r = 0; r < ld; r += INT_SPECIES.length()) {
-                VectorMask<Integer> out = IntVector.fromArray(INT_SPECIES, queryPositions, r)
-                        .compare(VectorOperators.GT, key).or(IntVector.fromArray(INT_SPECIES, lastKey, r).compare(VectorOperators.LT, key));
+                VectorMask<Integer> before = IntVector.fromArray(INT_SPECIES, queryPositions, r)
+                        .compare(VectorOperators.GT, key);
+                VectorMask<Integer> out = before.or(IntVector.fromArray(INT_SPECIES, lastKey, r)
+                        .compare(VectorOperators.LT, key));
                 if (out.anyTrue()) {
                     FloatVector.fromArray(TileMath.SPECIES, s, base + r).reinterpretAsInts()
                             .blend(NEGATIVE_INFINITY_BITS, out).reinterpretAsFloats().intoArray(s, base + r);
