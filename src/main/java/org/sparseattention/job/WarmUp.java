@@ -29,7 +29,9 @@ import scala.Tuple2;
  * that missed a path the job takes (rows read out of order, units too small or too large to pack
  * their keys, rows merged from several partials) sent the compiled kernel back to the interpreter
  * in the middle of the job, several times per run, each time for the second or so C2 took to
- * compile it again on a busy core. A warm-up that fails only logs why: the job runs without it.
+ * compile it again on a busy core. The job is `local+strided` with D=64 whatever the run's own
+ * pattern: paths only other patterns take (a pair-by-pair mask, other head dimensions) are still
+ * compiled during their first tasks. A warm-up that fails only logs why: the job runs without it.
  */
 final class WarmUp {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(WarmUp.class);
