@@ -197,9 +197,9 @@ public final class BlockSparseKernel {
     /**
      * Most query blocks of a call that runs heads outermost. Measured: in-process ranges of 8
      * blocks sharing chunks of 64 key blocks (`fixed`, `all`) ran 1.15-1.4 x faster heads
-     * outermost, as did the job's units of about 14 blocks of `local+strided`'s original order
-     * (l=1024); its residue-order units of 128 blocks, each block with a few key blocks of its own,
-     * ran 20-30 % slower.
+     * outermost, and the job's units of about 14 blocks of `local+strided`'s original order
+     * (l=1024) were no slower; its residue-order units of 128 blocks, each block with a few key
+     * blocks of its own, ran 20-30 % slower.
      */
     static final int HEADS_OUTER_MAX_BLOCKS = 32;
 
