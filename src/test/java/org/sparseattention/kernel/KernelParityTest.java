@@ -13,7 +13,7 @@ import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.Pattern;
 import org.sparseattention.layout.Patterns;
 
-/** The ND4J kernel against the float64 reference on awkward shapes, every mode and mix. */
+/** The kernel against the float64 reference on awkward shapes, every mode and mix. */
 class KernelParityTest {
     static final double TOLERANCE = 1e-5;
 
