@@ -98,12 +98,17 @@ public final class BlockSparseKernel {
                 }
             }
             for (int part = 0; ; part++) {
-                int keyRows = listKeyRows(frame, grid, fromBlock, toBlock, fromKey, toKey, part);
+                int keyRows = listKeyRows(frame, grid, fromBlock, toBlock, fromKey, toKey, part, -1);
                 if (keyRows == 0) {
                     break;
                 }
-                packIfWorth(k, v, grid, blocks, keyRows);
+                boolean allHeads = packIfWorth(k, v, grid, blocks, keyRows, -1);
                 for (int h = 0; h < heads; h++) {
+                    if (!allHeads && blocks >= PACK_MIN_BLOCKS) {
+                        // Heads whose key blocks differ (`fixed`): each head's own rows may still fit.
+                        packIfWorth(k, v, grid, blocks, listKeyRows(frame, grid, fromBlock, toBlock, fromKey, toKey,
+                                part, h), h);
+                    }
                     for (int qb = fromBlock; qb < toBlock; qb++) {
                         int i = h * blocks + qb - fromBlock;
                         subChunk(q, k, v, frame, grid, h, qb, fromKey, toKey, firstRow, part, blockTiles[i],
@@ -113,7 +118,7 @@ public final class BlockSparseKernel {
             }
         } else {
             // Blocks outermost: a block's own key rows serve its heads while they are cached.
-            packIfWorth(k, v, grid, blocks, listKeyRows(frame, grid, fromBlock, toBlock, fromKey, toKey, -1));
+            packIfWorth(k, v, grid, blocks, listKeyRows(frame, grid, fromBlock, toBlock, fromKey, toKey, -1, -1), -1);
             ensureBlockScratch(1);
             for (int qb = fromBlock; qb < toBlock; qb++) {
                 for (int h = 0; h < heads; h++) {
@@ -289,12 +294,13 @@ public final class BlockSparseKernel {
     static final int HEADS_OUTER_MAX_BLOCKS = 32;
 
     /**
-     * Lists the distinct key blocks that query blocks {@code [fromBlock, toBlock)} use (every head,
-     * tile positions {@code [fromKey, toKey)}, only those of sub-chunk {@code part} unless it is -1)
-     * as packing slots, and returns their rows. With a part, the blocks' tile lists are those held
-     * in {@link #blockTiles}.
+     * Lists the distinct key blocks that query blocks {@code [fromBlock, toBlock)} use (head
+     * {@code head}, or every head if it is -1; tile positions {@code [fromKey, toKey)}, only those
+     * of sub-chunk {@code part} unless it is -1) as packing slots, and returns their rows. With a
+     * part, the blocks' tile lists are those held in {@link #blockTiles}.
      */
-    private int listKeyRows(int frame, BlockGrid grid, int fromBlock, int toBlock, int fromKey, int toKey, int part) {
+    private int listKeyRows(int frame, BlockGrid grid, int fromBlock, int toBlock, int fromKey, int toKey, int part,
+            int head) {
         boolean profile = KernelProfile.enabled();
         long clock = profile ? System.nanoTime() : 0;
         int heads = layout.heads();
@@ -310,7 +316,7 @@ public final class BlockSparseKernel {
         int slots = 0;
         int first = Math.max(0, fromKey);
         for (int qb = fromBlock; qb < toBlock; qb++) {
-            for (int h = 0; h < heads; h++) {
+            for (int h = Math.max(0, head); h < (head < 0 ? heads : head + 1); h++) {
                 TileList list = tiles;
                 if (part < 0) {
                     layout.keyBlocks(frame, h, qb, tiles);
@@ -343,23 +349,35 @@ public final class BlockSparseKernel {
         return slots;
     }
 
-    /** Packs the {@code keyRows} rows just listed when a call of {@code blocks} blocks gains by it. */
-    private void packIfWorth(Rows k, Rows v, BlockGrid grid, int blocks, int keyRows) {
-        packed = blocks >= PACK_MIN_BLOCKS
-                && 2L * keyRows * layout.heads() * headDim * Float.BYTES <= PACK_MAX_BYTES;
+    /**
+     * Packs the {@code keyRows} rows just listed (of head {@code head}, or of every head if it is
+     * -1) when a call of {@code blocks} blocks gains by it; returns whether it did.
+     */
+    private boolean packIfWorth(Rows k, Rows v, BlockGrid grid, int blocks, int keyRows, int head) {
+        long bytes = 2L * keyRows * (head < 0 ? layout.heads() : 1) * headDim * Float.BYTES;
+        packed = blocks >= PACK_MIN_BLOCKS && bytes <= (head < 0 ? PACK_MAX_BYTES : PACK_MAX_HEAD_BYTES);
         if (packed) {
-            pack(k, v, grid, keyRows);
+            pack(k, v, grid, keyRows, head);
         }
+        return packed;
     }
 
     /**
-     * Copies the {@code slots} key and value rows listed by {@link #listKeyRows} into per-head
-     * arrays, each key block's rows adjacent. The products then read 64 contiguous floats per key,
-     * and a row shared by neighbouring query blocks is fetched from the input once per call instead
-     * of once per query block and head (the value product ran at about 67 GFLOP/s per core on rows
-     * read in place, against 100-130 on packed rows).
+     * Largest packed copy of one head's rows, in bytes, when the heads' key blocks differ: a
+     * sub-chunk's rows for the blocks of a range (`fixed`: 16 tiles, and one more where the range
+     * spans two of its summary sets) and the scores against them stay in the second-level cache.
      */
-    private void pack(Rows k, Rows v, BlockGrid grid, int slots) {
+    static final long PACK_MAX_HEAD_BYTES = 1L << 20;
+
+    /**
+     * Copies the {@code slots} key and value rows listed by {@link #listKeyRows} (of head
+     * {@code head}, or of every head if it is -1) into per-head arrays, each key block's rows
+     * adjacent. The products then read 64 contiguous floats per key, and a row shared by
+     * neighbouring query blocks is fetched from the input once per call instead of once per query
+     * block and head (the value product ran at about 67 GFLOP/s per core on rows read in place,
+     * against 100-130 on packed rows).
+     */
+    private void pack(Rows k, Rows v, BlockGrid grid, int slots, int head) {
         boolean profile = KernelProfile.enabled();
         long clock = profile ? System.nanoTime() : 0;
         int heads = layout.heads();
@@ -368,6 +386,8 @@ public final class BlockSparseKernel {
             packedKeys = new float[heads][capacity * headDim];
             packedValues = new float[heads][capacity * headDim];
         }
+        int fromHead = Math.max(0, head);
+        int toHead = head < 0 ? heads : head + 1;
         for (int i = 0; i < slotBlockCount; i++) {
             int kb = slotBlocks[i];
             int slot = blockSlot[kb];
@@ -375,7 +395,7 @@ public final class BlockSparseKernel {
                 int position = grid.frame().original(row);
                 int keyRow = k.offset(position);
                 int valueRow = v.offset(position);
-                for (int h = 0; h < heads; h++) {
+                for (int h = fromHead; h < toHead; h++) {
                     System.arraycopy(k.data(), keyRow + h * headDim, packedKeys[h], slot * headDim, headDim);
                     System.arraycopy(v.data(), valueRow + h * headDim, packedValues[h], slot * headDim, headDim);
                 }
