@@ -104,7 +104,7 @@ public final class BlockSparseKernel {
                 }
                 boolean allHeads = packIfWorth(k, v, grid, blocks, keyRows, -1);
                 for (int h = 0; h < heads; h++) {
-                    if (!allHeads && blocks >= PACK_MIN_BLOCKS) {
+                    if (!allHeads && blocks >= PACK_MIN_BLOCKS && !k.headMajor()) {
                         // Heads whose key blocks differ (`fixed`): each head's own rows may still fit.
                         packIfWorth(k, v, grid, blocks, listKeyRows(frame, grid, fromBlock, toBlock, fromKey, toKey,
                                 part, h), h);
@@ -212,6 +212,8 @@ public final class BlockSparseKernel {
         }
         ensureCapacity(ld, keyRows);
         int headOffset = head * headDim;
+        int keyHead = k.headOffset(head, headDim);
+        int valueHead = v.headOffset(head, headDim);
         int column = 0;
         for (int t = firstTile; t < lastTile; t++) {
             int kb = tiles.keyBlock(t);
@@ -226,8 +228,8 @@ public final class BlockSparseKernel {
             } else {
                 for (int row = grid.blockStart(kb); row < grid.blockEnd(kb); row++) {
                     int position = grid.frame().original(row);
-                    keyOffsets[column] = k.offset(position) + headOffset;
-                    valueOffsets[column] = v.offset(position) + headOffset;
+                    keyOffsets[column] = k.offset(position) + keyHead;
+                    valueOffsets[column] = v.offset(position) + valueHead;
                     column++;
                 }
             }
@@ -237,7 +239,7 @@ public final class BlockSparseKernel {
         if (!merge) {
             int queryStart = grid.blockStart(qb);
             for (int r = 0; r < queryRows; r++) {
-                queryOffsets[r] = q.offset(grid.frame().original(queryStart + r)) + headOffset;
+                queryOffsets[r] = q.offset(grid.frame().original(queryStart + r)) + q.headOffset(head, headDim);
             }
             TileMath.transposeScaled(q.data(), queryOffsets, queryRows, headDim, scale, queries, ld);
         }
@@ -355,7 +357,9 @@ public final class BlockSparseKernel {
      */
     private boolean packIfWorth(Rows k, Rows v, BlockGrid grid, int blocks, int keyRows, int head) {
         long bytes = 2L * keyRows * (head < 0 ? layout.heads() : 1) * headDim * Float.BYTES;
-        packed = blocks >= PACK_MIN_BLOCKS && bytes <= (head < 0 ? PACK_MAX_BYTES : PACK_MAX_HEAD_BYTES);
+        // Rows held head by head already give each key block's rows of a head adjacent.
+        packed = !(k.headMajor() && v.headMajor()) && blocks >= PACK_MIN_BLOCKS
+                && bytes <= (head < 0 ? PACK_MAX_BYTES : PACK_MAX_HEAD_BYTES);
         if (packed) {
             pack(k, v, grid, keyRows, head);
         }
@@ -396,8 +400,9 @@ public final class BlockSparseKernel {
                 int keyRow = k.offset(position);
                 int valueRow = v.offset(position);
                 for (int h = fromHead; h < toHead; h++) {
-                    System.arraycopy(k.data(), keyRow + h * headDim, packedKeys[h], slot * headDim, headDim);
-                    System.arraycopy(v.data(), valueRow + h * headDim, packedValues[h], slot * headDim, headDim);
+                    System.arraycopy(k.data(), keyRow + k.headOffset(h, headDim), packedKeys[h], slot * headDim, headDim);
+                    System.arraycopy(v.data(), valueRow + v.headOffset(h, headDim), packedValues[h], slot * headDim,
+                            headDim);
                 }
             }
         }

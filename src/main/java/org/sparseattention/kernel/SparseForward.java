@@ -68,23 +68,31 @@ public final class SparseForward {
             kernels[t] = new BlockSparseKernel(layout, headDim, scale);
         }
         ExecutorService pool = threads > 1 ? Executors.newFixedThreadPool(threads) : null;
+        float[][] byHead = headMajorWorthIt(layout, seqLen, rowLength)
+                ? new float[][] {new float[seqLen * rowLength], new float[seqLen * rowLength]} : null;
         try {
             for (int b = 0; b < batch; b++) {
                 int base = b * seqLen * rowLength;
                 Rows qRows = Rows.dense(q, base, rowLength);
-                Rows kRows = Rows.dense(k, base, rowLength);
-                Rows vRows = Rows.dense(v, base, rowLength);
+                Rows kRows = byHead == null ? Rows.dense(k, base, rowLength)
+                        : toHeadMajor(k, base, layout, headDim, byHead[0], pool, threads);
+                Rows vRows = byHead == null ? Rows.dense(v, base, rowLength)
+                        : toHeadMajor(v, base, layout, headDim, byHead[1], pool, threads);
                 Accumulator accumulator = new Accumulator(output, base, seqLen, heads, headDim);
                 for (int f = 0; f < layout.frameCount(); f++) {
                     int frame = f;
                     int blocks = layout.grid(f).numBlocks();
+                    int ranges = (blocks + RANGE - 1) / RANGE;
                     List<Callable<Void>> work = new ArrayList<>();
                     AtomicInteger next = new AtomicInteger();
                     for (int t = 0; t < threads; t++) {
                         BlockSparseKernel kernel = kernels[t];
                         work.add(() -> {
                             TileList scratch = new TileList();
-                            for (int from = next.getAndAdd(RANGE); from < blocks; from = next.getAndAdd(RANGE)) {
+                            // Last ranges first: in causal patterns they have the most keys, and
+                            // the short ones taken last even out the threads' ends.
+                            for (int i = next.getAndIncrement(); i < ranges; i = next.getAndIncrement()) {
+                                int from = (ranges - 1 - i) * RANGE;
                                 computeRange(kernel, accumulator, qRows, kRows, vRows, layout, frame, from,
                                         Math.min(blocks, from + RANGE), maxKeyBlocks, scratch);
                             }
@@ -101,6 +109,46 @@ public final class SparseForward {
             }
         }
         return new AttentionOutput(batch, seqLen, heads, headDim, output, logSumExp);
+    }
+
+    /**
+     * Returns whether the keys and values are worth copying head by head ({@link Rows#headMajor}):
+     * when rows are long (more tiles on average than the kernel computes whole), each key row is
+     * read by many query blocks, and adjacent rows per head spare the kernel packing them again for
+     * every range (`fixed`: 14 % of its time). Not when the two copies would take more than a
+     * quarter of the heap: they only save time.
+     */
+    static boolean headMajorWorthIt(BlockLayout layout, int seqLen, int rowLength) {
+        long blocks = 0;
+        for (int f = 0; f < layout.frameCount(); f++) {
+            blocks += layout.grid(f).numBlocks();
+        }
+        double tilesPerRow = layout.stats().totalTiles() / (double) Math.max(1, blocks * layout.heads());
+        long bytes = 2L * seqLen * rowLength * Float.BYTES;
+        return tilesPerRow > BlockSparseKernel.SPLIT_ABOVE_TILES && bytes <= Runtime.getRuntime().maxMemory() / 4;
+    }
+
+    /** Copies batch item rows {@code [L, H * D]} from {@code base} into {@code target} as {@code [H, L, D]}, on all threads. */
+    private static Rows toHeadMajor(float[] source, int base, BlockLayout layout, int headDim, float[] target,
+            ExecutorService pool, int threads) {
+        int seqLen = layout.seqLen();
+        int heads = layout.heads();
+        List<Callable<Void>> work = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int from = (int) ((long) seqLen * t / threads);
+            int to = (int) ((long) seqLen * (t + 1) / threads);
+            work.add(() -> {
+                for (int position = from; position < to; position++) {
+                    int row = base + position * heads * headDim;
+                    for (int h = 0; h < heads; h++) {
+                        System.arraycopy(source, row + h * headDim, target, (h * seqLen + position) * headDim, headDim);
+                    }
+                }
+                return null;
+            });
+        }
+        run(pool, work);
+        return Rows.headMajor(target, seqLen, headDim);
     }
 
     /**

@@ -61,6 +61,53 @@ class SubChunkTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} L={1} bs={2} H={3} D={4} l={5}")
+    @CsvSource({"all, 300, 4, 3, 5, 0", "fixed, 1000, 8, 2, 8, 40", "local+strided, 257, 4, 2, 7, 20"})
+    void headMajorRowsGiveTheBitsOfRowMajorRows(String mode, int seqLen, int blockSize, int heads, int headDim,
+            int context) {
+        int rowLength = heads * headDim;
+        float[] q = normal(21, seqLen * rowLength);
+        float[] k = normal(22, seqLen * rowLength);
+        float[] v = normal(23, seqLen * rowLength);
+        float[] kByHead = new float[k.length];
+        float[] vByHead = new float[v.length];
+        for (int t = 0; t < seqLen; t++) {
+            for (int h = 0; h < heads; h++) {
+                for (int d = 0; d < headDim; d++) {
+                    kByHead[(h * seqLen + t) * headDim + d] = k[t * rowLength + h * headDim + d];
+                    vByHead[(h * seqLen + t) * headDim + d] = v[t * rowLength + h * headDim + d];
+                }
+            }
+        }
+        Pattern pattern = Patterns.parse(mode, context, blockSize, mode.equals("fixed") ? 2 : 1, 1);
+        BlockLayout layout = BlockLayout.of(pattern, seqLen, blockSize, heads);
+        float scale = 0.3f;
+        Accumulator rowMajor = new Accumulator(seqLen, heads, headDim);
+        Accumulator headMajor = new Accumulator(seqLen, heads, headDim);
+        BlockSparseKernel kernel = new BlockSparseKernel(layout, headDim, scale);
+        for (int f = 0; f < layout.frameCount(); f++) {
+            // Calls of 8 blocks (heads outermost, packed where rows are row-major) and of all blocks.
+            int blocks = layout.grid(f).numBlocks();
+            int[] cuts = {0, Math.min(8, blocks), blocks};
+            for (int c = 0; c + 1 < cuts.length; c++) {
+                int from = cuts[c];
+                int to = cuts[c + 1];
+                if (from == to) {
+                    continue;
+                }
+                rowMajor.merge(kernel.compute(Rows.dense(q, 0, rowLength), Rows.dense(k, 0, rowLength),
+                        Rows.dense(v, 0, rowLength), f, from, to, 0, Integer.MAX_VALUE));
+                headMajor.merge(kernel.compute(Rows.dense(q, 0, rowLength), Rows.headMajor(kByHead, seqLen, headDim),
+                        Rows.headMajor(vByHead, seqLen, headDim), f, from, to, 0, Integer.MAX_VALUE));
+            }
+        }
+        assertArrayEquals(rowMajor.output(), headMajor.output(), mode + ": output");
+        assertArrayEquals(rowMajor.logSumExp(), headMajor.logSumExp(), mode + ": log-sum-exp");
+        ReferenceAttention.Result expected = ReferenceAttention.compute(q, k, v, 1, seqLen, heads, headDim, pattern,
+                scale);
+        assertClose(expected.output(), headMajor.output(), KernelParityTest.TOLERANCE, mode + " vs reference");
+    }
+
     private static int mostTiles(BlockLayout layout) {
         TileList scratch = new TileList();
         int most = 0;
