@@ -106,6 +106,44 @@ public final class NpyFile {
     }
 
     /**
+     * Reads float32 rows {@code [row, row + count)} of batch item {@code batch} through the direct
+     * buffer {@code scratch}, which must hold a row: row {@code i} to
+     * {@code target[rowOffsets[rowOffsetsFrom + i] ..]}, or, when {@code rowOffsets} is null, all
+     * rows one after another from {@code target[targetOffset]}. Rows placed one by one need no
+     * staging copy when they are held in another order than the file's.
+     */
+    public static void readFloat32Rows(Storage.Input input, NpyHeader header, int batch, int row, int count,
+            float[] target, int targetOffset, int[] rowOffsets, int rowOffsetsFrom, ByteBuffer scratch)
+            throws IOException {
+        if (header.dtype() != NpyDType.FLOAT32) {
+            throw new IllegalArgumentException(header.file() + " holds " + header.dtype() + ", not float32");
+        }
+        long[] shape = batchShape(header);
+        int rowLength = Math.toIntExact(shape[2]);
+        int rowBytes = rowLength * Float.BYTES;
+        int perRead = scratch.capacity() / rowBytes;
+        if (perRead < 1) {
+            throw new IllegalArgumentException("scratch of " + scratch.capacity() + " bytes holds no row of " + rowBytes);
+        }
+        scratch.order(header.order());
+        long first = header.dataOffset() + ((long) batch * shape[1] + row) * rowBytes;
+        for (int done = 0; done < count; done += perRead) {
+            int rows = Math.min(perRead, count - done);
+            scratch.clear().limit(rows * rowBytes);
+            input.readFully(first + (long) done * rowBytes, scratch);
+            scratch.flip();
+            java.nio.FloatBuffer floats = scratch.asFloatBuffer();
+            if (rowOffsets == null) {
+                floats.get(target, targetOffset + done * rowLength, rows * rowLength);
+            } else {
+                for (int r = 0; r < rows; r++) {
+                    floats.get(target, rowOffsets[rowOffsetsFrom + done + r], rowLength);
+                }
+            }
+        }
+    }
+
+    /**
      * Returns the index of the first NaN or infinite value of {@code values[from .. to)}, or -1.
      * Vectorised: {@code x - x} is 0 for every finite {@code x} and NaN otherwise, so one pass of
      * subtractions and additions finds whether there is any, at memory speed.

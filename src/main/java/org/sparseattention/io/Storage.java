@@ -3,6 +3,7 @@ package org.sparseattention.io;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 
 /**
  * The file operations the project needs, by URI. The one implementation is {@link
@@ -25,5 +26,12 @@ public interface Storage {
     /** Positioned reads: "seek, then read", safe to call in any order. */
     interface Input extends Closeable {
         void readFully(long position, byte[] buffer, int offset, int length) throws IOException;
+
+        /** Reads {@code target.remaining()} bytes at {@code position} into {@code target}, advancing it. */
+        default void readFully(long position, ByteBuffer target) throws IOException {
+            byte[] bytes = new byte[target.remaining()];
+            readFully(position, bytes, 0, bytes.length);
+            target.put(bytes);
+        }
     }
 }

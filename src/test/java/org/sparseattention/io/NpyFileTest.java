@@ -150,6 +150,55 @@ class NpyFileTest {
         }
     }
 
+    @Test
+    void readsFloat32RowsIntoDirectBuffersInOrderAndToTheirPlaces() throws IOException {
+        int rows = 9;
+        int columns = 3;
+        for (String order : new String[] {"<f4", ">f4"}) {
+            ByteBuffer data = ByteBuffer.allocate(2 * rows * columns * 4)
+                    .order(order.startsWith("<") ? ByteOrder.LITTLE_ENDIAN : ByteOrder.BIG_ENDIAN);
+            for (int i = 0; i < 2 * rows * columns; i++) {
+                data.putFloat(i * 0.5f - 7);
+            }
+            String uri = write("rows" + order.charAt(0) + ".npy", file(1, dict(order, "False",
+                    "(2, " + rows + ", " + columns + ")"), data.array()));
+            NpyHeader header = NpyFile.readHeader(storage, uri);
+            float[] expected = new float[5 * columns];
+            // The local file's own descriptor, and a store that reads byte arrays only.
+            Storage.Input local = storage.open(uri);
+            Storage.Input plain = new Storage.Input() {
+                @Override
+                public void readFully(long position, byte[] buffer, int offset, int length) throws IOException {
+                    local.readFully(position, buffer, offset, length);
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+            try (local) {
+                NpyFile.readRows(local, header, 1, 3, 5, expected, 0);
+                for (Storage.Input input : new Storage.Input[] {local, plain}) {
+                    // A buffer of two rows: three reads, the last of one row.
+                    ByteBuffer scratch = ByteBuffer.allocateDirect(2 * columns * 4 + 3);
+                    float[] inOrder = new float[5 * columns + 2];
+                    NpyFile.readFloat32Rows(input, header, 1, 3, 5, inOrder, 2, null, 0, scratch);
+                    assertArrayEquals(expected, Arrays.copyOfRange(inOrder, 2, inOrder.length), order + " in order");
+                    float[] placed = new float[5 * columns];
+                    int[] offsets = {-1, 4 * columns, 0, 3 * columns, columns, 2 * columns};
+                    NpyFile.readFloat32Rows(input, header, 1, 3, 5, placed, 0, offsets, 1, scratch);
+                    for (int r = 0; r < 5; r++) {
+                        assertArrayEquals(Arrays.copyOfRange(expected, r * columns, (r + 1) * columns),
+                                Arrays.copyOfRange(placed, offsets[1 + r], offsets[1 + r] + columns), order + " row " + r);
+                    }
+                }
+                ByteBuffer tooSmall = ByteBuffer.allocateDirect(columns * 4 - 1);
+                assertThrows(IllegalArgumentException.class,
+                        () -> NpyFile.readFloat32Rows(local, header, 0, 0, 1, expected, 0, null, 0, tooSmall));
+            }
+        }
+    }
+
     /** binary16 bits of a float that has an exact normal binary16 value, or of zero. */
     private static short half(float value) {
         int bits = Float.floatToRawIntBits(value);
