@@ -123,7 +123,8 @@ public final class NpyFile {
         int rowBytes = rowLength * Float.BYTES;
         int perRead = scratch.capacity() / rowBytes;
         if (perRead < 1) {
-            throw new IllegalArgumentException("scratch of " + scratch.capacity() + " bytes holds no row of " + rowBytes);
+            throw new IllegalArgumentException("scratch of " + scratch.capacity() + " bytes holds no row of "
+                    + rowBytes);
         }
         scratch.order(header.order());
         long first = header.dataOffset() + ((long) batch * shape[1] + row) * rowBytes;

@@ -402,7 +402,8 @@ public final class BlockSparseKernel {
                 int keyRow = k.offset(position);
                 int valueRow = v.offset(position);
                 for (int h = fromHead; h < toHead; h++) {
-                    System.arraycopy(k.data(), keyRow + k.headOffset(h, headDim), packedKeys[h], slot * headDim, headDim);
+                    System.arraycopy(k.data(), keyRow + k.headOffset(h, headDim), packedKeys[h], slot * headDim,
+                            headDim);
                     System.arraycopy(v.data(), valueRow + v.headOffset(h, headDim), packedValues[h], slot * headDim,
                             headDim);
                 }

@@ -17,24 +17,17 @@ public interface Rows {
         return head * headDim;
     }
 
-    /** Returns whether each head's features of consecutive positions are adjacent (see {@link #headMajor}). */
+    /**
+     * Returns whether each head's features of consecutive positions are adjacent (see
+     * {@link #headMajor(float[], int, int)}).
+     */
     default boolean headMajor() {
         return false;
     }
 
     /** Returns rows stored contiguously: position {@code t} at {@code base + t * rowLength}. */
     static Rows dense(float[] data, int base, int rowLength) {
-        return new Rows() {
-            @Override
-            public float[] data() {
-                return data;
-            }
-
-            @Override
-            public int offset(int position) {
-                return base + position * rowLength;
-            }
-        };
+        return new Strided(data, base, rowLength, 0);
     }
 
     /**
@@ -42,26 +35,27 @@ public interface Rows {
      * {@code (h * seqLen + t) * headDim}, so that a key block's rows of one head are adjacent.
      */
     static Rows headMajor(float[] data, int seqLen, int headDim) {
-        return new Rows() {
-            @Override
-            public float[] data() {
-                return data;
-            }
+        return new Strided(data, 0, headDim, seqLen * headDim);
+    }
 
-            @Override
-            public int offset(int position) {
-                return position * headDim;
-            }
+    /**
+     * Rows at {@code base + t * rowStride}, with a position's heads side by side in its row
+     * ({@code headStride} 0) or {@code headStride} apart.
+     */
+    record Strided(float[] data, int base, int rowStride, int headStride) implements Rows {
+        @Override
+        public int offset(int position) {
+            return base + position * rowStride;
+        }
 
-            @Override
-            public int headOffset(int head, int headDim) {
-                return head * seqLen * headDim;
-            }
+        @Override
+        public int headOffset(int head, int headDim) {
+            return head * (headStride == 0 ? headDim : headStride);
+        }
 
-            @Override
-            public boolean headMajor() {
-                return true;
-            }
-        };
+        @Override
+        public boolean headMajor() {
+            return headStride != 0;
+        }
     }
 }

@@ -128,7 +128,10 @@ public final class SparseForward {
         return tilesPerRow > BlockSparseKernel.SPLIT_ABOVE_TILES && bytes <= Runtime.getRuntime().maxMemory() / 4;
     }
 
-    /** Copies batch item rows {@code [L, H * D]} from {@code base} into {@code target} as {@code [H, L, D]}, on all threads. */
+    /**
+     * Copies a batch item's rows {@code [L, H * D]} from {@code base} into {@code target} as
+     * {@code [H, L, D]}, on all threads.
+     */
     private static Rows toHeadMajor(float[] source, int base, BlockLayout layout, int headDim, float[] target,
             ExecutorService pool, int threads) {
         int seqLen = layout.seqLen();

@@ -229,7 +229,10 @@ final class TileMath {
     /** Keys per pass of {@link #output}: their weights and value rows stay in the first-level cache. */
     private static final int KEY_PANEL = 64;
 
-    /** Adds keys {@code [from, to)}, whose value rows start at {@code base + (c - from) * stride}, to the transposed output. */
+    /**
+     * Adds keys {@code [from, to)}, whose value rows start at {@code base + (c - from) * stride}, to
+     * the transposed output.
+     */
     private static void outputPanel(float[] values, int base, int stride, int from, int to, float[] weights, int ld,
             int depth, float[] output) {
         int d = 0;

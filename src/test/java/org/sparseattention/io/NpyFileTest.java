@@ -189,7 +189,8 @@ class NpyFileTest {
                     NpyFile.readFloat32Rows(input, header, 1, 3, 5, placed, 0, offsets, 1, scratch);
                     for (int r = 0; r < 5; r++) {
                         assertArrayEquals(Arrays.copyOfRange(expected, r * columns, (r + 1) * columns),
-                                Arrays.copyOfRange(placed, offsets[1 + r], offsets[1 + r] + columns), order + " row " + r);
+                                Arrays.copyOfRange(placed, offsets[1 + r], offsets[1 + r] + columns),
+                                order + " row " + r);
                     }
                 }
                 ByteBuffer tooSmall = ByteBuffer.allocateDirect(columns * 4 - 1);
