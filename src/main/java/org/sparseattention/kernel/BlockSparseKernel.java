@@ -289,11 +289,12 @@ public final class BlockSparseKernel {
     static final long PACK_MAX_BYTES = 4L << 20;
 
     /**
-     * Most query blocks of a call that runs heads outermost. Measured: in-process ranges of 8
-     * blocks sharing chunks of 64 key blocks (`fixed`, `all`) ran 1.15-1.4 x faster heads
-     * outermost, and the job's units of about 14 blocks of `local+strided`'s original order
-     * (l=1024) were no slower; its residue-order units of 128 blocks, each block with a few key
-     * blocks of its own, ran 20-30 % slower.
+     * Most query blocks of a call that runs its heads (within each sub-chunk) outside its blocks;
+     * longer calls run blocks outermost. Measured: in-process ranges of 8 blocks sharing chunks of
+     * 64 key blocks (`fixed`, `all`) ran 1.15-1.4 x faster heads outside, and the job's units of
+     * about 14 blocks of `local+strided`'s original order (l=1024) were no slower; its
+     * residue-order units of 128 blocks, each block with a few key blocks of its own, ran 20-30 %
+     * slower so, and still 5-10 % slower in runs of 32 blocks with each head's rows packed.
      */
     static final int HEADS_OUTER_MAX_BLOCKS = 32;
 
