@@ -26,7 +26,8 @@ public final class BlockSparseKernel {
     private final BlockLayout layout;
     private final int headDim;
     private final float scale;
-    private final TileList tiles = new TileList();
+    /** A tile list to list a whole call's keys with. */
+    private final TileList listing = new TileList();
     /** Per query block of a call: its tile list for the current head and its transposed queries. */
     private TileList[] blockTiles = new TileList[0];
     private float[][] blockQueries = new float[0][];
@@ -322,9 +323,9 @@ public final class BlockSparseKernel {
         int first = Math.max(0, fromKey);
         for (int qb = fromBlock; qb < toBlock; qb++) {
             for (int h = Math.max(0, head); h < (head < 0 ? heads : head + 1); h++) {
-                TileList list = tiles;
+                TileList list = listing;
                 if (part < 0) {
-                    layout.keyBlocks(frame, h, qb, tiles);
+                    layout.keyBlocks(frame, h, qb, listing);
                 } else {
                     list = blockTiles[h * blocks + qb - fromBlock];
                 }
