@@ -115,8 +115,8 @@ public final class SparseForward {
      * Returns whether the keys and values are worth copying head by head ({@link Rows#headMajor}):
      * when rows are long (more tiles on average than the kernel computes whole), each key row is
      * read by many query blocks, and adjacent rows per head spare the kernel packing them again for
-     * every range (`fixed`: 14 % of its time). Not when the two copies would take more than a
-     * quarter of the heap: they only save time.
+     * every range (`fixed`: 14 % of its time). Not when the two copies would take more than half
+     * the heap still free (garbage counted as used): they only save time.
      */
     static boolean headMajorWorthIt(BlockLayout layout, int seqLen, int rowLength) {
         long blocks = 0;
@@ -125,7 +125,9 @@ public final class SparseForward {
         }
         double tilesPerRow = layout.stats().totalTiles() / (double) Math.max(1, blocks * layout.heads());
         long bytes = 2L * seqLen * rowLength * Float.BYTES;
-        return tilesPerRow > BlockSparseKernel.SPLIT_ABOVE_TILES && bytes <= Runtime.getRuntime().maxMemory() / 4;
+        Runtime runtime = Runtime.getRuntime();
+        long free = runtime.maxMemory() - (runtime.totalMemory() - runtime.freeMemory());
+        return tilesPerRow > BlockSparseKernel.SPLIT_ABOVE_TILES && bytes <= free / 2;
     }
 
     /**
