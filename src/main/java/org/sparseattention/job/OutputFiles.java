@@ -42,7 +42,8 @@ final class OutputFiles {
     static Shard shard(InputShape shape, JobSettings settings, int id) {
         int perBatch = Planner.shardsPerBatch(shape, settings);
         long rowStart = (long) (id % perBatch) * settings.shardRows();
-        return new Shard(id / perBatch, (int) rowStart, (int) Math.min(shape.seqLen(), rowStart + settings.shardRows()));
+        return new Shard(id / perBatch, (int) rowStart,
+                (int) Math.min(shape.seqLen(), rowStart + settings.shardRows()));
     }
 
     /** Returns every shard, in id order. */
@@ -82,7 +83,8 @@ final class OutputFiles {
         }
         if (settings.lse() && settings.merge()) {
             try (OutputStream out = fs.create(new Path(dir, MERGED_LSE), false)) {
-                out.write(NpyWriter.header(NpyWriter.FLOAT32, new long[] {shape.batch(), shape.heads(), shape.seqLen()}));
+                out.write(NpyWriter.header(NpyWriter.FLOAT32,
+                        new long[] {shape.batch(), shape.heads(), shape.seqLen()}));
                 for (int b = 0; b < shape.batch(); b++) {
                     for (int h = 0; h < shape.heads(); h++) {
                         for (Shard shard : shards) {

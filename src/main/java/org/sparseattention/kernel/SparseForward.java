@@ -123,7 +123,7 @@ public final class SparseForward {
         for (int f = 0; f < layout.frameCount(); f++) {
             blocks += layout.grid(f).numBlocks();
         }
-        double tilesPerRow = layout.stats().totalTiles() / (double) Math.max(1, blocks * layout.heads());
+        double tilesPerRow = layout.tileCount() / (double) Math.max(1, blocks * layout.heads());
         long bytes = 2L * seqLen * rowLength * Float.BYTES;
         Runtime runtime = Runtime.getRuntime();
         long free = runtime.maxMemory() - (runtime.totalMemory() - runtime.freeMemory());

@@ -333,11 +333,15 @@ final class TileMath {
         a13.add(FloatVector.fromArray(SPECIES, output, out + ld + 3 * LANES)).intoArray(output, out + ld + 3 * LANES);
         a20.add(FloatVector.fromArray(SPECIES, output, out + 2 * ld)).intoArray(output, out + 2 * ld);
         a21.add(FloatVector.fromArray(SPECIES, output, out + 2 * ld + LANES)).intoArray(output, out + 2 * ld + LANES);
-        a22.add(FloatVector.fromArray(SPECIES, output, out + 2 * ld + 2 * LANES)).intoArray(output, out + 2 * ld + 2 * LANES);
-        a23.add(FloatVector.fromArray(SPECIES, output, out + 2 * ld + 3 * LANES)).intoArray(output, out + 2 * ld + 3 * LANES);
+        a22.add(FloatVector.fromArray(SPECIES, output, out + 2 * ld + 2 * LANES))
+                .intoArray(output, out + 2 * ld + 2 * LANES);
+        a23.add(FloatVector.fromArray(SPECIES, output, out + 2 * ld + 3 * LANES))
+                .intoArray(output, out + 2 * ld + 3 * LANES);
         a30.add(FloatVector.fromArray(SPECIES, output, out + 3 * ld)).intoArray(output, out + 3 * ld);
         a31.add(FloatVector.fromArray(SPECIES, output, out + 3 * ld + LANES)).intoArray(output, out + 3 * ld + LANES);
-        a32.add(FloatVector.fromArray(SPECIES, output, out + 3 * ld + 2 * LANES)).intoArray(output, out + 3 * ld + 2 * LANES);
-        a33.add(FloatVector.fromArray(SPECIES, output, out + 3 * ld + 3 * LANES)).intoArray(output, out + 3 * ld + 3 * LANES);
+        a32.add(FloatVector.fromArray(SPECIES, output, out + 3 * ld + 2 * LANES))
+                .intoArray(output, out + 3 * ld + 2 * LANES);
+        a33.add(FloatVector.fromArray(SPECIES, output, out + 3 * ld + 3 * LANES))
+                .intoArray(output, out + 3 * ld + 3 * LANES);
     }
 }

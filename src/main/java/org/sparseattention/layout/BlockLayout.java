@@ -238,6 +238,21 @@ public final class BlockLayout {
         return true;
     }
 
+    /** Returns the number of tiles over all frames, heads and query blocks: {@link #stats} without counting pairs. */
+    public long tileCount() {
+        long count = 0;
+        TileList list = new TileList();
+        for (int f = 0; f < grids.size(); f++) {
+            for (int h = 0; h < heads; h++) {
+                for (int qb = 0; qb < grids.get(f).numBlocks(); qb++) {
+                    keyBlocks(f, h, qb, list);
+                    count += list.size();
+                }
+            }
+        }
+        return count;
+    }
+
     /** Returns the tile and pair counts of this layout; partial tiles are counted pair by pair. */
     public LayoutStats stats() {
         long[] tiles = new long[heads];
