@@ -22,7 +22,10 @@ import org.sparseattention.layout.TileList;
 class SubChunkTest {
     @ParameterizedTest(name = "{0} L={1} bs={2} H={3} D={4} l={5}")
     @CsvSource({"all, 1000, 4, 2, 5, 0", "all, 333, 3, 1, 8, 0", "fixed, 2000, 2, 2, 8, 40",
-        "strided, 1001, 2, 2, 3, 7", "local+strided, 700, 2, 2, 8, 160"})
+        "strided, 1001, 2, 2, 3, 7", "local+strided, 700, 2, 2, 8, 160",
+        // Blocks and heads of 64: calls of one block read row-major rows in place, longer ones packed
+        // rows, with the output product's constant-stride variant.
+        "all, 4200, 64, 2, 64, 0"})
     void subChunksMatchTheReferenceInAnyCallShape(String mode, int seqLen, int blockSize, int heads, int headDim,
             int context) {
         int n = seqLen * heads * headDim;
@@ -62,7 +65,8 @@ class SubChunkTest {
     }
 
     @ParameterizedTest(name = "{0} L={1} bs={2} H={3} D={4} l={5}")
-    @CsvSource({"all, 300, 4, 3, 5, 0", "fixed, 1000, 8, 2, 8, 40", "local+strided, 257, 4, 2, 7, 20"})
+    @CsvSource({"all, 300, 4, 3, 5, 0", "fixed, 1000, 8, 2, 8, 40", "local+strided, 257, 4, 2, 7, 20",
+        "local+strided, 1000, 64, 2, 64, 256"})
     void headMajorRowsGiveTheBitsOfRowMajorRows(String mode, int seqLen, int blockSize, int heads, int headDim,
             int context) {
         int rowLength = heads * headDim;
