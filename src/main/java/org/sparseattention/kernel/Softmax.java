@@ -12,10 +12,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The exponential is computed here from correctly rounded operations only: fused multiply-adds,
  * additions and multiplications (Cephes' {@code expf}: Cody-Waite reduction by ln 2 and a degree-6
- * polynomial, relative error about 1e-7), so every JVM, JIT tier and lane gives the same bits (a
- * fused multiply-add rounds once, compiled or not): the Vector API's own {@code EXP} differs in
- * the last bit between the interpreter and compiled code, which would make output bytes depend on
- * how the work is spread.
+ * polynomial, the result {@code 2^n (1 + p)} in one fused multiply-add; relative error about
+ * 1e-7), so every JVM, JIT tier and lane gives the same bits (a fused multiply-add rounds once,
+ * compiled or not): the Vector API's own {@code EXP} differs in the last bit between the
+ * interpreter and compiled code, which would make output bytes depend on how the work is spread.
  */
 final class Softmax {
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
@@ -136,18 +136,17 @@ final class Softmax {
                 FloatVector x = FloatVector.fromArray(SPECIES, s, at).sub(shift);
                 VectorMask<Float> underflow = x.lt(LOWEST);
                 // x is at most 0 or NaN (a score less its column's maximum; +inf less +inf is NaN),
-                // so of exp's clamp to [LOWEST, HIGHEST] only the lower bound can apply: a blend,
-                // cheaper than the compiled lanewise maximum (see the maxima above).
-                FloatVector clamped = x.blend(LOWEST, underflow);
-                FloatVector shifted = clamped.fma(LOG2E, ROUNDER);
+                // so of exp's clamp to [LOWEST, HIGHEST] only the lower bound could apply, and the
+                // lanes below it are set to 0 at the end: x needs no clamp here.
+                FloatVector shifted = x.fma(LOG2E, ROUNDER);
                 FloatVector n = shifted.sub(ROUNDER);
-                FloatVector t = n.fma(ln2High, clamped);
+                FloatVector t = n.fma(ln2High, x);
                 t = n.fma(ln2Low, t);
                 FloatVector z = t.mul(t);
-                FloatVector p = t.fma(P0, P1).fma(t, p2).fma(t, p3).fma(t, p4).fma(t, p5).fma(z, t).add(1f);
+                FloatVector p = t.fma(P0, P1).fma(t, p2).fma(t, p3).fma(t, p4).fma(t, p5).fma(z, t);
                 FloatVector scale = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(SCALE_BIAS)
                         .reinterpretAsFloats();
-                FloatVector e = p.mul(scale).blend(0f, underflow);
+                FloatVector e = p.fma(scale, scale).blend(0f, underflow);
                 e.intoArray(s, at);
                 sum = sum.add(e);
             }
@@ -194,10 +193,10 @@ final class Softmax {
             FloatVector r = n.fma(ln2High, clamped);
             r = n.fma(ln2Low, r);
             FloatVector z = r.mul(r);
-            FloatVector p = r.fma(P0, P1).fma(r, p2).fma(r, p3).fma(r, p4).fma(r, p5).fma(z, r).add(1f);
+            FloatVector p = r.fma(P0, P1).fma(r, p2).fma(r, p3).fma(r, p4).fma(r, p5).fma(z, r);
             FloatVector scale = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(SCALE_BIAS)
                     .reinterpretAsFloats();
-            FloatVector e = p.mul(scale).blend(0f, underflow);
+            FloatVector e = p.fma(scale, scale).blend(0f, underflow);
             e.intoArray(s, at);
             sum = sum.add(e);
         }
@@ -223,7 +222,9 @@ final class Softmax {
         p = Math.fma(p, r, P3);
         p = Math.fma(p, r, P4);
         p = Math.fma(p, r, P5);
-        p = Math.fma(p, z, r) + 1f;
-        return p * Float.intBitsToFloat((Float.floatToRawIntBits(shifted) << 23) + SCALE_BIAS);
+        p = Math.fma(p, z, r);
+        // 2^n (1 + p) in one rounding.
+        float scale = Float.intBitsToFloat((Float.floatToRawIntBits(shifted) << 23) + SCALE_BIAS);
+        return Math.fma(p, scale, scale);
     }
 }
