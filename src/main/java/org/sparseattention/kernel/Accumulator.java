@@ -26,7 +26,8 @@ public final class Accumulator {
 
     /**
      * Returns an accumulator that keeps its output in {@code output} from {@code outputOffset} on,
-     * which must hold zeros there.
+     * whatever that holds: a row and head take their first partial as it is, and
+     * {@link #zeroEmpty} writes zeros to those no partial reached.
      */
     public Accumulator(float[] output, int outputOffset, int rows, int heads, int headDim) {
         this.heads = heads;
@@ -45,6 +46,16 @@ public final class Accumulator {
     /** Returns the log-sum-exp, {@code [L, H]} row-major. */
     public float[] logSumExp() {
         return logSumExp;
+    }
+
+    /** Writes zeros to the output of every row and head no partial has given a key yet. */
+    public void zeroEmpty() {
+        for (int i = 0; i < logSumExp.length; i++) {
+            if (logSumExp[i] == Float.NEGATIVE_INFINITY) {
+                int at = outputOffset + i * headDim;
+                Arrays.fill(output, at, at + headDim, 0f);
+            }
+        }
     }
 
     /** Merges {@code partial} into the rows it covers; call in chunk order for reproducible bits. */

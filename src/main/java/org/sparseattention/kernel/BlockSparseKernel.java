@@ -260,23 +260,30 @@ public final class BlockSparseKernel {
         clock = lap(profile, KernelProfile.Phase.OUTPUT_GEMM, clock);
         int heads = layout.heads();
         int rowLength = heads * headDim;
-        for (int r = 0; r < queryRows; r++) {
-            int out = (outRow + r) * rowLength + headOffset;
-            float inverse = inverseSums[r];
-            if (merge) {
-                for (int d = 0; d < headDim; d++) {
-                    mergeRow[d] = result[d * ld + r] * inverse;
-                }
-                Accumulator.mergeHead(output, out, logSumExp, (outRow + r) * heads + head, mergeRow, 0, rowLse[r],
-                        headDim);
-                continue;
+        if (merge) {
+            for (int r = 0; r < queryRows; r++) {
+                scatterRow(result, ld, r, inverseSums[r], headDim, mergeRow, 0);
+                Accumulator.mergeHead(output, (outRow + r) * rowLength + headOffset, logSumExp,
+                        (outRow + r) * heads + head, mergeRow, 0, rowLse[r], headDim);
             }
-            for (int d = 0; d < headDim; d++) {
-                output[out + d] = result[d * ld + r] * inverse;
+        } else {
+            for (int r = 0; r < queryRows; r++) {
+                scatterRow(result, ld, r, inverseSums[r], headDim, output, (outRow + r) * rowLength + headOffset);
+                logSumExp[(outRow + r) * heads + head] = rowLse[r];
             }
-            logSumExp[(outRow + r) * heads + head] = rowLse[r];
         }
         lap(profile, KernelProfile.Phase.SCATTER, clock);
+    }
+
+    /**
+     * Writes column {@code r} of the transposed output {@code result}, times {@code inverse}, to
+     * {@code target} from {@code at}: a method of its own, compiled on its own profile (inside the
+     * query-block loop, some processes compiled it several times slower than others).
+     */
+    private static void scatterRow(float[] result, int ld, int r, float inverse, int headDim, float[] target, int at) {
+        for (int d = 0; d < headDim; d++) {
+            target[at + d] = result[d * ld + r] * inverse;
+        }
     }
 
     /** Query blocks from which a call packs its key and value rows: below, the copy costs more than it saves. */

@@ -52,6 +52,23 @@ public final class SparseForward {
      */
     public static AttentionOutput forward(float[] q, float[] k, float[] v, int batch, BlockLayout layout,
             int headDim, float scale, int maxKeyBlocks, int threads) {
+        int seqLen = layout.seqLen();
+        int heads = layout.heads();
+        AttentionOutput result = new AttentionOutput(batch, seqLen, heads, headDim,
+                new float[Math.multiplyExact(batch, Math.multiplyExact(seqLen, heads * headDim))],
+                new float[Math.multiplyExact(batch, heads * seqLen)]);
+        forward(q, k, v, layout, scale, maxKeyBlocks, threads, result);
+        return result;
+    }
+
+    /**
+     * Computes attention like {@link #forward(float[], float[], float[], int, BlockLayout, int, float,
+     * int, int)} into {@code into}, whose every value it writes (batch size and head dimension are
+     * {@code into}'s): a caller computing repeatedly allocates the output once, as the job's tasks
+     * reuse theirs.
+     */
+    public static void forward(float[] q, float[] k, float[] v, BlockLayout layout, float scale, int maxKeyBlocks,
+            int threads, AttentionOutput into) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
@@ -60,9 +77,19 @@ public final class SparseForward {
         }
         int seqLen = layout.seqLen();
         int heads = layout.heads();
+        if (into.seqLen() != seqLen || into.heads() != heads) {
+            throw new IllegalArgumentException("output of " + into.seqLen() + " rows and " + into.heads()
+                    + " heads for a layout of " + seqLen + " rows and " + heads + " heads");
+        }
+        int batch = into.batch();
+        int headDim = into.headDim();
         int rowLength = heads * headDim;
-        float[] output = new float[batch * seqLen * rowLength];
-        float[] logSumExp = new float[batch * heads * seqLen];
+        if (q.length != into.output().length || k.length != q.length || v.length != q.length) {
+            throw new IllegalArgumentException("inputs of " + q.length + ", " + k.length + " and " + v.length
+                    + " floats for an output of " + into.output().length);
+        }
+        float[] output = into.output();
+        float[] logSumExp = into.logSumExp();
         BlockSparseKernel[] kernels = new BlockSparseKernel[threads];
         for (int t = 0; t < threads; t++) {
             kernels[t] = new BlockSparseKernel(layout, headDim, scale);
@@ -101,6 +128,7 @@ public final class SparseForward {
                     }
                     run(pool, work);
                 }
+                accumulator.zeroEmpty();
                 AttentionOutput.transposeInto(accumulator.logSumExp(), seqLen, heads, logSumExp, b * heads * seqLen);
             }
         } finally {
@@ -108,7 +136,6 @@ public final class SparseForward {
                 pool.shutdownNow();
             }
         }
-        return new AttentionOutput(batch, seqLen, heads, headDim, output, logSumExp);
     }
 
     /**

@@ -36,4 +36,18 @@ class AccumulatorTest {
         assertArrayEquals(new float[] {0, 0, 0, first[0], first[1], first[2]}, acc.output());
         assertArrayEquals(new float[] {Float.NEGATIVE_INFINITY, 0.25f}, acc.logSumExp());
     }
+
+    /** Over an output that holds other values: merged rows replace them, and zeroEmpty clears the rest. */
+    @Test
+    void mergedRowsReplaceWhatTheOutputHeldAndEmptyRowsAreZeroed() {
+        float[] output = new float[2 + 3 * 2 * 2];
+        java.util.Arrays.fill(output, Float.NaN);
+        Accumulator acc = new Accumulator(output, 2, 3, 2, 2);
+        float[] share = normal(8, 4);
+        // Row 1: head 0 gets a share, head 1 an empty one; rows 0 and 2 get nothing.
+        acc.merge(new Partial(new int[] {1}, 2, 2, share.clone(), new float[] {0.5f, Float.NEGATIVE_INFINITY}));
+        acc.zeroEmpty();
+        assertArrayEquals(new float[] {Float.NaN, Float.NaN, 0, 0, 0, 0, share[0], share[1], 0, 0, 0, 0, 0, 0},
+                output);
+    }
 }

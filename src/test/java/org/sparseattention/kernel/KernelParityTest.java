@@ -1,11 +1,15 @@
 package org.sparseattention.kernel;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.sparseattention.TestArrays.assertClose;
 import static org.sparseattention.TestArrays.normal;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -67,5 +71,31 @@ class KernelParityTest {
             AttentionOutput dense = DenseAttention.compute(q, k, v, batch, seqLen, heads, headDim, pattern, scale);
             assertClose(expected.output(), dense.output(), TOLERANCE, mode + " dense output");
         }
+    }
+
+    /** Into an output that holds other values (a reused one): every value written, the same bits. */
+    @Test
+    void forwardIntoAUsedOutputGivesTheBitsOfAFreshOne() {
+        int batch = 2;
+        int seqLen = 300;
+        int heads = 2;
+        int headDim = 8;
+        int n = batch * seqLen * heads * headDim;
+        float[] q = normal(4, n);
+        float[] k = normal(5, n);
+        float[] v = normal(6, n);
+        BlockLayout layout = BlockLayout.of(Patterns.parse("local+strided", 40, 16, 1, 1), seqLen, 16, heads);
+        AttentionOutput fresh = SparseForward.forward(q, k, v, batch, layout, headDim, 0.4f, 3, 2);
+        AttentionOutput used = new AttentionOutput(batch, seqLen, heads, headDim, new float[n],
+                new float[batch * heads * seqLen]);
+        Arrays.fill(used.output(), Float.NaN);
+        Arrays.fill(used.logSumExp(), 7f);
+        SparseForward.forward(q, k, v, layout, 0.4f, 3, 2, used);
+        assertArrayEquals(fresh.output(), used.output());
+        assertArrayEquals(fresh.logSumExp(), used.logSumExp());
+        AttentionOutput wrongLength = new AttentionOutput(batch, seqLen + 1, heads, headDim,
+                new float[batch * (seqLen + 1) * heads * headDim], new float[batch * heads * (seqLen + 1)]);
+        assertThrows(IllegalArgumentException.class,
+                () -> SparseForward.forward(q, k, v, layout, 0.4f, 3, 2, wrongLength));
     }
 }
