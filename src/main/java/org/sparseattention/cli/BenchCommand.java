@@ -100,7 +100,8 @@ final class BenchCommand implements Callable<Integer> {
             // The output is allocated once, as the ceiling's product matrix is: a caller computing
             // repeatedly does so (the job's tasks reuse theirs), and the timed runs then measure the
             // kernel rather than the allocation and first touch of a fresh array.
-            AttentionOutput out = new AttentionOutput(1, length, heads, headDim, new float[n], new float[heads * length]);
+            AttentionOutput out = new AttentionOutput(1, length, heads, headDim, new float[n],
+                    new float[heads * length]);
             SparseForward.forward(q, k, v, layout, scale, SparseForward.DEFAULT_MAX_KEY_BLOCKS, workers, out);
             KernelProfile.reset();
             double[] seconds = new double[repetitions];
