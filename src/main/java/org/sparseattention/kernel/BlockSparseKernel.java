@@ -241,8 +241,9 @@ public final class BlockSparseKernel {
         float[] values = packed ? packedValues[head] : v.data();
         if (!merge) {
             int queryStart = grid.blockStart(qb);
+            int queryHead = q.headOffset(head, headDim);
             for (int r = 0; r < queryRows; r++) {
-                queryOffsets[r] = q.offset(grid.frame().original(queryStart + r)) + q.headOffset(head, headDim);
+                queryOffsets[r] = q.offset(grid.frame().original(queryStart + r)) + queryHead;
             }
             TileMath.transposeScaled(q.data(), queryOffsets, queryRows, headDim, scale, queries, ld);
         }

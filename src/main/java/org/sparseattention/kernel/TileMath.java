@@ -242,11 +242,12 @@ final class TileMath {
      */
     private static void outputPanel(float[] values, int base, int stride, int from, int to, float[] weights, int ld,
             int depth, float[] output) {
+        boolean square = ld == SQUARE && stride == SQUARE;
         int d = 0;
         for (; d + 4 <= depth; d += 4) {
             int r = 0;
             for (; r + 4 * LANES <= ld; r += 4 * LANES) {
-                if (ld == SQUARE && stride == SQUARE) {
+                if (square) {
                     output4x4Square(values, base, from, to, d, weights, r, output);
                 } else {
                     output4x4(values, base, stride, from, to, d, weights, ld, r, output);
