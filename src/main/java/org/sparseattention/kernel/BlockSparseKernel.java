@@ -90,48 +90,51 @@ public final class BlockSparseKernel {
         Arrays.fill(logSumExp, 0, rows * heads, Float.NEGATIVE_INFINITY);
         int blocks = toBlock - fromBlock;
         if (blocks <= HEADS_OUTER_MAX_BLOCKS) {
-            // Sub-chunks outermost, then heads, then blocks: the blocks share one head's slices of
-            // a sub-chunk's rows (packed when they fit) while those are in the cache.
-            ensureBlockScratch(blocks * heads);
-            for (int h = 0; h < heads; h++) {
-                for (int qb = fromBlock; qb < toBlock; qb++) {
-                    layout.keyBlocks(frame, h, qb, blockTiles[h * blocks + qb - fromBlock]);
-                }
-            }
-            for (int part = 0; ; part++) {
-                int keyRows = listKeyRows(frame, grid, fromBlock, toBlock, fromKey, toKey, part, -1);
-                if (keyRows == 0) {
-                    break;
-                }
-                boolean allHeads = packIfWorth(k, v, grid, blocks, keyRows, -1);
-                for (int h = 0; h < heads; h++) {
-                    if (!allHeads && blocks >= PACK_MIN_BLOCKS && !k.headMajor()) {
-                        // Heads whose key blocks differ (`fixed`): each head's own rows may still fit.
-                        packIfWorth(k, v, grid, blocks, listKeyRows(frame, grid, fromBlock, toBlock, fromKey, toKey,
-                                part, h), h);
-                    }
-                    for (int qb = fromBlock; qb < toBlock; qb++) {
-                        int i = h * blocks + qb - fromBlock;
-                        subChunk(q, k, v, frame, grid, h, qb, fromKey, toKey, firstRow, part, blockTiles[i],
-                                blockQueries[i]);
-                    }
-                }
-            }
+            headsOuter(q, k, v, frame, grid, fromBlock, toBlock, fromKey, toKey, firstRow);
         } else {
-            // Blocks outermost: a block's own key rows serve its heads while they are cached.
-            packIfWorth(k, v, grid, blocks, listKeyRows(frame, grid, fromBlock, toBlock, fromKey, toKey, -1, -1), -1);
-            ensureBlockScratch(1);
-            for (int qb = fromBlock; qb < toBlock; qb++) {
-                for (int h = 0; h < heads; h++) {
-                    layout.keyBlocks(frame, h, qb, blockTiles[0]);
-                    for (int part = 0; subChunk(q, k, v, frame, grid, h, qb, fromKey, toKey, firstRow, part,
-                            blockTiles[0], blockQueries[0]); part++) {
-                        // Each sub-chunk merged into the block's rows in order.
-                    }
-                }
+            for (int run = fromBlock; run < toBlock; run += LONG_CALL_RUN_BLOCKS) {
+                headsOuter(q, k, v, frame, grid, run, Math.min(toBlock, run + LONG_CALL_RUN_BLOCKS), fromKey, toKey,
+                        firstRow);
             }
         }
         return new Partial(rows, positions, heads, headDim, output, logSumExp);
+    }
+
+    /**
+     * Computes query blocks {@code [fromBlock, toBlock)} (at most {@link #HEADS_OUTER_MAX_BLOCKS})
+     * sub-chunk by sub-chunk, then head by head, then block by block: the blocks share one head's
+     * slices of a sub-chunk's rows (packed when they fit) while those are in the cache. Rows go to
+     * the call's output from {@code firstRow}.
+     */
+    private void headsOuter(Rows q, Rows k, Rows v, int frame, BlockGrid grid, int fromBlock, int toBlock,
+            int fromKey, int toKey, int firstRow) {
+        int heads = layout.heads();
+        int blocks = toBlock - fromBlock;
+        ensureBlockScratch(blocks * heads);
+        for (int h = 0; h < heads; h++) {
+            for (int qb = fromBlock; qb < toBlock; qb++) {
+                layout.keyBlocks(frame, h, qb, blockTiles[h * blocks + qb - fromBlock]);
+            }
+        }
+        for (int part = 0; ; part++) {
+            int keyRows = listKeyRows(frame, grid, fromBlock, toBlock, fromKey, toKey, part, -1);
+            if (keyRows == 0) {
+                break;
+            }
+            boolean allHeads = packIfWorth(k, v, grid, blocks, keyRows, -1);
+            for (int h = 0; h < heads; h++) {
+                if (!allHeads && blocks >= PACK_MIN_BLOCKS && !k.headMajor()) {
+                    // Heads whose key blocks differ (`fixed`): each head's own rows may still fit.
+                    packIfWorth(k, v, grid, blocks, listKeyRows(frame, grid, fromBlock, toBlock, fromKey, toKey,
+                            part, h), h);
+                }
+                for (int qb = fromBlock; qb < toBlock; qb++) {
+                    int i = h * blocks + qb - fromBlock;
+                    subChunk(q, k, v, frame, grid, h, qb, fromKey, toKey, firstRow, part, blockTiles[i],
+                            blockQueries[i]);
+                }
+            }
+        }
     }
 
     /**
@@ -298,14 +301,24 @@ public final class BlockSparseKernel {
     static final long PACK_MAX_BYTES = 4L << 20;
 
     /**
-     * Most query blocks of a call that runs its heads (within each sub-chunk) outside its blocks;
-     * longer calls run blocks outermost. Measured: in-process ranges of 8 blocks sharing chunks of
-     * 64 key blocks (`fixed`, `all`) ran 1.15-1.4 x faster heads outside, and the job's units of
-     * about 14 blocks of `local+strided`'s original order (l=1024) were no slower; its
-     * residue-order units of 128 blocks, each block with a few key blocks of its own, ran 20-30 %
-     * slower so, and still 5-10 % slower in runs of 32 blocks with each head's rows packed.
+     * Most query blocks of a call that runs its heads (within each sub-chunk) outside its blocks
+     * in one piece; longer calls do so in runs of {@link #LONG_CALL_RUN_BLOCKS}. Measured:
+     * in-process ranges of 8 blocks sharing chunks of 64 key blocks (`fixed`, `all`) ran 1.15-1.4 x
+     * faster heads outside than blocks outside, and the job's units of about 14 blocks of
+     * `local+strided`'s original order (l=1024) were no slower; its residue-order units of 128
+     * blocks, each block with a few key blocks of its own, ran 20-30 % slower in one piece.
      */
     static final int HEADS_OUTER_MAX_BLOCKS = 32;
+
+    /**
+     * Blocks per run of a longer call (the job's residue-order units of 128 blocks): a run's key
+     * rows fit the packing bound, and its blocks' transposed queries and tile lists stay cached.
+     * Against blocks outermost with rows read in place, the residue-order stage's kernel took
+     * 13.5-15.7 against 17.2-18.4 thread-seconds at L=1,048,576 (rows of up to 16 key blocks) and
+     * 1.8-2.1 against 2.0-2.5 at L=262,144 (up to 4); runs of 16 or 32 gained less at L=1,048,576
+     * and nothing at L=262,144.
+     */
+    static final int LONG_CALL_RUN_BLOCKS = 8;
 
     /**
      * Lists the distinct key blocks that query blocks {@code [fromBlock, toBlock)} use (head

@@ -16,8 +16,9 @@ import org.sparseattention.layout.TileList;
 /**
  * Rows with more tiles than {@link BlockSparseKernel#SPLIT_ABOVE_TILES} are computed in sub-chunks
  * and merged inside the kernel: the result must match the float64 reference, and have the same
- * bits whatever the calls the blocks are computed in (short calls run heads outermost, long ones
- * blocks outermost; the job's units and the in-process ranges differ in length).
+ * bits whatever the calls the blocks are computed in (calls of up to 32 blocks run heads outermost
+ * in one piece, longer ones in runs of 8 blocks; the job's units and the in-process ranges differ
+ * in length).
  */
 class SubChunkTest {
     @ParameterizedTest(name = "{0} L={1} bs={2} H={3} D={4} l={5}")
@@ -43,7 +44,7 @@ class SubChunkTest {
         assertClose(expected.output(), ranges.output(), KernelParityTest.TOLERANCE, mode + " output");
         assertClose(expected.logSumExp(), ranges.logSumExp(), KernelParityTest.TOLERANCE, mode + " log-sum-exp");
 
-        // The same frames in calls of 1, 5, 33 (blocks outermost) and all blocks: the same bits.
+        // The same frames in calls of 1, 5, 33 (in runs) and all blocks: the same bits.
         for (int callBlocks : new int[] {1, 5, BlockSparseKernel.HEADS_OUTER_MAX_BLOCKS + 1, Integer.MAX_VALUE}) {
             Accumulator accumulator = new Accumulator(seqLen, heads, headDim);
             BlockSparseKernel kernel = new BlockSparseKernel(layout, headDim, scale);
