@@ -9,6 +9,7 @@ import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.util.LongAccumulator;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
@@ -92,11 +93,13 @@ public final class SparseAttentionJob {
         String group = "sparse-attention-" + location.staging().getName();
         spark.setJobGroup(group, "sparse attention " + settings.mode() + " on [" + shape.batch() + ", "
                 + shape.seqLen() + ", " + shape.features() + "] -> " + settings.out(), true);
+        // The storage carries the whole Hadoop configuration: broadcast, it is deserialised once per
+        // executor rather than with every task (a task's closure took 20-45 ms to deserialise with it).
+        Broadcast<HadoopStorage> storage = spark.broadcast(new HadoopStorage(spark.hadoopConfiguration()));
         StageTimes stageTimes = new StageTimes(console);
         spark.sc().addSparkListener(stageTimes);
         try {
             LongAccumulator pairs = spark.sc().longAccumulator("allowed pairs");
-            HadoopStorage storage = new HadoopStorage(spark.hadoopConfiguration());
             int shards = plan.inPlace().size();
             List<ShardWork> shardWork = new ArrayList<>();
             for (int shard : plan.shardOrder()) {
@@ -107,17 +110,18 @@ public final class SparseAttentionJob {
             JavaRDD<Tuple2<Integer, ShardResult>> merged;
             if (plan.partitions().isEmpty()) {
                 merged = shardTasks.map(work -> new Tuple2<>(work.shard(),
-                        ShardTask.run(work.shard(), work.units(), List.of(), settings, shape, storage, pairs::add)));
+                        ShardTask.run(work.shard(), work.units(), List.of(), settings, shape, storage.value(),
+                                pairs::add)));
             } else {
                 JavaRDD<List<WorkUnit>> groups = spark.parallelize(plan.partitions(), plan.partitions().size());
                 JavaPairRDD<Integer, Iterable<Piece>> pieces = groups
-                        .flatMapToPair(units -> new UnitTask(settings, shape, units, storage))
+                        .flatMapToPair(units -> new UnitTask(settings, shape, units, storage.value()))
                         .groupByKey(new ShardPartitioner(plan.shardOrder()));
                 merged = shardTasks.zipPartitions(pieces, (works, grouped) -> {
                     ShardWork work = works.next();
                     Iterable<Piece> shardPieces = grouped.hasNext() ? grouped.next()._2() : List.of();
                     ShardResult result = ShardTask.run(work.shard(), work.units(), shardPieces, settings, shape,
-                            storage, pairs::add);
+                            storage.value(), pairs::add);
                     // Reading the grouped pieces to their end lets Spark release the memory that held them.
                     if (grouped.hasNext()) {
                         throw new IllegalStateException("shard " + work.shard() + " got pieces of shard "
@@ -149,6 +153,7 @@ public final class SparseAttentionJob {
             location.discard();
             throw translate(e);
         } finally {
+            storage.destroy();
             spark.sc().removeSparkListener(stageTimes);
             spark.clearJobGroup();
         }
