@@ -1,27 +1,38 @@
 package org.sparseattention;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.Reader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
-/** The cluster properties repeat the launchers' JIT options for drivers and executors. */
+/** The launchers' JIT options: known to this JDK, and repeated for drivers and executors. */
 class ConfigFilesTest {
+    private static final String IGNORE_UNKNOWN = "-XX:+IgnoreUnrecognizedVMOptions";
 
-    @Test
-    void clusterJavaOptionsHoldEveryJitOption() throws IOException {
-        List<String> jit = Files.readAllLines(Path.of("conf/jit.options")).stream()
+    private static List<String> jitOptions() throws IOException {
+        List<String> options = Files.readAllLines(Path.of("conf/jit.options")).stream()
                 .map(String::strip)
                 .filter(line -> !line.isEmpty() && !line.startsWith("#"))
                 .toList();
-        assertFalse(jit.isEmpty(), "conf/jit.options lists no option");
+        assertFalse(options.isEmpty(), "conf/jit.options lists no option");
+        return options;
+    }
+
+    @Test
+    void clusterJavaOptionsHoldEveryJitOption() throws IOException {
+        List<String> jit = jitOptions();
         Properties cluster = new Properties();
         try (Reader in = Files.newBufferedReader(Path.of("conf/spark-cluster.conf"))) {
             cluster.load(in);
@@ -32,5 +43,21 @@ class ConfigFilesTest {
                 assertTrue(options.contains(option), key + " in conf/spark-cluster.conf lacks " + option);
             }
         }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void thisJdkKnowsEveryJitOption() throws IOException, InterruptedException {
+        // Without the option that ignores unknown ones, a JVM given an option it does not know
+        // refuses to start; the launchers pass it so that other HotSpot versions still run.
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        jitOptions().stream().filter(option -> !option.equals(IGNORE_UNKNOWN)).forEach(command::add);
+        command.add("-version");
+        Process java = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(java.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(java.waitFor(50, TimeUnit.SECONDS), "java -version did not end");
+        assertEquals(0, java.exitValue(), String.join(" ", command) + "\n" + output);
+        assertFalse(output.contains("CompileCommand"), output);
     }
 }
