@@ -22,10 +22,16 @@ class ConfigFilesTest {
     private static final String IGNORE_UNKNOWN = "-XX:+IgnoreUnrecognizedVMOptions";
 
     private static List<String> jitOptions() throws IOException {
-        List<String> options = Files.readAllLines(Path.of("conf/jit.options")).stream()
-                .map(String::strip)
+        // The launchers read the file line by line as it is: no blanks around an option, and a
+        // last line without its newline would be dropped.
+        String text = Files.readString(Path.of("conf/jit.options"));
+        assertTrue(text.endsWith("\n"), "conf/jit.options must end with a newline");
+        List<String> options = text.lines()
                 .filter(line -> !line.isEmpty() && !line.startsWith("#"))
                 .toList();
+        for (String option : options) {
+            assertEquals(option.strip(), option, "blanks around an option in conf/jit.options");
+        }
         assertFalse(options.isEmpty(), "conf/jit.options lists no option");
         return options;
     }
