@@ -89,13 +89,9 @@ public final class BlockSparseKernel {
         Arrays.fill(output, 0, rows * heads * headDim, 0f);
         Arrays.fill(logSumExp, 0, rows * heads, Float.NEGATIVE_INFINITY);
         int blocks = toBlock - fromBlock;
-        if (blocks <= HEADS_OUTER_MAX_BLOCKS) {
-            headsOuter(q, k, v, frame, grid, fromBlock, toBlock, fromKey, toKey, firstRow);
-        } else {
-            for (int run = fromBlock; run < toBlock; run += LONG_CALL_RUN_BLOCKS) {
-                headsOuter(q, k, v, frame, grid, run, Math.min(toBlock, run + LONG_CALL_RUN_BLOCKS), fromKey, toKey,
-                        firstRow);
-            }
+        int runBlocks = blocks <= HEADS_OUTER_MAX_BLOCKS ? blocks : LONG_CALL_RUN_BLOCKS;
+        for (int run = fromBlock; run < toBlock; run += runBlocks) {
+            headsOuter(q, k, v, frame, grid, run, Math.min(toBlock, run + runBlocks), fromKey, toKey, firstRow);
         }
         return new Partial(rows, positions, heads, headDim, output, logSumExp);
     }
