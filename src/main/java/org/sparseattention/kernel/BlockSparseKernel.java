@@ -45,6 +45,13 @@ public final class BlockSparseKernel {
     private float[] result = new float[0];
     private float[] rowLse = new float[0];
     private float[] inverseSums = new float[0];
+    /** Which scores {@link #bands} found can be allowed, and the key interval hull of each query vector. */
+    private int[] groupFrom = new int[0];
+    private int[] groupTo = new int[0];
+    private int[] keyFrom = new int[0];
+    private int[] keyTo = new int[0];
+    private int[] lowest = new int[0];
+    private int[] highest = new int[0];
     private long allowedPairs;
     /** Key and value rows of the current call, per head, packed: {@code packedKeys[h][slot * D + d]}. */
     private float[][] packedKeys = new float[0][];
@@ -247,13 +254,17 @@ public final class BlockSparseKernel {
             TileMath.transposeScaled(q.data(), queryOffsets, queryRows, headDim, scale, queries, ld);
         }
         clock = lap(profile, KernelProfile.Phase.GATHER, clock);
-        TileMath.scores(keys, keyOffsets, keyRows, queries, ld, headDim, scores);
-        clock = lap(profile, KernelProfile.Phase.SCORES_GEMM, clock);
-        applyMask(frame, grid, head, qb, tiles, firstTile, lastTile, scores, ld);
+        boolean banded = bands(frame, grid, head, qb, tiles, firstTile, lastTile, ld, keyRows);
         clock = lap(profile, KernelProfile.Phase.MASK, clock);
-        Softmax.columns(scores, keyRows, ld, rowLse, inverseSums);
+        TileMath.scores(keys, keyOffsets, keyRows, queries, ld, headDim, scores, banded ? groupFrom : null,
+                banded ? groupTo : null);
+        clock = lap(profile, KernelProfile.Phase.SCORES_GEMM, clock);
+        applyMask(frame, grid, head, qb, tiles, firstTile, lastTile, scores, ld, banded);
+        clock = lap(profile, KernelProfile.Phase.MASK, clock);
+        Softmax.columns(scores, keyRows, ld, rowLse, inverseSums, banded ? keyFrom : null, banded ? keyTo : null);
         clock = lap(profile, KernelProfile.Phase.SOFTMAX, clock);
-        TileMath.output(values, valueOffsets, keyRows, scores, ld, headDim, result);
+        TileMath.output(values, valueOffsets, keyRows, scores, ld, headDim, result, banded ? keyFrom : null,
+                banded ? keyTo : null);
         if (TileMath.hasNonFinite(result, ld, headDim, queryRows)) {
             TileMath.outputSkippingZeroWeights(values, valueOffsets, keyRows, scores, ld, headDim, result);
         }
@@ -450,17 +461,124 @@ public final class BlockSparseKernel {
         }
     }
 
-    /** Sets the transposed scores {@code s[c * ld + r]} of pairs the token rule forbids to {@code -inf}. */
-    private void applyMask(int frame, BlockGrid grid, int head, int qb, TileList tiles, int firstTile,
-            int lastTile, float[] s, int ld) {
+    /**
+     * For a block with partial tiles whose rows attend intervals, finds which scores can be
+     * allowed at all: per group of four keys the query vectors {@code [groupFrom, groupTo)}, per
+     * query vector the keys {@code [keyFrom, keyTo)}, each covering every allowed pair (a vector's
+     * rows may attend only keys between their smallest first and largest last allowed row). The
+     * products and the softmax then leave out the rest, which the mask sets to {@code -inf} (and the
+     * softmax to 0) as before. In `local`'s first and last tiles that is 3/8 of the scores. Returns
+     * false, leaving every score to compute, for other blocks.
+     */
+    private boolean bands(int frame, BlockGrid grid, int head, int qb, TileList tiles, int firstTile,
+            int lastTile, int ld, int keyRows) {
+        if (!layout.hasIntervals(frame, head)) {
+            return false;
+        }
+        boolean partial = false;
+        for (int t = firstTile; t < lastTile && !partial; t++) {
+            partial = !tiles.isFull(t);
+        }
+        if (!partial) {
+            return false;
+        }
+        mapRows(frame, grid, head, qb, ld, true);
+        int vectors = ld / TileMath.LANES;
+        int groups = (keyRows + 3) / 4;
+        if (keyFrom.length < vectors) {
+            keyFrom = new int[vectors];
+            keyTo = new int[vectors];
+            lowest = new int[vectors];
+            highest = new int[vectors];
+        }
+        if (groupFrom.length < groups) {
+            groupFrom = new int[groups];
+            groupTo = new int[groups];
+        }
+        for (int v = 0; v < vectors; v++) {
+            int low = Integer.MAX_VALUE;
+            int high = Integer.MIN_VALUE;
+            for (int r = v * TileMath.LANES; r < (v + 1) * TileMath.LANES; r++) {
+                low = Math.min(low, queryPositions[r]);
+                high = Math.max(high, lastKey[r]);
+            }
+            lowest[v] = low;
+            highest[v] = high;
+            keyFrom[v] = keyRows;
+            keyTo[v] = 0;
+        }
+        Arrays.fill(groupFrom, 0, groups, vectors);
+        Arrays.fill(groupTo, 0, groups, 0);
+        int column = 0;
+        for (int t = firstTile; t < lastTile; t++) {
+            int kb = tiles.keyBlock(t);
+            int keyStart = grid.blockStart(kb);
+            int width = grid.blockRows(kb);
+            boolean full = tiles.isFull(t);
+            for (int v = 0; v < vectors; v++) {
+                // The tile's keys vector v may attend, as columns of the call.
+                long first = column + (full ? 0 : Math.max(0L, (long) lowest[v] - keyStart));
+                long last = column + (full ? width - 1 : Math.min(width - 1L, (long) highest[v] - keyStart));
+                if (first > last) {
+                    continue;
+                }
+                keyFrom[v] = Math.min(keyFrom[v], (int) first);
+                keyTo[v] = Math.max(keyTo[v], (int) last + 1);
+                for (int g = (int) first / 4; g <= (int) last / 4; g++) {
+                    groupFrom[g] = Math.min(groupFrom[g], v);
+                    groupTo[g] = Math.max(groupTo[g], v + 1);
+                }
+            }
+            column += width;
+        }
+        for (int g = 0; g < groups; g++) {
+            if (groupFrom[g] >= groupTo[g]) {
+                groupFrom[g] = 0;
+                groupTo[g] = 0;
+            }
+        }
+        for (int v = 0; v < vectors; v++) {
+            if (keyFrom[v] >= keyTo[v]) {
+                keyFrom[v] = 0;
+                keyTo[v] = 0;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Fills {@code queryPositions} (and {@code lastKey}) for the rows of query block {@code qb}:
+     * each row's first and last allowed key row when {@code intervals}, else its sequence position.
+     */
+    private void mapRows(int frame, BlockGrid grid, int head, int qb, int ld, boolean intervals) {
         int queryStart = grid.blockStart(qb);
         int queryRows = grid.blockRows(qb);
         if (queryPositions.length < ld) {
             queryPositions = new int[ld];
             lastKey = new int[ld];
         }
+        for (int r = 0; r < queryRows; r++) {
+            int row = queryStart + r;
+            if (intervals) {
+                queryPositions[r] = layout.firstAllowedRow(frame, head, row);
+                lastKey[r] = layout.lastAllowedRow(frame, head, row);
+            } else {
+                queryPositions[r] = grid.frame().original(row);
+            }
+        }
+        // Padding columns: every key allowed, their scores left as they are.
+        Arrays.fill(queryPositions, queryRows, ld, Integer.MIN_VALUE);
+        Arrays.fill(lastKey, queryRows, ld, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Sets the transposed scores {@code s[c * ld + r]} of pairs the token rule forbids to
+     * {@code -inf}; {@code mapped} when {@link #mapRows} was called for this block already.
+     */
+    private void applyMask(int frame, BlockGrid grid, int head, int qb, TileList tiles, int firstTile,
+            int lastTile, float[] s, int ld, boolean mapped) {
+        int queryRows = grid.blockRows(qb);
         boolean intervals = layout.hasIntervals(frame, head);
-        boolean mapped = false;
         int column = 0;
         for (int t = firstTile; t < lastTile; t++) {
             int kb = tiles.keyBlock(t);
@@ -470,18 +588,7 @@ public final class BlockSparseKernel {
                 allowedPairs += (long) queryRows * width;
             } else {
                 if (!mapped) {
-                    for (int r = 0; r < queryRows; r++) {
-                        int row = queryStart + r;
-                        if (intervals) {
-                            queryPositions[r] = layout.firstAllowedRow(frame, head, row);
-                            lastKey[r] = layout.lastAllowedRow(frame, head, row);
-                        } else {
-                            queryPositions[r] = grid.frame().original(row);
-                        }
-                    }
-                    // Padding columns: every key allowed, their scores left as they are.
-                    Arrays.fill(queryPositions, queryRows, ld, Integer.MIN_VALUE);
-                    Arrays.fill(lastKey, queryRows, ld, Integer.MAX_VALUE);
+                    mapRows(frame, grid, head, qb, ld, intervals);
                     mapped = true;
                 }
                 if (intervals) {

@@ -88,6 +88,17 @@ final class Softmax {
      * gets zeros, log-sum-exp {@code -inf} and inverse sum 0. Sums are added in key order.
      */
     static void columns(float[] s, int keyCount, int ld, float[] logSumExp, float[] inverseSum) {
+        columns(s, keyCount, ld, logSumExp, inverseSum, null, null);
+    }
+
+    /**
+     * The softmax of {@link #columns(float[], int, int, float[], float[])}, given for each vector of
+     * query columns {@code v} (unless {@code keyFrom} is null) the keys {@code [keyFrom[v], keyTo[v])}
+     * outside which its scores are all {@code -inf}: those are set to 0 without an exponential,
+     * which gives the same bits.
+     */
+    static void columns(float[] s, int keyCount, int ld, float[] logSumExp, float[] inverseSum, int[] keyFrom,
+            int[] keyTo) {
         // The exponential is written out here as in expPass rather than called: this method is then
         // too large for C2 to inline into the kernel's query-block loop. Inlined there, the whole
         // softmax made one compilation unit so large that some runs compiled it with vectors
@@ -110,7 +121,14 @@ final class Softmax {
             FloatVector m1 = m0;
             FloatVector m2 = m0;
             FloatVector m3 = m0;
-            for (int c = 0, at = q; c < keyCount; c++, at += ld) {
+            int from = 0;
+            int to = keyCount;
+            if (keyFrom != null) {
+                int v = q / lanes;
+                from = Math.min(Math.min(keyFrom[v], keyFrom[v + 1]), Math.min(keyFrom[v + 2], keyFrom[v + 3]));
+                to = Math.max(Math.max(keyTo[v], keyTo[v + 1]), Math.max(keyTo[v + 2], keyTo[v + 3]));
+            }
+            for (int c = from, at = q + from * ld; c < to; c++, at += ld) {
                 m0 = m0.max(FloatVector.fromArray(SPECIES, s, at));
                 m1 = m1.max(FloatVector.fromArray(SPECIES, s, at + lanes));
                 m2 = m2.max(FloatVector.fromArray(SPECIES, s, at + 2 * lanes));
@@ -123,7 +141,9 @@ final class Softmax {
         }
         for (; q < ld; q += lanes) {
             FloatVector m = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
-            for (int c = 0, at = q; c < keyCount; c++, at += ld) {
+            int from = keyFrom == null ? 0 : keyFrom[q / lanes];
+            int to = keyFrom == null ? keyCount : keyTo[q / lanes];
+            for (int c = from, at = q + from * ld; c < to; c++, at += ld) {
                 m = m.max(FloatVector.fromArray(SPECIES, s, at));
             }
             m.intoArray(maxima, q);
@@ -132,7 +152,11 @@ final class Softmax {
             FloatVector max = FloatVector.fromArray(SPECIES, maxima, r);
             FloatVector shift = max.blend(0f, max.eq(Float.NEGATIVE_INFINITY));
             FloatVector sum = FloatVector.zero(SPECIES);
-            for (int c = 0, at = r; c < keyCount; c++, at += ld) {
+            int from = keyFrom == null ? 0 : keyFrom[r / lanes];
+            int to = keyFrom == null ? keyCount : keyTo[r / lanes];
+            zeroColumns(s, r, 0, from, ld);
+            zeroColumns(s, r, to, keyCount, ld);
+            for (int c = from, at = r + from * ld; c < to; c++, at += ld) {
                 FloatVector x = FloatVector.fromArray(SPECIES, s, at).sub(shift);
                 VectorMask<Float> underflow = x.lt(LOWEST);
                 // x is at most 0 or NaN (a score less its column's maximum; +inf less +inf is NaN),
@@ -161,6 +185,14 @@ final class Softmax {
                     inverseSum[r + lane] = 0f;
                 }
             }
+        }
+    }
+
+    /** Sets the vector of query columns at {@code r} to 0 for keys {@code [from, to)}. */
+    private static void zeroColumns(float[] s, int r, int from, int to, int ld) {
+        FloatVector zero = FloatVector.zero(SPECIES);
+        for (int c = from, at = r + from * ld; c < to; c++, at += ld) {
+            zero.intoArray(s, at);
         }
     }
 

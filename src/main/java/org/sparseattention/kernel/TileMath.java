@@ -52,21 +52,36 @@ final class TileMath {
 
     /**
      * Computes transposed scores {@code scores[c * ld + r] = sum_d keys[keyOffsets[c] + d] *
-     * queries[d * ld + r]} for {@code c < keyCount} and all {@code ld} query columns.
+     * queries[d * ld + r]} for {@code c < keyCount} and all {@code ld} query columns; or, when
+     * {@code groupFrom} is not null, for each group of four keys {@code g = c / 4} only the query
+     * vectors {@code [groupFrom[g], groupTo[g])}, leaving the other scores as they were.
      */
     static void scores(float[] keys, int[] keyOffsets, int keyCount, float[] queries, int ld, int depth,
-            float[] scores) {
+            float[] scores, int[] groupFrom, int[] groupTo) {
         int c = 0;
         for (; c + 4 <= keyCount; c += 4) {
             int k0 = keyOffsets[c];
             int k1 = keyOffsets[c + 1];
             int k2 = keyOffsets[c + 2];
             int k3 = keyOffsets[c + 3];
-            int r = 0;
-            for (; r + 4 * LANES <= ld; r += 4 * LANES) {
+            int r = groupFrom == null ? 0 : groupFrom[c / 4] * LANES;
+            int end = groupFrom == null ? ld : groupTo[c / 4] * LANES;
+            for (; r + 4 * LANES <= end; r += 4 * LANES) {
                 scores4x4(keys, k0, k1, k2, k3, queries, ld, r, depth, scores, c * ld + r);
             }
-            for (; r < ld; r += LANES) {
+            // The rest of a band: a few vectors, computed with neighbours inside the block when that
+            // keeps eight or sixteen accumulators (four wait on the multiply-adds' latency).
+            if (end - r == 3 * LANES && ld >= 4 * LANES) {
+                int at = Math.min(r, ld - 4 * LANES);
+                scores4x4(keys, k0, k1, k2, k3, queries, ld, at, depth, scores, c * ld + at);
+                r = end;
+            }
+            for (; r < end && ld >= 2 * LANES; r += 2 * LANES) {
+                int at = Math.min(r, ld - 2 * LANES);
+                scores4x2(keys, k0, k1, k2, k3, queries, ld, at, depth, scores, c * ld + at);
+                r = at;
+            }
+            for (; r < end; r += LANES) {
                 FloatVector a0 = FloatVector.zero(SPECIES);
                 FloatVector a1 = a0;
                 FloatVector a2 = a0;
@@ -86,7 +101,8 @@ final class TileMath {
         }
         for (; c < keyCount; c++) {
             int k0 = keyOffsets[c];
-            for (int r = 0; r < ld; r += LANES) {
+            int end = groupFrom == null ? ld : groupTo[c / 4] * LANES;
+            for (int r = groupFrom == null ? 0 : groupFrom[c / 4] * LANES; r < end; r += LANES) {
                 FloatVector a0 = FloatVector.zero(SPECIES);
                 for (int d = 0; d < depth; d++) {
                     a0 = FloatVector.fromArray(SPECIES, queries, d * ld + r).fma(FloatVector.broadcast(SPECIES, keys[k0 + d]), a0);
@@ -94,6 +110,44 @@ final class TileMath {
                 a0.intoArray(scores, c * ld + r);
             }
         }
+    }
+
+    /** Four keys against two vectors of queries: eight accumulators in registers. */
+    private static void scores4x2(float[] keys, int k0, int k1, int k2, int k3, float[] queries, int ld, int r,
+            int depth, float[] scores, int out) {
+        FloatVector a00 = FloatVector.zero(SPECIES);
+        FloatVector a01 = a00;
+        FloatVector a10 = a00;
+        FloatVector a11 = a00;
+        FloatVector a20 = a00;
+        FloatVector a21 = a00;
+        FloatVector a30 = a00;
+        FloatVector a31 = a00;
+        for (int d = 0; d < depth; d++) {
+            int q = d * ld + r;
+            FloatVector q0 = FloatVector.fromArray(SPECIES, queries, q);
+            FloatVector q1 = FloatVector.fromArray(SPECIES, queries, q + LANES);
+            FloatVector bv = FloatVector.broadcast(SPECIES, keys[k0 + d]);
+            a00 = q0.fma(bv, a00);
+            a01 = q1.fma(bv, a01);
+            bv = FloatVector.broadcast(SPECIES, keys[k1 + d]);
+            a10 = q0.fma(bv, a10);
+            a11 = q1.fma(bv, a11);
+            bv = FloatVector.broadcast(SPECIES, keys[k2 + d]);
+            a20 = q0.fma(bv, a20);
+            a21 = q1.fma(bv, a21);
+            bv = FloatVector.broadcast(SPECIES, keys[k3 + d]);
+            a30 = q0.fma(bv, a30);
+            a31 = q1.fma(bv, a31);
+        }
+        a00.intoArray(scores, out);
+        a01.intoArray(scores, out + LANES);
+        a10.intoArray(scores, out + ld);
+        a11.intoArray(scores, out + ld + LANES);
+        a20.intoArray(scores, out + 2 * ld);
+        a21.intoArray(scores, out + 2 * ld + LANES);
+        a30.intoArray(scores, out + 3 * ld);
+        a31.intoArray(scores, out + 3 * ld + LANES);
     }
 
     /** Four keys against four vectors of queries: sixteen accumulators in registers. */
@@ -166,6 +220,17 @@ final class TileMath {
      */
     static void output(float[] values, int[] valueOffsets, int keyCount, float[] weights, int ld, int depth,
             float[] output) {
+        output(values, valueOffsets, keyCount, weights, ld, depth, output, null, null);
+    }
+
+    /**
+     * Computes the transposed output like {@link #output(float[], int[], int, float[], int, int,
+     * float[])}, given for each vector of query columns {@code v} (unless {@code keyFrom} is null)
+     * the keys {@code [keyFrom[v], keyTo[v])} outside which its weights are all 0: those are left
+     * out (with finite values, the same bits).
+     */
+    static void output(float[] values, int[] valueOffsets, int keyCount, float[] weights, int ld, int depth,
+            float[] output, int[] keyFrom, int[] keyTo) {
         java.util.Arrays.fill(output, 0, depth * ld, 0f);
         int from = 0;
         while (from < keyCount) {
@@ -178,7 +243,12 @@ final class TileMath {
             while (to < end && valueOffsets[to] - valueOffsets[to - 1] == stride) {
                 to++;
             }
-            outputPanel(values, valueOffsets[from], stride, from, to, weights, ld, depth, output);
+            if (keyFrom != null && depth % 8 == 0 && !coversAll(keyFrom, keyTo, ld / LANES, from, to)) {
+                outputBandPanel(values, valueOffsets[from], stride, from, to, weights, ld, depth, output, keyFrom,
+                        keyTo);
+            } else {
+                outputPanel(values, valueOffsets[from], stride, from, to, weights, ld, depth, output);
+            }
             from = to;
         }
     }
@@ -237,6 +307,138 @@ final class TileMath {
     private static final int KEY_PANEL = 64;
 
     /**
+     * Adds keys {@code [first, to)} of a panel from key {@code from} to output features
+     * {@code [d, d + 4)} of the vector of query columns at {@code r}, key by key onto the output.
+     */
+    private static void outputVector(float[] values, int base, int stride, int from, int first, int to, int d,
+            float[] weights, int ld, int r, float[] output) {
+        FloatVector a0 = FloatVector.fromArray(SPECIES, output, d * ld + r);
+        FloatVector a1 = FloatVector.fromArray(SPECIES, output, (d + 1) * ld + r);
+        FloatVector a2 = FloatVector.fromArray(SPECIES, output, (d + 2) * ld + r);
+        FloatVector a3 = FloatVector.fromArray(SPECIES, output, (d + 3) * ld + r);
+        for (int c = first; c < to; c++) {
+            FloatVector p = FloatVector.fromArray(SPECIES, weights, c * ld + r);
+            int v = base + (c - from) * stride + d;
+            a0 = p.fma(FloatVector.broadcast(SPECIES, values[v]), a0);
+            a1 = p.fma(FloatVector.broadcast(SPECIES, values[v + 1]), a1);
+            a2 = p.fma(FloatVector.broadcast(SPECIES, values[v + 2]), a2);
+            a3 = p.fma(FloatVector.broadcast(SPECIES, values[v + 3]), a3);
+        }
+        a0.intoArray(output, d * ld + r);
+        a1.intoArray(output, (d + 1) * ld + r);
+        a2.intoArray(output, (d + 2) * ld + r);
+        a3.intoArray(output, (d + 3) * ld + r);
+    }
+
+    /** Returns whether each of {@code vectors} vectors of query columns may have weight at every key of {@code [from, to)}. */
+    private static boolean coversAll(int[] keyFrom, int[] keyTo, int vectors, int from, int to) {
+        for (int v = 0; v < vectors; v++) {
+            if (keyFrom[v] > from || keyTo[v] < to) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Adds keys {@code [from, to)} like {@link #outputPanel}, with the same bits, each query vector
+     * over only the keys where it may have weight (in `local`'s first and last tiles, a quarter
+     * fewer): vectors of the 4 x 4 blocks in pairs, summed from zero then added to the output as
+     * those blocks are, the others key by key onto the output as there. {@code depth} a multiple of 8.
+     */
+    private static void outputBandPanel(float[] values, int base, int stride, int from, int to, float[] weights,
+            int ld, int depth, float[] output, int[] keyFrom, int[] keyTo) {
+        int vectors = ld / LANES;
+        int paired = vectors / 4 * 4;
+        for (int v = 0; v < paired; v += 2) {
+            int first = Math.max(from, Math.min(keyFrom[v], keyFrom[v + 1]));
+            int end = Math.min(to, Math.max(keyTo[v], keyTo[v + 1]));
+            for (int d = 0; first < end && d < depth; d += 8) {
+                output8x2(values, base + (first - from) * stride, stride, first, end, d, weights, ld, v * LANES,
+                        output);
+            }
+        }
+        for (int v = paired; v < vectors; v++) {
+            int first = Math.max(from, keyFrom[v]);
+            int end = Math.min(to, keyTo[v]);
+            for (int d = 0; first < end && d < depth; d += 4) {
+                outputVector(values, base, stride, from, first, end, d, weights, ld, v * LANES, output);
+            }
+        }
+    }
+
+    /**
+     * Eight output features against two vectors of queries over keys {@code [from, to)}, whose value
+     * rows start at {@code base + (c - from) * stride}: sixteen accumulators, added to the output.
+     */
+    private static void output8x2(float[] values, int base, int stride, int from, int to, int d, float[] weights,
+            int ld, int r, float[] output) {
+        FloatVector a00 = FloatVector.zero(SPECIES);
+        FloatVector a01 = a00;
+        FloatVector a10 = a00;
+        FloatVector a11 = a00;
+        FloatVector a20 = a00;
+        FloatVector a21 = a00;
+        FloatVector a30 = a00;
+        FloatVector a31 = a00;
+        FloatVector a40 = a00;
+        FloatVector a41 = a00;
+        FloatVector a50 = a00;
+        FloatVector a51 = a00;
+        FloatVector a60 = a00;
+        FloatVector a61 = a00;
+        FloatVector a70 = a00;
+        FloatVector a71 = a00;
+        for (int c = from; c < to; c++) {
+            int p = c * ld + r;
+            FloatVector p0 = FloatVector.fromArray(SPECIES, weights, p);
+            FloatVector p1 = FloatVector.fromArray(SPECIES, weights, p + LANES);
+            int v = base + (c - from) * stride + d;
+            FloatVector bv = FloatVector.broadcast(SPECIES, values[v]);
+            a00 = p0.fma(bv, a00);
+            a01 = p1.fma(bv, a01);
+            bv = FloatVector.broadcast(SPECIES, values[v + 1]);
+            a10 = p0.fma(bv, a10);
+            a11 = p1.fma(bv, a11);
+            bv = FloatVector.broadcast(SPECIES, values[v + 2]);
+            a20 = p0.fma(bv, a20);
+            a21 = p1.fma(bv, a21);
+            bv = FloatVector.broadcast(SPECIES, values[v + 3]);
+            a30 = p0.fma(bv, a30);
+            a31 = p1.fma(bv, a31);
+            bv = FloatVector.broadcast(SPECIES, values[v + 4]);
+            a40 = p0.fma(bv, a40);
+            a41 = p1.fma(bv, a41);
+            bv = FloatVector.broadcast(SPECIES, values[v + 5]);
+            a50 = p0.fma(bv, a50);
+            a51 = p1.fma(bv, a51);
+            bv = FloatVector.broadcast(SPECIES, values[v + 6]);
+            a60 = p0.fma(bv, a60);
+            a61 = p1.fma(bv, a61);
+            bv = FloatVector.broadcast(SPECIES, values[v + 7]);
+            a70 = p0.fma(bv, a70);
+            a71 = p1.fma(bv, a71);
+        }
+        int out = d * ld + r;
+        a00.add(FloatVector.fromArray(SPECIES, output, out)).intoArray(output, out);
+        a01.add(FloatVector.fromArray(SPECIES, output, out + LANES)).intoArray(output, out + LANES);
+        a10.add(FloatVector.fromArray(SPECIES, output, out + ld)).intoArray(output, out + ld);
+        a11.add(FloatVector.fromArray(SPECIES, output, out + ld + LANES)).intoArray(output, out + ld + LANES);
+        a20.add(FloatVector.fromArray(SPECIES, output, out + 2 * ld)).intoArray(output, out + 2 * ld);
+        a21.add(FloatVector.fromArray(SPECIES, output, out + 2 * ld + LANES)).intoArray(output, out + 2 * ld + LANES);
+        a30.add(FloatVector.fromArray(SPECIES, output, out + 3 * ld)).intoArray(output, out + 3 * ld);
+        a31.add(FloatVector.fromArray(SPECIES, output, out + 3 * ld + LANES)).intoArray(output, out + 3 * ld + LANES);
+        a40.add(FloatVector.fromArray(SPECIES, output, out + 4 * ld)).intoArray(output, out + 4 * ld);
+        a41.add(FloatVector.fromArray(SPECIES, output, out + 4 * ld + LANES)).intoArray(output, out + 4 * ld + LANES);
+        a50.add(FloatVector.fromArray(SPECIES, output, out + 5 * ld)).intoArray(output, out + 5 * ld);
+        a51.add(FloatVector.fromArray(SPECIES, output, out + 5 * ld + LANES)).intoArray(output, out + 5 * ld + LANES);
+        a60.add(FloatVector.fromArray(SPECIES, output, out + 6 * ld)).intoArray(output, out + 6 * ld);
+        a61.add(FloatVector.fromArray(SPECIES, output, out + 6 * ld + LANES)).intoArray(output, out + 6 * ld + LANES);
+        a70.add(FloatVector.fromArray(SPECIES, output, out + 7 * ld)).intoArray(output, out + 7 * ld);
+        a71.add(FloatVector.fromArray(SPECIES, output, out + 7 * ld + LANES)).intoArray(output, out + 7 * ld + LANES);
+    }
+
+    /**
      * Adds keys {@code [from, to)}, whose value rows start at {@code base + (c - from) * stride}, to
      * the transposed output.
      */
@@ -254,22 +456,7 @@ final class TileMath {
                 }
             }
             for (; r < ld; r += LANES) {
-                FloatVector a0 = FloatVector.fromArray(SPECIES, output, d * ld + r);
-                FloatVector a1 = FloatVector.fromArray(SPECIES, output, (d + 1) * ld + r);
-                FloatVector a2 = FloatVector.fromArray(SPECIES, output, (d + 2) * ld + r);
-                FloatVector a3 = FloatVector.fromArray(SPECIES, output, (d + 3) * ld + r);
-                for (int c = from; c < to; c++) {
-                    FloatVector p = FloatVector.fromArray(SPECIES, weights, c * ld + r);
-                    int v = base + (c - from) * stride + d;
-                    a0 = p.fma(FloatVector.broadcast(SPECIES, values[v]), a0);
-                    a1 = p.fma(FloatVector.broadcast(SPECIES, values[v + 1]), a1);
-                    a2 = p.fma(FloatVector.broadcast(SPECIES, values[v + 2]), a2);
-                    a3 = p.fma(FloatVector.broadcast(SPECIES, values[v + 3]), a3);
-                }
-                a0.intoArray(output, d * ld + r);
-                a1.intoArray(output, (d + 1) * ld + r);
-                a2.intoArray(output, (d + 2) * ld + r);
-                a3.intoArray(output, (d + 3) * ld + r);
+                outputVector(values, base, stride, from, from, to, d, weights, ld, r, output);
             }
         }
         for (; d < depth; d++) {
