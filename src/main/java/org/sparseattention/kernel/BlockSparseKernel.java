@@ -43,6 +43,8 @@ public final class BlockSparseKernel {
     private int[] valueOffsets = new int[0];
     private float[] scores = new float[0];
     private float[] result = new float[0];
+    /** One query block's rows of one head, side by side, on their way to being transposed. */
+    private float[] staging = new float[0];
     private float[] rowLse = new float[0];
     private float[] inverseSums = new float[0];
     /** Which scores {@link #bands} found can be allowed, and the key interval hull of each query vector. */
@@ -251,7 +253,7 @@ public final class BlockSparseKernel {
             for (int r = 0; r < queryRows; r++) {
                 queryOffsets[r] = q.offset(grid.frame().original(queryStart + r)) + queryHead;
             }
-            TileMath.transposeScaled(q.data(), queryOffsets, queryRows, headDim, scale, queries, ld);
+            TileMath.transposeScaled(q.data(), queryOffsets, queryRows, headDim, scale, queries, ld, staging);
         }
         clock = lap(profile, KernelProfile.Phase.GATHER, clock);
         boolean banded = bands(frame, grid, head, qb, tiles, firstTile, lastTile, ld, keyRows);
@@ -451,6 +453,7 @@ public final class BlockSparseKernel {
         }
         if (result.length < headDim * ld) {
             result = new float[headDim * ld];
+            staging = new float[headDim * ld];
         }
         if (keyOffsets.length < keyRows) {
             keyOffsets = new int[keyRows];
