@@ -30,14 +30,14 @@ final class TileMath {
     /**
      * Writes {@code scale * source[rowOffsets[r] + d]} to {@code target[d * ld + r]} for
      * {@code r < rows}, {@code d < depth}, and zeros to the padding columns. {@code rowOffsets}
-     * holds {@code ld} entries; those of padding columns are overwritten.
+     * holds {@code ld} entries, all overwritten; {@code staging} holds {@code rows * depth} floats.
      */
     static void transposeScaled(float[] source, int[] rowOffsets, int rows, int depth, float scale,
             float[] target, int ld, float[] staging) {
         // The rows first copied side by side into staging: read in place, rows a power of two apart
         // (the inputs' 2 KB rows) fall into two sets of the first-level cache, and the gathers
-        // below, which touch every row for each feature, missed it throughout (6-7 us per block
-        // and head against about 2 here).
+        // below, which touch every row for each feature, missed it throughout (the transpose took
+        // 6.7 us per block and head in `local`, 4.6-5.4 us staged).
         for (int r = 0; r < rows; r++) {
             System.arraycopy(source, rowOffsets[r], staging, r * depth, depth);
             rowOffsets[r] = r * depth;
