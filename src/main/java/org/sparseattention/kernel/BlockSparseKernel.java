@@ -54,6 +54,7 @@ public final class BlockSparseKernel {
     private int[] keyTo = new int[0];
     private int[] lowest = new int[0];
     private int[] highest = new int[0];
+    private boolean bandsOn = true;
     private long allowedPairs;
     /** Key and value rows of the current call, per head, packed: {@code packedKeys[h][slot * D + d]}. */
     private float[][] packedKeys = new float[0][];
@@ -69,6 +70,11 @@ public final class BlockSparseKernel {
         this.headDim = headDim;
         this.scale = scale;
         this.mergeRow = new float[headDim];
+    }
+
+    /** Computes every score of partial tiles from now on, as before bands: for tests that compare the two. */
+    void withoutBands() {
+        bandsOn = false;
     }
 
     /** Returns the allowed (query, key) pairs computed so far: the useful work done. */
@@ -475,7 +481,7 @@ public final class BlockSparseKernel {
      */
     private boolean bands(int frame, BlockGrid grid, int head, int qb, TileList tiles, int firstTile,
             int lastTile, int ld, int keyRows) {
-        if (!layout.hasIntervals(frame, head)) {
+        if (!bandsOn || !layout.hasIntervals(frame, head)) {
             return false;
         }
         boolean partial = false;

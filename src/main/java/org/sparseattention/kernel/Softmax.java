@@ -95,7 +95,8 @@ final class Softmax {
      * The softmax of {@link #columns(float[], int, int, float[], float[])}, given for each vector of
      * query columns {@code v} (unless {@code keyFrom} is null) the keys {@code [keyFrom[v], keyTo[v])}
      * outside which its scores are all {@code -inf}: those are set to 0 without an exponential,
-     * which gives the same bits.
+     * which gives the same bits for a column without NaN scores (with one, its weights inside the
+     * range and its log-sum-exp are NaN either way).
      */
     static void columns(float[] s, int keyCount, int ld, float[] logSumExp, float[] inverseSum, int[] keyFrom,
             int[] keyTo) {

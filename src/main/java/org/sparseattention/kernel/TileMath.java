@@ -61,8 +61,9 @@ final class TileMath {
     /**
      * Computes transposed scores {@code scores[c * ld + r] = sum_d keys[keyOffsets[c] + d] *
      * queries[d * ld + r]} for {@code c < keyCount} and all {@code ld} query columns; or, when
-     * {@code groupFrom} is not null, for each group of four keys {@code g = c / 4} only the query
-     * vectors {@code [groupFrom[g], groupTo[g])}, leaving the other scores as they were.
+     * {@code groupFrom} is not null, for each group of four keys {@code g = c / 4} at least the
+     * query vectors {@code [groupFrom[g], groupTo[g])} (a narrow band is computed with its
+     * neighbours), leaving the others as they were.
      */
     static void scores(float[] keys, int[] keyOffsets, int keyCount, float[] queries, int ld, int depth,
             float[] scores, int[] groupFrom, int[] groupTo) {
@@ -315,16 +316,16 @@ final class TileMath {
     private static final int KEY_PANEL = 64;
 
     /**
-     * Adds keys {@code [first, to)} of a panel from key {@code from} to output features
-     * {@code [d, d + 4)} of the vector of query columns at {@code r}, key by key onto the output.
+     * Adds keys {@code [from, to)} of a panel to output features {@code [d, d + 4)} of the vector of
+     * query columns at {@code r}, key by key onto the output.
      */
-    private static void outputVector(float[] values, int base, int stride, int from, int first, int to, int d,
+    private static void outputVector(float[] values, int base, int stride, int from, int to, int d,
             float[] weights, int ld, int r, float[] output) {
         FloatVector a0 = FloatVector.fromArray(SPECIES, output, d * ld + r);
         FloatVector a1 = FloatVector.fromArray(SPECIES, output, (d + 1) * ld + r);
         FloatVector a2 = FloatVector.fromArray(SPECIES, output, (d + 2) * ld + r);
         FloatVector a3 = FloatVector.fromArray(SPECIES, output, (d + 3) * ld + r);
-        for (int c = first; c < to; c++) {
+        for (int c = from; c < to; c++) {
             FloatVector p = FloatVector.fromArray(SPECIES, weights, c * ld + r);
             int v = base + (c - from) * stride + d;
             a0 = p.fma(FloatVector.broadcast(SPECIES, values[v]), a0);
@@ -349,10 +350,11 @@ final class TileMath {
     }
 
     /**
-     * Adds keys {@code [from, to)} like {@link #outputPanel}, with the same bits, each query vector
-     * over only the keys where it may have weight (in `local`'s first and last tiles, a quarter
-     * fewer): vectors of the 4 x 4 blocks in pairs, summed from zero then added to the output as
-     * those blocks are, the others key by key onto the output as there. {@code depth} a multiple of 8.
+     * Adds keys {@code [from, to)} like {@link #outputPanel}, with the same bits: the vectors of its
+     * 4 x 4 blocks in pairs, each pair over only the keys where either may have weight (in `local`'s
+     * first and last tiles, a quarter fewer), summed from zero and then added to the output as those
+     * blocks are; the other vectors over all keys, key by key onto the output as there (skipping a
+     * key of weight 0 there could leave a -0 where adding it gives +0). {@code depth} a multiple of 8.
      */
     private static void outputBandPanel(float[] values, int base, int stride, int from, int to, float[] weights,
             int ld, int depth, float[] output, int[] keyFrom, int[] keyTo) {
@@ -367,10 +369,8 @@ final class TileMath {
             }
         }
         for (int v = paired; v < vectors; v++) {
-            int first = Math.max(from, keyFrom[v]);
-            int end = Math.min(to, keyTo[v]);
-            for (int d = 0; first < end && d < depth; d += 4) {
-                outputVector(values, base, stride, from, first, end, d, weights, ld, v * LANES, output);
+            for (int d = 0; d < depth; d += 4) {
+                outputVector(values, base, stride, from, to, d, weights, ld, v * LANES, output);
             }
         }
     }
@@ -464,7 +464,7 @@ final class TileMath {
                 }
             }
             for (; r < ld; r += LANES) {
-                outputVector(values, base, stride, from, from, to, d, weights, ld, r, output);
+                outputVector(values, base, stride, from, to, d, weights, ld, r, output);
             }
         }
         for (; d < depth; d++) {

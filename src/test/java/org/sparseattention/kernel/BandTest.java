@@ -7,6 +7,10 @@ import static org.sparseattention.TestArrays.normal;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.sparseattention.layout.BlockLayout;
+import org.sparseattention.layout.Patterns;
 
 /**
  * The products and the softmax restricted to bands give the bits of the whole computation where
@@ -32,7 +36,8 @@ class BandTest {
     @Test
     void scoresInsideTheBandsAreTheWholeProductsBits() {
         Random random = new Random(3);
-        // ld of one to five vectors: whole 4 x 4 blocks, the 4 x 2 rest and the clamped 4 x 2 at the end.
+        // ld of one to five vectors: whole 4 x 4 blocks, a band of three as a 4 x 4 block shifted back,
+        // the 4 x 2 rest and the 4 x 2 shifted back at the end.
         for (int vectors = 1; vectors <= 5; vectors++) {
             int ld = vectors * LANES;
             int depth = 24;
@@ -66,7 +71,11 @@ class BandTest {
     @Test
     void softmaxAndOutputGiveTheSameBitsWithKeyRanges() {
         Random random = new Random(5);
-        for (int vectors : new int[] {2, 4, 6}) {
+        // Maxima four vectors at a time (4, 6, 8 vectors) and one at a time (2, 6); a vector with no
+        // key at all outside a group of four (6) and inside one (8).
+        int[][] cases = {{2, -1}, {4, -1}, {6, 5}, {8, 1}};
+        for (int[] c : cases) {
+            int vectors = c[0];
             int ld = vectors * LANES;
             int keyCount = 150;
             int depth = 16;
@@ -75,14 +84,14 @@ class BandTest {
             int[] keyTo = new int[vectors];
             float[] s = normal(7, keyCount * ld);
             for (int v = 0; v < vectors; v++) {
-                int a = random.nextInt(keyCount + 1);
-                int b = random.nextInt(keyCount + 1);
-                keyFrom[v] = v == 1 ? 0 : Math.min(a, b);
-                keyTo[v] = v == 1 ? 0 : Math.max(a, b);   // vector 1: no key at all
-                for (int c = 0; c < keyCount; c++) {
+                int a = 1 + random.nextInt(keyCount);
+                int b = 1 + random.nextInt(keyCount);
+                keyFrom[v] = v == c[1] ? 0 : Math.min(a, b) - 1;
+                keyTo[v] = v == c[1] ? 0 : Math.max(a, b);
+                for (int k = 0; k < keyCount; k++) {
                     for (int r = v * LANES; r < (v + 1) * LANES; r++) {
-                        if (c < keyFrom[v] || c >= keyTo[v] || random.nextInt(10) == 0) {
-                            s[c * ld + r] = Float.NEGATIVE_INFINITY;
+                        if (k < keyFrom[v] || k >= keyTo[v] || random.nextInt(10) == 0) {
+                            s[k * ld + r] = Float.NEGATIVE_INFINITY;
                         }
                     }
                 }
@@ -102,8 +111,8 @@ class BandTest {
             // Values in panels of 64 keys at the packed stride, then a panel read in place at another stride.
             float[] values = normal(11, keyCount * 40);
             int[] valueOffsets = new int[keyCount];
-            for (int c = 0; c < keyCount; c++) {
-                valueOffsets[c] = c < 128 ? c * depth : 128 * depth + (c - 128) * 40;
+            for (int k = 0; k < keyCount; k++) {
+                valueOffsets[k] = k < 128 ? k * depth : 128 * depth + (k - 128) * 40;
             }
             float[] wholeOut = new float[depth * ld];
             TileMath.output(values, valueOffsets, keyCount, whole, ld, depth, wholeOut);
@@ -111,5 +120,41 @@ class BandTest {
             TileMath.output(values, valueOffsets, keyCount, ranged, ld, depth, rangedOut, keyFrom, keyTo);
             assertArrayEquals(wholeOut, rangedOut, vectors + " vectors: output");
         }
+    }
+
+    /**
+     * The kernel with its bands gives the bits of the whole computation, on patterns whose partial
+     * tiles have interval masks, blocks of one to four vectors and groups of keys across tiles.
+     */
+    @ParameterizedTest(name = "{0} L={1} bs={2} H={3} D={4} l={5}")
+    @CsvSource({"local, 1000, 64, 2, 64, 100", "local, 700, 48, 1, 16, 70", "strided, 1000, 32, 2, 8, 40",
+        "local+strided, 777, 64, 2, 24, 96", "all, 300, 50, 1, 8, 0", "local, 130, 16, 3, 8, 9"})
+    void kernelWithBandsGivesTheBitsOfTheWholeComputation(String mode, int seqLen, int blockSize, int heads,
+            int headDim, int context) {
+        int rowLength = heads * headDim;
+        Rows q = Rows.dense(normal(31, seqLen * rowLength), 0, rowLength);
+        Rows k = Rows.dense(normal(32, seqLen * rowLength), 0, rowLength);
+        Rows v = Rows.dense(normal(33, seqLen * rowLength), 0, rowLength);
+        BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, 1, 1), seqLen, blockSize, heads);
+        BlockSparseKernel banded = new BlockSparseKernel(layout, headDim, 0.4f);
+        BlockSparseKernel whole = new BlockSparseKernel(layout, headDim, 0.4f);
+        whole.withoutBands();
+        for (int f = 0; f < layout.frameCount(); f++) {
+            int blocks = layout.grid(f).numBlocks();
+            // Calls of 1 block (rows read in place) and of 8 (packed).
+            for (int size : new int[] {1, 8}) {
+                for (int from = 0; from < blocks; from += size) {
+                    int to = Math.min(blocks, from + size);
+                    Partial a = banded.compute(q, k, v, f, from, to, 0, Integer.MAX_VALUE);
+                    float[] output = Arrays.copyOf(a.output(), a.rows() * rowLength);
+                    float[] lse = Arrays.copyOf(a.logSumExp(), a.rows() * heads);
+                    Partial b = whole.compute(q, k, v, f, from, to, 0, Integer.MAX_VALUE);
+                    String where = mode + ": frame " + f + ", blocks " + from + "-" + to;
+                    assertArrayEquals(Arrays.copyOf(b.output(), b.rows() * rowLength), output, where);
+                    assertArrayEquals(Arrays.copyOf(b.logSumExp(), b.rows() * heads), lse, where);
+                }
+            }
+        }
+        assertEquals(whole.allowedPairs(), banded.allowedPairs(), "allowed pairs");
     }
 }
