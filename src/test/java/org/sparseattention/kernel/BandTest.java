@@ -2,6 +2,7 @@ package org.sparseattention.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.sparseattention.TestArrays.normal;
 
 import java.util.Arrays;
@@ -64,7 +65,7 @@ class BandTest {
                     }
                 }
             }
-            assertEquals(true, computed > 0, "no score inside the bands");
+            assertTrue(computed > 0, "no score inside the bands");
         }
     }
 
