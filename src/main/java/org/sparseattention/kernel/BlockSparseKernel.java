@@ -447,7 +447,7 @@ public final class BlockSparseKernel {
                 }
             }
         }
-        lap(profile, KernelProfile.Phase.GATHER, clock);
+        lap(profile, KernelProfile.Phase.PACK, clock);
     }
 
     /** Grows the scratch arrays for {@code ld} query columns and {@code keyRows} keys. */

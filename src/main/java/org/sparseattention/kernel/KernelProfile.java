@@ -9,8 +9,13 @@ import java.util.concurrent.atomic.LongAdder;
  * {@link #enable()} is called; then each query block and head adds a few clock reads.
  */
 public final class KernelProfile {
-    /** The phases of one query block and head, in order. */
-    public enum Phase { GATHER, SCORES_GEMM, MASK, SOFTMAX, OUTPUT_GEMM, SCATTER }
+    /**
+     * The phases of one query block and head, in order. {@code PACK} is the copy of a call's key
+     * and value rows into per-head arrays, {@code GATHER} the rest of getting rows in place
+     * (listing key rows, their offsets, the queries' transpose); {@code MASK} includes finding the
+     * bands.
+     */
+    public enum Phase { GATHER, PACK, SCORES_GEMM, MASK, SOFTMAX, OUTPUT_GEMM, SCATTER }
 
     private static volatile boolean enabled;
     private static final LongAdder[] NANOS = new LongAdder[Phase.values().length];
