@@ -28,6 +28,13 @@ public final class BlockLayout {
     private final Elementary[][][] earlierArrays;
     /** Whether a query row's allowed keys in a frame form one interval of frame rows, per frame and head. */
     private final boolean[][] intervals;
+    /**
+     * Per frame whose heads have elements in earlier frames (null for the others): the smallest and
+     * the largest original position of each block, {@code [2 * block]} and {@code [2 * block + 1]},
+     * which {@link #keyBlocks} checks the earlier elements against for every full tile (from the
+     * frame's row arithmetic each time, they were a third of planning at L=1,048,576).
+     */
+    private final int[][] blockBounds;
 
     private BlockLayout(Pattern pattern, int seqLen, int blockSize, int heads) {
         this.pattern = pattern;
@@ -65,6 +72,7 @@ public final class BlockLayout {
         this.mineArrays = new Elementary[grids.size()][heads][];
         this.earlierArrays = new Elementary[grids.size()][heads][];
         this.intervals = new boolean[grids.size()][heads];
+        this.blockBounds = new int[grids.size()][];
         for (int f = 0; f < grids.size(); f++) {
             for (int h = 0; h < heads; h++) {
                 mineArrays[f][h] = components.get(f).get(h).toArray(new Elementary[0]);
@@ -75,8 +83,22 @@ public final class BlockLayout {
                         intervals[f][h] = false;
                     }
                 }
+                if (earlierArrays[f][h].length > 0 && blockBounds[f] == null) {
+                    blockBounds[f] = bounds(grids.get(f));
+                }
             }
         }
+    }
+
+    /** Returns the smallest and the largest original position of every block of {@code grid}. */
+    private static int[] bounds(BlockGrid grid) {
+        int[] bounds = new int[2 * grid.numBlocks()];
+        for (int b = 0; b < grid.numBlocks(); b++) {
+            int[] range = grid.frame().originalBounds(grid.blockStart(b), grid.blockEnd(b));
+            bounds[2 * b] = range[0];
+            bounds[2 * b + 1] = range[1];
+        }
+        return bounds;
     }
 
     /** Returns the layout of {@code pattern}; checks every argument and names the bad one. */
@@ -144,12 +166,14 @@ public final class BlockLayout {
         if (before.isEmpty()) {
             return;
         }
-        int[] queryRange = originalRange(grid, queryBlock);
+        int[] bounds = blockBounds[frame];
+        int queryLow = bounds[2 * queryBlock];
+        int queryHigh = bounds[2 * queryBlock + 1];
         for (int t = 0; t < out.size(); t++) {
             if (out.isFull(t)) {
-                int[] keyRange = originalRange(grid, out.keyBlock(t));
+                int kb = out.keyBlock(t);
                 for (Elementary e : before) {
-                    if (e.mayAllowAny(head, queryRange[0], queryRange[1], keyRange[0], keyRange[1])) {
+                    if (e.mayAllowAny(head, queryLow, queryHigh, bounds[2 * kb], bounds[2 * kb + 1])) {
                         out.setPartial(t);
                         break;
                     }
@@ -166,11 +190,6 @@ public final class BlockLayout {
             max = Math.max(max, scratch.size());
         }
         return max;
-    }
-
-    /** Returns {min, max} of the original positions of a frame block. */
-    private static int[] originalRange(BlockGrid grid, int block) {
-        return grid.frame().originalBounds(grid.blockStart(block), grid.blockEnd(block));
     }
 
     /**
