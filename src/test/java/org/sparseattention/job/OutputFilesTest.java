@@ -35,6 +35,11 @@ class OutputFilesTest {
     private static final int D = 3;
     private static final int SHARD_ROWS = 16;
 
+    /** Hadoop's local file system without its checksums, as the job writes its output through. */
+    private static FileSystem rawLocal() throws IOException {
+        return ((LocalFileSystem) FileSystem.getLocal(new Configuration())).getRawFileSystem();
+    }
+
     private static Plan plan(Path dir) {
         JobSettings settings = new JobSettings("q.npy", "k.npy", "v.npy", dir.toString(), H, "local", 4, 4, 1, 1,
                 Double.NaN, 0, 64, 64, SHARD_ROWS, true, true, false, false);
@@ -109,8 +114,8 @@ class OutputFilesTest {
     void localFilesAreMergedBetweenChannels(@TempDir Path tmp) throws IOException {
         Path dir = tmp.resolve("out");
         writeShards(dir);
-        FileSystem raw = ((LocalFileSystem) FileSystem.getLocal(new Configuration())).getRawFileSystem();
-        assertTrue(raw instanceof RawLocalFileSystem);
+        FileSystem raw = rawLocal();
+        assertTrue(raw instanceof RawLocalFileSystem, "the test takes the channels' path");
         OutputFiles.finish(raw, new org.apache.hadoop.fs.Path(dir.toUri()), plan(dir));
         checkMerged(dir);
     }
@@ -121,7 +126,7 @@ class OutputFilesTest {
         Path streamed = tmp.resolve("streamed");
         writeShards(local);
         writeShards(streamed);
-        FileSystem raw = ((LocalFileSystem) FileSystem.getLocal(new Configuration())).getRawFileSystem();
+        FileSystem raw = rawLocal();
         // The checksummed local file system is not a RawLocalFileSystem: it takes the streams' path.
         FileSystem checksummed = FileSystem.getLocal(new Configuration());
         assertFalse(checksummed instanceof RawLocalFileSystem);
@@ -135,7 +140,7 @@ class OutputFilesTest {
 
     @Test
     void aShortShardFailsTheMergeOnEitherPath(@TempDir Path tmp) throws IOException {
-        FileSystem raw = ((LocalFileSystem) FileSystem.getLocal(new Configuration())).getRawFileSystem();
+        FileSystem raw = rawLocal();
         FileSystem checksummed = FileSystem.getLocal(new Configuration());
         for (FileSystem fs : new FileSystem[] {raw, checksummed}) {
             Path dir = tmp.resolve(fs == raw ? "raw" : "checksummed");
