@@ -31,10 +31,10 @@ final class ShardTask {
 
     /**
      * Returns the final rows of shard {@code shard} (numbered across batch items), adding the
-     * allowed pairs of everything merged to {@code pairs}.
+     * allowed pairs of everything merged to {@code pairs} and its phases' times to {@code times}.
      */
     static ShardResult run(int shard, List<WorkUnit> inPlace, Iterable<Piece> pieces, JobSettings settings,
-            InputShape shape, Storage storage, LongConsumer pairs) throws IOException {
+            InputShape shape, Storage storage, LongConsumer pairs, TaskTimes times) throws IOException {
         long started = System.nanoTime();
         OutputFiles.Shard range = OutputFiles.shard(shape, settings, shard);
         int rowStart = range.rowStart();
@@ -72,6 +72,11 @@ final class ShardTask {
                 mergeNanos += System.nanoTime() - clock;
             }
             pairs.accept(allowed);
+            if (runner != null) {
+                times.add(runner.readNanos(), runner.kernelNanos(), mergeNanos, 0);
+            } else {
+                times.add(0, 0, mergeNanos, 0);
+            }
             float[] byHead = settings.lse() ? byHead(accumulator.logSumExp(), rows, heads) : new float[0];
             if (!WarmUp.onThisThread()) {
                 LOG.info(String.format("shard %d finished in %.2f s: %d shuffled pieces, merging %.2f s%s", shard,

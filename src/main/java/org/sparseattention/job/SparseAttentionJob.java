@@ -97,7 +97,8 @@ public final class SparseAttentionJob {
         // executor rather than with every task (residue-order tasks took 46 ms each to deserialise
         // with it in their closures, 16-22 ms without).
         Broadcast<HadoopStorage> storage = spark.broadcast(new HadoopStorage(spark.hadoopConfiguration()));
-        StageTimes stageTimes = new StageTimes(console);
+        TaskTimes times = TaskTimes.register(spark.sc());
+        StageTimes stageTimes = new StageTimes(console, times);
         spark.sc().addSparkListener(stageTimes);
         try {
             LongAccumulator pairs = spark.sc().longAccumulator("allowed pairs");
@@ -112,17 +113,17 @@ public final class SparseAttentionJob {
             if (plan.partitions().isEmpty()) {
                 merged = shardTasks.map(work -> new Tuple2<>(work.shard(),
                         ShardTask.run(work.shard(), work.units(), List.of(), settings, shape, storage.value(),
-                                pairs::add)));
+                                pairs::add, times)));
             } else {
                 JavaRDD<List<WorkUnit>> groups = spark.parallelize(plan.partitions(), plan.partitions().size());
                 JavaPairRDD<Integer, Iterable<Piece>> pieces = groups
-                        .flatMapToPair(units -> new UnitTask(settings, shape, units, storage.value()))
+                        .flatMapToPair(units -> new UnitTask(settings, shape, units, storage.value(), times))
                         .groupByKey(new ShardPartitioner(plan.shardOrder()));
                 merged = shardTasks.zipPartitions(pieces, (works, grouped) -> {
                     ShardWork work = works.next();
                     Iterable<Piece> shardPieces = grouped.hasNext() ? grouped.next()._2() : List.of();
                     ShardResult result = ShardTask.run(work.shard(), work.units(), shardPieces, settings, shape,
-                            storage.value(), pairs::add);
+                            storage.value(), pairs::add, times);
                     // Reading the grouped pieces to their end lets Spark release the memory that held them.
                     if (grouped.hasNext()) {
                         throw new IllegalStateException("shard " + work.shard() + " got pieces of shard "
@@ -140,6 +141,7 @@ public final class SparseAttentionJob {
             results.saveAsNewAPIHadoopFile(location.staging().toString(), Integer.class, ShardResult.class,
                     ShardOutputFormat.class, output);
             spark.setJobDescription(null);
+            stageTimes.awaitJobEnd(10);
             long finishing = System.nanoTime();
             OutputFiles.finish(location.fileSystem(), location.staging(), plan);
             location.promote(settings.overwrite());

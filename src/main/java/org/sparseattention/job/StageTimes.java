@@ -1,16 +1,67 @@
 package org.sparseattention.job;
 
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.apache.spark.executor.TaskMetrics;
+import org.apache.spark.scheduler.AccumulableInfo;
 import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobEnd;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.StageInfo;
+import scala.jdk.javaapi.CollectionConverters;
 
-/** Prints each finished stage of this run with its duration and shuffle volume. */
+/**
+ * Prints each finished stage of this run with its duration, shuffle volume and where its tasks'
+ * time went: the run's {@link TaskTimes} phases, Spark's shuffle writing, and the rest.
+ */
 final class StageTimes extends SparkListener {
     private final Consumer<String> console;
+    /** Accumulator ids of the run's phases, in the order of {@link #PHASES}. */
+    private final long[] phaseIds;
+    private static final String[] PHASES = {"reading", "kernel", "merging", "cutting"};
+    /** Per stage, the phases' nanoseconds summed over its tasks (only the listener's thread uses it). */
+    private final Map<Integer, long[]> byStage = new HashMap<>();
+    /** Opened when a job ends: its stages' lines, which Spark delivers before, are then printed. */
+    private final CountDownLatch jobEnded = new CountDownLatch(1);
 
-    StageTimes(Consumer<String> console) {
+    StageTimes(Consumer<String> console, TaskTimes times) {
         this.console = console;
+        this.phaseIds = new long[] {times.reading().id(), times.kernel().id(), times.merging().id(),
+            times.cutting().id()};
+    }
+
+    @Override
+    public void onTaskEnd(SparkListenerTaskEnd event) {
+        long[] nanos = byStage.computeIfAbsent(event.stageId(), stage -> new long[PHASES.length]);
+        for (AccumulableInfo info : CollectionConverters.asJava(event.taskInfo().accumulables())) {
+            for (int p = 0; p < phaseIds.length; p++) {
+                if (info.id() == phaseIds[p] && info.update().isDefined()) {
+                    nanos[p] += ((Number) info.update().get()).longValue();
+                }
+            }
+        }
+    }
+
+    @Override
+    public void onJobEnd(SparkListenerJobEnd event) {
+        jobEnded.countDown();
+    }
+
+    /**
+     * Waits up to {@code seconds} for the end of the run's job to reach this listener, so that every
+     * stage's line is printed before the run's summary (Spark delivers events on its own thread).
+     */
+    void awaitJobEnd(long seconds) {
+        try {
+            jobEnded.await(seconds, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override
@@ -18,10 +69,37 @@ final class StageTimes extends SparkListener {
         StageInfo stage = event.stageInfo();
         long start = stage.submissionTime().isDefined() ? (Long) stage.submissionTime().get() : 0L;
         long end = stage.completionTime().isDefined() ? (Long) stage.completionTime().get() : start;
-        long written = stage.taskMetrics().shuffleWriteMetrics().bytesWritten();
-        long read = stage.taskMetrics().shuffleReadMetrics().totalBytesRead();
-        console.accept(String.format("stage %d (%s): %d tasks in %.2f s, shuffle written %.1f MB, read %.1f MB%s",
+        TaskMetrics metrics = stage.taskMetrics();
+        long written = metrics.shuffleWriteMetrics().bytesWritten();
+        long read = metrics.shuffleReadMetrics().totalBytesRead();
+        console.accept(String.format("stage %d (%s): %d tasks in %.2f s, shuffle written %.1f MB, read %.1f MB%s%s",
                 stage.stageId(), stage.name().split(" at ")[0], stage.numTasks(), (end - start) / 1000.0, written / 1e6,
-                read / 1e6, stage.failureReason().isDefined() ? ", failed: " + stage.failureReason().get() : ""));
+                read / 1e6, breakdown(metrics, byStage.getOrDefault(stage.stageId(), new long[PHASES.length])),
+                stage.failureReason().isDefined() ? ", failed: " + stage.failureReason().get() : ""));
+    }
+
+    /**
+     * Returns "; task time T s, CPU C s: reading .., kernel .., ..., other .. (GC ..)": the tasks'
+     * run time, summed, taken apart. Other is Spark's and the output's own work and time spent
+     * waiting for a core; garbage collection may fall in any part.
+     */
+    static String breakdown(TaskMetrics metrics, long[] phaseNanos) {
+        double run = metrics.executorRunTime() / 1e3;
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "; task time %.3f s, CPU %.3f s:", run,
+                metrics.executorCpuTime() / 1e9));
+        double accounted = 0;
+        for (int p = 0; p < PHASES.length; p++) {
+            if (phaseNanos[p] > 0 || p < 2) {
+                line.append(String.format(Locale.ROOT, " %s %.3f,", PHASES[p], phaseNanos[p] / 1e9));
+                accounted += phaseNanos[p] / 1e9;
+            }
+        }
+        double shuffleWriting = metrics.shuffleWriteMetrics().writeTime() / 1e9;
+        if (shuffleWriting > 0) {
+            line.append(String.format(Locale.ROOT, " writing shuffle %.3f,", shuffleWriting));
+            accounted += shuffleWriting;
+        }
+        return line.append(String.format(Locale.ROOT, " other %.3f (GC %.3f)", run - accounted, metrics.jvmGCTime() / 1e3))
+                .toString();
     }
 }

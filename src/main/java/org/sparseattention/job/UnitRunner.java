@@ -106,6 +106,16 @@ final class UnitRunner implements AutoCloseable {
         }
     }
 
+    /** Returns the nanoseconds spent reading rows so far. */
+    long readNanos() {
+        return readNanos;
+    }
+
+    /** Returns the nanoseconds spent in the kernel so far. */
+    long kernelNanos() {
+        return computeNanos;
+    }
+
     /** Returns the allowed pairs of the last unit computed. */
     long lastAllowedPairs() {
         return lastAllowedPairs;

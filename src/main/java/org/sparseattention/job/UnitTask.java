@@ -24,12 +24,15 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     private final InputShape shape;
     private final Iterator<WorkUnit> units;
     private final UnitRunner runner;
+    private final TaskTimes times;
     private final ArrayDeque<Tuple2<Integer, Piece>> ready = new ArrayDeque<>();
     private boolean finished;
     private long splitNanos;
 
-    UnitTask(JobSettings settings, InputShape shape, List<WorkUnit> units, Storage storage) throws IOException {
+    UnitTask(JobSettings settings, InputShape shape, List<WorkUnit> units, Storage storage, TaskTimes times)
+            throws IOException {
         this.settings = settings;
+        this.times = times;
         this.shape = shape;
         this.units = units.iterator();
         this.runner = new UnitRunner(settings, shape, storage);
@@ -50,6 +53,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             }
             finished = true;
             runner.close();
+            times.add(runner.readNanos(), runner.kernelNanos(), 0, splitNanos);
             if (!WarmUp.onThisThread()) {
                 LOG.info(String.format("task finished %s; cutting into pieces %.2f s", runner.describe(),
                         splitNanos / 1e9));

@@ -133,7 +133,7 @@ final class WarmUp {
             pairs.reset();
             Map<Integer, List<Piece>> pieces = new HashMap<>();
             for (List<WorkUnit> partition : plan.partitions()) {
-                UnitTask task = new UnitTask(settings, shape, partition, storage);
+                UnitTask task = new UnitTask(settings, shape, partition, storage, TaskTimes.NONE);
                 while (task.hasNext()) {
                     Tuple2<Integer, Piece> piece = task.next();
                     pieces.computeIfAbsent(piece._1(), shard -> new ArrayList<>()).add(piece._2());
@@ -141,7 +141,7 @@ final class WarmUp {
             }
             for (int shard : plan.shardOrder()) {
                 ShardTask.run(shard, plan.inPlace().get(shard), pieces.getOrDefault(shard, List.of()), settings,
-                        shape, storage, pairs::add);
+                        shape, storage, pairs::add, TaskTimes.NONE);
             }
         }
         return pairs.sum();

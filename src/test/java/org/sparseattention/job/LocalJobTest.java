@@ -11,7 +11,11 @@ import static org.sparseattention.TestArrays.readNpy;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -149,5 +153,43 @@ class LocalJobTest {
         assertTrue(e.getMessage().contains("overlaps"), e.getMessage());
         assertThrows(InvalidInputException.class, () -> SparseAttentionJob.prepare(
                 JobTestSupport.settings(inputs, inputs, H, "all", 0, 16, 2, 64, true)));
+    }
+
+    @Test
+    void everyStageLineSaysWhereItsTasksTimeWent(@TempDir Path dir) throws IOException {
+        // Large enough that the kernel takes milliseconds: 4096 rows, 4 heads of 64, l=256.
+        Path in = dir.resolve("in");
+        Files.createDirectories(in);
+        JobTestSupport.writeInputs(in, 1, 4096, 256, 5);
+        JobSettings settings = new JobSettings(in.resolve("q.npy").toString(), in.resolve("k.npy").toString(),
+                in.resolve("v.npy").toString(), dir.resolve("out").toString(), 4, "local+strided", 256, 64, 1, 1,
+                Double.NaN, 0, 64, 256, 1024, false, false, false, false);
+        List<String> lines = new CopyOnWriteArrayList<>();
+        SparseAttentionJob.execute(SparseAttentionJob.prepare(settings), spark, lines::add);
+        List<String> stages = lines.stream().filter(line -> line.startsWith("stage ")).toList();
+        assertEquals(2, stages.size(), "a residue-order stage and a shard stage, printed before returning: " + lines);
+        double kernel = 0;
+        for (String stage : stages) {
+            double taskTime = number(stage, "task time ");
+            for (String phase : new String[] {"reading", "kernel", "merging", "cutting"}) {
+                Matcher m = Pattern.compile(" " + phase + " ([0-9.]+),").matcher(stage);
+                if (m.find()) {
+                    double seconds = Double.parseDouble(m.group(1));
+                    assertTrue(seconds <= taskTime + 0.002, phase + " within the task time: " + stage);
+                }
+            }
+            kernel += number(stage, " kernel ");
+            assertTrue(number(stage, " other ") >= -0.01, "the phases do not add up to more than the tasks ran: "
+                    + stage);
+        }
+        assertTrue(kernel > 0, "the kernel's time reaches the stage lines: " + stages);
+        assertTrue(stages.get(0).contains(" cutting ") && stages.get(1).contains(" merging "),
+                "residue-order tasks cut pieces, shard tasks merge them: " + stages);
+    }
+
+    private static double number(String line, String after) {
+        Matcher m = Pattern.compile(Pattern.quote(after) + "(-?[0-9.]+)").matcher(line);
+        assertTrue(m.find(), "'" + after + "' in " + line);
+        return Double.parseDouble(m.group(1));
     }
 }

@@ -1,0 +1,41 @@
+package org.sparseattention.job;
+
+import java.io.Serializable;
+import org.apache.spark.SparkContext;
+import org.apache.spark.util.LongAccumulator;
+
+/**
+ * Where the tasks' time goes: nanoseconds spent reading inputs, in the kernel, merging partial
+ * results and cutting them into pieces, added up by Spark accumulators so that each stage's line
+ * can report them ({@link StageTimes}). The warm-up's tasks use {@link #NONE}.
+ */
+record TaskTimes(LongAccumulator reading, LongAccumulator kernel, LongAccumulator merging,
+        LongAccumulator cutting) implements Serializable {
+
+    /** The accumulators' names begin with this; {@link StageTimes} finds them by it. */
+    static final String PREFIX = "sparse-attention ";
+    static final String READING = PREFIX + "reading";
+    static final String KERNEL = PREFIX + "kernel";
+    static final String MERGING = PREFIX + "merging";
+    static final String CUTTING = PREFIX + "cutting";
+
+    /** Times that go nowhere. */
+    static final TaskTimes NONE = new TaskTimes(null, null, null, null);
+
+    /** Registers one accumulator per phase on {@code spark}. */
+    static TaskTimes register(SparkContext spark) {
+        return new TaskTimes(spark.longAccumulator(READING), spark.longAccumulator(KERNEL),
+                spark.longAccumulator(MERGING), spark.longAccumulator(CUTTING));
+    }
+
+    /** Adds a task's reading and kernel nanoseconds and those spent merging and cutting. */
+    void add(long readingNanos, long kernelNanos, long mergingNanos, long cuttingNanos) {
+        if (reading == null) {
+            return;
+        }
+        reading.add(readingNanos);
+        kernel.add(kernelNanos);
+        merging.add(mergingNanos);
+        cutting.add(cuttingNanos);
+    }
+}

@@ -1,0 +1,35 @@
+package org.sparseattention.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.apache.spark.executor.TaskMetrics;
+import org.junit.jupiter.api.Test;
+
+/** The stage line's account of where its tasks' time went. */
+class StageTimesTest {
+
+    private static TaskMetrics metrics(long runMillis, long cpuNanos, long gcMillis, long shuffleWriteNanos) {
+        TaskMetrics metrics = new TaskMetrics();
+        metrics.setExecutorRunTime(runMillis);
+        metrics.setExecutorCpuTime(cpuNanos);
+        metrics.setJvmGCTime(gcMillis);
+        metrics.shuffleWriteMetrics().incWriteTime(shuffleWriteNanos);
+        return metrics;
+    }
+
+    @Test
+    void phasesAndShuffleWritingAreTakenFromTheTaskTimeAndTheRestIsOther() {
+        // reading 1.25 s, kernel 6 s, no merging, cutting 0.5 s, shuffle writing 1 s of 10 s.
+        String line = StageTimes.breakdown(metrics(10_000, 8_000_000_000L, 120, 1_000_000_000L),
+                new long[] {1_250_000_000L, 6_000_000_000L, 0, 500_000_000L});
+        assertEquals("; task time 10.000 s, CPU 8.000 s: reading 1.250, kernel 6.000, cutting 0.500,"
+                + " writing shuffle 1.000, other 1.250 (GC 0.120)", line);
+    }
+
+    @Test
+    void readingAndKernelAreAlwaysShownAndEmptyPhasesAreNot() {
+        String line = StageTimes.breakdown(metrics(2_000, 1_500_000_000L, 0, 0), new long[] {0, 0, 250_000_000L, 0});
+        assertEquals("; task time 2.000 s, CPU 1.500 s: reading 0.000, kernel 0.000, merging 0.250, other 1.750"
+                + " (GC 0.000)", line);
+    }
+}
