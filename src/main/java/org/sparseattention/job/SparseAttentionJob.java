@@ -84,6 +84,7 @@ public final class SparseAttentionJob {
     public static RunSummary execute(Prepared prepared, JavaSparkContext spark, Consumer<String> console)
             throws IOException {
         long started = System.nanoTime();
+        long compiling = compilationMillis();
         JobSettings settings = prepared.settings();
         InputShape shape = prepared.shape();
         Plan plan = Planner.plan(settings, shape, spark.defaultParallelism());
@@ -147,6 +148,10 @@ public final class SparseAttentionJob {
             location.promote(settings.overwrite());
             console.accept(String.format("wrote %smanifest and _SUCCESS in %.2f s", settings.merge() ? "merged files, " : "",
                     (System.nanoTime() - finishing) / 1e9));
+            if (spark.isLocal() && compiling >= 0) {
+                console.accept(String.format("JIT compiler threads (tasks run in this JVM): %.2f s compiling during the run",
+                        (compilationMillis() - compiling) / 1e3));
+            }
             double seconds = (System.nanoTime() - started) / 1e9;
             double gflop = 4.0 * shape.headDim() * pairs.value() / 1e9;
             return new RunSummary((long) shape.batch() * shape.seqLen(), shape.heads(), plan.figures().tiles(), gflop,
@@ -160,6 +165,13 @@ public final class SparseAttentionJob {
             spark.sc().removeSparkListener(stageTimes);
             spark.clearJobGroup();
         }
+    }
+
+    /** Returns the time this JVM's compiler threads have spent compiling, in milliseconds, or -1. */
+    private static long compilationMillis() {
+        java.lang.management.CompilationMXBean compiler = java.lang.management.ManagementFactory.getCompilationMXBean();
+        return compiler != null && compiler.isCompilationTimeMonitoringSupported()
+                ? compiler.getTotalCompilationTime() : -1;
     }
 
     /** Turns a Spark failure into the project's exception, keeping the failed task's own message. */
