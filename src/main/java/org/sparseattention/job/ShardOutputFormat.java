@@ -31,6 +31,7 @@ public final class ShardOutputFormat extends FileOutputFormat<Integer, ShardResu
         return new RecordWriter<>() {
             @Override
             public void write(Integer shard, ShardResult result) throws IOException {
+                long started = System.nanoTime();
                 int features = result.output().length / result.rows();
                 try (OutputStream out = fs.create(new Path(work, result.fileName("output")), false)) {
                     NpyWriter.write(out, new long[] {result.rows(), features}, result.output());
@@ -40,6 +41,7 @@ public final class ShardOutputFormat extends FileOutputFormat<Integer, ShardResu
                         NpyWriter.write(out, new long[] {heads, result.rows()}, result.logSumExp());
                     }
                 }
+                TaskTimes.addWriting(System.nanoTime() - started);
             }
 
             @Override

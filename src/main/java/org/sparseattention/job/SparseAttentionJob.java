@@ -112,9 +112,11 @@ public final class SparseAttentionJob {
             JavaRDD<ShardWork> shardTasks = spark.parallelize(shardWork, shards);
             JavaRDD<Tuple2<Integer, ShardResult>> merged;
             if (plan.partitions().isEmpty()) {
-                merged = shardTasks.map(work -> new Tuple2<>(work.shard(),
-                        ShardTask.run(work.shard(), work.units(), List.of(), settings, shape, storage.value(),
-                                pairs::add, times)));
+                merged = shardTasks.map(work -> {
+                    times.useOnThisThread();
+                    return new Tuple2<>(work.shard(), ShardTask.run(work.shard(), work.units(), List.of(), settings,
+                            shape, storage.value(), pairs::add, times));
+                });
             } else {
                 JavaRDD<List<WorkUnit>> groups = spark.parallelize(plan.partitions(), plan.partitions().size());
                 JavaPairRDD<Integer, Iterable<Piece>> pieces = groups
@@ -122,6 +124,7 @@ public final class SparseAttentionJob {
                         .groupByKey(new ShardPartitioner(plan.shardOrder()));
                 merged = shardTasks.zipPartitions(pieces, (works, grouped) -> {
                     ShardWork work = works.next();
+                    times.useOnThisThread();
                     Iterable<Piece> shardPieces = grouped.hasNext() ? grouped.next()._2() : List.of();
                     ShardResult result = ShardTask.run(work.shard(), work.units(), shardPieces, settings, shape,
                             storage.value(), pairs::add, times);

@@ -23,7 +23,7 @@ final class StageTimes extends SparkListener {
     private final Consumer<String> console;
     /** Accumulator ids of the run's phases, in the order of {@link #PHASES}. */
     private final long[] phaseIds;
-    private static final String[] PHASES = {"reading", "kernel", "merging", "cutting"};
+    private static final String[] PHASES = {"reading", "kernel", "merging", "cutting", "writing output"};
     /** Per stage, the phases' nanoseconds summed over its tasks (only the listener's thread uses it). */
     private final Map<Integer, long[]> byStage = new HashMap<>();
     /** Opened when a job ends: its stages' lines, which Spark delivers before, are then printed. */
@@ -32,7 +32,7 @@ final class StageTimes extends SparkListener {
     StageTimes(Consumer<String> console, TaskTimes times) {
         this.console = console;
         this.phaseIds = new long[] {times.reading().id(), times.kernel().id(), times.merging().id(),
-            times.cutting().id()};
+            times.cutting().id(), times.writing().id()};
     }
 
     @Override
@@ -80,8 +80,8 @@ final class StageTimes extends SparkListener {
 
     /**
      * Returns "; task time T s, CPU C s: reading .., kernel .., ..., other .. (GC ..)": the tasks'
-     * run time, summed, taken apart. Other is Spark's and the output's own work and time spent
-     * waiting for a core; garbage collection may fall in any part.
+     * run time, summed, taken apart. Other is Spark's own work (reading the shuffle, committing)
+     * and time spent waiting for a core; garbage collection may fall in any part.
      */
     static String breakdown(TaskMetrics metrics, long[] phaseNanos) {
         double run = metrics.executorRunTime() / 1e3;

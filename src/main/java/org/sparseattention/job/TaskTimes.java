@@ -10,7 +10,7 @@ import org.apache.spark.util.LongAccumulator;
  * can report them ({@link StageTimes}). The warm-up's tasks use {@link #NONE}.
  */
 record TaskTimes(LongAccumulator reading, LongAccumulator kernel, LongAccumulator merging,
-        LongAccumulator cutting) implements Serializable {
+        LongAccumulator cutting, LongAccumulator writing) implements Serializable {
 
     /** The accumulators' names begin with this; {@link StageTimes} finds them by it. */
     static final String PREFIX = "sparse-attention ";
@@ -18,14 +18,37 @@ record TaskTimes(LongAccumulator reading, LongAccumulator kernel, LongAccumulato
     static final String KERNEL = PREFIX + "kernel";
     static final String MERGING = PREFIX + "merging";
     static final String CUTTING = PREFIX + "cutting";
+    static final String WRITING = PREFIX + "writing output";
+    /** The times of the task running on this thread, for the output format Spark creates. */
+    private static final ThreadLocal<TaskTimes> CURRENT = new ThreadLocal<>();
 
     /** Times that go nowhere. */
-    static final TaskTimes NONE = new TaskTimes(null, null, null, null);
+    static final TaskTimes NONE = new TaskTimes(null, null, null, null, null);
 
     /** Registers one accumulator per phase on {@code spark}. */
     static TaskTimes register(SparkContext spark) {
         return new TaskTimes(spark.longAccumulator(READING), spark.longAccumulator(KERNEL),
-                spark.longAccumulator(MERGING), spark.longAccumulator(CUTTING));
+                spark.longAccumulator(MERGING), spark.longAccumulator(CUTTING), spark.longAccumulator(WRITING));
+    }
+
+    /**
+     * Makes these the times of the task running on this thread until it ends, so that its output
+     * writer, which Spark creates from a class name, can add to them ({@link #addWriting}).
+     */
+    void useOnThisThread() {
+        CURRENT.set(this);
+        org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
+        if (task != null) {
+            task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) context -> CURRENT.remove());
+        }
+    }
+
+    /** Adds nanoseconds spent writing output to the times of the task running on this thread, if any. */
+    static void addWriting(long nanos) {
+        TaskTimes times = CURRENT.get();
+        if (times != null && times.writing != null) {
+            times.writing.add(nanos);
+        }
     }
 
     /** Adds a task's reading and kernel nanoseconds and those spent merging and cutting. */

@@ -34,6 +34,16 @@ public final class Planner {
     static final int IN_PLACE_MIN_SHARDS_PER_SLOT = 2;
 
     /**
+     * Bytes of shuffled output one partition produces at most when {@code --partitions} is not
+     * given: a task holds its pieces until Spark's shuffle writes them sorted by shard (the launchers
+     * turn off Spark's writer that keeps one file per shard open instead, which wrote the pieces
+     * twice), so the number of partitions grows with the shuffled output and a task's memory does
+     * not. 128 MB leaves the default of {@link #PARTITIONS_PER_SLOT} per slot up to L=262,144 at
+     * E=512 (68 MB each); at L=1,048,576 it makes 19 partitions of at most 119 MB.
+     */
+    public static final long SHUFFLE_BYTES_PER_PARTITION = 128L << 20;
+
+    /**
      * Plans a run on {@code slots} task slots. Units of the original row order whose query rows lie
      * in one output shard are computed in place by that shard's task when there are at least {@link
      * #IN_PLACE_MIN_SHARDS_PER_SLOT} shards per slot: their output then never crosses the shuffle.
@@ -41,6 +51,11 @@ public final class Planner {
      * #PARTITIONS_PER_SLOT} per slot) whose output pieces are shuffled to the shard tasks.
      */
     public static Plan plan(JobSettings settings, InputShape shape, int slots) {
+        return plan(settings, shape, slots, SHUFFLE_BYTES_PER_PARTITION);
+    }
+
+    /** {@link #plan(JobSettings, InputShape, int)} with {@code shuffleBytesPerPartition} instead of the default. */
+    static Plan plan(JobSettings settings, InputShape shape, int slots, long shuffleBytesPerPartition) {
         BlockLayout layout = layout(settings, shape);
         List<WorkUnit> units = units(layout, shape.batch(), settings.maxKeyBlocks(), settings.unitTiles(),
                 settings.shardRows());
@@ -59,7 +74,9 @@ public final class Planner {
                 shuffled.add(unit);
             }
         }
-        int partitions = settings.partitions() > 0 ? settings.partitions() : PARTITIONS_PER_SLOT * Math.max(1, slots);
+        long[] pieceBytes = pieceBytes(layout, shape, units);
+        int partitions = settings.partitions() > 0 ? settings.partitions()
+                : defaultPartitions(pieceBytes, shuffled, Math.max(1, slots), shuffleBytesPerPartition);
         Reads[] reads = reads(layout, units);
         long[] costs = new long[units.size()];
         for (WorkUnit unit : units) {
@@ -67,6 +84,11 @@ public final class Planner {
         }
         List<List<WorkUnit>> groups = shuffled.isEmpty() ? List.of()
                 : balance(shuffled, costs, Math.min(partitions, shuffled.size()));
+        // Balanced on work, a partition may still hold more pieces than the bound: then more of them.
+        for (int count = groups.size(); settings.partitions() <= 0 && count < shuffled.size()
+                && largest(groups, pieceBytes) > shuffleBytesPerPartition; ) {
+            groups = balance(shuffled, costs, ++count);
+        }
         long[] shardCosts = new long[shards];
         for (int shard = 0; shard < shards; shard++) {
             for (WorkUnit unit : byShard.get(shard)) {
@@ -81,6 +103,45 @@ public final class Planner {
                 : Integer.compare(a, b));
         return new Plan(settings, shape, units, groups, byShard, order,
                 figures(layout, shape, units, groups, inPlace ? byShard : List.of(), reads));
+    }
+
+    /**
+     * Returns {@link #PARTITIONS_PER_SLOT} per slot, or more, a multiple of the slots, when the
+     * shuffled units' pieces would exceed {@code bytesPerPartition} in each.
+     */
+    private static int defaultPartitions(long[] pieceBytes, List<WorkUnit> shuffled, int slots,
+            long bytesPerPartition) {
+        long bytes = 0;
+        for (WorkUnit unit : shuffled) {
+            bytes += pieceBytes[unit.index()];
+        }
+        long bySize = (bytes + bytesPerPartition - 1) / bytesPerPartition;
+        long perSlot = Math.max(PARTITIONS_PER_SLOT, (bySize + slots - 1) / slots);
+        return (int) Math.min(Integer.MAX_VALUE, perSlot * slots);
+    }
+
+    /** Returns the bytes of each unit's shuffled pieces, by unit index: per row its position, output and log-sum-exps. */
+    private static long[] pieceBytes(BlockLayout layout, InputShape shape, List<WorkUnit> units) {
+        long[] bytes = new long[units.size()];
+        for (WorkUnit unit : units) {
+            BlockGrid grid = layout.grid(unit.frame());
+            long rows = grid.blockEnd(unit.toBlock() - 1) - grid.blockStart(unit.fromBlock());
+            bytes[unit.index()] = rows * (1L + shape.features() + shape.heads()) * Integer.BYTES;
+        }
+        return bytes;
+    }
+
+    /** Returns the most bytes of pieces one of {@code groups} holds. */
+    private static long largest(List<List<WorkUnit>> groups, long[] pieceBytes) {
+        long largest = 0;
+        for (List<WorkUnit> group : groups) {
+            long bytes = 0;
+            for (WorkUnit unit : group) {
+                bytes += pieceBytes[unit.index()];
+            }
+            largest = Math.max(largest, bytes);
+        }
+        return largest;
     }
 
     /** Returns the output shards of one batch item: {@code ceil(L / --shard-rows)}. */

@@ -171,7 +171,7 @@ class LocalJobTest {
         double kernel = 0;
         for (String stage : stages) {
             double taskTime = number(stage, "task time ");
-            for (String phase : new String[] {"reading", "kernel", "merging", "cutting"}) {
+            for (String phase : new String[] {"reading", "kernel", "merging", "cutting", "writing output"}) {
                 Matcher m = Pattern.compile(" " + phase + " ([0-9.]+),").matcher(stage);
                 if (m.find()) {
                     double seconds = Double.parseDouble(m.group(1));
@@ -183,8 +183,9 @@ class LocalJobTest {
                     + stage);
         }
         assertTrue(kernel > 0, "the kernel's time reaches the stage lines: " + stages);
-        assertTrue(stages.get(0).contains(" cutting ") && stages.get(1).contains(" merging "),
-                "residue-order tasks cut pieces, shard tasks merge them: " + stages);
+        assertTrue(stages.get(0).contains(" cutting ") && stages.get(1).contains(" merging ")
+                && stages.get(1).contains(" writing output "),
+                "residue-order tasks cut pieces, shard tasks merge them and write the output: " + stages);
     }
 
     private static double number(String line, String after) {

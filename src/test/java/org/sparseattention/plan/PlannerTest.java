@@ -231,4 +231,30 @@ class PlannerTest {
             assertEquals(needed.stream().boxed().toList(), java.util.Arrays.stream(read).boxed().toList(), u.describe());
         }
     }
+
+    @Test
+    void partitionsGrowWithTheShuffledOutputSoThatATasksShareDoesNot() {
+        // L=65536, E=512, 8 heads: the residue-order frame's pieces are 65536 rows of 521 values,
+        // in 32 units of 2048 rows (units of 64 tiles hold at least a 32nd of the frame).
+        JobSettings s = settings("local+strided", 1024, 64, 8, 0, 64, 64);
+        InputShape shape = new InputShape(1, 65536, 512, 8);
+        long pieces = 65536L * (1 + 512 + 8) * 4;
+        assertEquals(Planner.PARTITIONS_PER_SLOT * 2, Planner.plan(s, shape, 2).partitions().size(),
+                "the default below the bound");
+        BlockLayout layout = Planner.layout(s, shape);
+        for (int parts : new int[] {10, 13}) {
+            long bound = pieces / parts;
+            List<List<WorkUnit>> partitions = Planner.plan(s, shape, 2, bound).partitions();
+            // Units are grouped in order, so a partition may end a unit short of another's size.
+            assertTrue(partitions.size() >= parts, partitions.size() + " partitions for " + parts + " bounds' worth");
+            for (List<WorkUnit> partition : partitions) {
+                long bytes = 0;
+                for (WorkUnit u : partition) {
+                    BlockGrid grid = layout.grid(u.frame());
+                    bytes += (grid.blockEnd(u.toBlock() - 1) - grid.blockStart(u.fromBlock())) * (1L + 512 + 8) * 4;
+                }
+                assertTrue(bytes <= bound, bytes + " bytes of pieces in a partition, bound " + bound);
+            }
+        }
+    }
 }
