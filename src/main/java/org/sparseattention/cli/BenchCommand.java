@@ -85,6 +85,15 @@ final class BenchCommand implements Callable<Integer> {
         if (profile) {
             KernelProfile.enable();
         }
+        try {
+            return measure(workers, ceiling);
+        } finally {
+            KernelProfile.disable();
+        }
+    }
+
+    /** Runs the patterns and prints (and writes, with {@code --json}) their figures against {@code ceiling}. */
+    private int measure(int workers, double ceiling) throws Exception {
         warmUp(workers);
         List<Map<String, Object>> rows = new ArrayList<>();
         System.out.printf("%-16s %9s %12s %10s %10s %7s%n", "pattern", "L", "useful GFLOP", "seconds", "GFLOP/s", "ratio");
@@ -124,8 +133,10 @@ final class BenchCommand implements Callable<Integer> {
             row.put("ratio", gflops / ceiling);
             if (profile) {
                 Map<String, Object> phases = new LinkedHashMap<>();
-                StringBuilder line = new StringBuilder("  time per run (thread-seconds):");
-                double total = workers * median;
+                StringBuilder line = new StringBuilder("  time per run, mean of the runs (thread-seconds):");
+                // Phases are summed over all repetitions, so the time they are taken from is the mean
+                // run's, not the median's (which left "other" below zero when one run was slow).
+                double total = workers * Arrays.stream(seconds).average().orElse(median);
                 KernelProfile.seconds().forEach((phase, secs) -> {
                     double perRun = secs / repetitions;
                     phases.put(phase.name().toLowerCase(), perRun);

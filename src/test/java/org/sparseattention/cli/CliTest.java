@@ -12,6 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,6 +45,40 @@ class CliTest {
             System.setOut(oldOut);
             System.setErr(oldErr);
         }
+    }
+
+    @Test
+    void benchPrintsAndWritesEachPatternsFiguresAgainstTheCeiling() throws IOException {
+        Path json = dir.resolve("bench.json");
+        Outcome o = run("bench", "--seq-len", "1000", "--all-seq-len", "256", "--local-ctx", "64", "--heads", "4",
+                "--head-dim", "16", "--block-size", "16", "--repetitions", "1", "--ceiling-size", "128", "--profile",
+                "--json", json.toString());
+        assertEquals(0, o.status(), o.err());
+        JsonNode root = new ObjectMapper().readTree(json.toFile());
+        double ceiling = root.get("ceiling_gflops").asDouble();
+        assertTrue(ceiling > 0, o.out());
+        JsonNode patterns = root.get("patterns");
+        String[] names = {"local", "strided", "local+strided", "fixed", "all"};
+        assertEquals(names.length, patterns.size());
+        for (int p = 0; p < names.length; p++) {
+            JsonNode row = patterns.get(p);
+            assertEquals(names[p], row.get("pattern").asText());
+            assertEquals(names[p].equals("all") ? 256 : 1000, row.get("seq_len").asInt());
+            double seconds = row.get("seconds").asDouble();
+            assertTrue(seconds > 0, row.toString());
+            assertEquals(row.get("useful_gflop").asDouble() / seconds, row.get("gflops").asDouble(), 1e-9 * ceiling);
+            assertEquals(row.get("gflops").asDouble() / ceiling, row.get("ratio").asDouble(), 1e-9);
+            row.get("thread_seconds_by_phase").forEach(phase -> assertTrue(phase.asDouble() >= 0, row.toString()));
+            assertTrue(o.out().contains(String.format("%-16s %9d", names[p], row.get("seq_len").asInt())), o.out());
+        }
+        // local: query i has min(i + 1, l) keys; each pair costs 4 D useful flops, in each of 4 heads.
+        long pairs = 0;
+        for (int i = 0; i < 1000; i++) {
+            pairs += Math.min(i + 1, 64);
+        }
+        assertEquals(4.0 * 16 * 4 * pairs / 1e9, patterns.get(0).get("useful_gflop").asDouble(), 1e-15);
+        // all: every key up to the query's own.
+        assertEquals(4.0 * 16 * 4 * (256L * 257 / 2) / 1e9, patterns.get(4).get("useful_gflop").asDouble(), 1e-15);
     }
 
     @Test
