@@ -72,11 +72,8 @@ final class ShardTask {
                 mergeNanos += System.nanoTime() - clock;
             }
             pairs.accept(allowed);
-            if (runner != null) {
-                times.add(runner.readNanos(), runner.kernelNanos(), mergeNanos, 0);
-            } else {
-                times.add(0, 0, mergeNanos, 0);
-            }
+            times.add(runner == null ? 0 : runner.readNanos(), runner == null ? 0 : runner.kernelNanos(), mergeNanos,
+                    0);
             float[] byHead = settings.lse() ? byHead(accumulator.logSumExp(), rows, heads) : new float[0];
             if (!WarmUp.onThisThread()) {
                 LOG.info(String.format("shard %d finished in %.2f s: %d shuffled pieces, merging %.2f s%s", shard,

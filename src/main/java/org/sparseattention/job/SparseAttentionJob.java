@@ -152,8 +152,8 @@ public final class SparseAttentionJob {
             console.accept(String.format("wrote %smanifest and _SUCCESS in %.2f s", settings.merge() ? "merged files, " : "",
                     (System.nanoTime() - finishing) / 1e9));
             if (spark.isLocal() && compiling >= 0) {
-                console.accept(String.format("JIT compiler threads (tasks run in this JVM): %.2f s compiling during the run",
-                        (compilationMillis() - compiling) / 1e3));
+                console.accept(String.format("JIT compiler threads (tasks run in this JVM): %.2f s compiling during"
+                        + " the run", (compilationMillis() - compiling) / 1e3));
             }
             double seconds = (System.nanoTime() - started) / 1e9;
             double gflop = 4.0 * shape.headDim() * pairs.value() / 1e9;

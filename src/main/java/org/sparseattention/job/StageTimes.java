@@ -99,7 +99,7 @@ final class StageTimes extends SparkListener {
             line.append(String.format(Locale.ROOT, " writing shuffle %.3f,", shuffleWriting));
             accounted += shuffleWriting;
         }
-        return line.append(String.format(Locale.ROOT, " other %.3f (GC %.3f)", run - accounted, metrics.jvmGCTime() / 1e3))
-                .toString();
+        return line.append(String.format(Locale.ROOT, " other %.3f (GC %.3f)", run - accounted,
+                metrics.jvmGCTime() / 1e3)).toString();
     }
 }

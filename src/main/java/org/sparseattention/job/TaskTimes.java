@@ -6,13 +6,13 @@ import org.apache.spark.util.LongAccumulator;
 
 /**
  * Where the tasks' time goes: nanoseconds spent reading inputs, in the kernel, merging partial
- * results and cutting them into pieces, added up by Spark accumulators so that each stage's line
- * can report them ({@link StageTimes}). The warm-up's tasks use {@link #NONE}.
+ * results, cutting them into pieces and writing the output, added up by Spark accumulators so
+ * that each stage's line can report them ({@link StageTimes}). The warm-up's tasks use {@link #NONE}.
  */
 record TaskTimes(LongAccumulator reading, LongAccumulator kernel, LongAccumulator merging,
         LongAccumulator cutting, LongAccumulator writing) implements Serializable {
 
-    /** The accumulators' names begin with this; {@link StageTimes} finds them by it. */
+    /** The accumulators' names (as Spark's interface shows them) begin with this. */
     static final String PREFIX = "sparse-attention ";
     static final String READING = PREFIX + "reading";
     static final String KERNEL = PREFIX + "kernel";

@@ -38,8 +38,8 @@ public final class Planner {
      * given: a task holds its pieces until Spark's shuffle writes them sorted by shard (the launchers
      * turn off Spark's writer that keeps one file per shard open instead, which wrote the pieces
      * twice), so the number of partitions grows with the shuffled output and a task's memory does
-     * not. 128 MB leaves the default of {@link #PARTITIONS_PER_SLOT} per slot up to L=262,144 at
-     * E=512 (68 MB each); at L=1,048,576 it makes 19 partitions of at most 119 MB.
+     * not. 128 MiB leaves the default of {@link #PARTITIONS_PER_SLOT} per slot up to L=262,144 at
+     * E=512 (68 MB each); at L=1,048,576 it makes 19 partitions of at most 120 MB.
      */
     public static final long SHUFFLE_BYTES_PER_PARTITION = 128L << 20;
 
