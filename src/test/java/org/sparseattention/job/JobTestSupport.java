@@ -33,7 +33,9 @@ final class JobTestSupport {
     static JavaSparkContext localSpark(String master) {
         SparkConf conf = new SparkConf(false).setMaster(master).setAppName("sparse-attention-test")
                 .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
-                .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false");
+                .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
+                // As the launchers run the job (conf/spark-local.properties): the shuffle sorted in memory.
+                .set("spark.shuffle.sort.bypassMergeThreshold", "0");
         return new JavaSparkContext(conf);
     }
 }
