@@ -79,9 +79,10 @@ final class StageTimes extends SparkListener {
     }
 
     /**
-     * Returns "; task time T s, CPU C s: reading .., kernel .., ..., other .. (GC ..)": the tasks'
-     * run time, summed, taken apart. Other is Spark's own work (reading the shuffle, committing)
-     * and time spent waiting for a core; garbage collection may fall in any part.
+     * Returns "; task time T s, CPU C s: reading .., kernel .., ..., other .. (GC ..); deserialising
+     * tasks D s": the tasks' run time, summed, taken apart. Other is Spark's own work (reading the
+     * shuffle, committing) and time spent waiting for a core; garbage collection may fall in any
+     * part. Deserialising a task comes before its run time, so it is given apart.
      */
     static String breakdown(TaskMetrics metrics, long[] phaseNanos) {
         double run = metrics.executorRunTime() / 1e3;
@@ -99,7 +100,7 @@ final class StageTimes extends SparkListener {
             line.append(String.format(Locale.ROOT, " writing shuffle %.3f,", shuffleWriting));
             accounted += shuffleWriting;
         }
-        return line.append(String.format(Locale.ROOT, " other %.3f (GC %.3f)", run - accounted,
-                metrics.jvmGCTime() / 1e3)).toString();
+        return line.append(String.format(Locale.ROOT, " other %.3f (GC %.3f); deserialising tasks %.3f s",
+                run - accounted, metrics.jvmGCTime() / 1e3, metrics.executorDeserializeTime() / 1e3)).toString();
     }
 }

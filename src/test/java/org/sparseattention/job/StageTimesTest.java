@@ -10,6 +10,7 @@ class StageTimesTest {
 
     private static TaskMetrics metrics(long runMillis, long cpuNanos, long gcMillis, long shuffleWriteNanos) {
         TaskMetrics metrics = new TaskMetrics();
+        metrics.setExecutorDeserializeTime(40);
         metrics.setExecutorRunTime(runMillis);
         metrics.setExecutorCpuTime(cpuNanos);
         metrics.setJvmGCTime(gcMillis);
@@ -23,7 +24,7 @@ class StageTimesTest {
         String line = StageTimes.breakdown(metrics(10_000, 8_000_000_000L, 120, 1_000_000_000L),
                 new long[] {1_250_000_000L, 6_000_000_000L, 0, 500_000_000L, 0});
         assertEquals("; task time 10.000 s, CPU 8.000 s: reading 1.250, kernel 6.000, cutting 0.500,"
-                + " writing shuffle 1.000, other 1.250 (GC 0.120)", line);
+                + " writing shuffle 1.000, other 1.250 (GC 0.120); deserialising tasks 0.040 s", line);
     }
 
     @Test
@@ -31,6 +32,6 @@ class StageTimesTest {
         String line = StageTimes.breakdown(metrics(2_000, 1_500_000_000L, 0, 0),
                 new long[] {0, 0, 250_000_000L, 0, 125_000_000L});
         assertEquals("; task time 2.000 s, CPU 1.500 s: reading 0.000, kernel 0.000, merging 0.250,"
-                + " writing output 0.125, other 1.625 (GC 0.000)", line);
+                + " writing output 0.125, other 1.625 (GC 0.000); deserialising tasks 0.040 s", line);
     }
 }
