@@ -39,16 +39,31 @@ class ConfigFilesTest {
     @Test
     void clusterJavaOptionsHoldEveryJitOption() throws IOException {
         List<String> jit = jitOptions();
-        Properties cluster = new Properties();
-        try (Reader in = Files.newBufferedReader(Path.of("conf/spark-cluster.conf"))) {
-            cluster.load(in);
-        }
+        Properties cluster = properties("conf/spark-cluster.conf");
         for (String key : List.of("spark.executor.extraJavaOptions", "spark.driver.extraJavaOptions")) {
             List<String> options = Arrays.asList(cluster.getProperty(key, "").strip().split("\\s+"));
             for (String option : jit) {
                 assertTrue(options.contains(option), key + " in conf/spark-cluster.conf lacks " + option);
             }
         }
+    }
+
+    @Test
+    void bothLaunchersWriteTheShuffleOnce() throws IOException {
+        // The planner bounds each task's shuffled pieces because the launchers have Spark sort them
+        // in memory (Planner.SHUFFLE_BYTES_PER_PARTITION): the two files must agree on it.
+        String key = "spark.shuffle.sort.bypassMergeThreshold";
+        for (String file : List.of("conf/spark-local.properties", "conf/spark-cluster.conf")) {
+            assertEquals("0", properties(file).getProperty(key), key + " in " + file);
+        }
+    }
+
+    private static Properties properties(String file) throws IOException {
+        Properties properties = new Properties();
+        try (Reader in = Files.newBufferedReader(Path.of(file))) {
+            properties.load(in);
+        }
+        return properties;
     }
 
     @Test

@@ -1,6 +1,8 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -172,7 +174,7 @@ public final class SparseAttentionJob {
 
     /** Returns the time this JVM's compiler threads have spent compiling, in milliseconds, or -1. */
     private static long compilationMillis() {
-        java.lang.management.CompilationMXBean compiler = java.lang.management.ManagementFactory.getCompilationMXBean();
+        CompilationMXBean compiler = ManagementFactory.getCompilationMXBean();
         return compiler != null && compiler.isCompilationTimeMonitoringSupported()
                 ? compiler.getTotalCompilationTime() : -1;
     }

@@ -43,10 +43,13 @@ record TaskTimes(LongAccumulator reading, LongAccumulator kernel, LongAccumulato
         }
     }
 
-    /** Adds nanoseconds spent writing output to the times of the task running on this thread, if any. */
+    /**
+     * Adds nanoseconds spent writing output to the times of the task running on this thread, if it
+     * has any (only the job's shard tasks do; {@link #NONE} is never made current).
+     */
     static void addWriting(long nanos) {
         TaskTimes times = CURRENT.get();
-        if (times != null && times.writing != null) {
+        if (times != null) {
             times.writing.add(nanos);
         }
     }
