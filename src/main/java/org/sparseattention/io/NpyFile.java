@@ -110,9 +110,11 @@ public final class NpyFile {
      * buffer {@code scratch}, which must hold a row: row {@code i} to
      * {@code target[rowOffsets[rowOffsetsFrom + i] ..]}, or, when {@code rowOffsets} is null, all
      * rows one after another from {@code target[targetOffset]}. Rows placed one by one need no
-     * staging copy when they are held in another order than the file's.
+     * staging copy when they are held in another order than the file's. Returns whether every
+     * value read is finite: each piece is checked just after its copy, while it is still in the
+     * cache, where a later pass over all rows would read them from memory again.
      */
-    public static void readFloat32Rows(Storage.Input input, NpyHeader header, int batch, int row, int count,
+    public static boolean readFloat32Rows(Storage.Input input, NpyHeader header, int batch, int row, int count,
             float[] target, int targetOffset, int[] rowOffsets, int rowOffsetsFrom, ByteBuffer scratch)
             throws IOException {
         if (header.dtype() != NpyDType.FLOAT32) {
@@ -128,6 +130,7 @@ public final class NpyFile {
         }
         scratch.order(header.order());
         long first = header.dataOffset() + ((long) batch * shape[1] + row) * rowBytes;
+        boolean finite = true;
         for (int done = 0; done < count; done += perRead) {
             int rows = Math.min(perRead, count - done);
             scratch.clear().limit(rows * rowBytes);
@@ -135,13 +138,18 @@ public final class NpyFile {
             scratch.flip();
             java.nio.FloatBuffer floats = scratch.asFloatBuffer();
             if (rowOffsets == null) {
-                floats.get(target, targetOffset + done * rowLength, rows * rowLength);
+                int at = targetOffset + done * rowLength;
+                floats.get(target, at, rows * rowLength);
+                finite = finite && firstNonFinite(target, at, at + rows * rowLength) < 0;
             } else {
                 for (int r = 0; r < rows; r++) {
-                    floats.get(target, rowOffsets[rowOffsetsFrom + done + r], rowLength);
+                    int at = rowOffsets[rowOffsetsFrom + done + r];
+                    floats.get(target, at, rowLength);
+                    finite = finite && firstNonFinite(target, at, at + rowLength) < 0;
                 }
             }
         }
+        return finite;
     }
 
     /**

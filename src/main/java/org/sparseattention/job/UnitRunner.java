@@ -45,6 +45,15 @@ final class UnitRunner implements AutoCloseable {
     /** The same for float32 inputs, read into it directly; and the places of one run's rows. */
     private final ByteBuffer directScratch = ByteBuffer.allocateDirect(NpyFile.READ_CHUNK);
     private int[] runOffsets = new int[0];
+    /**
+     * Per row buffer, the rows it holds from its last read when they were one run of positions:
+     * the first, how many (0 for none) and their batch item. A unit's key rows overlap the
+     * previous unit's in the original order (a local window reaches back into it), and the
+     * overlap is moved inside the buffer instead of being read again.
+     */
+    private final int[] heldFirst = new int[3];
+    private final int[] heldCount = new int[3];
+    private final int[] heldBatch = new int[3];
     private final long created = System.nanoTime();
     private final long warmUpNanos;
     private long readNanos;
@@ -204,19 +213,32 @@ final class UnitRunner implements AutoCloseable {
      * Reads rows {@code positions} into row buffer {@code buffer} at their places in {@code rows}:
      * run by run over {@code ascending} (the same positions sorted, or the same array when they
      * are), directly when the order is ascending and through a staging buffer otherwise (float32
-     * rows go from a direct buffer to their places, whatever the order). Checks
-     * their values and returns the buffer.
+     * rows go from a direct buffer to their places, whatever the order). When the positions are
+     * one run that starts inside the run the buffer holds, the rows they share are moved, not
+     * read. Checks their values and returns the buffer.
      */
     private float[] read(Tensor tensor, int buffer, int batch, int[] positions, int[] ascending, SparseRows rows)
             throws IOException {
         int rowLength = shape.features();
+        boolean inOrder = positions == ascending;
+        boolean oneRun = inOrder && positions.length > 0
+                && ascending[ascending.length - 1] - ascending[0] == positions.length - 1;
+        int held = oneRun && heldBatch[buffer] == batch ? ascending[0] - heldFirst[buffer] : -1;
+        int kept = held >= 0 && held < heldCount[buffer] ? Math.min(heldCount[buffer] - held, positions.length) : 0;
+        heldCount[buffer] = 0;
         if (buffers[buffer].length < positions.length * rowLength) {
-            buffers[buffer] = new float[positions.length * rowLength];
+            float[] grown = new float[positions.length * rowLength];
+            if (kept > 0) {
+                System.arraycopy(buffers[buffer], held * rowLength, grown, 0, kept * rowLength);
+            }
+            buffers[buffer] = grown;
+        } else if (kept > 0 && held > 0) {
+            System.arraycopy(buffers[buffer], held * rowLength, buffers[buffer], 0, kept * rowLength);
         }
         float[] data = buffers[buffer];
-        boolean inOrder = positions == ascending;
         boolean direct = tensor.header().dtype() == NpyDType.FLOAT32 && rowLength * Float.BYTES <= NpyFile.READ_CHUNK;
-        int i = 0;
+        boolean finite = true;
+        int i = kept;
         while (i < ascending.length) {
             int j = i + 1;
             while (j < ascending.length && ascending[j] == ascending[j - 1] + 1) {
@@ -234,7 +256,7 @@ final class UnitRunner implements AutoCloseable {
                     }
                     offsets = runOffsets;
                 }
-                NpyFile.readFloat32Rows(tensor.input(), tensor.header(), batch, ascending[i], j - i, data,
+                finite &= NpyFile.readFloat32Rows(tensor.input(), tensor.header(), batch, ascending[i], j - i, data,
                         i * rowLength, offsets, 0, directScratch);
             } else if (inOrder) {
                 NpyFile.readRows(tensor.input(), tensor.header(), batch, ascending[i], j - i, data, i * rowLength,
@@ -250,13 +272,19 @@ final class UnitRunner implements AutoCloseable {
             }
             i = j;
         }
-        if (!settings.allowNonfinite()) {
+        // Rows read directly were checked as they came; the others here, and any bad value found.
+        if (!settings.allowNonfinite() && !(direct && finite)) {
             int e = NpyFile.firstNonFinite(data, 0, positions.length * rowLength);
             if (e >= 0) {
                 throw new InvalidInputException(tensor.uri() + ": non-finite value " + data[e] + " at batch "
                         + batch + ", row " + positions[e / rowLength] + ", feature " + e % rowLength
                         + " (pass --allow-nonfinite to compute with it)");
             }
+        }
+        if (oneRun) {
+            heldFirst[buffer] = ascending[0];
+            heldCount[buffer] = positions.length;
+            heldBatch[buffer] = batch;
         }
         return data;
     }

@@ -2,6 +2,7 @@ package org.sparseattention.io;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -151,6 +152,34 @@ class NpyFileTest {
     }
 
     @Test
+    void readingFloat32RowsSaysWhetherEveryValueReadIsFinite() throws IOException {
+        int rows = 6;
+        int columns = 5;
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+            ByteBuffer data = ByteBuffer.allocate(rows * columns * 4).order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < rows * columns; i++) {
+                // One bad value, in row 3, column 4.
+                data.putFloat(i == 3 * columns + 4 ? bad : i * 0.25f);
+            }
+            String uri = write("bad" + bad + ".npy", file(1, dict("<f4", "False", "(" + rows + ", " + columns + ")"),
+                    data.array()));
+            NpyHeader header = NpyFile.readHeader(storage, uri);
+            // A buffer of two rows: the bad row comes in the second of two reads.
+            ByteBuffer scratch = ByteBuffer.allocateDirect(2 * columns * 4);
+            float[] target = new float[rows * columns];
+            int[] offsets = {4 * columns, 3 * columns, 2 * columns, columns, 0};
+            try (Storage.Input input = storage.open(uri)) {
+                assertFalse(NpyFile.readFloat32Rows(input, header, 0, 1, 4, target, 0, null, 0, scratch), bad + " in order");
+                assertFalse(NpyFile.readFloat32Rows(input, header, 0, 1, 4, target, 0, offsets, 1, scratch),
+                        bad + " placed");
+                assertTrue(NpyFile.readFloat32Rows(input, header, 0, 0, 3, target, 0, null, 0, scratch), bad + " before");
+                assertTrue(NpyFile.readFloat32Rows(input, header, 0, 4, 2, target, 0, offsets, 0, scratch),
+                        bad + " after");
+            }
+        }
+    }
+
+    @Test
     void readsFloat32RowsIntoDirectBuffersInOrderAndToTheirPlaces() throws IOException {
         int rows = 9;
         int columns = 3;
@@ -182,11 +211,11 @@ class NpyFileTest {
                     // A buffer of two rows: three reads, the last of one row.
                     ByteBuffer scratch = ByteBuffer.allocateDirect(2 * columns * 4 + 3);
                     float[] inOrder = new float[5 * columns + 2];
-                    NpyFile.readFloat32Rows(input, header, 1, 3, 5, inOrder, 2, null, 0, scratch);
+                    assertTrue(NpyFile.readFloat32Rows(input, header, 1, 3, 5, inOrder, 2, null, 0, scratch));
                     assertArrayEquals(expected, Arrays.copyOfRange(inOrder, 2, inOrder.length), order + " in order");
                     float[] placed = new float[5 * columns];
                     int[] offsets = {-1, 4 * columns, 0, 3 * columns, columns, 2 * columns};
-                    NpyFile.readFloat32Rows(input, header, 1, 3, 5, placed, 0, offsets, 1, scratch);
+                    assertTrue(NpyFile.readFloat32Rows(input, header, 1, 3, 5, placed, 0, offsets, 1, scratch));
                     for (int r = 0; r < 5; r++) {
                         assertArrayEquals(Arrays.copyOfRange(expected, r * columns, (r + 1) * columns),
                                 Arrays.copyOfRange(placed, offsets[1 + r], offsets[1 + r] + columns),
