@@ -58,6 +58,7 @@ final class UnitRunner implements AutoCloseable {
     private final long warmUpNanos;
     private long readNanos;
     private long computeNanos;
+    private long rowsRead;
     private int done;
     private long lastAllowedPairs;
     /** Per frame: units, tiles, kernel nanoseconds and reading nanoseconds, for the task's log line. */
@@ -118,6 +119,11 @@ final class UnitRunner implements AutoCloseable {
     /** Returns the nanoseconds spent reading rows so far. */
     long readNanos() {
         return readNanos;
+    }
+
+    /** Returns the rows read from the inputs so far (a row of k and one of v count as two). */
+    long rowsRead() {
+        return rowsRead;
     }
 
     /** Returns the nanoseconds spent in the kernel so far. */
@@ -221,16 +227,14 @@ final class UnitRunner implements AutoCloseable {
             throws IOException {
         int rowLength = shape.features();
         boolean inOrder = positions == ascending;
-        boolean oneRun = inOrder && positions.length > 0
-                && ascending[ascending.length - 1] - ascending[0] == positions.length - 1;
-        int held = oneRun && heldBatch[buffer] == batch ? ascending[0] - heldFirst[buffer] : -1;
-        int kept = held >= 0 && held < heldCount[buffer] ? Math.min(heldCount[buffer] - held, positions.length) : 0;
+        boolean oneRun = inOrder && Planner.isRun(positions);
+        int kept = oneRun ? Planner.keptRows(heldBatch[buffer], heldFirst[buffer], heldCount[buffer], batch,
+                positions[0], positions.length) : 0;
+        int held = kept > 0 ? positions[0] - heldFirst[buffer] : 0;
         heldCount[buffer] = 0;
         if (buffers[buffer].length < positions.length * rowLength) {
             float[] grown = new float[positions.length * rowLength];
-            if (kept > 0) {
-                System.arraycopy(buffers[buffer], held * rowLength, grown, 0, kept * rowLength);
-            }
+            System.arraycopy(buffers[buffer], held * rowLength, grown, 0, kept * rowLength);
             buffers[buffer] = grown;
         } else if (kept > 0 && held > 0) {
             System.arraycopy(buffers[buffer], held * rowLength, buffers[buffer], 0, kept * rowLength);
@@ -281,6 +285,7 @@ final class UnitRunner implements AutoCloseable {
                         + " (pass --allow-nonfinite to compute with it)");
             }
         }
+        rowsRead += positions.length - kept;
         if (oneRun) {
             heldFirst[buffer] = ascending[0];
             heldCount[buffer] = positions.length;

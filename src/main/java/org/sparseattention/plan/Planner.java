@@ -2,6 +2,7 @@ package org.sparseattention.plan;
 
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.Comparator;
 import java.util.List;
 import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.layout.BlockGrid;
@@ -102,7 +103,7 @@ public final class Planner {
         order.sort((a, b) -> shardCosts[a] != shardCosts[b] ? Long.compare(shardCosts[b], shardCosts[a])
                 : Integer.compare(a, b));
         return new Plan(settings, shape, units, groups, byShard, order,
-                figures(layout, shape, units, groups, inPlace ? byShard : List.of(), reads));
+                figures(layout, shape, units, groups, inPlace ? byShard : List.of()));
     }
 
     /**
@@ -246,6 +247,52 @@ public final class Planner {
             tiles += Math.max(0, Math.min(toKey, scratch.size()) - Math.max(0, fromKey));
         }
         return tiles;
+    }
+
+    /** Returns whether {@code positions} are one run of consecutive positions, ascending. */
+    public static boolean isRun(int[] positions) {
+        for (int i = 1; i < positions.length; i++) {
+            if (positions[i] != positions[i - 1] + 1) {
+                return false;
+            }
+        }
+        return positions.length > 0;
+    }
+
+    /**
+     * Returns how many of a unit's rows a task keeps from the unit before instead of reading them
+     * again: when the rows are one run (positions {@code [first, first + count)} of batch item
+     * {@code batch}) that starts inside the run the task read last for the same tensor
+     * ({@code heldCount} rows from {@code heldFirst} of {@code heldBatch}; 0 rows for none), the
+     * rows the two runs share. A local window reaches back into the previous unit's keys.
+     */
+    public static int keptRows(int heldBatch, int heldFirst, int heldCount, int batch, int first, int count) {
+        long into = (long) first - heldFirst;
+        return heldBatch == batch && into >= 0 && into < heldCount ? (int) Math.min(heldCount - into, count) : 0;
+    }
+
+    /**
+     * Returns the rows of q, k and v a task reads for {@code task}'s units, computed in that order
+     * (key rows count for k and for v): the rows of each unit less those it keeps from the unit
+     * before ({@link #keptRows}).
+     */
+    public static long rowsRead(BlockLayout layout, List<WorkUnit> task) {
+        long rows = 0;
+        // Per tensor kind (queries, keys): batch item, first position and count of the run held.
+        int[][] held = new int[2][3];
+        for (WorkUnit unit : task) {
+            BlockGrid grid = layout.grid(unit.frame());
+            int[][] positions = {framePositions(grid, range(unit.fromBlock(), unit.toBlock())),
+                framePositions(grid, keyBlocks(layout, unit))};
+            for (int kind = 0; kind < 2; kind++) {
+                int[] p = positions[kind];
+                boolean run = isRun(p);
+                int kept = run ? keptRows(held[kind][0], held[kind][1], held[kind][2], unit.batch(), p[0], p.length) : 0;
+                rows += (kind == 0 ? 1L : 2L) * (p.length - kept);
+                held[kind] = run ? new int[] {unit.batch(), p[0], p.length} : new int[3];
+            }
+        }
+        return rows;
     }
 
     /** What a unit reads: rows of q, k and v (key rows count for k and for v), in that many separate reads. */
@@ -401,8 +448,22 @@ public final class Planner {
         return blocks;
     }
 
+    /**
+     * Returns {@code task}'s units in the order its task computes them: a partition's as listed, a
+     * shard task's in merge order (frame, chunk, unit).
+     */
+    private static List<WorkUnit> inTaskOrder(List<WorkUnit> task, boolean partition) {
+        if (partition) {
+            return task;
+        }
+        List<WorkUnit> sorted = new ArrayList<>(task);
+        sorted.sort(Comparator.comparingInt(WorkUnit::frame).thenComparingInt(WorkUnit::chunk)
+                .thenComparingInt(WorkUnit::index));
+        return sorted;
+    }
+
     private static PlanFigures figures(BlockLayout layout, InputShape shape, List<WorkUnit> units,
-            List<List<WorkUnit>> groups, List<List<WorkUnit>> inPlace, Reads[] reads) {
+            List<List<WorkUnit>> groups, List<List<WorkUnit>> inPlace) {
         long maxTiles = 0;
         long totalTiles = 0;
         long maxRows = 0;
@@ -410,13 +471,13 @@ public final class Planner {
         int inPlaceUnits = 0;
         List<List<WorkUnit>> tasks = new ArrayList<>(groups);
         tasks.addAll(inPlace);
-        for (List<WorkUnit> task : tasks) {
+        for (int t = 0; t < tasks.size(); t++) {
+            List<WorkUnit> task = tasks.get(t);
             long tiles = 0;
-            long rows = 0;
             for (WorkUnit unit : task) {
                 tiles += unit.tiles();
-                rows += reads[unit.index()].rows();
             }
+            long rows = rowsRead(layout, inTaskOrder(task, t < groups.size()));
             maxTiles = Math.max(maxTiles, tiles);
             totalTiles += tiles;
             maxRows = Math.max(maxRows, rows);

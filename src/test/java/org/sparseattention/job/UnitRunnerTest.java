@@ -5,13 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.kernel.Partial;
+import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Planner;
 import org.sparseattention.plan.WorkUnit;
 
 /** A runner that keeps the key rows consecutive units share computes what a fresh runner computes. */
@@ -33,14 +37,19 @@ class UnitRunnerTest {
         // back, one past everything held, and units of one block.
         int[][] units = {{0, 0, 2}, {0, 2, 4}, {0, 3, 6}, {0, 6, 10}, {1, 6, 10}, {1, 2, 5}, {1, 4, 6}, {1, 8, 10},
             {1, 0, 1}, {1, 1, 2}};
+        BlockLayout layout = Planner.layout(settings, shape);
+        List<WorkUnit> computed = new ArrayList<>();
         try (UnitRunner shared = new UnitRunner(settings, shape, storage)) {
             for (int[] u : units) {
                 WorkUnit unit = new WorkUnit(0, u[0], 0, u[1], u[2], 0, 0, Integer.MAX_VALUE, 0);
+                computed.add(unit);
                 Partial kept = copy(shared.compute(unit));
                 Partial alone;
                 try (UnitRunner fresh = new UnitRunner(settings, shape, storage)) {
                     alone = copy(fresh.compute(unit));
+                    assertEquals(Planner.rowsRead(layout, List.of(unit)), fresh.rowsRead(), "rows read alone");
                 }
+                assertEquals(Planner.rowsRead(layout, computed), shared.rowsRead(), "rows read, as the plan counts them");
                 String what = "batch " + u[0] + ", blocks " + u[1] + ".." + u[2];
                 assertEquals(alone.rows(), kept.rows(), what);
                 assertArrayEquals(alone.positions(), kept.positions(), what);

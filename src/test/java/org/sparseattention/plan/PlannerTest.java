@@ -136,6 +136,43 @@ class PlannerTest {
     }
 
     @Test
+    void rowsReadCountKeyRowsThatConsecutiveUnitsShareOnce() {
+        // local, l=24 with blocks of 8: a unit's keys reach three blocks back into the unit before.
+        // Shards of 64 rows: the straddling blocks shuffled to partitions are 64 rows apart.
+        JobSettings s = new JobSettings("q.npy", "k.npy", "v.npy", "out", 2, "local", 24, 8, 1, 1, Double.NaN, 0, 64,
+                12, 64, false, false, false, false);
+        InputShape shape = new InputShape(2, 203, 8, 2);
+        BlockLayout layout = Planner.layout(s, shape);
+        Plan plan = Planner.plan(s, shape, 2);
+        assertTrue(plan.figures().inPlaceUnits() > 0);
+        // Every task reads each query row and each key row (for k and for v) of its units once.
+        long expected = 0;
+        long perUnit = 0;
+        List<List<WorkUnit>> tasks = new java.util.ArrayList<>(plan.partitions());
+        tasks.addAll(plan.inPlace());
+        for (List<WorkUnit> task : tasks) {
+            BitSet queries = new BitSet();
+            BitSet keys = new BitSet();
+            for (WorkUnit u : task) {
+                BlockGrid grid = layout.grid(u.frame());
+                int offset = u.batch() * shape.seqLen();
+                int[] q = Planner.positions(grid, Planner.range(u.fromBlock(), u.toBlock()));
+                int[] k = Planner.positions(grid, Planner.keyBlocks(layout, u));
+                for (int p : q) {
+                    queries.set(offset + p);
+                }
+                for (int p : k) {
+                    keys.set(offset + p);
+                }
+                perUnit += q.length + 2L * k.length;
+            }
+            expected += queries.cardinality() + 2L * keys.cardinality();
+        }
+        assertEquals(expected, plan.figures().rowsRead());
+        assertTrue(expected < perUnit, expected + " rows read against " + perUnit + " unit by unit");
+    }
+
+    @Test
     void shardTasksWithTheMostWorkRunFirst() {
         // all: each row attends its whole prefix, so later shards have more work.
         JobSettings s = new JobSettings("q.npy", "k.npy", "v.npy", "out", 2, "all", 0, 16, 1, 1, Double.NaN, 0, 64, 64,
