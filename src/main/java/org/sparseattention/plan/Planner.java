@@ -103,7 +103,7 @@ public final class Planner {
         order.sort((a, b) -> shardCosts[a] != shardCosts[b] ? Long.compare(shardCosts[b], shardCosts[a])
                 : Integer.compare(a, b));
         return new Plan(settings, shape, units, groups, byShard, order,
-                figures(layout, shape, units, groups, inPlace ? byShard : List.of()));
+                figures(layout, shape, units, groups, inPlace ? byShard : List.of(), reads));
     }
 
     /**
@@ -277,38 +277,58 @@ public final class Planner {
      * before ({@link #keptRows}).
      */
     public static long rowsRead(BlockLayout layout, List<WorkUnit> task) {
+        List<Reads> reads = new ArrayList<>();
+        for (WorkUnit unit : task) {
+            reads.add(read(layout, unit));
+        }
+        return rowsRead(reads);
+    }
+
+    /** {@link #rowsRead(BlockLayout, List)} from the units' {@link Reads}, in the task's order. */
+    private static long rowsRead(List<Reads> task) {
         long rows = 0;
         // Per tensor kind (queries, keys): batch item, first position and count of the run held.
         int[][] held = new int[2][3];
-        for (WorkUnit unit : task) {
-            BlockGrid grid = layout.grid(unit.frame());
-            int[][] positions = {framePositions(grid, range(unit.fromBlock(), unit.toBlock())),
-                framePositions(grid, keyBlocks(layout, unit))};
+        for (Reads unit : task) {
             for (int kind = 0; kind < 2; kind++) {
-                int[] p = positions[kind];
-                boolean run = isRun(p);
-                int kept = run ? keptRows(held[kind][0], held[kind][1], held[kind][2], unit.batch(), p[0], p.length) : 0;
-                rows += (kind == 0 ? 1L : 2L) * (p.length - kept);
-                held[kind] = run ? new int[] {unit.batch(), p[0], p.length} : new int[3];
+                int count = kind == 0 ? unit.queryRows() : unit.keyRows();
+                int first = kind == 0 ? unit.queryRun() : unit.keyRun();
+                boolean run = first >= 0;
+                int kept = run ? keptRows(held[kind][0], held[kind][1], held[kind][2], unit.batch(), first, count) : 0;
+                rows += (kind == 0 ? 1L : 2L) * (count - kept);
+                held[kind] = run ? new int[] {unit.batch(), first, count} : new int[3];
             }
         }
         return rows;
     }
 
-    /** What a unit reads: rows of q, k and v (key rows count for k and for v), in that many separate reads. */
-    record Reads(long rows, long runs) {
+    /**
+     * What a unit reads: rows of q, k and v (key rows count for k and for v), in that many separate
+     * reads; and of batch item {@code batch}, its query rows and key rows, each with its first
+     * position when they are one run in frame order ({@link #isRun}), else -1.
+     */
+    record Reads(long rows, long runs, int batch, int queryRows, int queryRun, int keyRows, int keyRun) {
     }
 
     /** Returns what each unit reads, by unit index. */
     static Reads[] reads(BlockLayout layout, List<WorkUnit> units) {
         Reads[] reads = new Reads[units.size()];
         for (WorkUnit unit : units) {
-            BlockGrid grid = layout.grid(unit.frame());
-            int[] queries = positions(grid, range(unit.fromBlock(), unit.toBlock()));
-            int[] keys = positions(grid, keyBlocks(layout, unit));
-            reads[unit.index()] = new Reads(queries.length + 2L * keys.length, runs(queries) + 2L * runs(keys));
+            reads[unit.index()] = read(layout, unit);
         }
         return reads;
+    }
+
+    private static Reads read(BlockLayout layout, WorkUnit unit) {
+        BlockGrid grid = layout.grid(unit.frame());
+        int[] queries = framePositions(grid, range(unit.fromBlock(), unit.toBlock()));
+        int[] keys = framePositions(grid, keyBlocks(layout, unit));
+        int queryRun = isRun(queries) ? queries[0] : -1;
+        int keyRun = isRun(keys) ? keys[0] : -1;
+        java.util.Arrays.sort(queries);
+        java.util.Arrays.sort(keys);
+        return new Reads(queries.length + 2L * keys.length, runs(queries) + 2L * runs(keys), unit.batch(),
+                queries.length, queryRun, keys.length, keyRun);
     }
 
     /** Returns the number of runs of consecutive positions in {@code positions} (ascending). */
@@ -463,7 +483,7 @@ public final class Planner {
     }
 
     private static PlanFigures figures(BlockLayout layout, InputShape shape, List<WorkUnit> units,
-            List<List<WorkUnit>> groups, List<List<WorkUnit>> inPlace) {
+            List<List<WorkUnit>> groups, List<List<WorkUnit>> inPlace, Reads[] reads) {
         long maxTiles = 0;
         long totalTiles = 0;
         long maxRows = 0;
@@ -477,7 +497,11 @@ public final class Planner {
             for (WorkUnit unit : task) {
                 tiles += unit.tiles();
             }
-            long rows = rowsRead(layout, inTaskOrder(task, t < groups.size()));
+            List<Reads> taskReads = new ArrayList<>();
+            for (WorkUnit unit : inTaskOrder(task, t < groups.size())) {
+                taskReads.add(reads[unit.index()]);
+            }
+            long rows = rowsRead(taskReads);
             maxTiles = Math.max(maxTiles, tiles);
             totalTiles += tiles;
             maxRows = Math.max(maxRows, rows);

@@ -227,8 +227,9 @@ class PlannerTest {
         JobSettings local = settings("local", 8, 4, 1, 1, 64, 1000);
         List<WorkUnit> units = Planner.plan(local, shape, 1).units();
         assertEquals(1, units.size());
-        // All 32 rows as queries and as keys, each tensor in one read.
-        assertEquals(new Planner.Reads(32 + 2 * 32, 3), Planner.reads(Planner.layout(local, shape), units)[0]);
+        // All 32 rows as queries and as keys, each tensor in one read: one run from position 0.
+        assertEquals(new Planner.Reads(32 + 2 * 32, 3, 0, 32, 0, 32, 0),
+                Planner.reads(Planner.layout(local, shape), units)[0]);
         // Residue order with stride 8 and blocks of 4: the one unit covering classes 0..7 reads every
         // row, but rows of one class are 8 apart, so each row is a read of its own...
         JobSettings strided = settings("strided", 8, 4, 1, 1, 64, 1000);
@@ -237,11 +238,14 @@ class PlannerTest {
         assertEquals(3 * 32, all.rows());
         // ...except that consecutive classes make consecutive positions: one run of 32 per tensor.
         assertEquals(3, all.runs());
+        // The frame holds them class by class, not in that order: a task keeps none for the next unit.
+        assertEquals(-1, all.queryRun());
+        assertEquals(-1, all.keyRun());
         // A unit of one class (stride 8, 4 rows) reads 4 rows 8 apart: 4 runs per tensor.
         BlockLayout layout = Planner.layout(strided, shape);
         WorkUnit oneClass = new WorkUnit(0, 0, 0, 0, 1, 0, 0, Integer.MAX_VALUE, 1);
         Planner.Reads first = Planner.reads(layout, List.of(oneClass))[0];
-        assertEquals(new Planner.Reads(3 * 4, 3 * 4), first, oneClass.describe());
+        assertEquals(new Planner.Reads(3 * 4, 3 * 4, 0, 4, -1, 4, -1), first, oneClass.describe());
     }
 
     @Test
