@@ -4,13 +4,20 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.sparseattention.TestArrays;
 import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.io.NpyWriter;
 import org.sparseattention.kernel.Partial;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.plan.InputShape;
@@ -25,9 +32,11 @@ class UnitRunnerTest {
     static final int H = 2;
     static final int D = 5;
 
-    @Test
-    void unitsThatShareKeyRowsGiveTheBytesOfUnitsComputedAlone(@TempDir Path dir) throws IOException {
-        JobTestSupport.writeInputs(dir, B, L, H * D, 7);
+    /** float32 rows go from the file through a direct buffer; float64 rows through bytes, converted. */
+    @ParameterizedTest
+    @ValueSource(strings = {"<f4", "<f8"})
+    void unitsThatShareKeyRowsGiveTheBytesOfUnitsComputedAlone(String dtype, @TempDir Path dir) throws IOException {
+        writeInputs(dir, dtype);
         // local with a window of 40 rows and blocks of 16: a unit's keys reach 2-3 blocks back.
         JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out"), H, "local", 40, 16, 1, 64, false);
         InputShape shape = new InputShape(B, L, H * D, H);
@@ -55,6 +64,26 @@ class UnitRunnerTest {
                 assertArrayEquals(alone.positions(), kept.positions(), what);
                 assertArrayEquals(alone.output(), kept.output(), what);
                 assertArrayEquals(alone.logSumExp(), kept.logSumExp(), what);
+            }
+        }
+    }
+
+    private static void writeInputs(Path dir, String dtype) throws IOException {
+        long[] shape = {B, L, H * D};
+        String[] names = {"q.npy", "k.npy", "v.npy"};
+        for (int t = 0; t < 3; t++) {
+            float[] values = TestArrays.normal(7 + t, B * L * H * D);
+            if (dtype.equals("<f4")) {
+                TestArrays.writeNpy(dir.resolve(names[t]), shape, values);
+                continue;
+            }
+            ByteBuffer data = ByteBuffer.allocate(values.length * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            for (float x : values) {
+                data.putDouble(x);
+            }
+            try (OutputStream out = Files.newOutputStream(dir.resolve(names[t]))) {
+                out.write(NpyWriter.header(dtype, shape));
+                out.write(data.array());
             }
         }
     }
