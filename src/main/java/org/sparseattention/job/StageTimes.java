@@ -21,10 +21,13 @@ import scala.jdk.javaapi.CollectionConverters;
  */
 final class StageTimes extends SparkListener {
     private final Consumer<String> console;
-    /** Accumulator ids of the run's phases, in the order of {@link #PHASES}. */
+    /** Accumulator ids of the run's phases, in the order of {@link #PHASES}, then of its rows read. */
     private final long[] phaseIds;
     private static final String[] PHASES = {"reading", "kernel", "merging", "cutting", "writing output"};
-    /** Per stage, the phases' nanoseconds summed over its tasks (only the listener's thread uses it). */
+    /**
+     * Per stage, the phases' nanoseconds summed over its tasks, then its input rows read (only the
+     * listener's thread uses it).
+     */
     private final Map<Integer, long[]> byStage = new HashMap<>();
     /** Opened when a job ends: its stages' lines, which Spark delivers before, are then printed. */
     private final CountDownLatch jobEnded = new CountDownLatch(1);
@@ -32,12 +35,12 @@ final class StageTimes extends SparkListener {
     StageTimes(Consumer<String> console, TaskTimes times) {
         this.console = console;
         this.phaseIds = new long[] {times.reading().id(), times.kernel().id(), times.merging().id(),
-            times.cutting().id(), times.writing().id()};
+            times.cutting().id(), times.writing().id(), times.rows().id()};
     }
 
     @Override
     public void onTaskEnd(SparkListenerTaskEnd event) {
-        long[] nanos = byStage.computeIfAbsent(event.stageId(), stage -> new long[PHASES.length]);
+        long[] nanos = byStage.computeIfAbsent(event.stageId(), stage -> new long[PHASES.length + 1]);
         for (AccumulableInfo info : CollectionConverters.asJava(event.taskInfo().accumulables())) {
             for (int p = 0; p < phaseIds.length; p++) {
                 if (info.id() == phaseIds[p] && info.update().isDefined()) {
@@ -72,9 +75,10 @@ final class StageTimes extends SparkListener {
         TaskMetrics metrics = stage.taskMetrics();
         long written = metrics.shuffleWriteMetrics().bytesWritten();
         long read = metrics.shuffleReadMetrics().totalBytesRead();
-        console.accept(String.format("stage %d (%s): %d tasks in %.2f s, shuffle written %.1f MB, read %.1f MB%s%s",
-                stage.stageId(), stage.name().split(" at ")[0], stage.numTasks(), (end - start) / 1000.0, written / 1e6,
-                read / 1e6, breakdown(metrics, byStage.getOrDefault(stage.stageId(), new long[PHASES.length])),
+        long[] figures = byStage.getOrDefault(stage.stageId(), new long[PHASES.length + 1]);
+        console.accept(String.format("stage %d (%s): %d tasks in %.2f s, input rows read %d, shuffle written %.1f MB,"
+                + " read %.1f MB%s%s", stage.stageId(), stage.name().split(" at ")[0], stage.numTasks(),
+                (end - start) / 1000.0, figures[PHASES.length], written / 1e6, read / 1e6, breakdown(metrics, figures),
                 stage.failureReason().isDefined() ? ", failed: " + stage.failureReason().get() : ""));
     }
 

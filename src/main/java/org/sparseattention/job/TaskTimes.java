@@ -6,11 +6,12 @@ import org.apache.spark.util.LongAccumulator;
 
 /**
  * Where the tasks' time goes: nanoseconds spent reading inputs, in the kernel, merging partial
- * results, cutting them into pieces and writing the output, added up by Spark accumulators so
- * that each stage's line can report them ({@link StageTimes}). The warm-up's tasks use {@link #NONE}.
+ * results, cutting them into pieces and writing the output, and the input rows read (a row of k
+ * and one of v count as two), added up by Spark accumulators so that each stage's line can report
+ * them ({@link StageTimes}). The warm-up's tasks use {@link #NONE}.
  */
 record TaskTimes(LongAccumulator reading, LongAccumulator kernel, LongAccumulator merging,
-        LongAccumulator cutting, LongAccumulator writing) implements Serializable {
+        LongAccumulator cutting, LongAccumulator writing, LongAccumulator rows) implements Serializable {
 
     /** The accumulators' names (as Spark's interface shows them) begin with this. */
     static final String PREFIX = "sparse-attention ";
@@ -19,16 +20,18 @@ record TaskTimes(LongAccumulator reading, LongAccumulator kernel, LongAccumulato
     static final String MERGING = PREFIX + "merging";
     static final String CUTTING = PREFIX + "cutting";
     static final String WRITING = PREFIX + "writing output";
+    static final String ROWS = PREFIX + "input rows read";
     /** The times of the task running on this thread, for the output format Spark creates. */
     private static final ThreadLocal<TaskTimes> CURRENT = new ThreadLocal<>();
 
     /** Times that go nowhere. */
-    static final TaskTimes NONE = new TaskTimes(null, null, null, null, null);
+    static final TaskTimes NONE = new TaskTimes(null, null, null, null, null, null);
 
     /** Registers one accumulator per phase on {@code spark}. */
     static TaskTimes register(SparkContext spark) {
         return new TaskTimes(spark.longAccumulator(READING), spark.longAccumulator(KERNEL),
-                spark.longAccumulator(MERGING), spark.longAccumulator(CUTTING), spark.longAccumulator(WRITING));
+                spark.longAccumulator(MERGING), spark.longAccumulator(CUTTING), spark.longAccumulator(WRITING),
+                spark.longAccumulator(ROWS));
     }
 
     /**
@@ -54,11 +57,12 @@ record TaskTimes(LongAccumulator reading, LongAccumulator kernel, LongAccumulato
         }
     }
 
-    /** Adds a task's reading and kernel nanoseconds and those spent merging and cutting. */
-    void add(long readingNanos, long kernelNanos, long mergingNanos, long cuttingNanos) {
+    /** Adds a task's reading and kernel nanoseconds, those spent merging and cutting, and its rows read. */
+    void add(long readingNanos, long kernelNanos, long mergingNanos, long cuttingNanos, long rowsRead) {
         if (reading == null) {
             return;
         }
+        rows.add(rowsRead);
         reading.add(readingNanos);
         kernel.add(kernelNanos);
         merging.add(mergingNanos);

@@ -170,6 +170,8 @@ class NpyFileTest {
             int[] offsets = {4 * columns, 3 * columns, 2 * columns, columns, 0};
             try (Storage.Input input = storage.open(uri)) {
                 assertFalse(NpyFile.readFloat32Rows(input, header, 0, 1, 4, target, 0, null, 0, scratch), bad + " in order");
+                assertFalse(NpyFile.readFloat32Rows(input, header, 0, 3, 3, target, 0, null, 0, scratch),
+                        bad + " in the first of two reads");
                 assertFalse(NpyFile.readFloat32Rows(input, header, 0, 1, 4, target, 0, offsets, 1, scratch),
                         bad + " placed");
                 assertTrue(NpyFile.readFloat32Rows(input, header, 0, 0, 3, target, 0, null, 0, scratch), bad + " before");

@@ -30,7 +30,9 @@ import org.sparseattention.kernel.ReferenceAttention;
 import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Plan;
 import org.sparseattention.plan.Planner;
+import org.sparseattention.plan.WorkUnit;
 
 /** The job in local mode against the in-process kernel and the float64 reference. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -186,6 +188,32 @@ class LocalJobTest {
         assertTrue(stages.get(0).contains(" cutting ") && stages.get(1).contains(" merging ")
                 && stages.get(1).contains(" writing output "),
                 "residue-order tasks cut pieces, shard tasks merge them and write the output: " + stages);
+    }
+
+    @Test
+    void stageLinesCountTheInputRowsThePlanSaysTheTasksRead(@TempDir Path out) throws IOException {
+        // local, l=40, blocks of 16, at most 2 key blocks per unit: query blocks with 3 or 4 key
+        // blocks are split into chunks, which a shard task computes in merge order (all first
+        // chunks, then the second ones), and consecutive units share key rows.
+        JobSettings settings = JobTestSupport.settings(inputs, out.resolve("result"), H, "local", 40, 16, 0, 2, false);
+        InputShape shape = new InputShape(B, L, H * D, H);
+        Plan plan = Planner.plan(settings, shape, spark.defaultParallelism());
+        assertTrue(plan.inPlace().stream().flatMap(List::stream).anyMatch(WorkUnit::isSplit),
+                "split units computed in place");
+        long unitByUnit = 0;
+        for (WorkUnit unit : plan.units()) {
+            unitByUnit += Planner.rowsRead(Planner.layout(settings, shape), List.of(unit));
+        }
+        assertTrue(plan.figures().rowsRead() < unitByUnit, "some rows are kept: " + plan.figures().describe());
+        List<String> lines = new CopyOnWriteArrayList<>();
+        SparseAttentionJob.execute(SparseAttentionJob.prepare(settings), spark, lines::add);
+        String planLine = lines.stream().filter(line -> line.startsWith("plan: ")).findFirst().orElseThrow();
+        long read = 0;
+        for (String stage : lines.stream().filter(line -> line.startsWith("stage ")).toList()) {
+            read += (long) number(stage, "input rows read ");
+        }
+        assertEquals(plan.figures().rowsRead(), (long) number(planLine, "rows read "), planLine);
+        assertEquals(plan.figures().rowsRead(), read, "rows the tasks read, against the plan: " + lines);
     }
 
     private static double number(String line, String after) {

@@ -2,6 +2,8 @@ package org.sparseattention.job;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -12,10 +14,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.sparseattention.TestArrays;
+import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
 import org.sparseattention.kernel.Partial;
@@ -37,20 +41,24 @@ class UnitRunnerTest {
     @ValueSource(strings = {"<f4", "<f8"})
     void unitsThatShareKeyRowsGiveTheBytesOfUnitsComputedAlone(String dtype, @TempDir Path dir) throws IOException {
         writeInputs(dir, dtype);
-        // local with a window of 40 rows and blocks of 16: a unit's keys reach 2-3 blocks back.
+        // local with a window of 40 rows and blocks of 16: a unit's keys start three blocks before
+        // its queries.
         JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out"), H, "local", 40, 16, 1, 64, false);
         InputShape shape = new InputShape(B, L, H * D, H);
         HadoopStorage storage = new HadoopStorage();
-        // Forward steps that share rows, into larger buffers (also into the last, short block) and
-        // within the buffer ({1, 4, 6}); a step to the other batch item with the same rows, one
-        // back, one past everything held, and units of one block.
+        // {batch, first block, end block} or {..., chunk, first key block, end key block}: forward
+        // steps that share key rows, into larger buffers (also into the last, short block) and
+        // within the buffer ({1, 4, 6}); a step to the other batch item with the same rows; one
+        // back; one whose queries start past those held; units of one block; and the two key
+        // chunks of one query block, the second keeping all its query rows.
         int[][] units = {{0, 0, 2}, {0, 2, 4}, {0, 3, 6}, {0, 6, 10}, {1, 6, 10}, {1, 2, 5}, {1, 4, 6}, {1, 8, 10},
-            {1, 0, 1}, {1, 1, 2}};
+            {1, 0, 1}, {1, 1, 2}, {0, 6, 7, 0, 0, 2}, {0, 6, 7, 1, 2, 4}};
         BlockLayout layout = Planner.layout(settings, shape);
         List<WorkUnit> computed = new ArrayList<>();
         try (UnitRunner shared = new UnitRunner(settings, shape, storage)) {
             for (int[] u : units) {
-                WorkUnit unit = new WorkUnit(0, u[0], 0, u[1], u[2], 0, 0, Integer.MAX_VALUE, 0);
+                WorkUnit unit = u.length == 3 ? new WorkUnit(0, u[0], 0, u[1], u[2], 0, 0, Integer.MAX_VALUE, 0)
+                        : new WorkUnit(0, u[0], 0, u[1], u[2], u[3], u[4], u[5], 0);
                 computed.add(unit);
                 Partial kept = copy(shared.compute(unit));
                 Partial alone;
@@ -59,12 +67,33 @@ class UnitRunnerTest {
                     assertEquals(Planner.rowsRead(layout, List.of(unit)), fresh.rowsRead(), "rows read alone");
                 }
                 assertEquals(Planner.rowsRead(layout, computed), shared.rowsRead(), "rows read, as the plan counts them");
-                String what = "batch " + u[0] + ", blocks " + u[1] + ".." + u[2];
+                String what = unit.describe();
                 assertEquals(alone.rows(), kept.rows(), what);
                 assertArrayEquals(alone.positions(), kept.positions(), what);
                 assertArrayEquals(alone.output(), kept.output(), what);
                 assertArrayEquals(alone.logSumExp(), kept.logSumExp(), what);
             }
+        }
+    }
+
+    @Test
+    void aNonFiniteValueInAnyReadOfAUnitIsFound(@TempDir Path dir) throws IOException {
+        writeInputs(dir, "<f4");
+        JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out"), H, "strided", 8, 16, 1, 64, false);
+        InputShape shape = new InputShape(B, L, H * D, H);
+        BlockLayout layout = Planner.layout(settings, shape);
+        // A block of the residue order: its key rows come in short runs 8 apart, a read for each.
+        WorkUnit unit = new WorkUnit(0, 1, 0, 2, 3, 0, 0, Integer.MAX_VALUE, 0);
+        int[] keys = Planner.positions(layout.grid(0), Planner.keyBlocks(layout, unit));
+        assertTrue(keys.length > 2 && !Planner.isRun(keys), Arrays.toString(keys));
+        // NaN in k at the unit's first key row: its first read, with later reads all finite.
+        float[] k = TestArrays.readNpy(dir.resolve("k.npy"));
+        k[(L + keys[0]) * H * D + 3] = Float.NaN;
+        TestArrays.writeNpy(dir.resolve("k.npy"), new long[] {B, L, H * D}, k);
+        try (UnitRunner runner = new UnitRunner(settings, shape, new HadoopStorage())) {
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> runner.compute(unit));
+            assertTrue(e.getMessage().contains("k.npy") && e.getMessage().contains("batch 1, row " + keys[0]
+                    + ", feature 3"), e.getMessage());
         }
     }
 
