@@ -3,6 +3,7 @@ package org.sparseattention.plan;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -148,7 +149,7 @@ class PlannerTest {
         // Every task reads each query row and each key row (for k and for v) of its units once.
         long expected = 0;
         long perUnit = 0;
-        List<List<WorkUnit>> tasks = new java.util.ArrayList<>(plan.partitions());
+        List<List<WorkUnit>> tasks = new ArrayList<>(plan.partitions());
         tasks.addAll(plan.inPlace());
         for (List<WorkUnit> task : tasks) {
             BitSet queries = new BitSet();
