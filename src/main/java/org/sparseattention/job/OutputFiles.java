@@ -79,8 +79,9 @@ final class OutputFiles {
             try (MergedFile out = MergedFile.create(fs, new Path(dir, MERGED))) {
                 out.write(NpyWriter.header(NpyWriter.FLOAT32, shape3));
                 for (Shard shard : shards) {
-                    out.append(new Path(dir, ShardResult.fileName("output", shard.batch(), shard.rowStart())), 0,
-                            (long) (shard.rowEnd() - shard.rowStart()) * shape.features() * 4);
+                    int rows = shard.rowEnd() - shard.rowStart();
+                    out.append(new Path(dir, ShardResult.fileName("output", shard.batch(), shard.rowStart())),
+                            dataStart(rows, shape.features()), (long) rows * shape.features() * 4);
                 }
             }
         }
@@ -94,9 +95,9 @@ final class OutputFiles {
                             if (shard.batch() != b) {
                                 continue;
                             }
-                            long rows = shard.rowEnd() - shard.rowStart();
-                            out.append(new Path(dir, ShardResult.fileName("lse", b, shard.rowStart())), h * rows * 4,
-                                    rows * 4);
+                            int rows = shard.rowEnd() - shard.rowStart();
+                            out.append(new Path(dir, ShardResult.fileName("lse", b, shard.rowStart())),
+                                    dataStart(shape.heads(), rows) + (long) h * rows * 4, (long) rows * 4);
                         }
                     }
                 }
@@ -106,6 +107,11 @@ final class OutputFiles {
             out.write(manifest(plan, shards));
         }
         fs.create(new Path(dir, SUCCESS), false).close();
+    }
+
+    /** Returns where the data of a shard of {@code [rows, columns]} begins: after the header its writer gave it. */
+    private static long dataStart(int rows, int columns) {
+        return NpyWriter.header(NpyWriter.FLOAT32, new long[] {rows, columns}).length;
     }
 
     /**
@@ -122,16 +128,11 @@ final class OutputFiles {
 
         abstract void write(byte[] bytes) throws IOException;
 
-        /** Appends {@code length} data bytes of {@code .npy} shard {@code shard}, from {@code skip} bytes after its header. */
-        abstract void append(Path shard, long skip, long length) throws IOException;
+        /** Appends {@code length} bytes of shard {@code shard}, from byte {@code from}. */
+        abstract void append(Path shard, long from, long length) throws IOException;
 
         @Override
         public abstract void close() throws IOException;
-
-        /** Returns the length of an {@code .npy} file's header (format 1.0, as the shards are written) from its first bytes. */
-        static int headerLength(byte[] prefix) {
-            return 10 + ((prefix[8] & 0xff) | (prefix[9] & 0xff) << 8);
-        }
 
         static SparseAttentionException endedEarly(Path shard, long left) {
             return new SparseAttentionException("shard " + shard + " ended " + left + " bytes early");
@@ -154,11 +155,9 @@ final class OutputFiles {
         }
 
         @Override
-        void append(Path shard, long skip, long length) throws IOException {
+        void append(Path shard, long from, long length) throws IOException {
             try (FSDataInputStream in = fs.open(shard)) {
-                byte[] prefix = new byte[10];
-                in.readFully(0, prefix);
-                in.seek(headerLength(prefix) + skip);
+                in.seek(from);
                 long left = length;
                 while (left > 0) {
                     int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
@@ -196,15 +195,8 @@ final class OutputFiles {
         }
 
         @Override
-        void append(Path shard, long skip, long length) throws IOException {
+        void append(Path shard, long from, long length) throws IOException {
             try (FileChannel in = FileChannel.open(fs.pathToFile(shard).toPath(), StandardOpenOption.READ)) {
-                ByteBuffer prefix = ByteBuffer.allocate(10);
-                while (prefix.hasRemaining()) {
-                    if (in.read(prefix, prefix.position()) < 0) {
-                        throw endedEarly(shard, length);
-                    }
-                }
-                long from = headerLength(prefix.array()) + skip;
                 long done = 0;
                 while (done < length) {
                     long n = in.transferTo(from + done, length - done, out);

@@ -72,8 +72,7 @@ final class ShardTask {
                 mergeNanos += System.nanoTime() - clock;
             }
             pairs.accept(allowed);
-            times.add(runner == null ? 0 : runner.readNanos(), runner == null ? 0 : runner.kernelNanos(), mergeNanos,
-                    0, runner == null ? 0 : runner.rowsRead());
+            times.add(runner, mergeNanos, 0);
             float[] byHead = settings.lse() ? byHead(accumulator.logSumExp(), rows, heads) : new float[0];
             if (!WarmUp.onThisThread()) {
                 LOG.info(String.format("shard %d finished in %.2f s: %d shuffled pieces, merging %.2f s%s", shard,

@@ -57,14 +57,19 @@ record TaskTimes(LongAccumulator reading, LongAccumulator kernel, LongAccumulato
         }
     }
 
-    /** Adds a task's reading and kernel nanoseconds, those spent merging and cutting, and its rows read. */
-    void add(long readingNanos, long kernelNanos, long mergingNanos, long cuttingNanos, long rowsRead) {
+    /**
+     * Adds a task's reading and kernel nanoseconds and rows read, from its {@code runner} (none when
+     * null), and the nanoseconds it spent merging and cutting.
+     */
+    void add(UnitRunner runner, long mergingNanos, long cuttingNanos) {
         if (reading == null) {
             return;
         }
-        rows.add(rowsRead);
-        reading.add(readingNanos);
-        kernel.add(kernelNanos);
+        if (runner != null) {
+            rows.add(runner.rowsRead());
+            reading.add(runner.readNanos());
+            kernel.add(runner.kernelNanos());
+        }
         merging.add(mergingNanos);
         cutting.add(cuttingNanos);
     }

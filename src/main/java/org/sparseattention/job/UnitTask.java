@@ -53,7 +53,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             }
             finished = true;
             runner.close();
-            times.add(runner.readNanos(), runner.kernelNanos(), 0, splitNanos, runner.rowsRead());
+            times.add(runner, 0, splitNanos);
             if (!WarmUp.onThisThread()) {
                 LOG.info(String.format("task finished %s; cutting into pieces %.2f s", runner.describe(),
                         splitNanos / 1e9));
