@@ -1,0 +1,143 @@
+package org.sparseattention.job;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseattention.TestArrays;
+import org.sparseattention.kernel.AttentionOutput;
+import org.sparseattention.kernel.SparseForward;
+import org.sparseattention.plan.InputShape;
+import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Planner;
+
+/**
+ * {@code jobs/sparse-attention}, the embedded launcher, with its class-data archive: made once by
+ * the first command, mapped by the JVMs of the later ones, skipped when asked, and never left half
+ * written or retried on every command when it cannot be made.
+ */
+@Tag("cluster")
+@Timeout(value = 300, unit = TimeUnit.SECONDS)
+class LauncherTest {
+    /** The text `-Xlog:class+load` gives a class mapped from the archive the launcher made. */
+    private static final String FROM_ARCHIVE = "source: shared objects file (top)";
+
+    private record Result(int status, String log) {
+    }
+
+    private static Result launch(Path log, Map<String, String> environment, String... command)
+            throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("bash", "jobs/sparse-attention"));
+        args.addAll(List.of(command));
+        ProcessBuilder builder = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(log.toFile());
+        builder.environment().putAll(environment);
+        Process process = builder.start();
+        if (!process.waitFor(120, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError(String.join(" ", command) + " timed out; see " + log);
+        }
+        return new Result(process.exitValue(), Files.readString(log));
+    }
+
+    private static List<String> names(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(file -> file.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    private static String[] run(Path dir, Path out) {
+        return new String[] {"run", "--q", dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(),
+            "--v", dir.resolve("v.npy").toString(), "--out", out.toString(), "--heads", "2", "--mode",
+            "local+strided", "--local-ctx", "10", "--block-size", "16", "--merge"};
+    }
+
+    @Test
+    void theFirstCommandMakesTheClassArchiveAndLaterJvmsMapIt(@TempDir Path dir) throws Exception {
+        assertTrue(new File("target/classpath.txt").isFile(), "run after mvn package");
+        float[][] qkv = JobTestSupport.writeInputs(dir, 2, 150, 16, 5);
+        Path archives = dir.resolve("archives");
+        Path classes = dir.resolve("classes.log");
+
+        Result first = launch(dir.resolve("first.log"),
+                Map.of("SPARSE_ATTENTION_CLASS_ARCHIVES", archives.toString(), "SPARSE_ATTENTION_JAVA_OPTS", "-Xmx1g"),
+                run(dir, dir.resolve("out1")));
+        assertEquals(0, first.status(), first.log());
+        assertTrue(first.log().contains("preparing the class-data archive"), first.log());
+        List<String> made = names(archives);
+        assertEquals(1, made.size(), "one archive and nothing else: " + made);
+        assertTrue(made.get(0).matches("class-archive-[0-9a-f]{16}\\.jsa"), made.get(0));
+        Path archive = archives.resolve(made.get(0));
+        long modified = Files.getLastModifiedTime(archive).toMillis();
+
+        Result second = launch(dir.resolve("second.log"), Map.of("SPARSE_ATTENTION_CLASS_ARCHIVES", archives.toString(),
+                "SPARSE_ATTENTION_JAVA_OPTS", "-Xmx1g -Xlog:class+load=info:file=" + classes), run(dir, dir.resolve("out2")));
+        assertEquals(0, second.status(), second.log());
+        assertFalse(second.log().contains("preparing the class-data archive"), second.log());
+        assertEquals(List.of(made.get(0)), names(archives));
+        assertEquals(modified, Files.getLastModifiedTime(archive).toMillis(), "the archive was made again");
+        List<String> loaded = Files.readAllLines(classes);
+        assertTrue(loaded.stream().anyMatch(line -> line.contains("org.sparseattention.job.SparseAttentionJob ")
+                && line.contains(FROM_ARCHIVE)), "the job's classes are not mapped from the archive");
+        assertTrue(loaded.stream().filter(line -> line.contains(FROM_ARCHIVE)).count() > 1000,
+                "Spark's classes are not mapped from the archive");
+
+        Files.delete(classes);
+        Result off = launch(dir.resolve("off.log"), Map.of("SPARSE_ATTENTION_CLASS_ARCHIVES", "off",
+                "SPARSE_ATTENTION_JAVA_OPTS", "-Xmx1g -Xlog:class+load=info:file=" + classes), run(dir, dir.resolve("out3")));
+        assertEquals(0, off.status(), off.log());
+        assertTrue(Files.readAllLines(classes).stream().noneMatch(line -> line.contains(FROM_ARCHIVE)),
+                "SPARSE_ATTENTION_CLASS_ARCHIVES=off still mapped an archive");
+
+        JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out1"), 2, "local+strided", 10, 16, 0, 64, false);
+        AttentionOutput expected = SparseForward.forward(qkv[0], qkv[1], qkv[2], 2,
+                Planner.layout(settings, new InputShape(2, 150, 16, 2)), 8, settings.scaleFor(8), 64);
+        for (String out : List.of("out1", "out2", "out3")) {
+            assertArrayEquals(expected.output(), TestArrays.readNpy(dir.resolve(out).resolve("output.npy")), out);
+        }
+    }
+
+    @Test
+    void anArchiveThatCannotBeMadeIsReportedOnceAndTheCommandRunsWithoutIt(@TempDir Path dir) throws Exception {
+        assertTrue(new File("target/classpath.txt").isFile(), "run after mvn package");
+        // A `java` first on the PATH that fails where the JVM would write the archive.
+        Path bin = Files.createDirectories(dir.resolve("bin"));
+        Path java = bin.resolve("java");
+        Files.writeString(java, "#!/usr/bin/env bash\n"
+                + "for a in \"$@\"; do [[ $a == -XX:ArchiveClassesAtExit=* ]] && { echo 'no room to archive'; exit 3; }; done\n"
+                + "exec '" + Path.of(System.getProperty("java.home"), "bin", "java") + "' \"$@\"\n");
+        assertTrue(java.toFile().setExecutable(true));
+        Path archives = dir.resolve("archives");
+        Map<String, String> environment = Map.of("PATH", bin + File.pathSeparator + System.getenv("PATH"),
+                "SPARSE_ATTENTION_CLASS_ARCHIVES", archives.toString(), "SPARSE_ATTENTION_JAVA_OPTS", "-Xmx512m");
+        String[] layout = {"layout", "--seq-len", "64", "--heads", "1", "--mode", "local", "--local-ctx", "16",
+            "--block-size", "16"};
+
+        Result first = launch(dir.resolve("first.log"), environment, layout);
+        assertEquals(0, first.status(), first.log());
+        assertTrue(first.log().contains("could not prepare the class-data archive"), first.log());
+        assertTrue(first.log().contains("no room to archive"), first.log());
+        assertTrue(first.log().contains("head 0: 7 of 16 blocks hold allowed pairs"), first.log());
+        List<String> left = names(archives);
+        assertEquals(1, left.size(), "only the marker: " + left);
+        assertTrue(left.get(0).matches("class-archive-[0-9a-f]{16}\\.jsa\\.failed"), left.get(0));
+
+        Result second = launch(dir.resolve("second.log"), environment, layout);
+        assertEquals(0, second.status(), second.log());
+        assertFalse(second.log().contains("class-data archive"), second.log());
+        assertEquals(left, names(archives));
+    }
+}
