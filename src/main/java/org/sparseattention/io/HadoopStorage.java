@@ -9,8 +9,11 @@ import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.OutputStream;
 import java.io.Serializable;
+import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileStatus;
@@ -18,6 +21,8 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.StreamCapabilities;
+import org.apache.hadoop.fs.UnsupportedFileSystemException;
+import org.apache.hadoop.security.AccessControlException;
 import org.sparseattention.errors.InvalidInputException;
 
 /** {@link Storage} on Hadoop's {@code FileSystem}: any scheme Hadoop knows, plain paths as local files. */
@@ -66,15 +71,65 @@ public final class HadoopStorage implements Storage, Serializable {
         return configuration;
     }
 
-    /** Returns {@code uri} as a fully qualified path of its file system. */
+    /**
+     * Returns {@code uri} as a fully qualified path of its file system, with {@code .} and
+     * {@code ..} resolved and no trailing {@code /}, so that equal locations give equal paths.
+     */
     public Path path(String uri) throws IOException {
-        Path path = new Path(uri);
-        return fileSystem(uri).makeQualified(path);
+        Path qualified = fileSystem(uri).makeQualified(parse(uri));
+        URI parts = qualified.toUri();
+        String path = parts.getPath();
+        int end = path.length();
+        while (end > 1 && path.charAt(end - 1) == '/') {
+            end--;
+        }
+        return end == path.length() ? qualified : new Path(parts.getScheme(), parts.getAuthority(), path.substring(0, end));
+    }
+
+    /**
+     * Returns {@code path} (qualified) with symbolic links resolved where it is a local file or
+     * lies under an existing local directory; other file systems' paths as they are.
+     */
+    public Path realPath(Path path) throws IOException {
+        if (!"file".equals(path.toUri().getScheme())) {
+            return path;
+        }
+        java.nio.file.Path local = java.nio.file.Path.of(path.toUri().getPath());
+        java.nio.file.Path existing = local;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return path;
+        }
+        java.nio.file.Path real = existing.toRealPath().resolve(existing.relativize(local));
+        return new Path("file", null, real.toString());
     }
 
     /** Returns the file system of {@code uri}; local files without Hadoop's side {@code .crc} files. */
     public FileSystem fileSystem(String uri) throws IOException {
-        return raw(new Path(uri).getFileSystem(configuration()));
+        try {
+            return raw(parse(uri).getFileSystem(configuration()));
+        } catch (UnsupportedFileSystemException e) {
+            throw new InvalidInputException(uri + ": no file system for its scheme: " + e.getMessage(), e);
+        }
+    }
+
+    private static Path parse(String uri) {
+        try {
+            return new Path(uri);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidInputException("'" + uri + "': not a path or URI: " + e.getMessage(), e);
+        }
+    }
+
+    /** Returns a refused access as the project's error for bad input, naming the location; others as they are. */
+    private static RuntimeException refused(String uri, IOException e) throws IOException {
+        if (e instanceof FileNotFoundException || e instanceof AccessDeniedException
+                || e instanceof AccessControlException) {
+            return new InvalidInputException(uri + ": cannot be read: " + e.getMessage(), e);
+        }
+        throw e;
     }
 
     /**
@@ -88,25 +143,37 @@ public final class HadoopStorage implements Storage, Serializable {
 
     @Override
     public long length(String uri) throws IOException {
+        FileStatus status;
         try {
-            FileStatus status = fileSystem(uri).getFileStatus(new Path(uri));
-            if (status.isDirectory()) {
-                throw new InvalidInputException(uri + ": expected a file, got a directory");
-            }
-            return status.getLen();
+            status = fileSystem(uri).getFileStatus(parse(uri));
         } catch (FileNotFoundException e) {
             throw new InvalidInputException(uri + ": no such file", e);
+        } catch (IOException e) {
+            throw refused(uri, e);
         }
+        if (status.isDirectory()) {
+            throw new InvalidInputException(uri + ": expected a file, got a directory");
+        }
+        return status.getLen();
     }
 
     @Override
     public boolean exists(String uri) throws IOException {
-        return fileSystem(uri).exists(new Path(uri));
+        try {
+            return fileSystem(uri).exists(parse(uri));
+        } catch (IOException e) {
+            throw refused(uri, e);
+        }
     }
 
     @Override
     public Input open(String uri) throws IOException {
-        FSDataInputStream stream = fileSystem(uri).open(new Path(uri));
+        FSDataInputStream stream;
+        try {
+            stream = fileSystem(uri).open(parse(uri));
+        } catch (IOException e) {
+            throw refused(uri, e);
+        }
         // Hadoop's local stream reads into byte arrays only, through the JDK's temporary direct
         // buffer: positioned reads on its own descriptor fill a direct buffer in one copy instead
         // of two (rows read about 1.3 x as fast). Stores whose streams read into buffers use that.
@@ -147,6 +214,6 @@ public final class HadoopStorage implements Storage, Serializable {
 
     @Override
     public OutputStream create(String uri) throws IOException {
-        return fileSystem(uri).create(new Path(uri), true);
+        return fileSystem(uri).create(parse(uri), true);
     }
 }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.Arrays;
 import java.nio.charset.StandardCharsets;
 import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparseattention.errors.InvalidInputException;
@@ -49,12 +50,22 @@ public final class InputFiles {
         }
     }
 
-    /** Refuses an output that exists (without --overwrite) or that contains or lies inside an input. */
+    /**
+     * Refuses an output that exists (without --overwrite, or that is not this tool's to replace),
+     * that contains or lies inside an input, or whose name Hadoop's paths cannot hold.
+     */
     static void checkOutput(JobSettings settings, HadoopStorage storage) throws IOException {
         Path out = storage.path(settings.out());
+        if (out.getName().contains(":")) {
+            // Hadoop reads a ':' in a path's last name as a URI scheme: its staging directory
+            // beside it could not be named.
+            throw new InvalidInputException("--out " + settings.out() + ": field 'name': expected a name without ':', got '"
+                    + out.getName() + "'");
+        }
+        Path realOut = storage.realPath(out);
         for (String input : new String[] {settings.q(), settings.k(), settings.v()}) {
-            Path in = storage.path(input);
-            if (isAncestorOrSelf(out, in) || isAncestorOrSelf(in, out)) {
+            Path in = storage.realPath(storage.path(input));
+            if (isAncestorOrSelf(realOut, in) || isAncestorOrSelf(in, realOut)) {
                 throw new InvalidInputException("--out " + settings.out() + " overlaps the input " + input
                         + ": the output directory must be outside every input path");
             }
@@ -64,28 +75,40 @@ public final class InputFiles {
                 throw new InvalidInputException("--out " + settings.out()
                         + " already exists: choose another directory or pass --overwrite to replace it");
             }
-            if (!isReplaceable(storage.fileSystem(settings.out()), out)) {
-                throw new InvalidInputException("--out " + settings.out() + " exists and is not an output of this tool"
-                        + " (no " + OutputFiles.MANIFEST + " of format " + OutputFiles.FORMAT
-                        + "): not replacing it, even with --overwrite");
+            String refused = whyNotReplaceable(storage.fileSystem(settings.out()), out);
+            if (refused != null) {
+                throw new InvalidInputException("--out " + settings.out() + " " + refused
+                        + ": not replacing it, even with --overwrite");
             }
         }
     }
 
-    /** Returns whether {@code out} is an empty directory or a previous output of this tool. */
-    static boolean isReplaceable(FileSystem fs, Path out) throws IOException {
+    /**
+     * Returns why {@code out} may not be replaced, or null when it is an empty directory or a
+     * previous output of this tool: a manifest of the tool's format, and no file the tool does not
+     * write (replacing the directory would delete it).
+     */
+    static String whyNotReplaceable(FileSystem fs, Path out) throws IOException {
         if (!fs.getFileStatus(out).isDirectory()) {
-            return false;
+            return "is a file, not an output of this tool";
         }
-        if (fs.listStatus(out).length == 0) {
-            return true;
+        FileStatus[] entries = fs.listStatus(out);
+        if (entries.length == 0) {
+            return null;
+        }
+        for (FileStatus entry : entries) {
+            if (!OutputFiles.isOwnName(entry.getPath().getName())) {
+                return "holds " + entry.getPath().getName() + ", which this tool does not write";
+            }
         }
         Path manifest = new Path(out, OutputFiles.MANIFEST);
         if (!fs.exists(manifest) || fs.getFileStatus(manifest).getLen() > 1 << 24) {
-            return false;
+            return "is not an output of this tool (no " + OutputFiles.MANIFEST + " of format " + OutputFiles.FORMAT + ")";
         }
         try (FSDataInputStream in = fs.open(manifest)) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8).contains("\"" + OutputFiles.FORMAT + "\"");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8).contains("\"" + OutputFiles.FORMAT + "\"")
+                    ? null
+                    : "is not an output of this tool (no " + OutputFiles.MANIFEST + " of format " + OutputFiles.FORMAT + ")";
         }
     }
 

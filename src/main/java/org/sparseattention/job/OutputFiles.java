@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -33,6 +34,10 @@ final class OutputFiles {
     static final String SUCCESS = "_SUCCESS";
     /** The manifest's {@code format}: marks a directory this tool may replace with --overwrite. */
     static final String FORMAT = "sparse-attention-output";
+    /** The names of the files an output holds: shards (see {@link ShardResult#fileName}) and the above. */
+    private static final Pattern OWN_NAME = Pattern.compile("(output|lse)-b\\d{5,}-r\\d{10,}\\.npy|"
+            + Pattern.quote(MANIFEST) + "|" + Pattern.quote(MERGED) + "|" + Pattern.quote(MERGED_LSE) + "|"
+            + Pattern.quote(SUCCESS));
 
     private OutputFiles() {
     }
@@ -56,6 +61,11 @@ final class OutputFiles {
             shards.add(shard(shape, settings, id));
         }
         return shards;
+    }
+
+    /** Returns whether {@code name} is one of the files this tool writes into an output. */
+    static boolean isOwnName(String name) {
+        return OWN_NAME.matcher(name).matches();
     }
 
     /** Checks that every shard was committed, writes the merged files if asked, the manifest, then {@code _SUCCESS}. */
@@ -232,7 +242,11 @@ final class OutputFiles {
         pattern.put("vertsize", s.vertsize());
         pattern.put("scale", (double) s.scaleFor(shape.headDim()));
         root.put("pattern", pattern);
-        root.put("inputs", Map.of("q", s.q(), "k", s.k(), "v", s.v()));
+        Map<String, Object> inputs = new LinkedHashMap<>();
+        inputs.put("q", s.q());
+        inputs.put("k", s.k());
+        inputs.put("v", s.v());
+        root.put("inputs", inputs);
         root.put("max_key_blocks", s.maxKeyBlocks());
         List<Map<String, Object>> list = new ArrayList<>();
         for (Shard shard : shards) {

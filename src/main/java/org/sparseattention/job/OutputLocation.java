@@ -3,24 +3,33 @@ package org.sparseattention.job;
 import java.io.IOException;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileAlreadyExistsException;
+import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.UnsupportedFileSystemException;
 import org.sparseattention.errors.InvalidInputException;
-import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.io.HadoopStorage;
 
 /**
  * Where a run writes: a hidden staging directory beside the output, renamed into place only when
- * complete. A failed run deletes its staging directory and never touches an existing output.
+ * complete. A failed run deletes its staging directory and never touches an existing output; a
+ * finished output that cannot be put in place stays in its staging directory.
  */
 final class OutputLocation {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OutputLocation.class);
     private final FileSystem fs;
     private final Path out;
     private final Path staging;
+    private final Configuration configuration;
+    /** Set while the staging directory holds a finished output that {@link #promote} could not put in place. */
+    private boolean keepStaging;
 
     OutputLocation(String outUri, Configuration configuration) throws IOException {
         Path path = new Path(outUri);
+        this.configuration = configuration;
         this.fs = HadoopStorage.raw(path.getFileSystem(configuration));
         this.out = fs.makeQualified(path);
         if (out.getParent() == null) {
@@ -43,26 +52,54 @@ final class OutputLocation {
 
     /**
      * Moves the staging directory to the output. An existing output (allowed only with
-     * {@code overwrite}) is first moved aside and deleted only after the new one is in place.
+     * {@code overwrite}, and only if it is still this tool's to replace) is first moved aside and
+     * deleted only after the new one is in place. If the new output cannot be put in place, the
+     * previous one is moved back and the new one stays complete in the staging directory, which
+     * the exception names and {@link #discard} then keeps.
      */
     void promote(boolean overwrite) throws IOException {
         Path backup = null;
         if (fs.exists(out)) {
+            keepStaging = true;
             if (!overwrite) {
-                throw new InvalidInputException("--out " + out + " appeared while the job ran; pass --overwrite to replace it");
+                throw new InvalidInputException("--out " + out + " appeared while the job ran; pass --overwrite to replace it."
+                        + " The new output is complete in " + staging);
+            }
+            // Checked again: files written into it while the job ran would be deleted with it.
+            String refused = InputFiles.whyNotReplaceable(fs, out);
+            if (refused != null) {
+                throw new InvalidInputException("--out " + out + " changed while the job ran and now " + refused
+                        + ": not replacing it. The new output is complete in " + staging);
             }
             backup = new Path(out.getParent(), "." + out.getName() + ".replaced-" + UUID.randomUUID());
             if (!fs.rename(out, backup)) {
-                throw new SparseAttentionException("could not move the previous output " + out + " aside to " + backup);
+                throw new SparseAttentionException("could not move the previous output " + out + " aside to " + backup
+                        + "; it is unchanged. The new output is complete in " + staging);
             }
         }
-        if (!fs.rename(staging, out)) {
-            if (backup != null && !fs.rename(backup, out)) {
-                throw new SparseAttentionException("could not move the finished output " + staging + " to " + out
-                        + ", nor the previous output back from " + backup + ": it is complete there");
-            }
-            throw new SparseAttentionException("could not move the finished output " + staging + " to " + out);
+        keepStaging = true;
+        IOException failure = null;
+        try {
+            renameOnlyIfAbsent(staging, out);
+        } catch (IOException e) {
+            failure = e;
         }
+        if (failure != null) {
+            String previous = "";
+            if (backup != null) {
+                boolean restored;
+                try {
+                    restored = !fs.exists(out) && fs.rename(backup, out);
+                } catch (IOException e) {
+                    restored = false;
+                }
+                previous = restored ? "; the previous output is back in place"
+                        : "; the previous output is complete in " + backup;
+            }
+            throw new SparseAttentionException("could not move the finished output to " + out + " (" + failure.getMessage()
+                    + "): it is complete in " + staging + previous, failure);
+        }
+        keepStaging = false;
         if (backup != null) {
             try {
                 fs.delete(backup, true);
@@ -72,8 +109,32 @@ final class OutputLocation {
         }
     }
 
-    /** Deletes the staging directory, if any; the output is untouched. */
+    /**
+     * Renames {@code from} to {@code to}, failing if {@code to} exists: {@code FileSystem.rename}
+     * would move {@code from} inside an existing directory and report success. Through the file
+     * system's {@code FileContext} where it has one (HDFS checks and renames in one step).
+     */
+    private void renameOnlyIfAbsent(Path from, Path to) throws IOException {
+        FileContext context;
+        try {
+            context = FileContext.getFileContext(to.toUri(), configuration);
+        } catch (UnsupportedFileSystemException e) {
+            if (fs.exists(to)) {
+                throw new FileAlreadyExistsException(to + " exists");
+            }
+            if (!fs.rename(from, to)) {
+                throw new IOException("the file system refused to rename " + from + " to " + to);
+            }
+            return;
+        }
+        context.rename(from, to, Options.Rename.NONE);
+    }
+
+    /** Deletes the staging directory, if any, unless it holds a finished output that could not be put in place. */
     void discard() {
+        if (keepStaging) {
+            return;
+        }
         try {
             fs.delete(staging, true);
         } catch (IOException ignored) {

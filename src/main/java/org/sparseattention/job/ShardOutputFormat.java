@@ -6,15 +6,17 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.mapreduce.RecordWriter;
 import org.apache.hadoop.mapreduce.TaskAttemptContext;
-import org.apache.hadoop.mapreduce.lib.output.FileOutputCommitter;
 import org.apache.hadoop.mapreduce.lib.output.FileOutputFormat;
+import org.apache.hadoop.mapreduce.lib.output.PathOutputCommitter;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
 
 /**
- * Writes each shard as {@code .npy} files into the task attempt's work directory, which Hadoop's
- * {@link FileOutputCommitter} promotes on task commit and job commit: a failed or killed attempt
- * leaves nothing in the output.
+ * Writes each shard as {@code .npy} files into the task attempt's work directory, which the file
+ * system's output committer ({@link PathOutputCommitter}: Hadoop's {@code FileOutputCommitter} by
+ * default, the manifest committer on {@code gs://} and {@code abfs://}, S3A's committers where
+ * configured) promotes on task commit and job commit: a failed or killed attempt leaves nothing
+ * in the output.
  */
 public final class ShardOutputFormat extends FileOutputFormat<Integer, ShardResult> {
     /** Configuration key: also write each shard's log-sum-exp. */
@@ -24,7 +26,7 @@ public final class ShardOutputFormat extends FileOutputFormat<Integer, ShardResu
 
     @Override
     public RecordWriter<Integer, ShardResult> getRecordWriter(TaskAttemptContext context) throws IOException {
-        Path work = ((FileOutputCommitter) getOutputCommitter(context)).getWorkPath();
+        Path work = ((PathOutputCommitter) getOutputCommitter(context)).getWorkPath();
         FileSystem fs = HadoopStorage.raw(work.getFileSystem(context.getConfiguration()));
         boolean writeLse = context.getConfiguration().getBoolean(WRITE_LSE, false);
         int heads = context.getConfiguration().getInt(HEADS, 1);

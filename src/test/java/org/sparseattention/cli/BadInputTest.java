@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
@@ -173,11 +174,72 @@ class BadInputTest {
         assertEquals("mine", Files.readString(dir.resolve("taken/keep.txt")));
         CliTest.Outcome foreign = CliTest.run(args(dir.resolve("taken"), "--heads", "3", "--mode", "all", "--overwrite"));
         assertEquals(2, foreign.status());
-        assertTrue(foreign.err().contains("is not an output of this tool"), foreign.err());
+        assertTrue(foreign.err().contains("holds keep.txt, which this tool does not write"), foreign.err());
         assertEquals("mine", Files.readString(dir.resolve("taken/keep.txt")), "--overwrite replaces only this tool's outputs");
         CliTest.Outcome inside = CliTest.run(args(dir, "--heads", "3", "--mode", "all", "--overwrite"));
         assertEquals(2, inside.status());
         assertTrue(inside.err().contains("overlaps the input"), inside.err());
         assertTrue(Files.exists(dir.resolve("q.npy")));
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void anOutputOfThisToolWithAFileAddedIsNotReplaced() throws IOException {
+        Path out = dir.resolve("result");
+        assertEquals(0, CliTest.run(args(out, "--heads", "3", "--mode", "all")).status());
+        byte[] shard = Files.readAllBytes(out.resolve("output-b00000-r0000000000.npy"));
+        Files.writeString(out.resolve("notes.txt"), "mine");
+        CliTest.Outcome again = CliTest.run(args(out, "--heads", "3", "--mode", "local", "--local-ctx", "4", "--overwrite"));
+        assertEquals(2, again.status(), again.err());
+        assertTrue(again.err().contains("holds notes.txt, which this tool does not write"), again.err());
+        assertEquals("mine", Files.readString(out.resolve("notes.txt")));
+        assertArrayEquals(shard, Files.readAllBytes(out.resolve("output-b00000-r0000000000.npy")));
+    }
+
+    @Test
+    void anOutputThatIsAnInputSpelledAnotherWayIsRefused() throws IOException {
+        // The same directory as a URI ending in "/.", and an input reached through a link to it.
+        CliTest.Outcome dotted = CliTest.run(args(Path.of(dir.toUri().toString().replaceAll("/$", "") + "/."),
+                "--heads", "3", "--mode", "all", "--overwrite"));
+        Path link = Files.createSymbolicLink(dir.getParent().resolve(dir.getFileName() + "-link"), dir);
+        try {
+            String[] linked = args(dir, "--heads", "3", "--mode", "all", "--overwrite");
+            linked[2] = link.resolve("q.npy").toString();
+            linked[4] = link.resolve("k.npy").toString();
+            linked[6] = link.resolve("v.npy").toString();
+            CliTest.Outcome throughLink = CliTest.run(linked);
+            for (CliTest.Outcome o : List.of(dotted, throughLink)) {
+                assertEquals(2, o.status(), o.err());
+                assertTrue(o.err().contains("overlaps the input"), o.err());
+            }
+        } finally {
+            Files.delete(link);
+        }
+        for (String name : List.of("q.npy", "k.npy", "v.npy")) {
+            assertTrue(Files.exists(dir.resolve(name)), name);
+        }
+    }
+
+    @Test
+    void locationsThatAreNoPathOrNoKnownFileSystemAreBadInput() {
+        String colon = dir.resolve("run:1").toString();
+        String[][] cases = {
+            {"--out", colon, "field 'name': expected a name without ':', got 'run:1'"},
+            {"--out", "", "'': not a path or URI"},
+            {"--out", "nosuchscheme://host/out", "nosuchscheme://host/out: no file system for its scheme"},
+            {"--q", "a:b.npy", "'a:b.npy': not a path or URI"},
+            {"--k", "nosuchscheme://host/k.npy", "nosuchscheme://host/k.npy: no file system for its scheme"},
+        };
+        for (String[] c : cases) {
+            String[] all = args(dir.resolve("out"), "--heads", "3", "--mode", "all");
+            int at = Arrays.asList(all).indexOf(c[0]) + 1;
+            all[at] = c[1];
+            CliTest.Outcome o = CliTest.run(all);
+            assertEquals(2, o.status(), c[0] + " " + c[1] + ": " + o.err());
+            assertTrue(o.err().contains(c[2]), "'" + o.err() + "' lacks '" + c[2] + "'");
+            assertFalse(o.err().contains("\tat "), "no stack trace: " + o.err());
+        }
+        assertFalse(Files.exists(dir.resolve("out")));
+        assertFalse(Files.exists(Path.of(colon)));
     }
 }

@@ -208,6 +208,10 @@ class CliTest {
         assertEquals(2 * 3 * 70, TestArrays.readNpy(out.resolve("lse.npy")).length);
         String manifest = Files.readString(out.resolve("manifest.json"));
         assertTrue(manifest.contains("\"shape\" : [ 2, 70, 12 ]"), manifest);
+        // The same run writes the same bytes: the inputs listed in a fixed order, not a hash map's.
+        String inputs = manifest.substring(manifest.indexOf("\"inputs\""));
+        assertTrue(inputs.indexOf("\"q\"") < inputs.indexOf("\"k\"") && inputs.indexOf("\"k\"") < inputs.indexOf("\"v\""),
+                manifest);
         assertTrue(Files.exists(out.resolve("_SUCCESS")));
     }
 }

@@ -1,0 +1,109 @@
+package org.sparseattention.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
+
+/** Putting a finished output in place: what may be replaced, and what is kept when it cannot be. */
+class OutputLocationTest {
+    private static OutputLocation location(Path out) throws IOException {
+        return new OutputLocation(out.toUri().toString(), new Configuration());
+    }
+
+    /** Writes a finished output of this tool (a manifest of its format and one shard) into {@code dir}. */
+    private static void finished(Path dir, String shard) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve(OutputFiles.MANIFEST), "{ \"format\" : \"" + OutputFiles.FORMAT + "\" }");
+        Files.writeString(dir.resolve("output-b00000-r0000000000.npy"), shard);
+    }
+
+    private static Path staging(OutputLocation location) {
+        return Path.of(location.staging().toUri());
+    }
+
+    private static List<String> names(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(file -> file.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void aPreviousOutputIsReplacedAndNothingElseIsLeft(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("out");
+        finished(out, "old");
+        OutputLocation location = location(out);
+        finished(staging(location), "new");
+        location.promote(true);
+        assertEquals("new", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
+        assertEquals(List.of("out"), names(dir));
+    }
+
+    @Test
+    void anOutputThatAppearedWhileTheJobRanIsKeptAndSoIsTheNewOne(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("out");
+        OutputLocation location = location(out);
+        finished(staging(location), "new");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("thesis.txt"), "mine");
+        InvalidInputException refused = assertThrows(InvalidInputException.class, () -> location.promote(false));
+        assertTrue(refused.getMessage().contains("appeared while the job ran"), refused.getMessage());
+        InvalidInputException changed = assertThrows(InvalidInputException.class, () -> location.promote(true));
+        assertTrue(changed.getMessage().contains("changed while the job ran and now holds thesis.txt"), changed.getMessage());
+        assertTrue(changed.getMessage().contains(location.staging().toString()), changed.getMessage());
+        location.discard();
+        assertEquals("mine", Files.readString(out.resolve("thesis.txt")));
+        assertEquals(List.of("thesis.txt"), names(out));
+        assertEquals("new", Files.readString(staging(location).resolve("output-b00000-r0000000000.npy")),
+                "the finished output stays where the message says");
+    }
+
+    @Test
+    void aPreviousOutputIsMovedBackWhenTheNewOneCannotTakeItsPlace(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("out");
+        finished(out, "old");
+        OutputLocation location = location(out);
+        // No staging directory: the rename into place fails after the previous output was moved aside.
+        SparseAttentionException failed = assertThrows(SparseAttentionException.class, () -> location.promote(true));
+        assertTrue(failed.getMessage().contains("the previous output is back in place"), failed.getMessage());
+        assertEquals("old", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
+        assertEquals(List.of("out"), names(dir), "no directory left aside");
+    }
+
+    @Test
+    void onlyEmptyDirectoriesAndThisToolsOutputsAreReplaceable(@TempDir Path dir) throws IOException {
+        org.apache.hadoop.fs.FileSystem fs = location(dir.resolve("x")).fileSystem();
+        Path empty = Files.createDirectories(dir.resolve("empty"));
+        Path tool = dir.resolve("tool");
+        finished(tool, "old");
+        Files.writeString(tool.resolve(OutputFiles.SUCCESS), "");
+        Files.writeString(tool.resolve("lse-b123456-r0000000064.npy"), "");
+        Path added = dir.resolve("added");
+        finished(added, "old");
+        Files.writeString(added.resolve("notes.txt"), "mine");
+        Path other = Files.createDirectories(dir.resolve("other"));
+        Files.writeString(other.resolve(OutputFiles.MANIFEST), "{ \"format\" : \"something else\" }");
+        Path file = Files.writeString(dir.resolve("file"), "mine");
+        assertEquals(null, InputFiles.whyNotReplaceable(fs, hadoop(empty)));
+        assertEquals(null, InputFiles.whyNotReplaceable(fs, hadoop(tool)));
+        assertEquals("holds notes.txt, which this tool does not write", InputFiles.whyNotReplaceable(fs, hadoop(added)));
+        assertTrue(InputFiles.whyNotReplaceable(fs, hadoop(other)).startsWith("is not an output of this tool"));
+        assertEquals("is a file, not an output of this tool", InputFiles.whyNotReplaceable(fs, hadoop(file)));
+        assertFalse(OutputFiles.isOwnName("output-b0000-r0000000000.npy"), "shard names have at least 5 digits");
+    }
+
+    private static org.apache.hadoop.fs.Path hadoop(Path path) {
+        return new org.apache.hadoop.fs.Path(path.toUri());
+    }
+}
