@@ -3,6 +3,7 @@ package org.sparseattention.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.File;
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -77,6 +78,12 @@ final class BenchCommand implements Callable<Integer> {
             throw new InvalidInputException("bench sizes must be >= 1: --repetitions " + repetitions + ", --heads " + heads
                     + ", --head-dim " + headDim + ", --seq-len " + seqLen + ", --all-seq-len " + allSeqLen);
         }
+        // Every pattern and array size checked before the ceiling's products, which take a while.
+        for (String mode : patterns) {
+            Patterns.parse(mode, context, blockSize, 4, 1);
+            int length = mode.equals("all") ? allSeqLen : seqLen;
+            arrayLength("--seq-len x --heads x --head-dim for '" + mode + "'", length, heads, headDim);
+        }
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         System.out.printf("machine: %d cores, %s; %d kernel threads%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("os.arch"), workers);
@@ -92,6 +99,21 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** Returns the product of {@code sizes}, refusing one that no Java array can hold. */
+    static int arrayLength(String what, long... sizes) {
+        BigInteger product = BigInteger.ONE;
+        StringBuilder factors = new StringBuilder();
+        for (long size : sizes) {
+            product = product.multiply(BigInteger.valueOf(size));
+            factors.append(factors.length() == 0 ? "" : " x ").append(size);
+        }
+        if (product.compareTo(BigInteger.valueOf(Integer.MAX_VALUE - 8)) > 0) {
+            throw new InvalidInputException(what + ": expected at most " + (Integer.MAX_VALUE - 8)
+                    + " elements in one array, got " + factors + " = " + product);
+        }
+        return product.intValueExact();
+    }
+
     /** Runs the patterns and prints (and writes, with {@code --json}) their figures against {@code ceiling}. */
     private int measure(int workers, double ceiling) throws Exception {
         warmUp(workers);
@@ -101,7 +123,7 @@ final class BenchCommand implements Callable<Integer> {
             int length = mode.equals("all") ? allSeqLen : seqLen;
             BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, 4, 1), length, blockSize, heads);
             double usefulGflop = layout.stats().usefulFlops(headDim) / 1e9;
-            int n = length * heads * headDim;
+            int n = arrayLength("--seq-len x --heads x --head-dim", length, heads, headDim);
             float[] q = normal(1, n);
             float[] k = normal(2, n);
             float[] v = normal(3, n);
@@ -170,7 +192,7 @@ final class BenchCommand implements Callable<Integer> {
         for (String mode : patterns) {
             int length = Math.min(mode.equals("all") ? allSeqLen : seqLen, 8 * context);
             BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, 4, 1), length, blockSize, heads);
-            int n = length * heads * headDim;
+            int n = arrayLength("--seq-len x --heads x --head-dim", length, heads, headDim);
             for (int round = 0; round < 3; round++) {
                 SparseForward.forward(normal(round, n), normal(round + 1, n), normal(round + 2, n), 1, layout, headDim,
                         1f / (float) Math.sqrt(headDim), SparseForward.DEFAULT_MAX_KEY_BLOCKS, workers);

@@ -45,8 +45,9 @@ final class VerifyCommand implements Callable<Integer> {
         }
         Pattern parsed = Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize, pattern.numVerts,
                 pattern.vertsize);
+        int n = BenchCommand.arrayLength("--batch x --seq-len x --heads x --head-dim", batch, seqLen, pattern.heads,
+                headDim);
         BlockLayout layout = BlockLayout.of(parsed, seqLen, pattern.blockSize, pattern.heads);
-        int n = Math.multiplyExact(batch, Math.multiplyExact(seqLen, pattern.heads * headDim));
         float[][] qkv = {BenchCommand.normal(seed * 3, n), BenchCommand.normal(seed * 3 + 1, n),
             BenchCommand.normal(seed * 3 + 2, n)};
         float scale = (float) (1 / Math.sqrt(headDim));

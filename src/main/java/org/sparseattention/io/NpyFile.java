@@ -92,7 +92,12 @@ public final class NpyFile {
                 case FLOAT32 -> buffer.asFloatBuffer().get(target, at, n);
                 case FLOAT64 -> {
                     for (int i = 0; i < n; i++) {
-                        target[at + i] = (float) buffer.getDouble(i * 8);
+                        double value = buffer.getDouble(i * 8);
+                        float narrowed = (float) value;
+                        if (Float.isInfinite(narrowed) && !Double.isInfinite(value)) {
+                            throw outOfFloat32Range(header, first + done + i, value);
+                        }
+                        target[at + i] = narrowed;
                     }
                 }
                 case FLOAT16 -> {
@@ -103,6 +108,17 @@ public final class NpyFile {
                 default -> throw new AssertionError(header.dtype());
             }
         }
+    }
+
+    /**
+     * Returns the error for a finite float64 value that float32 cannot hold: converted, it would
+     * read as an infinity that the file does not contain.
+     */
+    private static InvalidInputException outOfFloat32Range(NpyHeader header, long element, double value) {
+        long[] shape = batchShape(header);
+        return new InvalidInputException(header.file() + ": value at batch " + element / (shape[1] * shape[2]) + ", row "
+                + element / shape[2] % shape[1] + ", feature " + element % shape[2]
+                + ": expected a magnitude of at most " + Float.MAX_VALUE + " (float32), got " + value);
     }
 
     /**

@@ -233,8 +233,11 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
             if (size.endsWith("L")) {
                 size = size.substring(0, size.length() - 1);
             }
-            if (size.isEmpty() || !size.chars().allMatch(Character::isDigit) || size.length() > 18) {
+            if (size.isEmpty() || !size.chars().allMatch(Character::isDigit)) {
                 throw bad(file, "shape", "non-negative integer sizes", value);
+            }
+            if (size.length() > 18) {
+                throw bad(file, "shape", "sizes below 10^18", value);
             }
             sizes[i] = Long.parseLong(size);
         }

@@ -31,8 +31,13 @@ public final class InputFiles {
             throw new InvalidInputException(q.file() + ": field 'shape': expected sizes >= 1, got "
                     + Arrays.toString(q.shape()));
         }
-        if (shape[1] > Integer.MAX_VALUE / 2 || shape[2] > 1 << 20 || shape[0] > Integer.MAX_VALUE) {
-            throw new InvalidInputException(q.file() + ": field 'shape': sizes too large: " + Arrays.toString(q.shape()));
+        String[] sizes = {"B", "L", "E"};
+        long[] largest = {Integer.MAX_VALUE, Integer.MAX_VALUE / 2, 1 << 20};
+        for (int i = 0; i < 3; i++) {
+            if (shape[i] > largest[i]) {
+                throw new InvalidInputException(q.file() + ": field 'shape': expected " + sizes[i] + " <= " + largest[i]
+                        + ", got " + sizes[i] + " = " + shape[i] + " in " + Arrays.toString(q.shape()));
+            }
         }
         if (shape[2] % settings.heads() != 0) {
             throw new InvalidInputException(q.file() + ": field 'shape': features E = " + shape[2]
@@ -45,8 +50,9 @@ public final class InputFiles {
 
     private static void sameShape(NpyHeader q, NpyHeader other, String name) {
         if (!Arrays.equals(NpyFile.batchShape(q), NpyFile.batchShape(other))) {
-            throw new InvalidInputException("q and " + name + " shapes differ: " + Arrays.toString(q.shape()) + " != "
-                    + Arrays.toString(other.shape()) + " (" + q.file() + ", " + other.file() + ")");
+            throw new InvalidInputException(other.file() + ": field 'shape': expected " + Arrays.toString(q.shape())
+                    + " (the shape of q, " + q.file() + "), got " + Arrays.toString(other.shape()) + ": q and " + name
+                    + " shapes differ");
         }
     }
 

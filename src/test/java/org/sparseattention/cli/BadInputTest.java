@@ -89,7 +89,8 @@ class BadInputTest {
                 Arguments.of("rank 1", (UnaryOperator<byte[]>) f -> editHeader(f, "(2, 40, 12)", "(960,)"),
                         new String[] {"'shape'", "rank 1"}),
                 Arguments.of("shape differs from k", (UnaryOperator<byte[]>) f -> editHeader(f, "(2, 40, 12)", "(4, 20, 12)"),
-                        new String[] {"q and k shapes differ", "[4, 20, 12] != [2, 40, 12]"}));
+                        new String[] {"k.npy: field 'shape': expected [4, 20, 12] (the shape of q, ", "got [2, 40, 12]",
+                            "q and k shapes differ"}));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -218,6 +219,28 @@ class BadInputTest {
         for (String name : List.of("q.npy", "k.npy", "v.npy")) {
             assertTrue(Files.exists(dir.resolve(name)), name);
         }
+    }
+
+    @Test
+    void aShapeTooLargeNamesTheSizeAndItsLimit() throws IOException {
+        long[] shape = {1, 1, (1 << 20) + 1};
+        for (String name : List.of("q.npy", "k.npy", "v.npy")) {
+            TestArrays.writeNpy(dir.resolve(name), shape, new float[(1 << 20) + 1]);
+        }
+        CliTest.Outcome o = CliTest.run(args(dir.resolve("out"), "--heads", "1", "--mode", "all"));
+        assertEquals(2, o.status(), o.err());
+        assertTrue(o.err().contains("q.npy: field 'shape': expected E <= 1048576, got E = 1048577 in [1, 1, 1048577]"),
+                o.err());
+    }
+
+    @Test
+    void aScaleThatIsNotAPositiveFiniteNumberIsRefused() {
+        for (String scale : List.of("NaN", "0", "-1", "Infinity")) {
+            CliTest.Outcome o = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "all", "--scale", scale));
+            assertEquals(2, o.status(), scale + ": " + o.err());
+            assertTrue(o.err().contains("--scale must be a positive finite number, got " + scale), o.err());
+        }
+        assertFalse(Files.exists(dir.resolve("out")));
     }
 
     @Test

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -113,6 +114,23 @@ class CliTest {
         Outcome strict = run("verify", "--seq-len", "150", "--heads", "2", "--head-dim", "8", "--mode", "all",
                 "--block-size", "16", "--tolerance", "0");
         assertEquals(1, strict.status(), "float32 cannot match float64 exactly: " + strict.out());
+    }
+
+    @Test
+    void benchAndVerifyRefuseSizesNoArrayHoldsAndUnknownPatternsBeforeMeasuring() {
+        Outcome big = run("bench", "--seq-len", "1048576", "--heads", "16", "--head-dim", "128", "--patterns", "local");
+        Outcome unknown = run("bench", "--patterns", "local,nonsense");
+        Outcome wrapped = run("verify", "--seq-len", "65536", "--heads", "65536", "--head-dim", "65536", "--mode", "all");
+        for (Outcome o : List.of(big, unknown, wrapped)) {
+            assertEquals(2, o.status(), o.err());
+            assertFalse(o.out().contains("ceiling"), "refused before the ceiling is measured: " + o.out());
+            assertFalse(o.err().contains("\tat "), "no stack trace: " + o.err());
+        }
+        assertTrue(big.err().contains("expected at most 2147483639 elements in one array, got 1048576 x 16 x 128"
+                + " = 2147483648"), big.err());
+        assertTrue(unknown.err().contains("nonsense"), unknown.err());
+        // 65536 x 65536 wraps to 0 in int arithmetic: the product must be taken whole.
+        assertTrue(wrapped.err().contains("got 2 x 65536 x 65536 x 65536 = 562949953421312"), wrapped.err());
     }
 
     @Test

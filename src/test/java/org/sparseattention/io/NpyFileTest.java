@@ -118,6 +118,29 @@ class NpyFileTest {
     }
 
     @Test
+    void finiteFloat64ValuesBeyondFloat32AreRefusedNotReadAsInfinity() throws IOException {
+        double[] values = {1, -Float.MAX_VALUE, Double.NEGATIVE_INFINITY, Double.NaN, 2, 3, 4, 5, 6, -1e39, 7, 8};
+        ByteBuffer f8 = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        for (double v : values) {
+            f8.putDouble(v);
+        }
+        String uri = write("big.npy", file(1, dict("<f8", "False", "(2, 2, 3)"), f8.array()));
+        NpyHeader header = NpyFile.readHeader(storage, uri);
+        float[] read = new float[12];
+        try (Storage.Input input = storage.open(uri)) {
+            // Batch item 0 holds a float32's largest magnitude and true infinities and NaN: read as they are.
+            NpyFile.readRows(input, header, 0, 0, 2, read, 0);
+            assertEquals(-Float.MAX_VALUE, read[1]);
+            assertEquals(Float.NEGATIVE_INFINITY, read[2]);
+            assertTrue(Float.isNaN(read[3]));
+            InvalidInputException e = assertThrows(InvalidInputException.class,
+                    () -> NpyFile.readRows(input, header, 1, 1, 1, read, 0));
+            assertEquals(uri + ": value at batch 1, row 1, feature 0: expected a magnitude of at most " + Float.MAX_VALUE
+                    + " (float32), got -1.0E39", e.getMessage());
+        }
+    }
+
+    @Test
     void readsThroughAScratchSmallerThanARowInEveryDtype() throws IOException {
         int rows = 7;
         int columns = 5;
@@ -332,6 +355,8 @@ class NpyFileTest {
             assertRefused("shape.npy", file(1, dict("<f4", "False", shape), floats(ByteOrder.LITTLE_ENDIAN, SIX)),
                     "'shape'", shape);
         }
+        assertRefused("huge.npy", file(1, dict("<f4", "False", "(1000000000000000000, 0)"), new byte[0]),
+                "'shape'", "expected sizes below 10^18");
         String uri = write("long.npy", file(1, dict("<f4", "False", "(2L, 3L)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)));
         assertArrayEquals(new long[] {2, 3}, NpyFile.readHeader(storage, uri).shape());
     }
