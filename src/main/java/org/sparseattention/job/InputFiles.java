@@ -44,6 +44,13 @@ public final class InputFiles {
                     + " must be divisible by --heads " + settings.heads() + ": " + shape[2] + " % "
                     + settings.heads() + " = " + shape[2] % settings.heads());
         }
+        long shardElements = Math.min(settings.shardRows(), shape[1]) * shape[2];
+        if (shardElements > Integer.MAX_VALUE - 8) {
+            // A shard task holds its rows' output in one array.
+            throw new InvalidInputException("--shard-rows " + settings.shardRows() + ": expected at most "
+                    + (Integer.MAX_VALUE - 8) + " output values per shard, got " + Math.min(settings.shardRows(), shape[1])
+                    + " rows x E = " + shape[2] + " = " + shardElements + "; choose fewer rows per shard");
+        }
         checkOutput(settings, storage);
         return new InputShape((int) shape[0], (int) shape[1], (int) shape[2], settings.heads());
     }

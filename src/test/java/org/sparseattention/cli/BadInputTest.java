@@ -231,6 +231,33 @@ class BadInputTest {
         assertEquals(2, o.status(), o.err());
         assertTrue(o.err().contains("q.npy: field 'shape': expected E <= 1048576, got E = 1048577 in [1, 1, 1048577]"),
                 o.err());
+        // The largest E, in shards of 4096 rows: 2^32 output values in one shard's array.
+        long[] wide = {1, 4096, 1 << 20};
+        for (String name : List.of("q.npy", "k.npy", "v.npy")) {
+            try (java.io.RandomAccessFile file = new java.io.RandomAccessFile(dir.resolve(name).toFile(), "rw")) {
+                byte[] header = headerOf(wide);
+                file.setLength(0);
+                file.write(header);
+                file.setLength(header.length + 4L * wide[1] * wide[2]);
+            }
+        }
+        CliTest.Outcome shard = CliTest.run(args(dir.resolve("out"), "--heads", "1", "--mode", "all", "--shard-rows", "4096"));
+        assertEquals(2, shard.status(), shard.err());
+        assertTrue(shard.err().contains("--shard-rows 4096: expected at most 2147483639 output values per shard, got 4096"
+                + " rows x E = 1048576 = 4294967296"), shard.err());
+        assertFalse(Files.exists(dir.resolve("out")));
+    }
+
+    /** Returns the header of a little-endian float32 {@code .npy} file of {@code shape}, as NumPy writes it. */
+    private static byte[] headerOf(long[] shape) {
+        String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape[0] + ", " + shape[1] + ", " + shape[2]
+                + "), }";
+        int length = 10 + dict.length() + 1;
+        String padded = dict + " ".repeat((64 - length % 64) % 64) + "\n";
+        ByteBuffer header = ByteBuffer.allocate(10 + padded.length()).order(ByteOrder.LITTLE_ENDIAN);
+        header.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0);
+        header.putShort((short) padded.length()).put(padded.getBytes(StandardCharsets.US_ASCII));
+        return header.array();
     }
 
     @Test
