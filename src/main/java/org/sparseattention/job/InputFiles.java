@@ -1,8 +1,9 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
-import java.util.Arrays;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.Arrays;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -44,15 +45,19 @@ public final class InputFiles {
                     + " must be divisible by --heads " + settings.heads() + ": " + shape[2] + " % "
                     + settings.heads() + " = " + shape[2] % settings.heads());
         }
-        long shardElements = Math.min(settings.shardRows(), shape[1]) * shape[2];
-        if (shardElements > Integer.MAX_VALUE - 8) {
-            // A shard task holds its rows' output in one array.
-            throw new InvalidInputException("--shard-rows " + settings.shardRows() + ": expected at most "
-                    + (Integer.MAX_VALUE - 8) + " output values per shard, got " + Math.min(settings.shardRows(), shape[1])
-                    + " rows x E = " + shape[2] + " = " + shardElements + "; choose fewer rows per shard");
-        }
+        checkShardSize(settings.shardRows(), shape[1], shape[2]);
         checkOutput(settings, storage);
         return new InputShape((int) shape[0], (int) shape[1], (int) shape[2], settings.heads());
+    }
+
+    /** Refuses shards whose output no array holds: a shard task holds its rows' output in one. */
+    static void checkShardSize(int shardRows, long seqLen, long features) {
+        long rows = Math.min(shardRows, seqLen);
+        if (rows * features > Integer.MAX_VALUE - 8) {
+            throw new InvalidInputException("--shard-rows " + shardRows + ": expected at most " + (Integer.MAX_VALUE - 8)
+                    + " output values per shard, got " + rows + " rows x E = " + features + " = " + rows * features
+                    + "; choose fewer rows per shard");
+        }
     }
 
     private static void sameShape(NpyHeader q, NpyHeader other, String name) {
@@ -74,6 +79,13 @@ public final class InputFiles {
             // beside it could not be named.
             throw new InvalidInputException("--out " + settings.out() + ": field 'name': expected a name without ':', got '"
                     + out.getName() + "'");
+        }
+        if ("file".equals(out.toUri().getScheme())) {
+            java.nio.file.Path local = java.nio.file.Path.of(out.toUri().getPath());
+            if (Files.isSymbolicLink(local) && !Files.exists(local)) {
+                throw new InvalidInputException("--out " + settings.out() + " is a symbolic link to "
+                        + Files.readSymbolicLink(local) + ", which does not exist");
+            }
         }
         Path realOut = storage.realPath(out);
         for (String input : new String[] {settings.q(), settings.k(), settings.v()}) {

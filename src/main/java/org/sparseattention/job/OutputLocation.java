@@ -1,7 +1,11 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
 import org.apache.hadoop.fs.FileContext;
@@ -20,6 +24,8 @@ import org.sparseattention.io.HadoopStorage;
  */
 final class OutputLocation {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OutputLocation.class);
+    /** One per file system and process: each holds a client (HDFS's is never closed). */
+    private static final Map<URI, FileContext> CONTEXTS = new ConcurrentHashMap<>();
     private final FileSystem fs;
     private final Path out;
     private final Path staging;
@@ -58,26 +64,31 @@ final class OutputLocation {
      * the exception names and {@link #discard} then keeps.
      */
     void promote(boolean overwrite) throws IOException {
-        Path backup = null;
-        if (fs.exists(out)) {
-            keepStaging = true;
-            if (!overwrite) {
-                throw new InvalidInputException("--out " + out + " appeared while the job ran; pass --overwrite to replace it."
-                        + " The new output is complete in " + staging);
-            }
-            // Checked again: files written into it while the job ran would be deleted with it.
-            String refused = InputFiles.whyNotReplaceable(fs, out);
-            if (refused != null) {
-                throw new InvalidInputException("--out " + out + " changed while the job ran and now " + refused
-                        + ": not replacing it. The new output is complete in " + staging);
-            }
-            backup = new Path(out.getParent(), "." + out.getName() + ".replaced-" + UUID.randomUUID());
-            if (!fs.rename(out, backup)) {
-                throw new SparseAttentionException("could not move the previous output " + out + " aside to " + backup
-                        + "; it is unchanged. The new output is complete in " + staging);
-            }
-        }
+        // From here on the staging directory holds a finished output: every failure below names it.
         keepStaging = true;
+        Path backup = null;
+        try {
+            if (fs.exists(out)) {
+                if (!overwrite) {
+                    throw new InvalidInputException("--out " + out + " appeared while the job ran; pass --overwrite to"
+                            + " replace it. The new output is complete in " + staging);
+                }
+                // Checked again: files written into it while the job ran would be deleted with it.
+                String refused = InputFiles.whyNotReplaceable(fs, out);
+                if (refused != null) {
+                    throw new InvalidInputException("--out " + out + " changed while the job ran and now " + refused
+                            + ": not replacing it. The new output is complete in " + staging);
+                }
+                backup = new Path(out.getParent(), "." + out.getName() + ".replaced-" + UUID.randomUUID());
+                if (!fs.rename(out, backup)) {
+                    throw new SparseAttentionException("could not move the previous output " + out + " aside to " + backup
+                            + "; it is unchanged. The new output is complete in " + staging);
+                }
+            }
+        } catch (IOException e) {
+            throw new SparseAttentionException("could not check or move aside the previous output " + out + " ("
+                    + e.getMessage() + "). The new output is complete in " + staging, e);
+        }
         IOException failure = null;
         try {
             renameOnlyIfAbsent(staging, out);
@@ -117,8 +128,16 @@ final class OutputLocation {
     private void renameOnlyIfAbsent(Path from, Path to) throws IOException {
         FileContext context;
         try {
-            context = FileContext.getFileContext(to.toUri(), configuration);
-        } catch (UnsupportedFileSystemException e) {
+            URI root = URI.create(to.toUri().getScheme() + "://" + (to.toUri().getAuthority() == null ? ""
+                    : to.toUri().getAuthority()) + "/");
+            context = CONTEXTS.computeIfAbsent(root, uri -> {
+                try {
+                    return FileContext.getFileContext(uri, configuration);
+                } catch (UnsupportedFileSystemException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (UncheckedIOException e) {
             if (fs.exists(to)) {
                 throw new FileAlreadyExistsException(to + " exists");
             }

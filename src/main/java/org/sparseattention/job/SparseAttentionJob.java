@@ -37,7 +37,9 @@ public final class SparseAttentionJob {
 
     /**
      * Reads and checks the inputs' headers and the output location, and makes every location a
-     * fully qualified URI so that executors resolve them as the driver did; starts nothing.
+     * fully qualified URI so that executors resolve them as the driver did (the output's symbolic
+     * links resolved, so that an output reached through a link replaces what the link points to);
+     * starts nothing.
      */
     public static Prepared prepare(JobSettings settings) throws IOException {
         HadoopStorage storage = HadoopStorage.withSparkHadoopProperties();
@@ -45,7 +47,7 @@ public final class SparseAttentionJob {
         Planner.layout(settings, shape);
         JobSettings qualified = settings.withLocations(storage.path(settings.q()).toString(),
                 storage.path(settings.k()).toString(), storage.path(settings.v()).toString(),
-                storage.path(settings.out()).toString());
+                storage.realPath(storage.path(settings.out())).toString());
         return new Prepared(qualified, shape);
     }
 

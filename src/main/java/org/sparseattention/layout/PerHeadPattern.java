@@ -34,6 +34,16 @@ public record PerHeadPattern(List<Pattern> patterns) implements Pattern {
         return patternOf(head).elementsFor(head);
     }
 
+    /** Checks every part's constraints, also those of parts no head uses when there are fewer heads than parts. */
+    @Override
+    public void checkHeads(int heads) {
+        for (int i = 0; i < patterns.size(); i++) {
+            for (Elementary e : patterns.get(i).elementsFor(i)) {
+                e.checkHeads(heads);
+            }
+        }
+    }
+
     @Override
     public String describe() {
         List<String> names = new ArrayList<>();

@@ -32,6 +32,11 @@ public record JobSettings(String q, String k, String v, String out, int heads, S
         if (!Double.isNaN(scale) && !(scale > 0 && Double.isFinite(scale))) {
             throw new InvalidInputException("--scale must be a positive finite number, got " + scale);
         }
+        if (!Double.isNaN(scale) && !((float) scale > 0 && Float.isFinite((float) scale))) {
+            // The kernel scores in float32.
+            throw new InvalidInputException("--scale must be a positive finite float32 number, between "
+                    + Float.MIN_VALUE + " and " + Float.MAX_VALUE + ": got " + scale + ", " + (float) scale + " as float32");
+        }
         Patterns.parse(mode, localCtx, blockSize, numVerts, vertsize);
     }
 

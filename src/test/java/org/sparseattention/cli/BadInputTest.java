@@ -198,23 +198,19 @@ class BadInputTest {
     }
 
     @Test
-    void anOutputThatIsAnInputSpelledAnotherWayIsRefused() throws IOException {
+    void anOutputThatIsAnInputSpelledAnotherWayIsRefused(@TempDir Path links) throws IOException {
         // The same directory as a URI ending in "/.", and an input reached through a link to it.
         CliTest.Outcome dotted = CliTest.run(args(Path.of(dir.toUri().toString().replaceAll("/$", "") + "/."),
                 "--heads", "3", "--mode", "all", "--overwrite"));
-        Path link = Files.createSymbolicLink(dir.getParent().resolve(dir.getFileName() + "-link"), dir);
-        try {
-            String[] linked = args(dir, "--heads", "3", "--mode", "all", "--overwrite");
-            linked[2] = link.resolve("q.npy").toString();
-            linked[4] = link.resolve("k.npy").toString();
-            linked[6] = link.resolve("v.npy").toString();
-            CliTest.Outcome throughLink = CliTest.run(linked);
-            for (CliTest.Outcome o : List.of(dotted, throughLink)) {
-                assertEquals(2, o.status(), o.err());
-                assertTrue(o.err().contains("overlaps the input"), o.err());
-            }
-        } finally {
-            Files.delete(link);
+        Path link = Files.createSymbolicLink(links.resolve("inputs"), dir);
+        String[] linked = args(dir, "--heads", "3", "--mode", "all", "--overwrite");
+        linked[2] = link.resolve("q.npy").toString();
+        linked[4] = link.resolve("k.npy").toString();
+        linked[6] = link.resolve("v.npy").toString();
+        CliTest.Outcome throughLink = CliTest.run(linked);
+        for (CliTest.Outcome o : List.of(dotted, throughLink)) {
+            assertEquals(2, o.status(), o.err());
+            assertTrue(o.err().contains("overlaps the input"), o.err());
         }
         for (String name : List.of("q.npy", "k.npy", "v.npy")) {
             assertTrue(Files.exists(dir.resolve(name)), name);
@@ -231,33 +227,7 @@ class BadInputTest {
         assertEquals(2, o.status(), o.err());
         assertTrue(o.err().contains("q.npy: field 'shape': expected E <= 1048576, got E = 1048577 in [1, 1, 1048577]"),
                 o.err());
-        // The largest E, in shards of 4096 rows: 2^32 output values in one shard's array.
-        long[] wide = {1, 4096, 1 << 20};
-        for (String name : List.of("q.npy", "k.npy", "v.npy")) {
-            try (java.io.RandomAccessFile file = new java.io.RandomAccessFile(dir.resolve(name).toFile(), "rw")) {
-                byte[] header = headerOf(wide);
-                file.setLength(0);
-                file.write(header);
-                file.setLength(header.length + 4L * wide[1] * wide[2]);
-            }
-        }
-        CliTest.Outcome shard = CliTest.run(args(dir.resolve("out"), "--heads", "1", "--mode", "all", "--shard-rows", "4096"));
-        assertEquals(2, shard.status(), shard.err());
-        assertTrue(shard.err().contains("--shard-rows 4096: expected at most 2147483639 output values per shard, got 4096"
-                + " rows x E = 1048576 = 4294967296"), shard.err());
         assertFalse(Files.exists(dir.resolve("out")));
-    }
-
-    /** Returns the header of a little-endian float32 {@code .npy} file of {@code shape}, as NumPy writes it. */
-    private static byte[] headerOf(long[] shape) {
-        String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape[0] + ", " + shape[1] + ", " + shape[2]
-                + "), }";
-        int length = 10 + dict.length() + 1;
-        String padded = dict + " ".repeat((64 - length % 64) % 64) + "\n";
-        ByteBuffer header = ByteBuffer.allocate(10 + padded.length()).order(ByteOrder.LITTLE_ENDIAN);
-        header.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0);
-        header.putShort((short) padded.length()).put(padded.getBytes(StandardCharsets.US_ASCII));
-        return header.array();
     }
 
     @Test
@@ -267,7 +237,33 @@ class BadInputTest {
             assertEquals(2, o.status(), scale + ": " + o.err());
             assertTrue(o.err().contains("--scale must be a positive finite number, got " + scale), o.err());
         }
+        for (String[] scale : new String[][] {{"1e39", "Infinity"}, {"1e-50", "0.0"}}) {
+            CliTest.Outcome o = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "all", "--scale", scale[0]));
+            assertEquals(2, o.status(), scale[0] + ": " + o.err());
+            assertTrue(o.err().contains("--scale must be a positive finite float32 number"), o.err());
+            assertTrue(o.err().contains(", " + scale[1] + " as float32"), o.err());
+        }
         assertFalse(Files.exists(dir.resolve("out")));
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void anOutputReachedThroughALinkIsReplacedWhereTheLinkPointsAndADanglingLinkIsRefused(@TempDir Path links)
+            throws IOException {
+        Path target = dir.resolve("result");
+        assertEquals(0, CliTest.run(args(target, "--heads", "3", "--mode", "all")).status());
+        Path link = Files.createSymbolicLink(links.resolve("result"), target);
+        CliTest.Outcome again = CliTest.run(args(link, "--heads", "3", "--mode", "local", "--local-ctx", "4",
+                "--overwrite"));
+        assertEquals(0, again.status(), again.err());
+        assertTrue(Files.isSymbolicLink(link), "the link is kept");
+        assertTrue(Files.readString(target.resolve("manifest.json")).contains("\"local\""), "the output it points to is new");
+        Path dangling = Files.createSymbolicLink(links.resolve("dangling"), dir.resolve("missing"));
+        CliTest.Outcome refused = CliTest.run(args(dangling, "--heads", "3", "--mode", "all"));
+        assertEquals(2, refused.status(), refused.err());
+        assertTrue(refused.err().contains("is a symbolic link to " + dir.resolve("missing") + ", which does not exist"),
+                refused.err());
+        assertFalse(Files.exists(dir.resolve("missing")));
     }
 
     @Test

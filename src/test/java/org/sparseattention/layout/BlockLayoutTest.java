@@ -73,6 +73,10 @@ class BlockLayoutTest {
         InvalidInputException heads = assertThrows(InvalidInputException.class,
                 () -> BlockLayout.of(Pattern.fixed(32, 8, 2, 1), 64, 8, 3));
         assertTrue(heads.getMessage().contains("3 % 2"), heads.getMessage());
+        // Also in a per-head list with fewer heads than parts, where no head is `fixed`.
+        InvalidInputException unused = assertThrows(InvalidInputException.class,
+                () -> BlockLayout.of(Patterns.parse("local,fixed", 8, 2, 2, 1), 10, 2, 1));
+        assertTrue(unused.getMessage().contains("1 % 2"), unused.getMessage());
     }
 
     @Test
