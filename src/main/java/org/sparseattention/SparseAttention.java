@@ -35,8 +35,8 @@ public final class SparseAttention {
         if (maxKeyBlocks < 1) {
             throw new InvalidInputException("maxKeyBlocks must be >= 1, got " + maxKeyBlocks);
         }
-        if (!(Double.isNaN(scale) || (scale > 0 && Double.isFinite(scale)))) {
-            throw new InvalidInputException("scale must be a positive finite number, got " + scale);
+        if (pattern == null) {
+            throw new InvalidInputException("pattern must not be null");
         }
         this.heads = heads;
         this.pattern = pattern;
@@ -52,6 +52,8 @@ public final class SparseAttention {
 
     /** Returns a copy that scales scores by {@code scale} instead of {@code 1/sqrt(D)}. */
     public SparseAttention withScale(double scale) {
+        // Checked here: NaN is this class's mark for the default, which a NaN given here must not become.
+        SparseForward.checkScale("scale", scale);
         return new SparseAttention(heads, pattern, blockSize, scale, maxKeyBlocks);
     }
 
@@ -60,7 +62,10 @@ public final class SparseAttention {
         return new SparseAttention(heads, pattern, blockSize, scale, maxKeyBlocks);
     }
 
-    /** The output {@code [B, L, E]} and the log-sum-exp {@code [B, H, L]} of one call. */
+    /**
+     * The output, shaped like the inputs ({@code [B, L, E]} or {@code [L, E]}), and the
+     * log-sum-exp {@code [B, H, L]} of one call ({@code B = 1} for {@code [L, E]} inputs).
+     */
     public record Result(INDArray output, INDArray logSumExp) {
     }
 
@@ -140,7 +145,7 @@ public final class SparseAttention {
                         + "); use the Spark job");
             }
             return new Inputs(rank, (int) batch, (int) seqLen, heads, (int) (features / heads),
-                    floats(q), floats(k), floats(v));
+                    floats("q", q), floats("k", k), floats("v", v));
         }
 
         private static long[] shapeOf(String name, INDArray array) {
@@ -162,8 +167,30 @@ public final class SparseAttention {
             return array.shape();
         }
 
-        private static float[] floats(INDArray array) {
-            return array.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        /**
+         * Returns {@code array} as float32 values in C order. NaN and infinities stay as they are
+         * (IEEE arithmetic propagates them to the rows that attend them); a finite value that
+         * float32 cannot hold is refused rather than turned into an infinity the input does not hold.
+         */
+        private static float[] floats(String name, INDArray array) {
+            float[] values = array.castTo(DataType.FLOAT).dup('c').data().asFloat();
+            INDArray ordered = null;
+            for (int i = 0; i < values.length; i++) {
+                if (Float.isInfinite(values[i])) {
+                    ordered = ordered == null ? array.dup('c') : ordered;
+                    double value = ordered.data().getDouble(i);
+                    if (!Double.isInfinite(value)) {
+                        long[] index = new long[array.rank()];
+                        for (int d = index.length - 1, rest = i; d >= 0; d--) {
+                            index[d] = rest % array.size(d);
+                            rest /= array.size(d);
+                        }
+                        throw new InvalidInputException(name + ": value at " + Arrays.toString(index)
+                                + ": expected a magnitude of at most " + Float.MAX_VALUE + " (float32), got " + value);
+                    }
+                }
+            }
+            return values;
         }
 
         float scale(double requested) {

@@ -111,4 +111,35 @@ class SparseAttentionTest {
                 () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "fixed", -8, 8, 1, 1));
         assertMessage("rank", () -> SparseAttention.attentionImpl(tensor(1, 2, 3, 4, 5), k, v, H, "all", 0));
     }
+
+    @Test
+    void scalesFloat32CannotUseAndANaNScaleAreRefused() {
+        SparseAttention attention = SparseAttention.of(H, org.sparseattention.layout.Pattern.all(), 8);
+        assertMessage("scale must be a positive finite number, got NaN", () -> attention.withScale(Double.NaN));
+        assertMessage("scale must be a positive finite number, got -1.0", () -> attention.withScale(-1));
+        assertMessage("got 1.0E300, Infinity as float32", () -> attention.withScale(1e300));
+        assertMessage("got 1.0E-300, 0.0 as float32", () -> attention.withScale(1e-300));
+        assertMessage("pattern must not be null", () -> SparseAttention.of(H, null, 8));
+    }
+
+    @Test
+    void float64ValuesBeyondFloat32AreRefusedAndTrueInfinitiesPropagate() {
+        INDArray wide = q.castTo(DataType.DOUBLE);
+        wide.putScalar(new long[] {1, 4, 7}, -1e39);
+        assertMessage("q: value at [1, 4, 7]: expected a magnitude of at most " + Float.MAX_VALUE + " (float32), got -1.0E39",
+                () -> SparseAttention.of(H, org.sparseattention.layout.Pattern.all(), 8).forward(wide, k, v));
+        assertMessage("k: value at [1, 4, 7]", () -> SparseAttention.attentionImpl(q, wide, v, H, "all", 0));
+        INDArray infinite = q.castTo(DataType.DOUBLE);
+        infinite.putScalar(new long[] {1, 4, 7}, Double.POSITIVE_INFINITY);
+        INDArray out = SparseAttention.of(H, org.sparseattention.layout.Pattern.all(), 8).forward(infinite, k, v);
+        assertTrue(Double.isNaN(out.getDouble(1, 4, 5)), "row 4's head 1 (features 5-9) meets the infinity");
+        assertTrue(Double.isFinite(out.getDouble(1, 4, 0)), "its head 0 does not");
+    }
+
+    @Test
+    void denseAttentionRefusesScoreMatricesNoArrayHolds() {
+        INDArray tall = Nd4j.zeros(DataType.FLOAT, 46341, 1);
+        assertMessage("dense attention: L = 46341 needs an L x L score matrix of 2147488281 values",
+                () -> SparseAttention.attentionImpl(tall, tall, tall, 1, "all", 0));
+    }
 }

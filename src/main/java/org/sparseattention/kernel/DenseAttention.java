@@ -5,6 +5,7 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.layout.Pattern;
 
 /**
@@ -18,6 +19,11 @@ public final class DenseAttention {
     /** Computes attention of {@code [B, L, H * D]} float32 inputs under {@code pattern}. */
     public static AttentionOutput compute(float[] q, float[] k, float[] v, int batch, int seqLen, int heads,
             int headDim, Pattern pattern, float scale) {
+        if ((long) seqLen * seqLen > Integer.MAX_VALUE - 8) {
+            throw new InvalidInputException("dense attention: L = " + seqLen + " needs an L x L score matrix of "
+                    + (long) seqLen * seqLen + " values, more than one array holds (" + (Integer.MAX_VALUE - 8)
+                    + "): use block-sparse attention or the Spark job");
+        }
         int rowLength = heads * headDim;
         float[] output = new float[batch * seqLen * rowLength];
         float[] logSumExp = new float[batch * heads * seqLen];

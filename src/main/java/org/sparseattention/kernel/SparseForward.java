@@ -8,6 +8,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.TileList;
 
@@ -31,6 +32,21 @@ public final class SparseForward {
     static final int RANGE = 8;
 
     private SparseForward() {
+    }
+
+    /**
+     * Refuses a score scale the kernel cannot use: the kernel scores in float32, where a scale
+     * that is not positive, not finite or beyond float32's range would give NaN or zero scores.
+     */
+    public static void checkScale(String name, double scale) {
+        float narrowed = (float) scale;
+        if (!(scale > 0 && Double.isFinite(scale))) {
+            throw new InvalidInputException(name + " must be a positive finite number, got " + scale);
+        }
+        if (!(narrowed > 0 && Float.isFinite(narrowed))) {
+            throw new InvalidInputException(name + " must be a positive finite float32 number, between "
+                    + Float.MIN_VALUE + " and " + Float.MAX_VALUE + ": got " + scale + ", " + narrowed + " as float32");
+        }
     }
 
     /** Returns the number of key chunks of {@code queryBlock} in {@code frame}. */

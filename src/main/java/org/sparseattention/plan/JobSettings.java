@@ -2,6 +2,7 @@ package org.sparseattention.plan;
 
 import java.io.Serializable;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.layout.Pattern;
 import org.sparseattention.layout.Patterns;
 
@@ -29,13 +30,8 @@ public record JobSettings(String q, String k, String v, String out, int heads, S
         if (partitions < 0) {
             throw new InvalidInputException("--partitions must be >= 0 (0: the default), got " + partitions);
         }
-        if (!Double.isNaN(scale) && !(scale > 0 && Double.isFinite(scale))) {
-            throw new InvalidInputException("--scale must be a positive finite number, got " + scale);
-        }
-        if (!Double.isNaN(scale) && !((float) scale > 0 && Float.isFinite((float) scale))) {
-            // The kernel scores in float32.
-            throw new InvalidInputException("--scale must be a positive finite float32 number, between "
-                    + Float.MIN_VALUE + " and " + Float.MAX_VALUE + ": got " + scale + ", " + (float) scale + " as float32");
+        if (!Double.isNaN(scale)) {
+            SparseForward.checkScale("--scale", scale);
         }
         Patterns.parse(mode, localCtx, blockSize, numVerts, vertsize);
     }
