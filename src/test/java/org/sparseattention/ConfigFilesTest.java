@@ -40,11 +40,14 @@ class ConfigFilesTest {
     void clusterJavaOptionsHoldEveryJitOption() throws IOException {
         List<String> jit = jitOptions();
         Properties cluster = properties("conf/spark-cluster.conf");
-        for (String key : List.of("spark.executor.extraJavaOptions", "spark.driver.extraJavaOptions")) {
+        for (String key : List.of("spark.executor.defaultJavaOptions", "spark.driver.defaultJavaOptions")) {
             List<String> options = Arrays.asList(cluster.getProperty(key, "").strip().split("\\s+"));
             for (String option : jit) {
                 assertTrue(options.contains(option), key + " in conf/spark-cluster.conf lacks " + option);
             }
+            assertTrue(options.contains("--add-modules=jdk.incubator.vector"), key + " lacks the Vector API module");
+            String extra = key.replace("default", "extra");
+            assertEquals(null, cluster.getProperty(extra), extra + " is the user's: the project's options are defaults");
         }
     }
 

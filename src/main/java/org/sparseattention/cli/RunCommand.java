@@ -72,10 +72,7 @@ final class RunCommand implements Callable<Integer> {
         JobSettings settings = new JobSettings(q, k, v, out, pattern.heads, pattern.mode, pattern.localCtx,
                 pattern.blockSize, pattern.numVerts, pattern.vertsize, scale == null ? Double.NaN : scale, partitions,
                 maxKeyBlocks, unitTiles, shardRows, merge, lse, overwrite, allowNonfinite);
-        SparkConf conf = SparseAttentionJob.embeddedConf("sparse-attention " + pattern.mode);
-        if (master != null) {
-            conf.setMaster(master);
-        }
+        SparkConf conf = SparseAttentionJob.embeddedConf("sparse-attention " + pattern.mode, master);
         SparseAttentionJob.warmUpWhileStarting(conf);
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings);
         try (JavaSparkContext spark = new JavaSparkContext(conf)) {

@@ -65,12 +65,22 @@ public final class SparseAttentionJob {
         }
     }
 
-    /** Returns Spark settings that keep an embedded run on loopback with a default master. */
-    public static SparkConf embeddedConf(String appName) {
+    /**
+     * Returns Spark settings with {@code master} (the command line's; null for spark-submit's or
+     * the launcher's, else local mode on every core). A local run stays on loopback; a run on a
+     * cluster keeps the addresses spark-submit and the cluster give, which its executors reach.
+     */
+    public static SparkConf embeddedConf(String appName, String master) {
         SparkConf conf = new SparkConf(true).setAppName(appName);
+        if (master != null) {
+            conf.setMaster(master);
+        }
         conf.setIfMissing("spark.master", "local[" + Runtime.getRuntime().availableProcessors() + "]");
-        conf.setIfMissing("spark.driver.host", "127.0.0.1");
-        conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+        String effective = conf.get("spark.master");
+        if (effective.equals("local") || effective.startsWith("local[")) {
+            conf.setIfMissing("spark.driver.host", "127.0.0.1");
+            conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+        }
         conf.setIfMissing("spark.ui.showConsoleProgress", "true");
         // Java serialisation keeps every record it wrote in its handle table until a reset, by
         // default every 100 records per reduce partition: with shuffle pieces of megabytes that
@@ -91,7 +101,7 @@ public final class SparseAttentionJob {
         long compiling = compilationMillis();
         JobSettings settings = prepared.settings();
         InputShape shape = prepared.shape();
-        Plan plan = Planner.plan(settings, shape, spark.defaultParallelism());
+        Plan plan = Planner.plan(settings, shape, taskSlots(spark, console));
         console.accept(plan.figures().describe()
                 + String.format(" [planned in %.2f s]", (System.nanoTime() - started) / 1e9));
         OutputLocation location = new OutputLocation(settings.out(), spark.hadoopConfiguration());
@@ -172,6 +182,46 @@ public final class SparseAttentionJob {
             spark.sc().removeSparkListener(stageTimes);
             spark.clearJobGroup();
         }
+    }
+
+    /**
+     * Returns the task slots to plan for. On a cluster, executors register after the context
+     * starts (a standalone master does not wait for them), and until they do Spark reports two
+     * slots: waits, up to {@code spark.scheduler.maxRegisteredResourcesWaitingTime}, until some
+     * have registered and none has joined for a second. {@code spark.default.parallelism} fixes
+     * the number instead, as do local runs.
+     */
+    static int taskSlots(JavaSparkContext spark, Consumer<String> console) {
+        if (spark.isLocal() || spark.getConf().contains("spark.default.parallelism")) {
+            return spark.defaultParallelism();
+        }
+        long started = System.nanoTime();
+        long deadline = started + spark.getConf().getTimeAsMs("spark.scheduler.maxRegisteredResourcesWaitingTime", "30s")
+                * 1_000_000L;
+        int seen = -1;
+        long steadySince = started;
+        while (System.nanoTime() < deadline) {
+            // The status tracker lists the driver among the executors.
+            int executors = spark.sc().statusTracker().getExecutorInfos().length - 1;
+            long now = System.nanoTime();
+            if (executors != seen) {
+                seen = executors;
+                steadySince = now;
+            } else if (executors > 0 && now - steadySince >= 1_000_000_000L) {
+                break;
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        int slots = spark.defaultParallelism();
+        console.accept(String.format("planning for %d task slots on %d executors (waited %.1f s for them to register;"
+                + " spark.default.parallelism fixes the number)", slots, Math.max(seen, 0),
+                (System.nanoTime() - started) / 1e9));
+        return slots;
     }
 
     /** Returns the time this JVM's compiler threads have spent compiling, in milliseconds, or -1. */

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -81,8 +82,12 @@ class ClusterJobTest {
 
     @Test
     void separateExecutorsGiveTheBytesOfLocalMode() throws IOException {
-        run(settings(dir.resolve("cluster"), false));
+        List<String> lines = new CopyOnWriteArrayList<>();
+        SparseAttentionJob.execute(SparseAttentionJob.prepare(settings(dir.resolve("cluster"), false)), spark, lines::add);
         assertArrayEquals(localOutput, Files.readAllBytes(dir.resolve("cluster/output.npy")));
+        // Two executors of one core each: the plan is made for their two slots, once they have registered.
+        assertTrue(lines.stream().anyMatch(line -> line.startsWith("planning for 2 task slots on 2 executors")),
+                String.join("\n", lines));
     }
 
     @Test
