@@ -25,10 +25,11 @@ final class StageTimes extends SparkListener {
     private final long[] phaseIds;
     private static final String[] PHASES = {"reading", "kernel", "merging", "cutting", "writing output"};
     /**
-     * Per stage, the phases' nanoseconds summed over its tasks, then its input rows read (only the
+     * Per stage attempt, the phases' nanoseconds summed over its tasks (a task run twice, retried
+     * or speculative, counts twice: its work was done twice), then its input rows read (only the
      * listener's thread uses it).
      */
-    private final Map<Integer, long[]> byStage = new HashMap<>();
+    private final Map<Long, long[]> byStage = new HashMap<>();
     /** Opened when a job ends: its stages' lines, which Spark delivers before, are then printed. */
     private final CountDownLatch jobEnded = new CountDownLatch(1);
 
@@ -40,7 +41,8 @@ final class StageTimes extends SparkListener {
 
     @Override
     public void onTaskEnd(SparkListenerTaskEnd event) {
-        long[] nanos = byStage.computeIfAbsent(event.stageId(), stage -> new long[PHASES.length + 1]);
+        long[] nanos = byStage.computeIfAbsent(key(event.stageId(), event.stageAttemptId()),
+                stage -> new long[PHASES.length + 1]);
         for (AccumulableInfo info : CollectionConverters.asJava(event.taskInfo().accumulables())) {
             for (int p = 0; p < phaseIds.length; p++) {
                 if (info.id() == phaseIds[p] && info.update().isDefined()) {
@@ -48,6 +50,11 @@ final class StageTimes extends SparkListener {
                 }
             }
         }
+    }
+
+    /** A stage attempt's key: Spark's metrics of a stage that ran again are those of its attempt alone. */
+    private static long key(int stage, int attempt) {
+        return (long) stage << 32 | attempt;
     }
 
     @Override
@@ -75,7 +82,7 @@ final class StageTimes extends SparkListener {
         TaskMetrics metrics = stage.taskMetrics();
         long written = metrics.shuffleWriteMetrics().bytesWritten();
         long read = metrics.shuffleReadMetrics().totalBytesRead();
-        long[] figures = byStage.getOrDefault(stage.stageId(), new long[PHASES.length + 1]);
+        long[] figures = byStage.getOrDefault(key(stage.stageId(), stage.attemptNumber()), new long[PHASES.length + 1]);
         console.accept(String.format("stage %d (%s): %d tasks in %.2f s, input rows read %d, shuffle written %.1f MB,"
                 + " read %.1f MB%s%s", stage.stageId(), stage.name().split(" at ")[0], stage.numTasks(),
                 (end - start) / 1000.0, figures[PHASES.length], written / 1e6, read / 1e6, breakdown(metrics, figures),
