@@ -2,6 +2,8 @@ package org.sparseattention.cli;
 
 import java.io.BufferedOutputStream;
 import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.fs.FileSystem;
@@ -41,6 +43,13 @@ final class GenerateCommand implements Callable<Integer> {
                 throw new InvalidInputException(check[0] + " must be >= 1, got " + check[1]);
             }
         }
+        // The sizes a run takes (InputFiles): larger inputs could be written but never used.
+        if (seqLen > Integer.MAX_VALUE / 2) {
+            throw new InvalidInputException("--seq-len: expected at most " + Integer.MAX_VALUE / 2 + ", got " + seqLen);
+        }
+        if (dim > 1 << 20) {
+            throw new InvalidInputException("--dim: expected at most " + (1 << 20) + ", got " + dim);
+        }
         HadoopStorage storage = new HadoopStorage();
         String[] names = {"q.npy", "k.npy", "v.npy"};
         for (String name : names) {
@@ -49,32 +58,47 @@ final class GenerateCommand implements Callable<Integer> {
                 throw new InvalidInputException(file + " already exists: pass --overwrite to replace it");
             }
         }
-        FileSystem fs = storage.fileSystem(out);
         long[] shape = {batch, seqLen, dim};
-        float[] row = new float[dim];
-        for (int t = 0; t < names.length; t++) {
-            Path target = new Path(out, names[t]);
-            Path temporary = new Path(out, "." + names[t] + ".tmp");
-            SplittableRandom random = new SplittableRandom(seed * 3 + t);
-            try (OutputStream stream = new BufferedOutputStream(fs.create(temporary, true), 1 << 20)) {
-                stream.write(NpyWriter.header(NpyWriter.FLOAT32, shape));
-                for (long r = 0; r < (long) batch * seqLen; r++) {
-                    for (int e = 0; e < dim; e++) {
-                        row[e] = (float) random.nextGaussian();
+        long bytes;
+        try {
+            bytes = Math.multiplyExact(3, Math.addExact(Math.multiplyExact((long) batch * seqLen, (long) dim * Float.BYTES),
+                    NpyWriter.header(NpyWriter.FLOAT32, shape).length));
+        } catch (ArithmeticException e) {
+            bytes = Long.MAX_VALUE;
+        }
+        long remaining = storage.remaining(out);
+        if (remaining >= 0 && bytes > remaining) {
+            throw new InvalidInputException("--out " + out + ": q, k and v of " + java.util.Arrays.toString(shape)
+                    + " need " + bytes + " bytes, " + remaining + " are free there");
+        }
+        FileSystem fs = storage.fileSystem(out);
+        // All three are written before any is put in place: an existing set is replaced whole or
+        // not at all, and an interrupted run leaves no file that looks complete.
+        List<Path> staged = new ArrayList<>();
+        try {
+            float[] row = new float[dim];
+            for (int t = 0; t < names.length; t++) {
+                Path temporary = storage.stage(new Path(out, names[t]).toString());
+                staged.add(temporary);
+                SplittableRandom random = new SplittableRandom(seed * 3 + t);
+                try (OutputStream stream = new BufferedOutputStream(fs.create(temporary, true), 1 << 20)) {
+                    stream.write(NpyWriter.header(NpyWriter.FLOAT32, shape));
+                    for (long r = 0; r < (long) batch * seqLen; r++) {
+                        for (int e = 0; e < dim; e++) {
+                            row[e] = (float) random.nextGaussian();
+                        }
+                        NpyWriter.writeFloats(stream, row, 0, dim);
                     }
-                    NpyWriter.writeFloats(stream, row, 0, dim);
                 }
-            } catch (Exception e) {
-                fs.delete(temporary, false);
-                throw e;
             }
-            if (fs.exists(target)) {
-                fs.delete(target, false);
+            for (int t = 0; t < names.length; t++) {
+                storage.publish(staged.get(t), new Path(out, names[t]).toString());
+                System.out.println("wrote " + new Path(out, names[t]) + " " + java.util.Arrays.toString(shape) + " float32");
             }
-            if (!fs.rename(temporary, target)) {
-                throw new IllegalStateException("could not rename " + temporary + " to " + target);
-            }
-            System.out.println("wrote " + target + " " + java.util.Arrays.toString(shape) + " float32");
+        } catch (Throwable e) {
+            // Errors too: Hadoop's local file system reports a full disk as an FSError.
+            staged.forEach(storage::discard);
+            throw e;
         }
         return 0;
     }

@@ -89,13 +89,21 @@ final class LayoutCommand implements Callable<Integer> {
             System.out.println("grid: # all pairs allowed, + some, . none (rows: query blocks, columns: key blocks)");
         }
         if (npy != null) {
-            try (OutputStream out = storage.create(npy)) {
-                out.write(NpyWriter.header("|u1", new long[] {pattern.heads, nb, nb}));
-                for (byte[][] grid : cells) {
-                    for (byte[] row : grid) {
-                        out.write(row);
+            // Written beside the file and renamed over it: an existing file is replaced whole or not at all.
+            org.apache.hadoop.fs.Path staged = storage.stage(npy);
+            try {
+                try (OutputStream out = storage.fileSystem(npy).create(staged, true)) {
+                    out.write(NpyWriter.header("|u1", new long[] {pattern.heads, nb, nb}));
+                    for (byte[][] grid : cells) {
+                        for (byte[] row : grid) {
+                            out.write(row);
+                        }
                     }
                 }
+                storage.publish(staged, npy);
+            } catch (Throwable e) {
+                storage.discard(staged);
+                throw e;
             }
             System.out.println("wrote " + npy);
         }

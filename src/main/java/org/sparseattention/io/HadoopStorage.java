@@ -18,6 +18,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.FsStatus;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.StreamCapabilities;
@@ -210,6 +211,53 @@ public final class HadoopStorage implements Storage, Serializable {
                 stream.close();
             }
         };
+    }
+
+    /**
+     * Writes files so that each appears whole or not at all: {@link #stage} gives a hidden name
+     * beside the file, deleted if the JVM exits before {@link #publish} renames it into place.
+     */
+    public Path stage(String uri) throws IOException {
+        Path target = path(uri);
+        Path staged = new Path(target.getParent(), "." + target.getName() + ".partial");
+        fileSystem(uri).deleteOnExit(staged);
+        return staged;
+    }
+
+    /** Moves a file written at {@code staged} (see {@link #stage}) to {@code uri}, replacing what is there. */
+    public void publish(Path staged, String uri) throws IOException {
+        FileSystem fs = fileSystem(uri);
+        Path target = path(uri);
+        if (fs.exists(target) && !fs.delete(target, false)) {
+            throw new IOException("could not replace " + target + "; the new file is complete in " + staged);
+        }
+        if (!fs.rename(staged, target)) {
+            throw new IOException("could not rename " + staged + " to " + target);
+        }
+        fs.cancelDeleteOnExit(staged);
+    }
+
+    /** Deletes a staged file that will not be published. */
+    public void discard(Path staged) {
+        try {
+            raw(staged.getFileSystem(configuration())).delete(staged, false);
+        } catch (IOException ignored) {
+            // Best effort: the JVM's exit deletes it too.
+        }
+    }
+
+    /**
+     * Returns the bytes free where {@code uri} would be written (its nearest existing directory),
+     * or -1 where the file system does not say.
+     */
+    public long remaining(String uri) throws IOException {
+        FileSystem fs = fileSystem(uri);
+        Path at = path(uri);
+        while (at.getParent() != null && !fs.exists(at)) {
+            at = at.getParent();
+        }
+        FsStatus status = fs.getStatus(at);
+        return status.getCapacity() > 0 ? status.getRemaining() : -1;
     }
 
     @Override

@@ -103,6 +103,17 @@ class CliTest {
         assertEquals(140, covered);
         assertEquals(2, run("layout", "--seq-len", "128", "--heads", "2", "--mode", "local", "--local-ctx", "32",
                 "--npy", npy.toString()).status(), "an existing --npy is not replaced without --overwrite");
+        // A replacement that cannot be written leaves the existing file as it was.
+        Files.createDirectories(dir.resolve(".grid.npy.partial/blocked"));
+        assertTrue(run("layout", "--seq-len", "128", "--heads", "2", "--mode", "all", "--block-size", "8",
+                "--npy", npy.toString(), "--overwrite").status() != 0);
+        assertArrayEquals(bytes, Files.readAllBytes(npy));
+        Files.delete(dir.resolve(".grid.npy.partial/blocked"));
+        Files.delete(dir.resolve(".grid.npy.partial"));
+        assertEquals(0, run("layout", "--seq-len", "128", "--heads", "2", "--mode", "all", "--block-size", "8",
+                "--npy", npy.toString(), "--overwrite").status());
+        assertEquals(dataOffset + 2 * 16 * 16, Files.size(npy));
+        assertFalse(Files.exists(dir.resolve(".grid.npy.partial")));
     }
 
     @Test
@@ -131,6 +142,32 @@ class CliTest {
         assertTrue(unknown.err().contains("nonsense"), unknown.err());
         // 65536 x 65536 wraps to 0 in int arithmetic: the product must be taken whole.
         assertTrue(wrapped.err().contains("got 2 x 65536 x 65536 x 65536 = 562949953421312"), wrapped.err());
+    }
+
+    @Test
+    void generateReplacesAnExistingSetWholeOrNotAtAllAndRefusesWhatTheDiskCannotHold() throws IOException {
+        assertEquals(0, run("generate", "--out", dir.toString(), "--seq-len", "20", "--dim", "8", "--seed", "1").status());
+        byte[][] before = new byte[3][];
+        for (int t = 0; t < 3; t++) {
+            before[t] = Files.readAllBytes(dir.resolve("qkv".charAt(t) + ".npy"));
+        }
+        // k's file cannot be written: none of the three may change, and nothing partial may stay.
+        Files.createDirectories(dir.resolve(".k.npy.partial/blocked"));
+        Outcome failed = run("generate", "--out", dir.toString(), "--seq-len", "20", "--dim", "8", "--seed", "2",
+                "--overwrite");
+        assertTrue(failed.status() != 0, failed.out());
+        for (int t = 0; t < 3; t++) {
+            assertArrayEquals(before[t], Files.readAllBytes(dir.resolve("qkv".charAt(t) + ".npy")), "qkv".charAt(t) + ".npy");
+        }
+        assertFalse(Files.exists(dir.resolve(".q.npy.partial")));
+        Outcome huge = run("generate", "--out", dir.resolve("huge").toString(), "--batch", "1000", "--seq-len", "1000000",
+                "--dim", "1000000");
+        assertEquals(2, huge.status(), huge.err());
+        assertTrue(huge.err().contains("need 12000000000000384 bytes"), huge.err());
+        assertFalse(Files.exists(dir.resolve("huge")));
+        Outcome wide = run("generate", "--out", dir.toString(), "--seq-len", "2", "--dim", "1048577");
+        assertEquals(2, wide.status(), wide.err());
+        assertTrue(wide.err().contains("--dim: expected at most 1048576, got 1048577"), wide.err());
     }
 
     @Test
