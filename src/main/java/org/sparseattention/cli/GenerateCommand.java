@@ -57,6 +57,10 @@ final class GenerateCommand implements Callable<Integer> {
             if (storage.exists(file.toString()) && !overwrite) {
                 throw new InvalidInputException(file + " already exists: pass --overwrite to replace it");
             }
+            if (storage.exists(file.toString()) && storage.fileSystem(out).getFileStatus(storage.path(file.toString()))
+                    .isDirectory()) {
+                throw new InvalidInputException(file + " is a directory: not replacing it, even with --overwrite");
+            }
         }
         long[] shape = {batch, seqLen, dim};
         long bytes;
@@ -91,9 +95,13 @@ final class GenerateCommand implements Callable<Integer> {
                     }
                 }
             }
-            for (int t = 0; t < names.length; t++) {
-                storage.publish(staged.get(t), new Path(out, names[t]).toString());
-                System.out.println("wrote " + new Path(out, names[t]) + " " + java.util.Arrays.toString(shape) + " float32");
+            List<String> targets = new ArrayList<>();
+            for (String name : names) {
+                targets.add(new Path(out, name).toString());
+            }
+            storage.publish(staged, targets);
+            for (String target : targets) {
+                System.out.println("wrote " + target + " " + java.util.Arrays.toString(shape) + " float32");
             }
         } catch (Throwable e) {
             // Errors too: Hadoop's local file system reports a full disk as an FSError.

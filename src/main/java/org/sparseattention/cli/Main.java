@@ -8,7 +8,9 @@ import picocli.CommandLine.Command;
 
 /**
  * The one entry point of both launch paths. Exit status: 0 success, 2 bad usage or bad input
- * (reported before any work starts, nothing written), 1 a failure while running.
+ * (options, headers and locations before any work starts; bad values as tasks read them, or an
+ * output location that changed while the job ran, at its end; no output is put in place), 1 a
+ * failure while running.
  */
 @Command(name = "sparse-attention", mixinStandardHelpOptions = true, version = "sparse-attention 0.1.0",
         description = "Block-sparse attention (Child et al. 2019) over very long sequences, on Spark.",

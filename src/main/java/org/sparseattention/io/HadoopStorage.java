@@ -14,6 +14,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileStatus;
@@ -215,26 +217,73 @@ public final class HadoopStorage implements Storage, Serializable {
 
     /**
      * Writes files so that each appears whole or not at all: {@link #stage} gives a hidden name
-     * beside the file, deleted if the JVM exits before {@link #publish} renames it into place.
+     * beside the file, created empty so that the JVM's exit deletes it (Hadoop registers only
+     * files that exist) unless {@link #publish} renames it into place first.
      */
     public Path stage(String uri) throws IOException {
         Path target = path(uri);
-        Path staged = new Path(target.getParent(), "." + target.getName() + ".partial");
-        fileSystem(uri).deleteOnExit(staged);
+        URI parent = target.getParent().toUri();
+        // Built from its parts: a name with ':' would read as a URI scheme on its own.
+        Path staged = new Path(target.toUri().getScheme(), target.toUri().getAuthority(),
+                parent.getPath().replaceAll("/$", "") + "/." + target.getName() + ".partial");
+        FileSystem fs = fileSystem(uri);
+        fs.create(staged, true).close();
+        fs.deleteOnExit(staged);
         return staged;
     }
 
     /** Moves a file written at {@code staged} (see {@link #stage}) to {@code uri}, replacing what is there. */
     public void publish(Path staged, String uri) throws IOException {
-        FileSystem fs = fileSystem(uri);
-        Path target = path(uri);
-        if (fs.exists(target) && !fs.delete(target, false)) {
-            throw new IOException("could not replace " + target + "; the new file is complete in " + staged);
+        publish(List.of(staged), List.of(uri));
+    }
+
+    /**
+     * Moves files written at {@code staged} to {@code uris}, all or none: the files there are
+     * first moved aside, and put back if any new one cannot take its place.
+     */
+    public void publish(List<Path> staged, List<String> uris) throws IOException {
+        FileSystem fs = fileSystem(uris.get(0));
+        List<Path> targets = new ArrayList<>();
+        List<Path> asides = new ArrayList<>();
+        for (String uri : uris) {
+            Path target = path(uri);
+            targets.add(target);
+            asides.add(fs.exists(target) ? new Path(target.getParent(), "." + target.getName() + ".replaced") : null);
         }
-        if (!fs.rename(staged, target)) {
-            throw new IOException("could not rename " + staged + " to " + target);
+        int movedAside = 0;
+        int placed = 0;
+        try {
+            for (; movedAside < targets.size(); movedAside++) {
+                Path aside = asides.get(movedAside);
+                if (aside != null) {
+                    fs.delete(aside, false);
+                    if (!fs.rename(targets.get(movedAside), aside)) {
+                        throw new IOException("could not move " + targets.get(movedAside) + " aside to " + aside);
+                    }
+                }
+            }
+            for (; placed < targets.size(); placed++) {
+                if (!fs.rename(staged.get(placed), targets.get(placed))) {
+                    throw new IOException("could not rename " + staged.get(placed) + " to " + targets.get(placed));
+                }
+            }
+        } catch (IOException e) {
+            for (int i = 0; i < placed; i++) {
+                fs.rename(targets.get(i), staged.get(i));
+            }
+            for (int i = 0; i < movedAside; i++) {
+                if (asides.get(i) != null) {
+                    fs.rename(asides.get(i), targets.get(i));
+                }
+            }
+            throw e;
         }
-        fs.cancelDeleteOnExit(staged);
+        for (int i = 0; i < targets.size(); i++) {
+            fs.cancelDeleteOnExit(staged.get(i));
+            if (asides.get(i) != null) {
+                fs.delete(asides.get(i), false);
+            }
+        }
     }
 
     /** Deletes a staged file that will not be published. */
@@ -256,8 +305,12 @@ public final class HadoopStorage implements Storage, Serializable {
         while (at.getParent() != null && !fs.exists(at)) {
             at = at.getParent();
         }
-        FsStatus status = fs.getStatus(at);
-        return status.getCapacity() > 0 ? status.getRemaining() : -1;
+        try {
+            FsStatus status = fs.getStatus(at);
+            return status.getCapacity() > 0 ? status.getRemaining() : -1;
+        } catch (IOException | UnsupportedOperationException e) {
+            return -1;
+        }
     }
 
     @Override

@@ -3,8 +3,10 @@ package org.sparseattention.job;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
+import java.util.Collections;
 import java.util.Map;
 import java.util.UUID;
+import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
@@ -24,8 +26,12 @@ import org.sparseattention.io.HadoopStorage;
  */
 final class OutputLocation {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OutputLocation.class);
-    /** One per file system and process: each holds a client (HDFS's is never closed). */
-    private static final Map<URI, FileContext> CONTEXTS = new ConcurrentHashMap<>();
+    /**
+     * One per Hadoop configuration (a Spark context's) and file system: each holds a client, which
+     * HDFS never closes; a configuration no longer used lets go of its own.
+     */
+    private static final Map<Configuration, Map<URI, FileContext>> CONTEXTS =
+            Collections.synchronizedMap(new WeakHashMap<>());
     private final FileSystem fs;
     private final Path out;
     private final Path staging;
@@ -130,7 +136,7 @@ final class OutputLocation {
         try {
             URI root = URI.create(to.toUri().getScheme() + "://" + (to.toUri().getAuthority() == null ? ""
                     : to.toUri().getAuthority()) + "/");
-            context = CONTEXTS.computeIfAbsent(root, uri -> {
+            context = CONTEXTS.computeIfAbsent(configuration, c -> new ConcurrentHashMap<>()).computeIfAbsent(root, uri -> {
                 try {
                     return FileContext.getFileContext(uri, configuration);
                 } catch (UnsupportedFileSystemException e) {

@@ -187,14 +187,18 @@ public final class SparseAttentionJob {
     /**
      * Returns the task slots to plan for. On a cluster, executors register after the context
      * starts (a standalone master does not wait for them), and until they do Spark reports two
-     * slots: waits, up to {@code spark.scheduler.maxRegisteredResourcesWaitingTime}, until some
-     * have registered and none has joined for a second. {@code spark.default.parallelism} fixes
-     * the number instead, as do local runs.
+     * slots: waits, up to {@code spark.scheduler.maxRegisteredResourcesWaitingTime}, until
+     * {@code spark.executor.instances} have registered or, where that is not set, some have and
+     * none has joined for a second. {@code spark.default.parallelism} fixes the number instead, as
+     * do local runs and dynamic allocation.
      */
     static int taskSlots(JavaSparkContext spark, Consumer<String> console) {
-        if (spark.isLocal() || spark.getConf().contains("spark.default.parallelism")) {
+        if (spark.isLocal() || spark.getConf().contains("spark.default.parallelism")
+                || spark.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
+            // Under dynamic allocation executors come with the tasks: there is nothing to wait for.
             return spark.defaultParallelism();
         }
+        int expected = spark.getConf().getInt("spark.executor.instances", 0);
         long started = System.nanoTime();
         long deadline = started + spark.getConf().getTimeAsMs("spark.scheduler.maxRegisteredResourcesWaitingTime", "30s")
                 * 1_000_000L;
@@ -204,11 +208,14 @@ public final class SparseAttentionJob {
             // The status tracker lists the driver among the executors.
             int executors = spark.sc().statusTracker().getExecutorInfos().length - 1;
             long now = System.nanoTime();
+            if (expected > 0 ? executors >= expected : executors > 0 && executors == seen
+                    && now - steadySince >= 1_000_000_000L) {
+                seen = executors;
+                break;
+            }
             if (executors != seen) {
                 seen = executors;
                 steadySince = now;
-            } else if (executors > 0 && now - steadySince >= 1_000_000_000L) {
-                break;
             }
             try {
                 Thread.sleep(100);

@@ -160,6 +160,16 @@ class CliTest {
             assertArrayEquals(before[t], Files.readAllBytes(dir.resolve("qkv".charAt(t) + ".npy")), "qkv".charAt(t) + ".npy");
         }
         assertFalse(Files.exists(dir.resolve(".q.npy.partial")));
+        Files.delete(dir.resolve(".k.npy.partial/blocked"));
+        Files.delete(dir.resolve(".k.npy.partial"));
+        // A directory where a file would go is not replaced, even with --overwrite.
+        Files.delete(dir.resolve("v.npy"));
+        Files.createDirectories(dir.resolve("v.npy/mine"));
+        Outcome directory = run("generate", "--out", dir.toString(), "--seq-len", "20", "--dim", "8", "--overwrite");
+        assertEquals(2, directory.status(), directory.err());
+        assertTrue(directory.err().contains("v.npy is a directory"), directory.err());
+        assertTrue(Files.isDirectory(dir.resolve("v.npy/mine")));
+        assertArrayEquals(before[0], Files.readAllBytes(dir.resolve("q.npy")));
         Outcome huge = run("generate", "--out", dir.resolve("huge").toString(), "--batch", "1000", "--seq-len", "1000000",
                 "--dim", "1000000");
         assertEquals(2, huge.status(), huge.err());

@@ -1,12 +1,14 @@
 package org.sparseattention.io;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparseattention.errors.InvalidInputException;
@@ -40,5 +42,42 @@ class HadoopStorageTest {
         assertTrue(e.getMessage().startsWith("'x:y.npy': not a path or URI"), e.getMessage());
         e = assertThrows(InvalidInputException.class, () -> storage.length("nosuchscheme://h/q.npy"));
         assertTrue(e.getMessage().startsWith("nosuchscheme://h/q.npy: no file system for its scheme"), e.getMessage());
+    }
+
+    @Test
+    void stagedFilesAreDeletedAtExitUntilPublishedAndMayHoldAColonInTheirName(@TempDir Path dir) throws IOException {
+        String uri = dir.resolve("sub/a:b.npy").toString();
+        Files.createDirectories(dir.resolve("sub"));
+        org.apache.hadoop.fs.Path staged = storage.stage(uri);
+        assertTrue(Files.exists(dir.resolve("sub/.a:b.npy.partial")), "created, so that the exit can delete it");
+        org.apache.hadoop.fs.FileSystem fs = storage.fileSystem(uri);
+        Files.writeString(dir.resolve("sub/.a:b.npy.partial"), "new");
+        storage.publish(staged, uri);
+        assertEquals("new", Files.readString(dir.resolve("sub/a:b.npy")));
+        assertFalse(fs.cancelDeleteOnExit(staged), "no longer registered once published");
+        org.apache.hadoop.fs.Path other = storage.stage(dir.resolve("other.npy").toString());
+        assertTrue(fs.cancelDeleteOnExit(other), "registered for deletion at exit");
+    }
+
+    @Test
+    void publishingSeveralFilesReplacesAllOrNone(@TempDir Path dir) throws IOException {
+        List<String> uris = List.of(dir.resolve("q.npy").toString(), dir.resolve("k.npy").toString());
+        Files.writeString(dir.resolve("q.npy"), "old q");
+        Files.writeString(dir.resolve("k.npy"), "old k");
+        org.apache.hadoop.fs.Path q = storage.stage(uris.get(0));
+        org.apache.hadoop.fs.Path k = storage.stage(uris.get(1));
+        Files.writeString(dir.resolve(".q.npy.partial"), "new q");
+        Files.delete(dir.resolve(".k.npy.partial"));
+        // k's new file is missing: q must not be replaced either.
+        assertThrows(IOException.class, () -> storage.publish(List.of(q, k), uris));
+        assertEquals("old q", Files.readString(dir.resolve("q.npy")));
+        assertEquals("old k", Files.readString(dir.resolve("k.npy")));
+        Files.writeString(dir.resolve(".k.npy.partial"), "new k");
+        storage.publish(List.of(q, k), uris);
+        assertEquals("new q", Files.readString(dir.resolve("q.npy")));
+        assertEquals("new k", Files.readString(dir.resolve("k.npy")));
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            assertEquals(List.of("k.npy", "q.npy"), files.map(f -> f.getFileName().toString()).sorted().toList());
+        }
     }
 }
