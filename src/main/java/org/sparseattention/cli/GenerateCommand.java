@@ -11,6 +11,7 @@ import org.apache.hadoop.fs.Path;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
+import org.sparseattention.plan.InputShape;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -43,23 +44,24 @@ final class GenerateCommand implements Callable<Integer> {
                 throw new InvalidInputException(check[0] + " must be >= 1, got " + check[1]);
             }
         }
-        // The sizes a run takes (InputFiles): larger inputs could be written but never used.
-        if (seqLen > Integer.MAX_VALUE / 2) {
-            throw new InvalidInputException("--seq-len: expected at most " + Integer.MAX_VALUE / 2 + ", got " + seqLen);
+        // The sizes a run takes: larger inputs could be written but never used.
+        if (seqLen > InputShape.MAX_SEQ_LEN) {
+            throw new InvalidInputException("--seq-len: expected at most " + InputShape.MAX_SEQ_LEN + ", got " + seqLen);
         }
-        if (dim > 1 << 20) {
-            throw new InvalidInputException("--dim: expected at most " + (1 << 20) + ", got " + dim);
+        if (dim > InputShape.MAX_FEATURES) {
+            throw new InvalidInputException("--dim: expected at most " + InputShape.MAX_FEATURES + ", got " + dim);
         }
         HadoopStorage storage = new HadoopStorage();
         String[] names = {"q.npy", "k.npy", "v.npy"};
         for (String name : names) {
             Path file = new Path(out, name);
-            if (storage.exists(file.toString()) && !overwrite) {
-                throw new InvalidInputException(file + " already exists: pass --overwrite to replace it");
-            }
-            if (storage.exists(file.toString()) && storage.fileSystem(out).getFileStatus(storage.path(file.toString()))
-                    .isDirectory()) {
-                throw new InvalidInputException(file + " is a directory: not replacing it, even with --overwrite");
+            if (storage.exists(file.toString())) {
+                if (!overwrite) {
+                    throw new InvalidInputException(file + " already exists: pass --overwrite to replace it");
+                }
+                if (storage.fileSystem(out).getFileStatus(storage.path(file.toString())).isDirectory()) {
+                    throw new InvalidInputException(file + " is a directory: not replacing it, even with --overwrite");
+                }
             }
         }
         long[] shape = {batch, seqLen, dim};

@@ -3,7 +3,6 @@ package org.sparseattention.cli;
 import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.job.RunSummary;
 import org.sparseattention.job.SparseAttentionJob;
 import org.sparseattention.kernel.SparseForward;
@@ -65,9 +64,9 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (scale != null && Double.isNaN(scale)) {
-            // NaN is the settings' mark for the default scale: a NaN given here must not become it.
-            throw new InvalidInputException("--scale must be a positive finite number, got NaN");
+        if (scale != null) {
+            // Checked here: NaN is the settings' mark for the default scale, which a NaN given here must not become.
+            SparseForward.checkScale("--scale", scale);
         }
         JobSettings settings = new JobSettings(q, k, v, out, pattern.heads, pattern.mode, pattern.localCtx,
                 pattern.blockSize, pattern.numVerts, pattern.vertsize, scale == null ? Double.NaN : scale, partitions,

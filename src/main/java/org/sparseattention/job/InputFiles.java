@@ -33,7 +33,7 @@ public final class InputFiles {
                     + Arrays.toString(q.shape()));
         }
         String[] sizes = {"B", "L", "E"};
-        long[] largest = {Integer.MAX_VALUE, Integer.MAX_VALUE / 2, 1 << 20};
+        long[] largest = {Integer.MAX_VALUE, InputShape.MAX_SEQ_LEN, InputShape.MAX_FEATURES};
         for (int i = 0; i < 3; i++) {
             if (shape[i] > largest[i]) {
                 throw new InvalidInputException(q.file() + ": field 'shape': expected " + sizes[i] + " <= " + largest[i]
@@ -117,6 +117,8 @@ public final class InputFiles {
         if (!fs.getFileStatus(out).isDirectory()) {
             return "is a file, not an output of this tool";
         }
+        String noManifest = "is not an output of this tool (no " + OutputFiles.MANIFEST + " of format "
+                + OutputFiles.FORMAT + ")";
         FileStatus[] entries = fs.listStatus(out);
         if (entries.length == 0) {
             return null;
@@ -128,12 +130,11 @@ public final class InputFiles {
         }
         Path manifest = new Path(out, OutputFiles.MANIFEST);
         if (!fs.exists(manifest) || fs.getFileStatus(manifest).getLen() > 1 << 24) {
-            return "is not an output of this tool (no " + OutputFiles.MANIFEST + " of format " + OutputFiles.FORMAT + ")";
+            return noManifest;
         }
         try (FSDataInputStream in = fs.open(manifest)) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8).contains("\"" + OutputFiles.FORMAT + "\"")
-                    ? null
-                    : "is not an output of this tool (no " + OutputFiles.MANIFEST + " of format " + OutputFiles.FORMAT + ")";
+                    ? null : noManifest;
         }
     }
 

@@ -1,7 +1,6 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.util.Collections;
 import java.util.Map;
@@ -95,13 +94,9 @@ final class OutputLocation {
             throw new SparseAttentionException("could not check or move aside the previous output " + out + " ("
                     + e.getMessage() + "). The new output is complete in " + staging, e);
         }
-        IOException failure = null;
         try {
             renameOnlyIfAbsent(staging, out);
-        } catch (IOException e) {
-            failure = e;
-        }
-        if (failure != null) {
+        } catch (IOException failure) {
             String previous = "";
             if (backup != null) {
                 boolean restored;
@@ -132,25 +127,21 @@ final class OutputLocation {
      * system's {@code FileContext} where it has one (HDFS checks and renames in one step).
      */
     private void renameOnlyIfAbsent(Path from, Path to) throws IOException {
-        FileContext context;
-        try {
-            URI root = URI.create(to.toUri().getScheme() + "://" + (to.toUri().getAuthority() == null ? ""
-                    : to.toUri().getAuthority()) + "/");
-            context = CONTEXTS.computeIfAbsent(configuration, c -> new ConcurrentHashMap<>()).computeIfAbsent(root, uri -> {
-                try {
-                    return FileContext.getFileContext(uri, configuration);
-                } catch (UnsupportedFileSystemException e) {
-                    throw new UncheckedIOException(e);
+        Map<URI, FileContext> contexts = CONTEXTS.computeIfAbsent(configuration, c -> new ConcurrentHashMap<>());
+        FileContext context = contexts.get(fs.getUri());
+        if (context == null) {
+            try {
+                context = FileContext.getFileContext(fs.getUri(), configuration);
+            } catch (UnsupportedFileSystemException e) {
+                if (fs.exists(to)) {
+                    throw new FileAlreadyExistsException(to + " exists");
                 }
-            });
-        } catch (UncheckedIOException e) {
-            if (fs.exists(to)) {
-                throw new FileAlreadyExistsException(to + " exists");
+                if (!fs.rename(from, to)) {
+                    throw new IOException("the file system refused to rename " + from + " to " + to);
+                }
+                return;
             }
-            if (!fs.rename(from, to)) {
-                throw new IOException("the file system refused to rename " + from + " to " + to);
-            }
-            return;
+            contexts.putIfAbsent(fs.getUri(), context);
         }
         context.rename(from, to, Options.Rename.NONE);
     }

@@ -57,8 +57,7 @@ public final class SparseAttentionJob {
      * executors compile their own, and this does nothing.
      */
     public static void warmUpWhileStarting(SparkConf conf) {
-        String master = conf.get("spark.master", "");
-        if (master.equals("local") || master.startsWith("local[")) {
+        if (isLocal(conf.get("spark.master", ""))) {
             Thread warmUp = new Thread(WarmUp::run, "sparse-attention-warm-up");
             warmUp.setDaemon(true);
             warmUp.start();
@@ -76,8 +75,7 @@ public final class SparseAttentionJob {
             conf.setMaster(master);
         }
         conf.setIfMissing("spark.master", "local[" + Runtime.getRuntime().availableProcessors() + "]");
-        String effective = conf.get("spark.master");
-        if (effective.equals("local") || effective.startsWith("local[")) {
+        if (isLocal(conf.get("spark.master"))) {
             conf.setIfMissing("spark.driver.host", "127.0.0.1");
             conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
         }
@@ -88,6 +86,11 @@ public final class SparseAttentionJob {
         // after each costs nothing measurable.
         conf.setIfMissing("spark.serializer.objectStreamReset", "1");
         return conf;
+    }
+
+    /** Returns whether {@code master} runs tasks in this JVM (as {@code SparkContext.isLocal} says of a running one). */
+    private static boolean isLocal(String master) {
+        return master.equals("local") || master.startsWith("local[");
     }
 
     /** One shard task's work: its shard number and the units it computes in place. */
