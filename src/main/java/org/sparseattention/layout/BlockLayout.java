@@ -39,9 +39,11 @@ public final class BlockLayout {
     private BlockLayout(Pattern pattern, int seqLen, int blockSize, int heads) {
         this.pattern = pattern;
         this.heads = heads;
+        List<List<Elementary>> elements = new ArrayList<>();
         TreeSet<Integer> strides = new TreeSet<>();
         for (int h = 0; h < heads; h++) {
-            for (Elementary e : pattern.elementsFor(h)) {
+            elements.add(computed(pattern.elementsFor(h)));
+            for (Elementary e : elements.get(h)) {
                 strides.add(e.frameStride());
             }
         }
@@ -55,7 +57,7 @@ public final class BlockLayout {
             for (int h = 0; h < heads; h++) {
                 List<Elementary> mine = new ArrayList<>();
                 List<Elementary> previous = new ArrayList<>();
-                for (Elementary e : pattern.elementsFor(h)) {
+                for (Elementary e : elements.get(h)) {
                     int s = e.frameStride();
                     if (s == stride) {
                         mine.add(e);
@@ -88,6 +90,18 @@ public final class BlockLayout {
                 }
             }
         }
+    }
+
+    /**
+     * Returns the elements of a head that add pairs to compute: with {@code all} among them, which
+     * allows every pair any causal pattern does, only the original order's elements (a residue
+     * frame would compute tiles whose every pair it then masks out).
+     */
+    private static List<Elementary> computed(List<Elementary> elements) {
+        if (elements.stream().noneMatch(e -> e instanceof AllPattern)) {
+            return elements;
+        }
+        return elements.stream().filter(e -> e.frameStride() == 1).toList();
     }
 
     /** Returns the smallest and the largest original position of every block of {@code grid}. */

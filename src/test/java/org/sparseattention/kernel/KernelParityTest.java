@@ -42,6 +42,8 @@ class KernelParityTest {
         cases.add(Arguments.of("fixed", 1000, 64, 4, 8, 256, 2, 1));
         cases.add(Arguments.of("fixed+strided", 257, 16, 4, 8, 64, 2, 2));
         cases.add(Arguments.of("fixed,local", 100, 3, 2, 8, 9, 1, 1));
+        cases.add(Arguments.of("all+strided", 257, 16, 3, 8, 12, 1, 1));
+        cases.add(Arguments.of("all+strided,local+strided", 300, 32, 2, 24, 50, 1, 1));
         return cases.stream();
     }
 

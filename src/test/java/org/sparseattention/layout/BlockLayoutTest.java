@@ -162,6 +162,31 @@ class BlockLayoutTest {
         }
     }
 
+    /** A residue frame under `all` would hold only pairs that `all` already computes. */
+    @Test
+    void unionsWithAllComputeOnlyAllsTiles() {
+        BlockLayout all = BlockLayout.of(Pattern.all(), 200, 8, 2);
+        for (Pattern union : List.of(Pattern.union(Pattern.all(), Pattern.strided(16)),
+                Pattern.union(Pattern.strided(5), Pattern.local(9), Pattern.all()))) {
+            BlockLayout layout = BlockLayout.of(union, 200, 8, 2);
+            assertEquals(1, layout.frameCount(), union.describe());
+            assertEquals(all.stats().totalTiles(), layout.stats().totalTiles(), union.describe());
+            assertEquals(all.stats().totalAllowedPairs(), layout.stats().totalAllowedPairs(), union.describe());
+            check(layout, union.describe());
+        }
+        // Per head: only the head with `all` drops its residue frame.
+        Pattern mixed = Pattern.perHead(List.of(Pattern.union(Pattern.all(), Pattern.strided(16)),
+                Pattern.union(Pattern.local(8), Pattern.strided(16))));
+        BlockLayout layout = BlockLayout.of(mixed, 200, 8, 2);
+        assertEquals(2, layout.frameCount());
+        TileList tiles = new TileList();
+        for (int qb = 0; qb < layout.grid(1).numBlocks(); qb++) {
+            layout.keyBlocks(1, 0, qb, tiles);
+            assertEquals(0, tiles.size(), "head 0, residue block " + qb);
+        }
+        check(layout, mixed.describe());
+    }
+
     @Test
     void statsCountAllowedPairsExactly() {
         Pattern pattern = Pattern.union(Pattern.local(5), Pattern.strided(5));
