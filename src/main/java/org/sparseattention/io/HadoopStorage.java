@@ -109,6 +109,22 @@ public final class HadoopStorage implements Storage, Serializable {
         return new Path("file", null, real.toString());
     }
 
+    /**
+     * Returns {@link #realPath} of {@code path}, and for HDFS with its authority replaced by the
+     * name node's address as Hadoop resolves it (its canonical service name), so that two
+     * spellings of one name node ({@code hdfs://nn.example:8020}, {@code hdfs://10.0.0.5:8020})
+     * compare equal. Only for comparing locations: the path itself keeps the user's spelling.
+     */
+    public Path comparablePath(Path path) throws IOException {
+        Path real = realPath(path);
+        URI parts = real.toUri();
+        if (!"hdfs".equals(parts.getScheme()) || parts.getAuthority() == null) {
+            return real;
+        }
+        String service = real.getFileSystem(configuration()).getCanonicalServiceName();
+        return service == null ? real : new Path(parts.getScheme(), service, parts.getPath());
+    }
+
     /** Returns the file system of {@code uri}; local files without Hadoop's side {@code .crc} files. */
     public FileSystem fileSystem(String uri) throws IOException {
         try {

@@ -87,9 +87,9 @@ public final class InputFiles {
                         + Files.readSymbolicLink(local) + ", which does not exist");
             }
         }
-        Path realOut = storage.realPath(out);
+        Path realOut = storage.comparablePath(out);
         for (String input : new String[] {settings.q(), settings.k(), settings.v()}) {
-            Path in = storage.realPath(storage.path(input));
+            Path in = storage.comparablePath(storage.path(input));
             if (isAncestorOrSelf(realOut, in) || isAncestorOrSelf(in, realOut)) {
                 throw new InvalidInputException("--out " + settings.out() + " overlaps the input " + input
                         + ": the output directory must be outside every input path");

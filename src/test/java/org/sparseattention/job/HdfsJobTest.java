@@ -1,6 +1,7 @@
 package org.sparseattention.job;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.plan.JobSettings;
 
 /** Inputs read from and output written to HDFS (Hadoop's in-process mini cluster). */
@@ -49,6 +51,15 @@ class HdfsJobTest {
                 fromHdfs = in.readAllBytes();
             }
             assertArrayEquals(Files.readAllBytes(dir.resolve("local/output.npy")), fromHdfs);
+
+            // The name node spelled another way is the same place: an output there over the inputs is refused.
+            String alias = root.contains("localhost") ? root.replace("localhost", "127.0.0.1")
+                    : root.replace("127.0.0.1", "localhost");
+            JobSettings over = remote.withLocations(root + "/in/q.npy", root + "/in/k.npy", root + "/in/v.npy",
+                    alias + "/in");
+            InvalidInputException overlap = assertThrows(InvalidInputException.class,
+                    () -> SparseAttentionJob.prepare(over));
+            assertTrue(overlap.getMessage().contains("overlaps the input"), overlap.getMessage());
         } finally {
             spark.stop();
             hdfs.shutdown();
