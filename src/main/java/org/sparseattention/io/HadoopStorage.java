@@ -113,7 +113,9 @@ public final class HadoopStorage implements Storage, Serializable {
      * Returns {@link #realPath} of {@code path}, and for HDFS with its authority replaced by the
      * name node's address as Hadoop resolves it (its canonical service name), so that two
      * spellings of one name node ({@code hdfs://nn.example:8020}, {@code hdfs://10.0.0.5:8020})
-     * compare equal. Only for comparing locations: the path itself keeps the user's spelling.
+     * compare equal. Only for comparing locations: the path itself keeps the user's spelling. A
+     * name node reached once through its HA name service and once by its own address still
+     * compares unequal.
      */
     public Path comparablePath(Path path) throws IOException {
         Path real = realPath(path);

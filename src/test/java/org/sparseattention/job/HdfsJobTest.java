@@ -53,10 +53,10 @@ class HdfsJobTest {
             assertArrayEquals(Files.readAllBytes(dir.resolve("local/output.npy")), fromHdfs);
 
             // The name node spelled another way is the same place: an output there over the inputs is refused.
-            String alias = root.contains("localhost") ? root.replace("localhost", "127.0.0.1")
-                    : root.replace("127.0.0.1", "localhost");
-            JobSettings over = remote.withLocations(root + "/in/q.npy", root + "/in/k.npy", root + "/in/v.npy",
-                    alias + "/in");
+            String byName = "hdfs://localhost:" + hdfs.getNameNodePort();
+            String byAddress = "hdfs://127.0.0.1:" + hdfs.getNameNodePort();
+            JobSettings over = remote.withLocations(byName + "/in/q.npy", byName + "/in/k.npy", byName + "/in/v.npy",
+                    byAddress + "/in");
             InvalidInputException overlap = assertThrows(InvalidInputException.class,
                     () -> SparseAttentionJob.prepare(over));
             assertTrue(overlap.getMessage().contains("overlaps the input"), overlap.getMessage());
