@@ -59,4 +59,25 @@ class ArchitectureTest {
             assertEquals(List.of(), offenders(pkg, List.of("org.apache.spark")), pkg);
         }
     }
+
+    /**
+     * Figures and file names are formatted in the root locale: scripts parse the console's figures,
+     * and every executor must name a shard's files alike, whatever its default locale.
+     */
+    @Test
+    void everyFormatNamesTheRootLocale() throws IOException {
+        java.util.regex.Pattern unnamed = java.util.regex.Pattern.compile(
+                "(String\\.format|\\.printf|\\.formatted)\\((?!Locale\\.ROOT)|to(Lower|Upper)Case\\(\\)");
+        List<String> found = new ArrayList<>();
+        try (Stream<Path> files = Files.walk(MAIN)) {
+            for (Path file : files.filter(f -> f.toString().endsWith(".java")).toList()) {
+                for (String line : Files.readAllLines(file)) {
+                    if (unnamed.matcher(line).find()) {
+                        found.add(file + ": " + line.strip());
+                    }
+                }
+            }
+        }
+        assertEquals(List.of(), found);
+    }
 }

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -85,10 +86,10 @@ final class BenchCommand implements Callable<Integer> {
             arrayLength("--seq-len x --heads x --head-dim for '" + mode + "'", length, heads, headDim);
         }
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-        System.out.printf("machine: %d cores, %s; %d kernel threads%n",
+        System.out.printf(Locale.ROOT, "machine: %d cores, %s; %d kernel threads%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("os.arch"), workers);
         double ceiling = ceiling(workers);
-        System.out.printf("ceiling: %.1f GFLOP/s (float32 %d^3 products through ND4J)%n", ceiling, ceilingSize);
+        System.out.printf(Locale.ROOT, "ceiling: %.1f GFLOP/s (float32 %d^3 products through ND4J)%n", ceiling, ceilingSize);
         if (profile) {
             KernelProfile.enable();
         }
@@ -118,7 +119,7 @@ final class BenchCommand implements Callable<Integer> {
     private int measure(int workers, double ceiling) throws Exception {
         warmUp(workers);
         List<Map<String, Object>> rows = new ArrayList<>();
-        System.out.printf("%-16s %9s %12s %10s %10s %7s%n", "pattern", "L", "useful GFLOP", "seconds", "GFLOP/s", "ratio");
+        System.out.printf(Locale.ROOT, "%-16s %9s %12s %10s %10s %7s%n", "pattern", "L", "useful GFLOP", "seconds", "GFLOP/s", "ratio");
         for (String mode : patterns) {
             int length = mode.equals("all") ? allSeqLen : seqLen;
             BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, 4, 1), length, blockSize, heads);
@@ -144,7 +145,7 @@ final class BenchCommand implements Callable<Integer> {
             Arrays.sort(seconds);
             double median = seconds[repetitions / 2];
             double gflops = usefulGflop / median;
-            System.out.printf("%-16s %9d %12.2f %10.3f %10.1f %7.3f%n", mode, length, usefulGflop, median, gflops,
+            System.out.printf(Locale.ROOT, "%-16s %9d %12.2f %10.3f %10.1f %7.3f%n", mode, length, usefulGflop, median, gflops,
                     gflops / ceiling);
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("pattern", mode);
@@ -161,11 +162,11 @@ final class BenchCommand implements Callable<Integer> {
                 double total = workers * Arrays.stream(seconds).average().orElse(median);
                 KernelProfile.seconds().forEach((phase, secs) -> {
                     double perRun = secs / repetitions;
-                    phases.put(phase.name().toLowerCase(), perRun);
-                    line.append(String.format(" %s %.3f (%.0f%%)", phase.name().toLowerCase(), perRun, 100 * perRun / total));
+                    phases.put(phase.name().toLowerCase(Locale.ROOT), perRun);
+                    line.append(String.format(Locale.ROOT, " %s %.3f (%.0f%%)", phase.name().toLowerCase(Locale.ROOT), perRun, 100 * perRun / total));
                 });
                 double accounted = phases.values().stream().mapToDouble(x -> (Double) x).sum();
-                line.append(String.format(" other %.3f (%.0f%%)", total - accounted, 100 * (total - accounted) / total));
+                line.append(String.format(Locale.ROOT, " other %.3f (%.0f%%)", total - accounted, 100 * (total - accounted) / total));
                 System.out.println(line);
                 row.put("thread_seconds_by_phase", phases);
             }
@@ -241,7 +242,7 @@ final class BenchCommand implements Callable<Integer> {
             Nd4j.gemm(operands[0][0], operands[0][1], operands[0][2], false, false, 1.0, 0.0);
             single = Math.max(single, flops / ((System.nanoTime() - start) / 1e9) / 1e9);
         }
-        System.out.printf("ceiling candidates: %d concurrent single-thread products %.1f GFLOP/s, one %d-thread product %.1f GFLOP/s%n",
+        System.out.printf(Locale.ROOT, "ceiling candidates: %d concurrent single-thread products %.1f GFLOP/s, one %d-thread product %.1f GFLOP/s%n",
                 workers, concurrent, workers, single);
         return Math.max(concurrent, single);
     }

@@ -1,6 +1,7 @@
 package org.sparseattention.cli;
 
 import java.io.OutputStream;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.io.HadoopStorage;
@@ -52,12 +53,12 @@ final class LayoutCommand implements Callable<Integer> {
         }
         int nb = layout.numBlocks();
         LayoutStats stats = layout.stats();
-        System.out.printf("layout: mode %s, L=%d, block %d, %d x %d blocks, %d heads, %d frame(s)%n",
+        System.out.printf(Locale.ROOT, "layout: mode %s, L=%d, block %d, %d x %d blocks, %d heads, %d frame(s)%n",
                 pattern.mode, seqLen, pattern.blockSize, nb, nb, pattern.heads, layout.frameCount());
         byte[][][] cells = new byte[pattern.heads][][];
         for (int h = 0; h < pattern.heads; h++) {
             if (!grids) {
-                System.out.printf("head %d: %d tiles computed, %d of them full; %d allowed pairs%n", h,
+                System.out.printf(Locale.ROOT, "head %d: %d tiles computed, %d of them full; %d allowed pairs%n", h,
                         stats.tiles()[h], stats.fullTiles()[h], stats.allowedPairs()[h]);
                 continue;
             }
@@ -68,7 +69,7 @@ final class LayoutCommand implements Callable<Integer> {
                     covered += cell != 0 ? 1 : 0;
                 }
             }
-            System.out.printf("head %d: %d of %d blocks hold allowed pairs (%.1f%%); %d tiles computed,"
+            System.out.printf(Locale.ROOT, "head %d: %d of %d blocks hold allowed pairs (%.1f%%); %d tiles computed,"
                             + " %d of them full; %d allowed pairs%n", h, covered, (long) nb * nb,
                     100.0 * covered / ((double) nb * nb), stats.tiles()[h], stats.fullTiles()[h],
                     stats.allowedPairs()[h]);
@@ -82,7 +83,7 @@ final class LayoutCommand implements Callable<Integer> {
                 }
             }
         }
-        System.out.printf("total: %d tiles, %d allowed pairs, density %.4f of causal, useful %.6f GFLOP per batch"
+        System.out.printf(Locale.ROOT, "total: %d tiles, %d allowed pairs, density %.4f of causal, useful %.6f GFLOP per batch"
                         + " item at D=%d%n", stats.totalTiles(), stats.totalAllowedPairs(), stats.density(),
                 stats.usefulFlops(headDim) / 1e9, headDim);
         if (nb <= MAX_PRINTED_BLOCKS) {

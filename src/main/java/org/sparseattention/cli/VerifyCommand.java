@@ -1,5 +1,6 @@
 package org.sparseattention.cli;
 
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
@@ -57,7 +58,7 @@ final class VerifyCommand implements Callable<Integer> {
                 pattern.heads, headDim, parsed, scale);
         double outputError = relativeError(reference.output(), kernel.output());
         double lseError = relativeError(reference.logSumExp(), kernel.logSumExp());
-        System.out.printf("verify %s: B=%d L=%d H=%d D=%d block %d: output relative error %.3g, log-sum-exp %.3g"
+        System.out.printf(Locale.ROOT, "verify %s: B=%d L=%d H=%d D=%d block %d: output relative error %.3g, log-sum-exp %.3g"
                         + " (tolerance %.3g)%n", pattern.mode, batch, seqLen, pattern.heads, headDim, pattern.blockSize,
                 outputError, lseError, tolerance);
         if (!(outputError <= tolerance && lseError <= tolerance)) {

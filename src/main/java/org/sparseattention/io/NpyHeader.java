@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.sparseattention.errors.InvalidInputException;
 
@@ -248,7 +249,7 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
         StringBuilder text = new StringBuilder();
         for (byte b : bytes) {
             int c = b & 0xff;
-            text.append(c >= 32 && c < 127 ? String.valueOf((char) c) : String.format("\\x%02x", c));
+            text.append(c >= 32 && c < 127 ? String.valueOf((char) c) : String.format(Locale.ROOT, "\\x%02x", c));
         }
         return text.toString();
     }

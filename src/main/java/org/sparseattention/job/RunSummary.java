@@ -1,5 +1,7 @@
 package org.sparseattention.job;
 
+import java.util.Locale;
+
 /** What a finished run did, for the console. */
 public record RunSummary(long rows, int heads, long tiles, double usefulGflop, double seconds, int tasks,
         int units, String out) {
@@ -9,7 +11,7 @@ public record RunSummary(long rows, int heads, long tiles, double usefulGflop, d
     }
 
     public String describe() {
-        return String.format("done: %d rows x %d heads, %d tiles, %.3f useful GFLOP in %.2f s = %.2f GFLOP/s,"
+        return String.format(Locale.ROOT, "done: %d rows x %d heads, %d tiles, %.3f useful GFLOP in %.2f s = %.2f GFLOP/s,"
                 + " %d units in %d tasks -> %s", rows, heads, tiles, usefulGflop, seconds, gflops(), units,
                 tasks, out);
     }

@@ -1,6 +1,7 @@
 package org.sparseattention.job;
 
 import java.io.Serializable;
+import java.util.Locale;
 
 /**
  * Final rows {@code [rowStart, rowStart + rows)} of batch item {@code batch}: output
@@ -14,6 +15,6 @@ record ShardResult(int batch, int rowStart, int rows, float[] output, float[] lo
     }
 
     static String fileName(String prefix, int batch, int rowStart) {
-        return String.format("%s-b%05d-r%010d.npy", prefix, batch, rowStart);
+        return String.format(Locale.ROOT, "%s-b%05d-r%010d.npy", prefix, batch, rowStart);
     }
 }

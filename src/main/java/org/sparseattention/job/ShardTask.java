@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.LongConsumer;
 import org.sparseattention.io.Storage;
 import org.sparseattention.kernel.Accumulator;
@@ -75,7 +76,7 @@ final class ShardTask {
             times.add(runner, mergeNanos, 0);
             float[] byHead = settings.lse() ? byHead(accumulator.logSumExp(), rows, heads) : new float[0];
             if (!WarmUp.onThisThread()) {
-                LOG.info(String.format("shard %d finished in %.2f s: %d shuffled pieces, merging %.2f s%s", shard,
+                LOG.info(String.format(Locale.ROOT, "shard %d finished in %.2f s: %d shuffled pieces, merging %.2f s%s", shard,
                         (System.nanoTime() - started) / 1e9, shuffled, mergeNanos / 1e9,
                         runner == null ? "" : "; in place " + runner.describe()));
             }

@@ -5,6 +5,7 @@ import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
@@ -106,7 +107,7 @@ public final class SparseAttentionJob {
         InputShape shape = prepared.shape();
         Plan plan = Planner.plan(settings, shape, taskSlots(spark, console));
         console.accept(plan.figures().describe()
-                + String.format(" [planned in %.2f s]", (System.nanoTime() - started) / 1e9));
+                + String.format(Locale.ROOT, " [planned in %.2f s]", (System.nanoTime() - started) / 1e9));
         OutputLocation location = new OutputLocation(settings.out(), spark.hadoopConfiguration());
         String group = "sparse-attention-" + location.staging().getName();
         spark.setJobGroup(group, "sparse attention " + settings.mode() + " on [" + shape.batch() + ", "
@@ -166,10 +167,10 @@ public final class SparseAttentionJob {
             long finishing = System.nanoTime();
             OutputFiles.finish(location.fileSystem(), location.staging(), plan);
             location.promote(settings.overwrite());
-            console.accept(String.format("wrote %smanifest and _SUCCESS in %.2f s", settings.merge() ? "merged files, " : "",
+            console.accept(String.format(Locale.ROOT, "wrote %smanifest and _SUCCESS in %.2f s", settings.merge() ? "merged files, " : "",
                     (System.nanoTime() - finishing) / 1e9));
             if (spark.isLocal() && compiling >= 0) {
-                console.accept(String.format("JIT compiler threads (tasks run in this JVM): %.2f s compiling during"
+                console.accept(String.format(Locale.ROOT, "JIT compiler threads (tasks run in this JVM): %.2f s compiling during"
                         + " the run", (compilationMillis() - compiling) / 1e3));
             }
             double seconds = (System.nanoTime() - started) / 1e9;
@@ -228,7 +229,7 @@ public final class SparseAttentionJob {
             }
         }
         int slots = spark.defaultParallelism();
-        console.accept(String.format("planning for %d task slots on %d executors (waited %.1f s for them to register;"
+        console.accept(String.format(Locale.ROOT, "planning for %d task slots on %d executors (waited %.1f s for them to register;"
                 + " spark.default.parallelism fixes the number)", slots, Math.max(seen, 0),
                 (System.nanoTime() - started) / 1e9));
         return slots;

@@ -3,6 +3,7 @@ package org.sparseattention.job;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.TreeMap;
 import org.apache.spark.TaskContext;
 import org.sparseattention.errors.InvalidInputException;
@@ -183,9 +184,9 @@ final class UnitRunner implements AutoCloseable {
      */
     String describe() {
         StringBuilder frames = new StringBuilder();
-        byFrame.forEach((frame, f) -> frames.append(String.format("; frame %d: %d units, %d tiles, reading %.2f s,"
+        byFrame.forEach((frame, f) -> frames.append(String.format(Locale.ROOT, "; frame %d: %d units, %d tiles, reading %.2f s,"
                 + " kernel %.2f s", frame, f[0], f[1], f[3] / 1e9, f[2] / 1e9)));
-        return String.format("%d units in %.2f s: warm-up %.2f s, reading %.2f s, kernel %.2f s%s", done,
+        return String.format(Locale.ROOT, "%d units in %.2f s: warm-up %.2f s, reading %.2f s, kernel %.2f s%s", done,
                 (System.nanoTime() - created) / 1e9, warmUpNanos / 1e9, readNanos / 1e9, computeNanos / 1e9, frames);
     }
 

@@ -5,6 +5,7 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.NoSuchElementException;
 import org.sparseattention.io.Storage;
 import org.sparseattention.kernel.Partial;
@@ -55,7 +56,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             runner.close();
             times.add(runner, 0, splitNanos);
             if (!WarmUp.onThisThread()) {
-                LOG.info(String.format("task finished %s; cutting into pieces %.2f s", runner.describe(),
+                LOG.info(String.format(Locale.ROOT, "task finished %s; cutting into pieces %.2f s", runner.describe(),
                         splitNanos / 1e9));
             }
             return false;

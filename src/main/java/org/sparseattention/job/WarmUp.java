@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.Stream;
@@ -80,7 +81,7 @@ final class WarmUp {
             // Registered before its files, so deleted after them should the JVM exit mid-warm-up.
             dir.toFile().deleteOnExit();
             long pairs = job(dir, new HadoopStorage());
-            LOG.info(String.format("warm-up finished in %.2f s", (System.nanoTime() - started) / 1e9));
+            LOG.info(String.format(Locale.ROOT, "warm-up finished in %.2f s", (System.nanoTime() - started) / 1e9));
             return pairs;
         } catch (IOException | RuntimeException e) {
             LOG.warn("warm-up skipped, the first tasks will run slower: " + e);

@@ -1,6 +1,7 @@
 package org.sparseattention.plan;
 
 import java.io.Serializable;
+import java.util.Locale;
 
 /**
  * What a plan costs: units, the partitions that compute shuffled units, the units computed in
@@ -14,10 +15,10 @@ public record PlanFigures(int units, int partitions, int inPlaceUnits, int shard
 
     /** Returns a few lines for the console. */
     public String describe() {
-        String where = inPlaceUnits == 0 ? String.format("%d units in %d partitions", units, partitions)
-                : String.format("%d units: %d computed in place by %d shard tasks, %d in %d partitions", units,
+        String where = inPlaceUnits == 0 ? String.format(Locale.ROOT, "%d units in %d partitions", units, partitions)
+                : String.format(Locale.ROOT, "%d units: %d computed in place by %d shard tasks, %d in %d partitions", units,
                         inPlaceUnits, shardTasks, units - inPlaceUnits, partitions);
-        return String.format("plan: %s; tiles %d (per task max %d, mean %.1f); rows read %d = %.2f x input"
+        return String.format(Locale.ROOT, "plan: %s; tiles %d (per task max %d, mean %.1f); rows read %d = %.2f x input"
                         + " (per task max %d); rows merged %d", where, tiles, maxTilesPerTask, meanTilesPerTask,
                 rowsRead, inputRows == 0 ? 0.0 : (double) rowsRead / inputRows, maxRowsReadPerTask, mergedRows);
     }

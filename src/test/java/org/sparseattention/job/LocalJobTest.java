@@ -12,10 +12,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -214,6 +216,36 @@ class LocalJobTest {
         }
         assertEquals(plan.figures().rowsRead(), (long) number(planLine, "rows read "), planLine);
         assertEquals(plan.figures().rowsRead(), read, "rows the tasks read, against the plan: " + lines);
+    }
+
+    /**
+     * Under a default locale with other digits and a decimal comma, the console's figures and the
+     * output's file names are still those of the root locale, which scripts parse and every
+     * executor must agree on.
+     */
+    @Test
+    void consoleFiguresAndFileNamesDoNotDependOnTheLocale(@TempDir Path out) throws IOException {
+        Locale before = Locale.getDefault();
+        List<String> lines = new CopyOnWriteArrayList<>();
+        try {
+            Locale.setDefault(Locale.forLanguageTag("ar-EG"));
+            JobSettings settings = JobTestSupport.settings(inputs, out.resolve("result"), H, "local+strided", 9, 16, 0,
+                    64, false);
+            lines.add(SparseAttentionJob.execute(SparseAttentionJob.prepare(settings), spark, lines::add).describe());
+        } finally {
+            Locale.setDefault(before);
+        }
+        assertFalse(lines.isEmpty());
+        for (String line : lines) {
+            assertTrue(line.chars().allMatch(c -> c < 128), "ASCII only: " + line);
+        }
+        String done = lines.stream().filter(line -> line.startsWith("done: ")).findFirst().orElseThrow();
+        assertTrue(Pattern.compile(" in [0-9]+\\.[0-9]{2} s = ").matcher(done).find(), done);
+        try (Stream<Path> files = Files.list(out.resolve("result"))) {
+            List<String> names = files.map(f -> f.getFileName().toString()).toList();
+            assertTrue(names.stream().anyMatch(n -> n.matches("output-b[0-9]{5}-r[0-9]{10}\\.npy")), names.toString());
+            assertTrue(names.stream().allMatch(n -> n.chars().allMatch(c -> c < 128)), names.toString());
+        }
     }
 
     private static double number(String line, String after) {
