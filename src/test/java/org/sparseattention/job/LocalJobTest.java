@@ -11,6 +11,7 @@ import static org.sparseattention.TestArrays.readNpy;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -18,7 +19,18 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.apache.spark.Success$;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.executor.ExecutorMetrics;
+import org.apache.spark.executor.TaskMetrics;
+import org.apache.spark.scheduler.AccumulableInfo;
+import org.apache.spark.scheduler.SparkListenerStageCompleted;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.scheduler.StageInfo;
+import org.apache.spark.scheduler.TaskInfo;
+import org.apache.spark.scheduler.TaskLocality;
+import org.apache.spark.scheduler.TaskLocation;
+import org.apache.spark.storage.RDDInfo;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -35,6 +47,8 @@ import org.sparseattention.plan.JobSettings;
 import org.sparseattention.plan.Plan;
 import org.sparseattention.plan.Planner;
 import org.sparseattention.plan.WorkUnit;
+import scala.Option;
+import scala.jdk.javaapi.CollectionConverters;
 
 /** The job in local mode against the in-process kernel and the float64 reference. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -246,6 +260,41 @@ class LocalJobTest {
             assertTrue(names.stream().anyMatch(n -> n.matches("output-b[0-9]{5}-r[0-9]{10}\\.npy")), names.toString());
             assertTrue(names.stream().allMatch(n -> n.chars().allMatch(c -> c < 128)), names.toString());
         }
+    }
+
+    /** A stage that ran again is reported with its own attempt's tasks, not with those of both attempts. */
+    @Test
+    void stageAttemptsAreCountedApart() {
+        TaskTimes times = TaskTimes.register(spark.sc());
+        List<String> lines = new ArrayList<>();
+        StageTimes stageTimes = new StageTimes(lines::add, times);
+        stageTimes.onTaskEnd(taskEnd(7, 0, times.reading().id(), 1_000_000_000L));
+        stageTimes.onTaskEnd(taskEnd(7, 1, times.reading().id(), 2_000_000_000L));
+        stageTimes.onTaskEnd(taskEnd(7, 1, times.kernel().id(), 500_000_000L));
+        stageTimes.onStageCompleted(new SparkListenerStageCompleted(stageInfo(7, 1)));
+        stageTimes.onStageCompleted(new SparkListenerStageCompleted(stageInfo(7, 0)));
+        assertEquals(2, lines.size(), lines.toString());
+        assertTrue(lines.get(0).contains("reading 2.000, kernel 0.500,"), lines.get(0));
+        assertTrue(lines.get(1).contains("reading 1.000, kernel 0.000,"), lines.get(1));
+    }
+
+    private static SparkListenerTaskEnd taskEnd(int stage, int attempt, long accumulator, long nanos) {
+        TaskInfo info = new TaskInfo(1, 0, attempt, 0, 0L, "driver", "localhost", TaskLocality.PROCESS_LOCAL(), false);
+        info.setAccumulables(CollectionConverters.asScala(List.of(new AccumulableInfo(accumulator, Option.empty(),
+                Option.apply((Object) nanos), Option.empty(), false, true, Option.empty()))).toList());
+        TaskMetrics metrics = new TaskMetrics();
+        metrics.setExecutorRunTime(4_000);
+        return new SparkListenerTaskEnd(stage, attempt, "ResultTask", Success$.MODULE$, info, new ExecutorMetrics(),
+                metrics);
+    }
+
+    private static StageInfo stageInfo(int stage, int attempt) {
+        scala.collection.immutable.Seq<RDDInfo> rdds = CollectionConverters.asScala(List.<RDDInfo>of()).toList();
+        scala.collection.immutable.Seq<Object> parents = CollectionConverters.asScala(List.<Object>of()).toList();
+        scala.collection.immutable.Seq<scala.collection.immutable.Seq<TaskLocation>> places =
+                CollectionConverters.asScala(List.<scala.collection.immutable.Seq<TaskLocation>>of()).toList();
+        return new StageInfo(stage, attempt, "runJob at X.java:1", 1, rdds, parents, "", new TaskMetrics(), places,
+                Option.empty(), 0, false, 0);
     }
 
     private static double number(String line, String after) {
