@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.File;
 import java.math.BigInteger;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -67,8 +70,17 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--ceiling-size", defaultValue = "2048", description = "n of the n x n x n ceiling product. Default: ${DEFAULT-VALUE}.")
     int ceilingSize;
 
+    @Option(names = "--num-verts", defaultValue = "4", description = "num_verts of 'fixed' (--heads must be a multiple). Default: ${DEFAULT-VALUE}.")
+    int numVerts;
+
+    @Option(names = "--vertsize", defaultValue = "1", description = "vertsize of 'fixed'. Default: ${DEFAULT-VALUE}.")
+    int vertsize;
+
     @Option(names = "--json", description = "Also write the figures as JSON to this file.")
     File json;
+
+    @Option(names = "--overwrite", description = "Replace an existing --json file.")
+    boolean overwrite;
 
     @Option(names = "--profile", description = "Also print where the kernel's time goes, phase by phase.")
     boolean profile;
@@ -79,11 +91,14 @@ final class BenchCommand implements Callable<Integer> {
             throw new InvalidInputException("bench sizes must be >= 1: --repetitions " + repetitions + ", --heads " + heads
                     + ", --head-dim " + headDim + ", --seq-len " + seqLen + ", --all-seq-len " + allSeqLen);
         }
-        // Every pattern and array size checked before the ceiling's products, which take a while.
+        // Every pattern, array size and the --json file checked before the ceiling's products, which take a while.
         for (String mode : patterns) {
-            Patterns.parse(mode, context, blockSize, 4, 1);
             int length = mode.equals("all") ? allSeqLen : seqLen;
+            BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length, blockSize, heads);
             arrayLength("--seq-len x --heads x --head-dim for '" + mode + "'", length, heads, headDim);
+        }
+        if (json != null) {
+            checkJson();
         }
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         System.out.printf(Locale.ROOT, "machine: %d cores, %s; %d kernel threads%n",
@@ -97,6 +112,21 @@ final class BenchCommand implements Callable<Integer> {
             return measure(workers, ceiling);
         } finally {
             KernelProfile.disable();
+        }
+    }
+
+    /** Refuses a --json location that is a directory, lies in no directory, or exists without --overwrite. */
+    private void checkJson() {
+        java.nio.file.Path target = json.toPath().toAbsolutePath();
+        java.nio.file.Path parent = target.getParent();
+        if (Files.isDirectory(target)) {
+            throw new InvalidInputException("--json " + json + " is a directory: expected a file");
+        }
+        if (parent == null || !Files.isDirectory(parent)) {
+            throw new InvalidInputException("--json " + json + ": no directory " + parent + " to write it in");
+        }
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS) && !overwrite) {
+            throw new InvalidInputException("--json " + json + " already exists: pass --overwrite to replace it");
         }
     }
 
@@ -122,7 +152,8 @@ final class BenchCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "%-16s %9s %12s %10s %10s %7s%n", "pattern", "L", "useful GFLOP", "seconds", "GFLOP/s", "ratio");
         for (String mode : patterns) {
             int length = mode.equals("all") ? allSeqLen : seqLen;
-            BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, 4, 1), length, blockSize, heads);
+            BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length,
+                    blockSize, heads);
             double usefulGflop = layout.stats().usefulFlops(headDim) / 1e9;
             int n = arrayLength("--seq-len x --heads x --head-dim", length, heads, headDim);
             float[] q = normal(1, n);
@@ -182,7 +213,15 @@ final class BenchCommand implements Callable<Integer> {
             root.put("block_size", blockSize);
             root.put("local_ctx", context);
             root.put("patterns", rows);
-            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json, root);
+            // Written beside it under a hidden name, then moved into place whole.
+            java.nio.file.Path target = json.toPath().toAbsolutePath();
+            java.nio.file.Path partial = target.resolveSibling("." + target.getFileName() + ".partial");
+            try {
+                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(partial.toFile(), root);
+                Files.move(partial, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(partial);
+            }
             System.out.println("wrote " + json);
         }
         return 0;
@@ -192,7 +231,8 @@ final class BenchCommand implements Callable<Integer> {
     private void warmUp(int workers) {
         for (String mode : patterns) {
             int length = Math.min(mode.equals("all") ? allSeqLen : seqLen, 8 * context);
-            BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, 4, 1), length, blockSize, heads);
+            BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length,
+                    blockSize, heads);
             int n = arrayLength("--seq-len x --heads x --head-dim", length, heads, headDim);
             for (int round = 0; round < 3; round++) {
                 SparseForward.forward(normal(round, n), normal(round + 1, n), normal(round + 2, n), 1, layout, headDim,

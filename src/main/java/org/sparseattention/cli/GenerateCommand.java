@@ -53,16 +53,12 @@ final class GenerateCommand implements Callable<Integer> {
         }
         HadoopStorage storage = new HadoopStorage();
         String[] names = {"q.npy", "k.npy", "v.npy"};
+        if (storage.exists(out) && !storage.fileSystem(out).getFileStatus(storage.path(out)).isDirectory()) {
+            throw new InvalidInputException("--out " + out + " is a file: expected a directory to write q.npy, k.npy and"
+                    + " v.npy into");
+        }
         for (String name : names) {
-            Path file = new Path(out, name);
-            if (storage.exists(file.toString())) {
-                if (!overwrite) {
-                    throw new InvalidInputException(file + " already exists: pass --overwrite to replace it");
-                }
-                if (storage.fileSystem(out).getFileStatus(storage.path(file.toString())).isDirectory()) {
-                    throw new InvalidInputException(file + " is a directory: not replacing it, even with --overwrite");
-                }
-            }
+            storage.checkReplaceable("", new Path(out, name).toString(), overwrite);
         }
         long[] shape = {batch, seqLen, dim};
         long bytes;

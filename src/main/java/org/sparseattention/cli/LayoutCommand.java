@@ -48,8 +48,8 @@ final class LayoutCommand implements Callable<Integer> {
             throw new InvalidInputException("--npy needs the original-order grid, computed for --seq-len up to "
                     + BlockLayout.MAX_GRID_LENGTH + ", got " + seqLen);
         }
-        if (npy != null && storage.exists(npy) && !overwrite) {
-            throw new InvalidInputException("--npy " + npy + " already exists: pass --overwrite to replace it");
+        if (npy != null) {
+            storage.checkReplaceable("--npy ", npy, overwrite);
         }
         int nb = layout.numBlocks();
         LayoutStats stats = layout.stats();

@@ -4,7 +4,7 @@ import picocli.CommandLine.Option;
 
 /** The pattern options shared by {@code run}, {@code layout} and {@code verify}. */
 final class PatternOptions {
-    @Option(names = "--heads", required = true, description = "Number of heads H; E must be a multiple.")
+    @Option(names = "--heads", required = true, description = "Number of heads H (for run, the inputs' E must be a multiple of it).")
     int heads;
 
     @Option(names = "--mode", required = true,

@@ -33,7 +33,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--scale", description = "Score scale. Default: 1/sqrt(D).")
     Double scale;
 
-    @Option(names = "--partitions", defaultValue = "0", description = "Spark partitions. Default: four per task slot of the cluster.")
+    @Option(names = "--partitions", defaultValue = "0", description = "Spark partitions for the shuffled units; 0 (the default) sizes them from the cluster's task slots and the shuffled bytes.")
     int partitions;
 
     @Option(names = "--max-key-blocks", defaultValue = "" + SparseForward.DEFAULT_MAX_KEY_BLOCKS,

@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 
 /** {@code verify}: the kernel against the float64 reference on random inputs of a chosen shape. */
 @Command(name = "verify", mixinStandardHelpOptions = true,
-        description = "Runs the kernel and the float64 reference (SEMANTICS.md, dense and quadratic) on random inputs"
+        description = "Runs the kernel and the float64 reference (every pair by the token rules, dense and quadratic) on random inputs"
                 + " and fails when they differ by more than the tolerance.")
 final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--seq-len", defaultValue = "1000", description = "Sequence length L. Default: ${DEFAULT-VALUE}.")
@@ -43,6 +43,9 @@ final class VerifyCommand implements Callable<Integer> {
         if (seqLen < 1 || batch < 1 || headDim < 1) {
             throw new InvalidInputException("--seq-len, --batch and --head-dim must be >= 1, got " + seqLen + ", " + batch
                     + ", " + headDim);
+        }
+        if (!(tolerance >= 0)) {
+            throw new InvalidInputException("--tolerance: expected a relative error >= 0, got " + tolerance);
         }
         Pattern parsed = Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize, pattern.numVerts,
                 pattern.vertsize);

@@ -250,6 +250,28 @@ public final class HadoopStorage implements Storage, Serializable {
         return staged;
     }
 
+    /**
+     * Checks that a file may be written at {@code uri}: nothing is there, or a file that
+     * {@code overwrite} allows replacing; never a directory. {@code option} names the location in
+     * the messages.
+     */
+    public void checkReplaceable(String option, String uri, boolean overwrite) throws IOException {
+        FileStatus status;
+        try {
+            status = fileSystem(uri).getFileStatus(path(uri));
+        } catch (FileNotFoundException e) {
+            return;
+        } catch (IOException e) {
+            throw refused(uri, e);
+        }
+        if (status.isDirectory()) {
+            throw new InvalidInputException(option + uri + " is a directory: not replacing it, even with --overwrite");
+        }
+        if (!overwrite) {
+            throw new InvalidInputException(option + uri + " already exists: pass --overwrite to replace it");
+        }
+    }
+
     /** Moves a file written at {@code staged} (see {@link #stage}) to {@code uri}, replacing what is there. */
     public void publish(Path staged, String uri) throws IOException {
         publish(List.of(staged), List.of(uri));
@@ -265,6 +287,9 @@ public final class HadoopStorage implements Storage, Serializable {
         List<Path> asides = new ArrayList<>();
         for (String uri : uris) {
             Path target = path(uri);
+            if (fs.exists(target) && fs.getFileStatus(target).isDirectory()) {
+                throw new InvalidInputException(uri + " is a directory: not replacing it with a file");
+            }
             targets.add(target);
             asides.add(fs.exists(target) ? new Path(target.getParent(), "." + target.getName() + ".replaced") : null);
         }

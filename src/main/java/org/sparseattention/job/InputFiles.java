@@ -106,6 +106,37 @@ public final class InputFiles {
                         + ": not replacing it, even with --overwrite");
             }
         }
+        checkWritable(settings.out(), storage.fileSystem(settings.out()), out.getParent());
+    }
+
+    /**
+     * Checks, before any work, that the directory {@code dir} that will hold the output and its
+     * staging directory exists or can be created: its nearest existing ancestor must be a directory
+     * in which a directory can be made (tried with a hidden one, removed at once).
+     */
+    private static void checkWritable(String option, FileSystem fs, Path dir) throws IOException {
+        Path existing = dir;
+        while (existing != null && !fs.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return;
+        }
+        if (!fs.getFileStatus(existing).isDirectory()) {
+            throw new InvalidInputException("--out " + option + ": " + existing + " is a file, not a directory");
+        }
+        Path probe = new Path(existing, ".sparse-attention-probe-" + java.util.UUID.randomUUID());
+        boolean made;
+        try {
+            made = fs.mkdirs(probe);
+        } catch (IOException e) {
+            throw new InvalidInputException("--out " + option + ": cannot create directories in " + existing + " ("
+                    + e.getMessage() + ")", e);
+        }
+        if (!made) {
+            throw new InvalidInputException("--out " + option + ": cannot create directories in " + existing);
+        }
+        fs.delete(probe, true);
     }
 
     /**

@@ -96,20 +96,14 @@ final class OutputLocation {
         }
         try {
             renameOnlyIfAbsent(staging, out);
-        } catch (IOException failure) {
-            String previous = "";
+        } catch (FileAlreadyExistsException appeared) {
             if (backup != null) {
-                boolean restored;
-                try {
-                    restored = !fs.exists(out) && fs.rename(backup, out);
-                } catch (IOException e) {
-                    restored = false;
-                }
-                previous = restored ? "; the previous output is back in place"
-                        : "; the previous output is complete in " + backup;
+                throw restoreAndReport(backup, appeared);
             }
-            throw new SparseAttentionException("could not move the finished output to " + out + " (" + failure.getMessage()
-                    + "): it is complete in " + staging + previous, failure);
+            throw new InvalidInputException("--out " + out + " appeared while the job ran; pass --overwrite to"
+                    + " replace it. The new output is complete in " + staging, appeared);
+        } catch (IOException failure) {
+            throw restoreAndReport(backup, failure);
         }
         keepStaging = false;
         if (backup != null) {
@@ -119,6 +113,25 @@ final class OutputLocation {
                 LOG.warn("the new output is in place, but the previous one could not be deleted from " + backup, e);
             }
         }
+    }
+
+    /**
+     * Puts the previous output ({@code backup}, or none) back where it can, and returns the error
+     * that names where the new output and the previous one are.
+     */
+    private SparseAttentionException restoreAndReport(Path backup, IOException failure) {
+        String previous = "";
+        if (backup != null) {
+            boolean restored;
+            try {
+                restored = !fs.exists(out) && fs.rename(backup, out);
+            } catch (IOException e) {
+                restored = false;
+            }
+            previous = restored ? "; the previous output is back in place" : "; the previous output is complete in " + backup;
+        }
+        return new SparseAttentionException("could not move the finished output to " + out + " (" + failure.getMessage()
+                + "): it is complete in " + staging + previous, failure);
     }
 
     /**

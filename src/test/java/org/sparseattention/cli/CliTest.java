@@ -114,6 +114,15 @@ class CliTest {
                 "--npy", npy.toString(), "--overwrite").status());
         assertEquals(dataOffset + 2 * 16 * 16, Files.size(npy));
         assertFalse(Files.exists(dir.resolve(".grid.npy.partial")));
+        // A directory at --npy is never replaced, even with --overwrite, and is refused before any work.
+        Files.createDirectories(dir.resolve("grids/mine"));
+        Outcome directory = run("layout", "--seq-len", "128", "--heads", "2", "--mode", "all", "--npy",
+                dir.resolve("grids").toString(), "--overwrite");
+        assertEquals(2, directory.status(), directory.err());
+        assertTrue(directory.err().contains("grids is a directory: not replacing it"), directory.err());
+        assertFalse(directory.out().contains("layout:"), directory.out());
+        assertTrue(Files.isDirectory(dir.resolve("grids/mine")));
+        assertFalse(Files.exists(dir.resolve(".grids.replaced")));
     }
 
     @Test
@@ -145,6 +154,35 @@ class CliTest {
     }
 
     @Test
+    void benchRefusesItsJsonFileAndFixedsHeadsBeforeMeasuring() throws IOException {
+        Path mine = Files.writeString(dir.resolve("mine.json"), "my notes");
+        String[] small = {"bench", "--seq-len", "256", "--all-seq-len", "64", "--local-ctx", "64",
+            "--head-dim", "8", "--block-size", "16", "--repetitions", "1", "--ceiling-size", "64"};
+        Outcome existing = run(concat(small, "--heads", "4", "--json", mine.toString()));
+        Outcome nowhere = run(concat(small, "--heads", "4", "--json", dir.resolve("no/such/dir/x.json").toString()));
+        Outcome heads = run(concat(small, "--heads", "2"));
+        for (Outcome o : List.of(existing, nowhere, heads)) {
+            assertEquals(2, o.status(), o.err());
+            assertFalse(o.out().contains("ceiling"), "refused before the ceiling is measured: " + o.out());
+        }
+        assertTrue(existing.err().contains("mine.json already exists: pass --overwrite"), existing.err());
+        assertEquals("my notes", Files.readString(mine));
+        assertTrue(nowhere.err().contains("no directory"), nowhere.err());
+        assertTrue(heads.err().contains("2 % 4"), heads.err());
+        Outcome replaced = run(concat(small, "--heads", "2", "--num-verts", "2", "--patterns", "fixed", "--json",
+                mine.toString(), "--overwrite"));
+        assertEquals(0, replaced.status(), replaced.err());
+        assertEquals("fixed", new ObjectMapper().readTree(mine.toFile()).get("patterns").get(0).get("pattern").asText());
+        assertFalse(Files.exists(dir.resolve(".mine.json.partial")));
+    }
+
+    private static String[] concat(String[] first, String... more) {
+        String[] all = java.util.Arrays.copyOf(first, first.length + more.length);
+        System.arraycopy(more, 0, all, first.length, more.length);
+        return all;
+    }
+
+    @Test
     void generateReplacesAnExistingSetWholeOrNotAtAllAndRefusesWhatTheDiskCannotHold() throws IOException {
         assertEquals(0, run("generate", "--out", dir.toString(), "--seq-len", "20", "--dim", "8", "--seed", "1").status());
         byte[][] before = new byte[3][];
@@ -169,6 +207,10 @@ class CliTest {
         assertEquals(2, directory.status(), directory.err());
         assertTrue(directory.err().contains("v.npy is a directory"), directory.err());
         assertTrue(Files.isDirectory(dir.resolve("v.npy/mine")));
+        assertArrayEquals(before[0], Files.readAllBytes(dir.resolve("q.npy")));
+        Outcome file = run("generate", "--out", dir.resolve("q.npy").toString(), "--seq-len", "20", "--dim", "8");
+        assertEquals(2, file.status(), file.err());
+        assertTrue(file.err().contains("is a file: expected a directory"), file.err());
         assertArrayEquals(before[0], Files.readAllBytes(dir.resolve("q.npy")));
         Outcome huge = run("generate", "--out", dir.resolve("huge").toString(), "--batch", "1000", "--seq-len", "1000000",
                 "--dim", "1000000");
@@ -239,6 +281,29 @@ class CliTest {
         assertEquals(2, o.status(), name + ": " + o.err());
         assertTrue(o.err().contains(expected), "'" + o.err() + "' lacks '" + expected + "'");
         assertFalse(Files.exists(out), "nothing written");
+    }
+
+    @Test
+    void anOutputLocationThatCannotBeWrittenIsRefusedBeforeAnyWork() throws IOException {
+        assertEquals(0, run("generate", "--out", dir.toString(), "--seq-len", "40", "--dim", "12").status());
+        Path notes = Files.writeString(dir.resolve("notes.txt"), "mine");
+        Outcome underFile = run(runArgs(notes.resolve("out"), "--heads", "3", "--mode", "all"));
+        Outcome unwritable = run(runArgs(Path.of("/proc/sparse-attention-nowhere/out"), "--heads", "3", "--mode", "all"));
+        for (Outcome o : List.of(underFile, unwritable)) {
+            assertEquals(2, o.status(), o.err());
+            assertFalse(o.out().contains("plan:"), "refused before planning: " + o.out());
+            assertFalse(o.err().contains("\tat "), "no stack trace: " + o.err());
+        }
+        assertTrue(underFile.err().contains("notes.txt is a file, not a directory"), underFile.err());
+        assertTrue(unwritable.err().contains("cannot create directories in file:/proc"), unwritable.err());
+        assertEquals("mine", Files.readString(notes));
+        try (Stream<Path> left = Files.list(dir)) {
+            assertEquals(List.of(), left.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".")).toList(),
+                    "no probe or staging directory left");
+        }
+        Outcome tolerance = run("verify", "--seq-len", "10", "--heads", "1", "--mode", "all", "--tolerance", "-1");
+        assertEquals(2, tolerance.status(), tolerance.err());
+        assertTrue(tolerance.err().contains("--tolerance: expected a relative error >= 0, got -1.0"), tolerance.err());
     }
 
     @Test

@@ -69,6 +69,22 @@ class OutputLocationTest {
                 "the finished output stays where the message says");
     }
 
+    /** Two runs on one new --out: the one that finishes second is refused as bad usage, its output kept. */
+    @Test
+    void anOutputThatAppearsJustBeforeTheRenameIsRefusedAsBadUsage(@TempDir Path dir) throws IOException {
+        Configuration conf = new Configuration();
+        conf.set("fs.appearing.impl", AppearingFileSystem.class.getName());
+        conf.setBoolean("fs.appearing.impl.disable.cache", true);
+        OutputLocation location = new OutputLocation("appearing://" + dir.resolve("out").toUri().getPath(), conf);
+        finished(Path.of(location.staging().toUri().getPath()), "new");
+        InvalidInputException refused = assertThrows(InvalidInputException.class, () -> location.promote(false));
+        assertTrue(refused.getMessage().contains("appeared while the job ran"), refused.getMessage());
+        location.discard();
+        assertEquals(List.of(), names(dir.resolve("out")), "the other run's output is left alone");
+        assertEquals("new", Files.readString(Path.of(location.staging().toUri().getPath())
+                .resolve("output-b00000-r0000000000.npy")), "the finished output stays where the message says");
+    }
+
     @Test
     void aPreviousOutputIsMovedBackWhenTheNewOneCannotTakeItsPlace(@TempDir Path dir) throws IOException {
         Path out = dir.resolve("out");
