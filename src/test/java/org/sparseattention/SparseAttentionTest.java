@@ -98,7 +98,7 @@ class SparseAttentionTest {
         INDArray shorter = tensor(14, B, L - 1, H * D);
         assertMessage("[2, 37, 15] != [2, 36, 15]", () -> SparseAttention.attentionImpl(q, shorter, v, H, "all", 0));
         assertMessage("q and v", () -> SparseAttention.attentionImpl(q, k, shorter, H, "all", 0));
-        assertMessage("stride (localAttnCtx) must be >= 1, got 0",
+        assertMessage("stride localAttnCtx (--local-ctx) must be >= 1, got 0",
                 () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "strided", 0, 8, 1, 1));
         assertMessage("got -2", () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "strided", -2, 8, 1, 1));
         assertMessage("'sparse'", () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "sparse", 4, 8, 1, 1));
@@ -107,7 +107,7 @@ class SparseAttentionTest {
                 () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "fixed", 10, 8, 1, 1));
         assertMessage("blockSize must be >= 1, got 0",
                 () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "local", 4, 0, 1, 1));
-        assertMessage("localAttnCtx must be >= 1, got -8",
+        assertMessage("localAttnCtx (--local-ctx) must be >= 1, got -8",
                 () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "fixed", -8, 8, 1, 1));
         assertMessage("rank", () -> SparseAttention.attentionImpl(tensor(1, 2, 3, 4, 5), k, v, H, "all", 0));
     }

@@ -86,7 +86,8 @@ final class StageTimes extends SparkListener {
         console.accept(String.format(Locale.ROOT, "stage %d (%s): %d tasks in %.2f s, input rows read %d, shuffle written %.1f MB,"
                 + " read %.1f MB%s%s", stage.stageId(), stage.name().split(" at ")[0], stage.numTasks(),
                 (end - start) / 1000.0, figures[PHASES.length], written / 1e6, read / 1e6, breakdown(metrics, figures),
-                stage.failureReason().isDefined() ? ", failed: " + stage.failureReason().get() : ""));
+                stage.failureReason().isDefined() ? ", failed: " + stage.failureReason().get().lines().findFirst().orElse("")
+                        : ""));
     }
 
     /**

@@ -13,28 +13,28 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
 
     public FixedPattern {
         if (blockSize < 1) {
-            throw new InvalidInputException("fixed: blockSize must be >= 1, got " + blockSize);
+            throw new InvalidInputException("fixed: blockSize (--block-size) must be >= 1, got " + blockSize);
         }
         if (context <= 0) {
-            throw new InvalidInputException("fixed: localAttnCtx must be >= 1, got " + context);
+            throw new InvalidInputException("fixed: localAttnCtx (--local-ctx) must be >= 1, got " + context);
         }
         if (context % blockSize != 0) {
-            throw new InvalidInputException("fixed: localAttnCtx must be a positive multiple of blockSize: "
+            throw new InvalidInputException("fixed: localAttnCtx (--local-ctx) must be a positive multiple of blockSize (--block-size): "
                     + context + " is not a multiple of " + blockSize);
         }
         if (numVerts < 1) {
-            throw new InvalidInputException("fixed: numVerts must be >= 1, got " + numVerts);
+            throw new InvalidInputException("fixed: numVerts (--num-verts) must be >= 1, got " + numVerts);
         }
         if (vertsize < 1) {
-            throw new InvalidInputException("fixed: vertsize must be >= 1, got " + vertsize);
+            throw new InvalidInputException("fixed: vertsize (--vertsize) must be >= 1, got " + vertsize);
         }
         int blocksPerWindow = context / blockSize;
         if (blocksPerWindow % vertsize != 0) {
             throw new InvalidInputException("fixed: blocks per window (localAttnCtx / blockSize = "
-                    + blocksPerWindow + ") must be a multiple of vertsize " + vertsize);
+                    + blocksPerWindow + ") must be a multiple of vertsize (--vertsize) " + vertsize);
         }
         if ((long) numVerts * vertsize > blocksPerWindow) {
-            throw new InvalidInputException("fixed: numVerts * vertsize must be <= blocks per window: "
+            throw new InvalidInputException("fixed: numVerts * vertsize (--num-verts x --vertsize) must be <= blocks per window: "
                     + numVerts + " * " + vertsize + " > " + blocksPerWindow);
         }
     }
@@ -53,7 +53,7 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
     @Override
     public void checkHeads(int heads) {
         if (heads % numVerts != 0) {
-            throw new InvalidInputException("fixed: heads must be a multiple of numVerts: "
+            throw new InvalidInputException("fixed: heads must be a multiple of numVerts (--num-verts): "
                     + heads + " % " + numVerts + " != 0");
         }
     }

@@ -13,7 +13,7 @@ public record StridedPattern(int stride) implements Elementary {
     public StridedPattern {
         if (stride < 1) {
             throw new InvalidInputException(
-                    "strided: the stride (localAttnCtx) must be >= 1, got " + stride);
+                    "strided: the stride localAttnCtx (--local-ctx) must be >= 1, got " + stride);
         }
     }
 
