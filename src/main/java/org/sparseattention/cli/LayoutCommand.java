@@ -37,6 +37,7 @@ final class LayoutCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        pattern.noteDenseLocal();
         if (headDim < 1) {
             throw new InvalidInputException("--head-dim must be >= 1, got " + headDim);
         }

@@ -24,4 +24,16 @@ final class PatternOptions {
 
     @Option(names = "--vertsize", defaultValue = "1", description = "fixed: blocks per summary slice. Default: ${DEFAULT-VALUE}.")
     int vertsize;
+
+    /**
+     * Prints a note when {@code local} will attend every earlier position: with {@code --local-ctx}
+     * 0 or less it allows the pairs of {@code all}, dense and quadratic in the length.
+     */
+    void noteDenseLocal() {
+        boolean local = java.util.Arrays.stream(mode.split("[+,]")).map(String::trim).anyMatch("local"::equals);
+        if (local && localCtx <= 0) {
+            System.err.println("note: --local-ctx " + localCtx + ": 'local' attends every earlier position, as 'all'"
+                    + " does (dense, quadratic in the length)");
+        }
+    }
 }

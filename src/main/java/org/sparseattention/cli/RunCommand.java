@@ -64,6 +64,7 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        pattern.noteDenseLocal();
         if (scale != null) {
             // Checked here: NaN is the settings' mark for the default scale, which a NaN given here must not become.
             SparseForward.checkScale("--scale", scale);

@@ -90,6 +90,10 @@ class CliTest {
         assertEquals(0, o.status(), o.err());
         assertTrue(o.out().contains("head 0: 70 of 256 blocks"), o.out());
         assertTrue(o.out().contains("total: 140 tiles"), o.out());
+        assertFalse(o.err().contains("note:"), o.err());
+        Outcome dense = run("layout", "--seq-len", "128", "--heads", "2", "--mode", "local", "--block-size", "8");
+        assertEquals(0, dense.status(), dense.err());
+        assertTrue(dense.err().contains("note: --local-ctx 0: 'local' attends every earlier position"), dense.err());
         assertTrue(o.out().contains("  +###+..........."), o.out());
         byte[] bytes = Files.readAllBytes(npy);
         int dataOffset = 10 + ((bytes[8] & 0xff) | (bytes[9] & 0xff) << 8);
