@@ -3,6 +3,7 @@ package org.sparseattention.cli;
 import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.job.RunSummary;
 import org.sparseattention.job.SparseAttentionJob;
 import org.sparseattention.kernel.SparseForward;
@@ -75,10 +76,25 @@ final class RunCommand implements Callable<Integer> {
         SparkConf conf = SparseAttentionJob.embeddedConf("sparse-attention " + pattern.mode, master);
         SparseAttentionJob.warmUpWhileStarting(conf);
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings);
-        try (JavaSparkContext spark = new JavaSparkContext(conf)) {
+        try (JavaSparkContext spark = start(conf)) {
             RunSummary summary = SparseAttentionJob.execute(prepared, spark, System.out::println);
             System.out.println(summary.describe());
         }
         return 0;
+    }
+
+    /** Starts Spark; a master it cannot parse is bad usage (exit status 2), named with its source. */
+    private static JavaSparkContext start(SparkConf conf) {
+        try {
+            return new JavaSparkContext(conf);
+        } catch (Exception e) {
+            // Scala throws the checked SparkException undeclared.
+            if (e instanceof org.apache.spark.SparkException && String.valueOf(e.getMessage()).startsWith(
+                    "Could not parse Master URL")) {
+                throw new InvalidInputException("--master (or spark.master) " + conf.get("spark.master", "") + ": "
+                        + e.getMessage(), e);
+            }
+            throw e;
+        }
     }
 }

@@ -305,6 +305,13 @@ class CliTest {
             assertEquals(List.of(), left.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".")).toList(),
                     "no probe or staging directory left");
         }
+        String[] bogus = runArgs(dir.resolve("out"), "--heads", "3", "--mode", "all");
+        bogus[java.util.Arrays.asList(bogus).indexOf("local[2]")] = "bogus";
+        Outcome master = run(bogus);
+        assertEquals(2, master.status(), master.err());
+        assertTrue(master.err().contains("error: --master (or spark.master) bogus: Could not parse Master URL"),
+                master.err());
+        assertFalse(Files.exists(dir.resolve("out")));
         Outcome tolerance = run("verify", "--seq-len", "10", "--heads", "1", "--mode", "all", "--tolerance", "-1");
         assertEquals(2, tolerance.status(), tolerance.err());
         assertTrue(tolerance.err().contains("--tolerance: expected a relative error >= 0, got -1.0"), tolerance.err());
