@@ -291,7 +291,9 @@ public final class HadoopStorage implements Storage, Serializable {
                 throw new InvalidInputException(uri + " is a directory: not replacing it with a file");
             }
             targets.add(target);
-            asides.add(fs.exists(target) ? new Path(target.getParent(), "." + target.getName() + ".replaced") : null);
+            // A name of its own, so that no file already there is touched.
+            asides.add(fs.exists(target) ? new Path(target.getParent(), "." + target.getName() + ".replaced-"
+                    + java.util.UUID.randomUUID()) : null);
         }
         int movedAside = 0;
         int placed = 0;
@@ -299,7 +301,6 @@ public final class HadoopStorage implements Storage, Serializable {
             for (; movedAside < targets.size(); movedAside++) {
                 Path aside = asides.get(movedAside);
                 if (aside != null) {
-                    fs.delete(aside, false);
                     if (!fs.rename(targets.get(movedAside), aside)) {
                         throw new IOException("could not move " + targets.get(movedAside) + " aside to " + aside);
                     }

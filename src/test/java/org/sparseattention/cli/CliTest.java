@@ -126,7 +126,10 @@ class CliTest {
         assertTrue(directory.err().contains("grids is a directory: not replacing it"), directory.err());
         assertFalse(directory.out().contains("layout:"), directory.out());
         assertTrue(Files.isDirectory(dir.resolve("grids/mine")));
-        assertFalse(Files.exists(dir.resolve(".grids.replaced")));
+        try (Stream<Path> left = Files.list(dir)) {
+            assertEquals(List.of(), left.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".grids"))
+                    .toList(), "nothing moved aside");
+        }
     }
 
     @Test
