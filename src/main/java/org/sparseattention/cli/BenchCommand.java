@@ -3,9 +3,11 @@ package org.sparseattention.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.File;
+import java.io.IOException;
 import java.math.BigInteger;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -22,6 +24,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.kernel.AttentionOutput;
 import org.sparseattention.kernel.KernelProfile;
 import org.sparseattention.kernel.SparseForward;
@@ -82,6 +85,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace an existing --json file.")
     boolean overwrite;
 
+    /** The --json file (links resolved) and the hidden file the figures are written to first. */
+    private java.nio.file.Path jsonTarget;
+    private java.nio.file.Path jsonPartial;
+    /** Set while the hidden file holds figures that could not be put in place, which the error names. */
+    private boolean keepPartial;
+
     @Option(names = "--profile", description = "Also print where the kernel's time goes, phase by phase.")
     boolean profile;
 
@@ -112,12 +121,23 @@ final class BenchCommand implements Callable<Integer> {
             return measure(workers, ceiling);
         } finally {
             KernelProfile.disable();
+            if (jsonPartial != null && !keepPartial) {
+                Files.deleteIfExists(jsonPartial);
+            }
         }
     }
 
     /** Refuses a --json location that is a directory, lies in no directory, or exists without --overwrite. */
     private void checkJson() {
         java.nio.file.Path target = json.toPath().toAbsolutePath();
+        if (Files.isSymbolicLink(target)) {
+            // Written where the link points, as writing through it would.
+            try {
+                target = target.toRealPath();
+            } catch (IOException e) {
+                throw new InvalidInputException("--json " + json + " is a symbolic link to nothing (" + e + ")", e);
+            }
+        }
         java.nio.file.Path parent = target.getParent();
         if (Files.isDirectory(target)) {
             throw new InvalidInputException("--json " + json + " is a directory: expected a file");
@@ -125,9 +145,15 @@ final class BenchCommand implements Callable<Integer> {
         if (parent == null || !Files.isDirectory(parent)) {
             throw new InvalidInputException("--json " + json + ": no directory " + parent + " to write it in");
         }
-        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS) && !overwrite) {
+        if (Files.exists(target) && !overwrite) {
             throw new InvalidInputException("--json " + json + " already exists: pass --overwrite to replace it");
         }
+        try {
+            jsonPartial = Files.createTempFile(parent, "." + target.getFileName() + ".", ".partial");
+        } catch (IOException e) {
+            throw new InvalidInputException("--json " + json + ": cannot write in " + parent + " (" + e + ")", e);
+        }
+        jsonTarget = target;
     }
 
     /** Returns the product of {@code sizes}, refusing one that no Java array can hold. */
@@ -213,15 +239,28 @@ final class BenchCommand implements Callable<Integer> {
             root.put("block_size", blockSize);
             root.put("local_ctx", context);
             root.put("patterns", rows);
-            // Written beside it under a hidden name, then moved into place whole.
-            java.nio.file.Path target = json.toPath().toAbsolutePath();
-            java.nio.file.Path partial = target.resolveSibling("." + target.getFileName() + ".partial");
+            // Written beside it under a hidden name of its own (made by checkJson), then moved into place whole.
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(jsonPartial.toFile(), root);
+            keepPartial = true;
             try {
-                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(partial.toFile(), root);
-                Files.move(partial, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(partial);
+                if (overwrite) {
+                    try {
+                        Files.move(jsonPartial, jsonTarget, StandardCopyOption.REPLACE_EXISTING,
+                                StandardCopyOption.ATOMIC_MOVE);
+                    } catch (AtomicMoveNotSupportedException e) {
+                        Files.move(jsonPartial, jsonTarget, StandardCopyOption.REPLACE_EXISTING);
+                    }
+                } else {
+                    Files.move(jsonPartial, jsonTarget);
+                }
+            } catch (FileAlreadyExistsException e) {
+                throw new InvalidInputException("--json " + json + " appeared while bench ran: not replacing it without"
+                        + " --overwrite; the figures are in " + jsonPartial, e);
+            } catch (IOException e) {
+                throw new SparseAttentionException("could not move the figures to --json " + json + " (" + e
+                        + "): they are in " + jsonPartial, e);
             }
+            keepPartial = false;
             System.out.println("wrote " + json);
         }
         return 0;

@@ -245,7 +245,12 @@ public final class HadoopStorage implements Storage, Serializable {
         Path staged = new Path(target.toUri().getScheme(), target.toUri().getAuthority(),
                 parent.getPath().replaceAll("/$", "") + "/." + target.getName() + ".partial");
         FileSystem fs = fileSystem(uri);
-        fs.create(staged, true).close();
+        if (fs.exists(staged)) {
+            // Not ours to delete: a user's file, or what a killed run left (which then is safe to remove).
+            throw new InvalidInputException(staged + " is in the way of writing " + uri
+                    + " (left by an interrupted run?): remove it and run again");
+        }
+        fs.create(staged, false).close();
         fs.deleteOnExit(staged);
         return staged;
     }

@@ -106,37 +106,39 @@ public final class InputFiles {
                         + ": not replacing it, even with --overwrite");
             }
         }
-        checkWritable(settings.out(), storage.fileSystem(settings.out()), out.getParent());
+        checkWritable(settings.out(), realOut.getParent());
     }
 
     /**
-     * Checks, before any work, that the directory {@code dir} that will hold the output and its
-     * staging directory exists or can be created: its nearest existing ancestor must be a directory
-     * in which a directory can be made (tried with a hidden one, removed at once).
+     * On the local file system, checks before any work that the directory {@code dir} that will
+     * hold the output and its staging directory exists or can be created: its nearest existing
+     * ancestor must be a directory in which a directory can be made (tried with a hidden one,
+     * removed at once). Other file systems are not probed: object stores have no directories to
+     * probe, and their failures come from the service when the job writes.
      */
-    private static void checkWritable(String option, FileSystem fs, Path dir) throws IOException {
-        Path existing = dir;
-        while (existing != null && !fs.exists(existing)) {
+    private static void checkWritable(String option, Path dir) throws IOException {
+        if (dir == null || !"file".equals(dir.toUri().getScheme())) {
+            return;
+        }
+        java.nio.file.Path existing = java.nio.file.Path.of(dir.toUri().getPath());
+        while (existing != null && !Files.exists(existing)) {
             existing = existing.getParent();
         }
         if (existing == null) {
             return;
         }
-        if (!fs.getFileStatus(existing).isDirectory()) {
+        if (!Files.isDirectory(existing)) {
             throw new InvalidInputException("--out " + option + ": " + existing + " is a file, not a directory");
         }
-        Path probe = new Path(existing, ".sparse-attention-probe-" + java.util.UUID.randomUUID());
-        boolean made;
+        java.nio.file.Path probe;
         try {
-            made = fs.mkdirs(probe);
+            probe = Files.createTempDirectory(existing, ".sparse-attention-probe-");
         } catch (IOException e) {
-            throw new InvalidInputException("--out " + option + ": cannot create directories in " + existing + " ("
-                    + e.getMessage() + ")", e);
+            throw new InvalidInputException("--out " + option + ": cannot create directories in " + existing + " (" + e
+                    + ")", e);
         }
-        if (!made) {
-            throw new InvalidInputException("--out " + option + ": cannot create directories in " + existing);
-        }
-        fs.delete(probe, true);
+        probe.toFile().deleteOnExit();
+        Files.delete(probe);
     }
 
     /**

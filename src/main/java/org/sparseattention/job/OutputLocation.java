@@ -100,8 +100,9 @@ final class OutputLocation {
             if (backup != null) {
                 throw restoreAndReport(backup, appeared);
             }
-            throw new InvalidInputException("--out " + out + " appeared while the job ran; pass --overwrite to"
-                    + " replace it. The new output is complete in " + staging, appeared);
+            throw new InvalidInputException("--out " + out + " appeared while the job ran" + (overwrite
+                    ? " (another run's output?): not replacing it." : "; pass --overwrite to replace it.")
+                    + " The new output is complete in " + staging, appeared);
         } catch (IOException failure) {
             throw restoreAndReport(backup, failure);
         }

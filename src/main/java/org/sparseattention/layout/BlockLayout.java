@@ -93,12 +93,13 @@ public final class BlockLayout {
     }
 
     /**
-     * Returns the elements of a head that add pairs to compute: with {@code all} among them, which
-     * allows every pair any causal pattern does, only the original order's elements (a residue
-     * frame would compute tiles whose every pair it then masks out).
+     * Returns the elements of a head that add pairs to compute: with {@code all} among them (or
+     * {@code local} with a window of 0 or less, the same pairs), which allows every pair any causal
+     * pattern does, only the original order's elements (a residue frame would compute tiles whose
+     * every pair it then masks out).
      */
     private static List<Elementary> computed(List<Elementary> elements) {
-        if (elements.stream().noneMatch(e -> e instanceof AllPattern)) {
+        if (elements.stream().noneMatch(e -> e instanceof AllPattern || e instanceof LocalPattern l && l.context() <= 0)) {
             return elements;
         }
         return elements.stream().filter(e -> e.frameStride() == 1).toList();

@@ -109,8 +109,11 @@ class CliTest {
                 "--npy", npy.toString()).status(), "an existing --npy is not replaced without --overwrite");
         // A replacement that cannot be written leaves the existing file as it was.
         Files.createDirectories(dir.resolve(".grid.npy.partial/blocked"));
-        assertTrue(run("layout", "--seq-len", "128", "--heads", "2", "--mode", "all", "--block-size", "8",
-                "--npy", npy.toString(), "--overwrite").status() != 0);
+        Outcome blocked = run("layout", "--seq-len", "128", "--heads", "2", "--mode", "all", "--block-size", "8",
+                "--npy", npy.toString(), "--overwrite");
+        assertEquals(2, blocked.status(), blocked.err());
+        assertTrue(blocked.err().contains(".grid.npy.partial is in the way of writing"), blocked.err());
+        assertTrue(Files.isDirectory(dir.resolve(".grid.npy.partial/blocked")), "what is in the way is left alone");
         assertArrayEquals(bytes, Files.readAllBytes(npy));
         Files.delete(dir.resolve(".grid.npy.partial/blocked"));
         Files.delete(dir.resolve(".grid.npy.partial"));
@@ -180,7 +183,22 @@ class CliTest {
                 mine.toString(), "--overwrite"));
         assertEquals(0, replaced.status(), replaced.err());
         assertEquals("fixed", new ObjectMapper().readTree(mine.toFile()).get("patterns").get(0).get("pattern").asText());
-        assertFalse(Files.exists(dir.resolve(".mine.json.partial")));
+        // Through a symbolic link: written where it points, the link kept; a link to nothing is refused.
+        Path link = Files.createSymbolicLink(dir.resolve("link.json"), mine);
+        Files.writeString(mine, "old figures");
+        Outcome linked = run(concat(small, "--heads", "2", "--num-verts", "2", "--patterns", "fixed", "--json",
+                link.toString(), "--overwrite"));
+        assertEquals(0, linked.status(), linked.err());
+        assertTrue(Files.isSymbolicLink(link));
+        assertTrue(Files.readString(mine).contains("\"pattern\" : \"fixed\""), Files.readString(mine));
+        Path dangling = Files.createSymbolicLink(dir.resolve("dangling.json"), dir.resolve("nothing.json"));
+        Outcome nothing = run(concat(small, "--heads", "4", "--json", dangling.toString(), "--overwrite"));
+        assertEquals(2, nothing.status(), nothing.err());
+        assertTrue(nothing.err().contains("is a symbolic link to nothing"), nothing.err());
+        try (Stream<Path> left = Files.list(dir)) {
+            assertEquals(List.of(), left.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".")).toList(),
+                    "no partial file left");
+        }
     }
 
     private static String[] concat(String[] first, String... more) {
@@ -302,7 +320,7 @@ class CliTest {
             assertFalse(o.err().contains("\tat "), "no stack trace: " + o.err());
         }
         assertTrue(underFile.err().contains("notes.txt is a file, not a directory"), underFile.err());
-        assertTrue(unwritable.err().contains("cannot create directories in file:/proc"), unwritable.err());
+        assertTrue(unwritable.err().contains("cannot create directories in /proc"), unwritable.err());
         assertEquals("mine", Files.readString(notes));
         try (Stream<Path> left = Files.list(dir)) {
             assertEquals(List.of(), left.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".")).toList(),
@@ -357,5 +375,9 @@ class CliTest {
         assertTrue(inputs.indexOf("\"q\"") < inputs.indexOf("\"k\"") && inputs.indexOf("\"k\"") < inputs.indexOf("\"v\""),
                 manifest);
         assertTrue(Files.exists(out.resolve("_SUCCESS")));
+        try (Stream<Path> left = Files.list(dir)) {
+            assertEquals(List.of(), left.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".")).toList(),
+                    "no probe or staging directory left beside the output");
+        }
     }
 }

@@ -167,7 +167,8 @@ class BlockLayoutTest {
     void unionsWithAllComputeOnlyAllsTiles() {
         BlockLayout all = BlockLayout.of(Pattern.all(), 200, 8, 2);
         for (Pattern union : List.of(Pattern.union(Pattern.all(), Pattern.strided(16)),
-                Pattern.union(Pattern.strided(5), Pattern.local(9), Pattern.all()))) {
+                Pattern.union(Pattern.strided(5), Pattern.local(9), Pattern.all()),
+                Pattern.union(Pattern.local(0), Pattern.strided(16)))) {
             BlockLayout layout = BlockLayout.of(union, 200, 8, 2);
             assertEquals(1, layout.frameCount(), union.describe());
             assertEquals(all.stats().totalTiles(), layout.stats().totalTiles(), union.describe());
