@@ -46,6 +46,7 @@ class ConfigFilesTest {
                 assertTrue(options.contains(option), key + " in conf/spark-cluster.conf lacks " + option);
             }
             assertTrue(options.contains("--add-modules=jdk.incubator.vector"), key + " lacks the Vector API module");
+            assertTrue(options.contains("-XX:+ExitOnOutOfMemoryError"), key + ": a JVM out of memory must end, not hang");
             String extra = key.replace("default", "extra");
             assertEquals(null, cluster.getProperty(extra), extra + " is the user's: the project's options are defaults");
         }
