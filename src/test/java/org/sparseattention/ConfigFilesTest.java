@@ -53,6 +53,12 @@ class ConfigFilesTest {
     }
 
     @Test
+    void theEmbeddedLauncherEndsAJvmOutOfMemory() throws IOException {
+        assertTrue(Files.readString(Path.of("jobs/sparse-attention")).contains(" -XX:+ExitOnOutOfMemoryError "),
+                "jobs/sparse-attention: a JVM out of memory must end, not hang");
+    }
+
+    @Test
     void bothLaunchersWriteTheShuffleOnce() throws IOException {
         // The planner bounds each task's shuffled pieces because the launchers have Spark sort them
         // in memory (Planner.SHUFFLE_BYTES_PER_PARTITION): the two files must agree on it.

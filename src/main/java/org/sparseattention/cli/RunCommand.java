@@ -83,7 +83,10 @@ final class RunCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Starts Spark; a master it cannot parse is bad usage (exit status 2), named with its source. */
+    /**
+     * Starts Spark; a master it cannot parse, or a heap below the least Spark runs in, is bad usage
+     * (exit status 2), named with where to change it.
+     */
     private static JavaSparkContext start(SparkConf conf) {
         try {
             return new JavaSparkContext(conf);
@@ -93,6 +96,10 @@ final class RunCommand implements Callable<Integer> {
                     "Could not parse Master URL")) {
                 throw new InvalidInputException("--master (or spark.master) " + conf.get("spark.master", "") + ": "
                         + e.getMessage(), e);
+            }
+            if (e instanceof IllegalArgumentException && String.valueOf(e.getMessage()).contains("INVALID_DRIVER_MEMORY")) {
+                throw new InvalidInputException("the JVM's heap is too small for Spark (raise -Xmx in"
+                        + " SPARSE_ATTENTION_JAVA_OPTS, or spark.driver.memory): " + e.getMessage(), e);
             }
             throw e;
         }

@@ -333,6 +333,15 @@ class CliTest {
         assertTrue(master.err().contains("error: --master (or spark.master) bogus: Could not parse Master URL"),
                 master.err());
         assertFalse(Files.exists(dir.resolve("out")));
+        System.setProperty("spark.testing.memory", "268435456");
+        Outcome heap;
+        try {
+            heap = run(runArgs(dir.resolve("out"), "--heads", "3", "--mode", "all"));
+        } finally {
+            System.clearProperty("spark.testing.memory");
+        }
+        assertEquals(2, heap.status(), heap.err());
+        assertTrue(heap.err().contains("error: the JVM's heap is too small for Spark (raise -Xmx"), heap.err());
         Outcome tolerance = run("verify", "--seq-len", "10", "--heads", "1", "--mode", "all", "--tolerance", "-1");
         assertEquals(2, tolerance.status(), tolerance.err());
         assertTrue(tolerance.err().contains("--tolerance: expected a relative error >= 0, got -1.0"), tolerance.err());
