@@ -112,12 +112,13 @@ final class BenchCommand implements Callable<Integer> {
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         System.out.printf(Locale.ROOT, "machine: %d cores, %s; %d kernel threads%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("os.arch"), workers);
-        double ceiling = ceiling(workers);
-        System.out.printf(Locale.ROOT, "ceiling: %.1f GFLOP/s (float32 %d^3 products through ND4J)%n", ceiling, ceilingSize);
-        if (profile) {
-            KernelProfile.enable();
-        }
         try {
+            double ceiling = ceiling(workers);
+            System.out.printf(Locale.ROOT, "ceiling: %.1f GFLOP/s (float32 %d^3 products through ND4J)%n", ceiling,
+                    ceilingSize);
+            if (profile) {
+                KernelProfile.enable();
+            }
             return measure(workers, ceiling);
         } finally {
             KernelProfile.disable();
