@@ -85,7 +85,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace an existing --json file.")
     boolean overwrite;
 
-    /** The --json file (links resolved) and the hidden file the figures are written to first. */
+    /** The --json file (links resolved) and the hidden file the figures are written to before it. */
     private java.nio.file.Path jsonTarget;
     private java.nio.file.Path jsonPartial;
     /** Set while the hidden file holds figures that could not be put in place, which the error names. */
@@ -150,11 +150,16 @@ final class BenchCommand implements Callable<Integer> {
             throw new InvalidInputException("--json " + json + " already exists: pass --overwrite to replace it");
         }
         try {
-            jsonPartial = Files.createTempFile(parent, "." + target.getFileName() + ".", ".partial");
+            Files.delete(Files.createFile(hiddenBeside(target)));
         } catch (IOException e) {
             throw new InvalidInputException("--json " + json + ": cannot write in " + parent + " (" + e + ")", e);
         }
         jsonTarget = target;
+    }
+
+    /** Returns a new hidden name beside {@code target}, for writing it whole before it is moved into place. */
+    private static java.nio.file.Path hiddenBeside(java.nio.file.Path target) {
+        return target.resolveSibling("." + target.getFileName() + "." + java.util.UUID.randomUUID() + ".partial");
     }
 
     /** Returns the product of {@code sizes}, refusing one that no Java array can hold. */
@@ -240,7 +245,8 @@ final class BenchCommand implements Callable<Integer> {
             root.put("block_size", blockSize);
             root.put("local_ctx", context);
             root.put("patterns", rows);
-            // Written beside it under a hidden name of its own (made by checkJson), then moved into place whole.
+            // Written beside it under a hidden name of its own, then moved into place whole.
+            jsonPartial = hiddenBeside(jsonTarget);
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(jsonPartial.toFile(), root);
             keepPartial = true;
             try {

@@ -97,9 +97,9 @@ final class RunCommand implements Callable<Integer> {
                 throw new InvalidInputException("--master (or spark.master) " + conf.get("spark.master", "") + ": "
                         + e.getMessage(), e);
             }
-            if (e instanceof IllegalArgumentException && String.valueOf(e.getMessage()).contains("INVALID_DRIVER_MEMORY")) {
+            if (e instanceof org.apache.spark.SparkThrowable spark && "INVALID_DRIVER_MEMORY".equals(spark.getCondition())) {
                 throw new InvalidInputException("the JVM's heap is too small for Spark (raise -Xmx in"
-                        + " SPARSE_ATTENTION_JAVA_OPTS, or spark.driver.memory): " + e.getMessage(), e);
+                        + " SPARSE_ATTENTION_JAVA_OPTS, or --driver-memory under spark-submit): " + e.getMessage(), e);
             }
             throw e;
         }
