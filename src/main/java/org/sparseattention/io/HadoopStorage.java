@@ -98,15 +98,29 @@ public final class HadoopStorage implements Storage, Serializable {
             return path;
         }
         java.nio.file.Path local = java.nio.file.Path.of(path.toUri().getPath());
-        java.nio.file.Path existing = local;
-        while (existing != null && !Files.exists(existing)) {
-            existing = existing.getParent();
-        }
+        java.nio.file.Path existing = nearestExisting(local);
         if (existing == null) {
             return path;
         }
         java.nio.file.Path real = existing.toRealPath().resolve(existing.relativize(local));
         return new Path("file", null, real.toString());
+    }
+
+    /** Returns {@code local} or its nearest ancestor that exists, or null when none does. */
+    public static java.nio.file.Path nearestExisting(java.nio.file.Path local) {
+        java.nio.file.Path existing = local;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        return existing;
+    }
+
+    /**
+     * Returns a new hidden name beside {@code target} to move it aside to while something takes its
+     * place: a name of its own, so that no file already there is touched.
+     */
+    public static Path asideOf(Path target) {
+        return new Path(target.getParent(), "." + target.getName() + ".replaced-" + java.util.UUID.randomUUID());
     }
 
     /**
@@ -292,13 +306,17 @@ public final class HadoopStorage implements Storage, Serializable {
         List<Path> asides = new ArrayList<>();
         for (String uri : uris) {
             Path target = path(uri);
-            if (fs.exists(target) && fs.getFileStatus(target).isDirectory()) {
+            FileStatus status;
+            try {
+                status = fs.getFileStatus(target);
+            } catch (FileNotFoundException e) {
+                status = null;
+            }
+            if (status != null && status.isDirectory()) {
                 throw new InvalidInputException(uri + " is a directory: not replacing it with a file");
             }
             targets.add(target);
-            // A name of its own, so that no file already there is touched.
-            asides.add(fs.exists(target) ? new Path(target.getParent(), "." + target.getName() + ".replaced-"
-                    + java.util.UUID.randomUUID()) : null);
+            asides.add(status == null ? null : asideOf(target));
         }
         int movedAside = 0;
         int placed = 0;

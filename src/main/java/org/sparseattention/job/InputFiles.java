@@ -120,10 +120,7 @@ public final class InputFiles {
         if (dir == null || !"file".equals(dir.toUri().getScheme())) {
             return;
         }
-        java.nio.file.Path existing = java.nio.file.Path.of(dir.toUri().getPath());
-        while (existing != null && !Files.exists(existing)) {
-            existing = existing.getParent();
-        }
+        java.nio.file.Path existing = HadoopStorage.nearestExisting(java.nio.file.Path.of(dir.toUri().getPath()));
         if (existing == null) {
             return;
         }

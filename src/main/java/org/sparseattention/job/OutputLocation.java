@@ -75,8 +75,7 @@ final class OutputLocation {
         try {
             if (fs.exists(out)) {
                 if (!overwrite) {
-                    throw new InvalidInputException("--out " + out + " appeared while the job ran; pass --overwrite to"
-                            + " replace it. The new output is complete in " + staging);
+                    throw appeared(false, null);
                 }
                 // Checked again: files written into it while the job ran would be deleted with it.
                 String refused = InputFiles.whyNotReplaceable(fs, out);
@@ -84,7 +83,7 @@ final class OutputLocation {
                     throw new InvalidInputException("--out " + out + " changed while the job ran and now " + refused
                             + ": not replacing it. The new output is complete in " + staging);
                 }
-                backup = new Path(out.getParent(), "." + out.getName() + ".replaced-" + UUID.randomUUID());
+                backup = HadoopStorage.asideOf(out);
                 if (!fs.rename(out, backup)) {
                     throw new SparseAttentionException("could not move the previous output " + out + " aside to " + backup
                             + "; it is unchanged. The new output is complete in " + staging);
@@ -100,9 +99,7 @@ final class OutputLocation {
             if (backup != null) {
                 throw restoreAndReport(backup, appeared);
             }
-            throw new InvalidInputException("--out " + out + " appeared while the job ran" + (overwrite
-                    ? " (another run's output?): not replacing it." : "; pass --overwrite to replace it.")
-                    + " The new output is complete in " + staging, appeared);
+            throw appeared(overwrite, appeared);
         } catch (IOException failure) {
             throw restoreAndReport(backup, failure);
         }
@@ -114,6 +111,13 @@ final class OutputLocation {
                 LOG.warn("the new output is in place, but the previous one could not be deleted from " + backup, e);
             }
         }
+    }
+
+    /** Returns the error for an output that appeared while the job ran, with {@code cause} where one is known. */
+    private InvalidInputException appeared(boolean overwrite, Throwable cause) {
+        return new InvalidInputException("--out " + out + " appeared while the job ran" + (overwrite
+                ? " (another run's output?): not replacing it." : "; pass --overwrite to replace it.")
+                + " The new output is complete in " + staging, cause);
     }
 
     /**
