@@ -16,24 +16,43 @@ import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseattention.job.SparseAttentionJob;
 
 /** The launchers' JIT options: known to this JDK, and repeated for drivers and executors. */
 class ConfigFilesTest {
     private static final String IGNORE_UNKNOWN = "-XX:+IgnoreUnrecognizedVMOptions";
 
+    /** The options as the launchers read them (jobs/lib/build.bash, read_jit_options). */
     private static List<String> jitOptions() throws IOException {
-        // The launchers read the file line by line as it is: no blanks around an option, and a
-        // last line without its newline would be dropped.
-        String text = Files.readString(Path.of("conf/jit.options"));
-        assertTrue(text.endsWith("\n"), "conf/jit.options must end with a newline");
-        List<String> options = text.lines()
+        List<String> options = Files.readString(Path.of("conf/jit.options")).lines()
+                .map(String::strip)
                 .filter(line -> !line.isEmpty() && !line.startsWith("#"))
                 .toList();
-        for (String option : options) {
-            assertEquals(option.strip(), option, "blanks around an option in conf/jit.options");
-        }
         assertFalse(options.isEmpty(), "conf/jit.options lists no option");
         return options;
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void theLaunchersReadJitOptionsTrimmedWithTheLastLineWithoutANewline(@TempDir Path root)
+            throws IOException, InterruptedException {
+        Files.createDirectories(root.resolve("conf"));
+        Files.writeString(root.resolve("conf/jit.options"), "# a comment\n  -XX:+First \t\n\n   # indented comment\n-XX:Last=1");
+        Process bash = new ProcessBuilder("bash", "-c",
+                "set -euo pipefail; . jobs/lib/build.bash; read_jit_options \"$1\"; printf '[%s]\\n' \"${jit_options[@]}\"",
+                "bash", root.toString()).redirectErrorStream(true).start();
+        String output = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(bash.waitFor(50, TimeUnit.SECONDS), "bash did not end");
+        assertEquals(0, bash.exitValue(), output);
+        assertEquals("[-XX:+First]\n[-XX:Last=1]\n", output);
+    }
+
+    @Test
+    void theEmbeddedLauncherPassesItsSparkSettingsFile() throws IOException {
+        String launcher = Files.readString(Path.of("jobs/sparse-attention"));
+        assertTrue(launcher.contains("-D" + SparseAttentionJob.SPARK_SETTINGS_PROPERTY
+                + "=\"$root/conf/spark-local.properties\""), "jobs/sparse-attention must name its Spark settings file");
     }
 
     @Test
@@ -53,9 +72,12 @@ class ConfigFilesTest {
     }
 
     @Test
-    void theEmbeddedLauncherEndsAJvmOutOfMemory() throws IOException {
-        assertTrue(Files.readString(Path.of("jobs/sparse-attention")).contains(" -XX:+ExitOnOutOfMemoryError "),
-                "jobs/sparse-attention: a JVM out of memory must end, not hang");
+    void theLaunchersEndAJvmOutOfMemory() throws IOException {
+        // jobs/spark-submit starts the driver itself where no spark-submit is installed.
+        for (String launcher : List.of("jobs/sparse-attention", "jobs/spark-submit")) {
+            assertTrue(Files.readString(Path.of(launcher)).contains(" -XX:+ExitOnOutOfMemoryError "),
+                    launcher + ": a JVM out of memory must end, not hang");
+        }
     }
 
     @Test

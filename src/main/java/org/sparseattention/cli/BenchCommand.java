@@ -96,10 +96,12 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (repetitions < 1 || heads < 1 || headDim < 1 || seqLen < 1 || allSeqLen < 1 || ceilingSize < 1) {
-            throw new InvalidInputException("bench sizes must be >= 1: --repetitions " + repetitions + ", --heads " + heads
-                    + ", --head-dim " + headDim + ", --seq-len " + seqLen + ", --all-seq-len " + allSeqLen);
-        }
+        atLeastOne("--repetitions", repetitions);
+        atLeastOne("--heads", heads);
+        atLeastOne("--head-dim", headDim);
+        atLeastOne("--seq-len", seqLen);
+        atLeastOne("--all-seq-len", allSeqLen);
+        atLeastOne("--ceiling-size", ceilingSize);
         // Every pattern, array size and the --json file checked before the ceiling's products, which take a while.
         for (String mode : patterns) {
             int length = mode.equals("all") ? allSeqLen : seqLen;
@@ -273,10 +275,17 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    private static void atLeastOne(String option, int value) {
+        if (value < 1) {
+            throw new InvalidInputException("bench: " + option + " must be >= 1, got " + value);
+        }
+    }
+
     /** Runs every pattern once on a short sequence, so that timed runs meet compiled code. */
     private void warmUp(int workers) {
         for (String mode : patterns) {
-            int length = Math.min(mode.equals("all") ? allSeqLen : seqLen, 8 * context);
+            // Eight windows, and at least 2048 rows (a window of 0 or less attends everything).
+            int length = (int) Math.min(mode.equals("all") ? allSeqLen : seqLen, Math.max(2048L, 8L * context));
             BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length,
                     blockSize, heads);
             int n = arrayLength("--seq-len x --heads x --head-dim", length, heads, headDim);

@@ -1,11 +1,16 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Properties;
 import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
@@ -29,6 +34,13 @@ import scala.Tuple2;
  * output shards and (optionally) merged files out.
  */
 public final class SparseAttentionJob {
+    /**
+     * System property naming a Java properties file of Spark settings for a run in this JVM
+     * ({@code jobs/sparse-attention} passes {@code conf/spark-local.properties}). The command
+     * line's master and {@code -Dspark.*} properties win over the file.
+     */
+    public static final String SPARK_SETTINGS_PROPERTY = "sparseattention.sparkSettings";
+
     private SparseAttentionJob() {
     }
 
@@ -71,9 +83,26 @@ public final class SparseAttentionJob {
      * cluster keeps the addresses spark-submit and the cluster give, which its executors reach.
      */
     public static SparkConf embeddedConf(String appName, String master) {
+        return embeddedConf(appName, master, System.getProperty(SPARK_SETTINGS_PROPERTY));
+    }
+
+    /** {@link #embeddedConf(String, String)} with the Spark settings file {@code settings} (null for none). */
+    static SparkConf embeddedConf(String appName, String master, String settings) {
         SparkConf conf = new SparkConf(true).setAppName(appName);
         if (master != null) {
             conf.setMaster(master);
+        }
+        if (settings != null && !settings.isEmpty()) {
+            Properties file = new Properties();
+            try (Reader reader = Files.newBufferedReader(Path.of(settings), StandardCharsets.UTF_8)) {
+                file.load(reader);
+            } catch (IOException | RuntimeException e) {
+                throw new InvalidInputException("could not read the Spark settings file " + settings + ": " + e);
+            }
+            // As spark-submit reads its --properties-file: values trimmed.
+            for (String key : file.stringPropertyNames()) {
+                conf.setIfMissing(key.strip(), file.getProperty(key).strip());
+            }
         }
         conf.setIfMissing("spark.master", "local[" + Runtime.getRuntime().availableProcessors() + "]");
         if (isLocal(conf.get("spark.master"))) {

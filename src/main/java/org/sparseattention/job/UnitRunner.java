@@ -78,9 +78,9 @@ final class UnitRunner implements AutoCloseable {
         this.kernel = new BlockSparseKernel(layout, shape.headDim(), settings.scaleFor(shape.headDim()));
         Tensor[] opened = new Tensor[3];
         try {
-            opened[0] = open(storage, settings.q());
-            opened[1] = open(storage, settings.k());
-            opened[2] = open(storage, settings.v());
+            opened[0] = open(storage, settings.q(), shape);
+            opened[1] = open(storage, settings.k(), shape);
+            opened[2] = open(storage, settings.v(), shape);
         } catch (IOException | RuntimeException e) {
             closeAll(opened);
             throw e;
@@ -94,8 +94,16 @@ final class UnitRunner implements AutoCloseable {
         }
     }
 
-    private static Tensor open(Storage storage, String uri) throws IOException {
-        return new Tensor(uri, NpyFile.readHeader(storage, uri), storage.open(uri));
+    /** Opens an input, refusing one whose shape is not the planned one (replaced while the job ran). */
+    private static Tensor open(Storage storage, String uri, InputShape shape) throws IOException {
+        NpyHeader header = NpyFile.readHeader(storage, uri);
+        long[] planned = {shape.batch(), shape.seqLen(), shape.features()};
+        if (!Arrays.equals(NpyFile.batchShape(header), planned)) {
+            throw new InvalidInputException(uri + ": field 'shape': expected " + Arrays.toString(planned)
+                    + " as when the job was planned, got " + Arrays.toString(header.shape())
+                    + ": the file was replaced while the job ran");
+        }
+        return new Tensor(uri, header, storage.open(uri));
     }
 
     /** Closes the inputs; closing twice is harmless. */

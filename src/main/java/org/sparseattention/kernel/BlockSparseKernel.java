@@ -208,7 +208,7 @@ public final class BlockSparseKernel {
             blockTiles = grown;
             blockQueries = Arrays.copyOf(blockQueries, blocks);
         }
-        int size = headDim * TileMath.padded(layout.blockSize());
+        int size = headDim * TileMath.padded(Math.min(layout.blockSize(), layout.seqLen()));
         for (int i = 0; i < blocks; i++) {
             if (blockQueries[i] == null || blockQueries[i].length < size) {
                 blockQueries[i] = new float[size];

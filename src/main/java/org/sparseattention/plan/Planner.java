@@ -358,7 +358,7 @@ public final class Planner {
     static long cost(BlockLayout layout, InputShape shape, WorkUnit unit, Reads reads) {
         BlockGrid grid = layout.grid(unit.frame());
         long queryRows = grid.blockEnd(unit.toBlock() - 1) - grid.blockStart(unit.fromBlock());
-        long block = grid.blockSize();
+        long block = Math.min(grid.blockSize(), layout.seqLen());
         long features = shape.features();
         return Math.max(1, 4 * block * block * shape.headDim() * unit.tiles() + QUERY_ROW_COST * features * queryRows
                 + READ_ROW_COST * features * reads.rows() + READ_COST * reads.runs());

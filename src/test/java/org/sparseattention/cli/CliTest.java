@@ -161,6 +161,20 @@ class CliTest {
         assertTrue(unknown.err().contains("nonsense"), unknown.err());
         // 65536 x 65536 wraps to 0 in int arithmetic: the product must be taken whole.
         assertTrue(wrapped.err().contains("got 2 x 65536 x 65536 x 65536 = 562949953421312"), wrapped.err());
+        Outcome ceiling = run("bench", "--ceiling-size", "0");
+        assertEquals(2, ceiling.status(), ceiling.err());
+        assertTrue(ceiling.err().contains("--ceiling-size must be >= 1, got 0"), ceiling.err());
+    }
+
+    /** l <= 0 means every earlier position: bench measures it as such (its warm-up once had no rows). */
+    @Test
+    void benchMeasuresLocalWithAWindowOfZero() {
+        Outcome o = run("bench", "--seq-len", "300", "--all-seq-len", "64", "--local-ctx", "0", "--heads", "2",
+                "--head-dim", "8", "--block-size", "16", "--repetitions", "1", "--ceiling-size", "64", "--patterns",
+                "local,all");
+        assertEquals(0, o.status(), o.err());
+        assertTrue(o.out().contains(String.format("%-16s %9d", "local", 300)), o.out());
+        assertTrue(o.out().contains(String.format("%-16s %9d", "all", 64)), o.out());
     }
 
     @Test

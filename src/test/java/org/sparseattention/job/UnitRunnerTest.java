@@ -97,6 +97,19 @@ class UnitRunnerTest {
         }
     }
 
+    /** An input replaced after planning by one of another length is refused, not read at the plan's offsets. */
+    @Test
+    void anInputWhoseShapeIsNotThePlannedOneIsRefused(@TempDir Path dir) throws IOException {
+        writeInputs(dir, "<f4");
+        JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out"), H, "local", 40, 16, 1, 64, false);
+        TestArrays.writeNpy(dir.resolve("v.npy"), new long[] {B, L - 1, H * D}, new float[B * (L - 1) * H * D]);
+        InputShape planned = new InputShape(B, L, H * D, H);
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> new UnitRunner(settings, planned, new HadoopStorage()).close());
+        assertTrue(e.getMessage().contains("v.npy: field 'shape': expected [2, 150, 10] as when the job was planned,"
+                + " got [2, 149, 10]"), e.getMessage());
+    }
+
     private static void writeInputs(Path dir, String dtype) throws IOException {
         long[] shape = {B, L, H * D};
         String[] names = {"q.npy", "k.npy", "v.npy"};

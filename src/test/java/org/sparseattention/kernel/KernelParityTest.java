@@ -29,6 +29,8 @@ class KernelParityTest {
             {1, 1, 1, 1, 1}, {1, 64, 3, 8, 4}, {17, 3, 1, 8, 5}, {17, 16, 3, 1, 4}, {100, 16, 4, 8, 16},
             {100, 3, 3, 64, 10}, {257, 64, 1, 8, 32}, {257, 16, 4, 1, 7}, {1000, 64, 3, 8, 100},
             {1000, 16, 1, 64, 32}, {1000, 64, 2, 64, 256}, {300, 48, 2, 16, 70}, {300, 32, 2, 24, 50},
+            // a block far larger than the sequence: one short block, scratch sized by its rows
+            {100, Integer.MAX_VALUE, 2, 8, 10},
         };
         for (int[] s : shapes) {
             for (String mode : modes) {
