@@ -14,6 +14,11 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.core.LogEvent;
+import org.apache.logging.log4j.core.impl.Log4jLogEvent;
+import org.apache.logging.log4j.core.layout.PatternLayout;
+import org.apache.logging.log4j.message.SimpleMessage;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -88,6 +93,29 @@ class ConfigFilesTest {
         for (String file : List.of("conf/spark-local.properties", "conf/spark-cluster.conf")) {
             assertEquals("0", properties(file).getProperty(key), key + " in " + file);
         }
+    }
+
+    /** Spark's "Lost task" warning holds the task's whole trace in its text: the console cuts it. */
+    @Test
+    void theConsoleCutsATraceInsideAMessageAfterSixFrames() throws IOException {
+        String pattern = properties("conf/log4j2.properties").getProperty("appender.console.layout.pattern");
+        PatternLayout layout = PatternLayout.newBuilder().withPattern(pattern).build();
+        StringBuilder lost = new StringBuilder("Lost task 0.0 in stage 0.0: java.lang.IllegalStateException: bad");
+        for (int frame = 0; frame < 20; frame++) {
+            lost.append("\n\tat a.B.m").append(frame).append("(B.java:").append(frame).append(')');
+        }
+        String cut = layout.toSerializable(event(lost.toString()));
+        assertTrue(cut.contains("WARN TaskSetManager: Lost task 0.0 in stage 0.0: java.lang.IllegalStateException: bad\n"),
+                cut);
+        assertTrue(cut.contains("\tat a.B.m5(B.java:5)\n\t...\n"), cut);
+        assertFalse(cut.contains("m6("), cut);
+        String plain = "Lost task 0.0: a message\nof two lines";
+        assertTrue(layout.toSerializable(event(plain)).endsWith(": " + plain + "\n"), "a message without frames is kept");
+    }
+
+    private static LogEvent event(String message) {
+        return Log4jLogEvent.newBuilder().setLoggerName("org.apache.spark.scheduler.TaskSetManager")
+                .setLevel(Level.WARN).setMessage(new SimpleMessage(message)).build();
     }
 
     private static Properties properties(String file) throws IOException {
