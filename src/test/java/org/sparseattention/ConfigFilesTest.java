@@ -54,6 +54,18 @@ class ConfigFilesTest {
     }
 
     @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void sparkSubmitWithoutTheSeparatorIsRefusedBeforeAnyBuild() throws IOException, InterruptedException {
+        Process bash = new ProcessBuilder("bash", "jobs/spark-submit", "--master", "local[2]", "run", "--q", "q.npy")
+                .redirectErrorStream(true).start();
+        String output = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(bash.waitFor(50, TimeUnit.SECONDS), "jobs/spark-submit did not end");
+        assertEquals(2, bash.exitValue(), output);
+        assertTrue(output.contains("the command goes after '--'"), output);
+        assertFalse(output.contains("building"), output);
+    }
+
+    @Test
     void theEmbeddedLauncherPassesItsSparkSettingsFile() throws IOException {
         String launcher = Files.readString(Path.of("jobs/sparse-attention"));
         assertTrue(launcher.contains("-D" + SparseAttentionJob.SPARK_SETTINGS_PROPERTY

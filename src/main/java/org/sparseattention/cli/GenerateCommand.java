@@ -6,9 +6,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import org.apache.hadoop.fs.FSError;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
 import org.sparseattention.plan.InputShape;
@@ -60,6 +62,7 @@ final class GenerateCommand implements Callable<Integer> {
         for (String name : names) {
             storage.checkReplaceable("", new Path(out, name).toString(), overwrite);
         }
+        HadoopStorage.checkCanWriteIn("--out " + out, storage.realPath(storage.path(out)));
         long[] shape = {batch, seqLen, dim};
         long bytes;
         try {
@@ -104,6 +107,10 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (Throwable e) {
             // Errors too: Hadoop's local file system reports a full disk as an FSError.
             staged.forEach(storage::discard);
+            if (e instanceof FSError) {
+                throw new SparseAttentionException("--out " + out + ": could not write (" + e.getMessage()
+                        + "); nothing was written", e);
+            }
             throw e;
         }
         return 0;

@@ -51,6 +51,7 @@ final class LayoutCommand implements Callable<Integer> {
         }
         if (npy != null) {
             storage.checkReplaceable("--npy ", npy, overwrite);
+            HadoopStorage.checkCanWriteIn("--npy " + npy, storage.realPath(storage.path(npy)).getParent());
         }
         int nb = layout.numBlocks();
         LayoutStats stats = layout.stats();

@@ -2,8 +2,10 @@ package org.sparseattention.cli;
 
 import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
+import org.apache.hadoop.util.ShutdownHookManager;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.job.RunSummary;
 import org.sparseattention.job.SparseAttentionJob;
 import org.sparseattention.kernel.SparseForward;
@@ -74,13 +76,38 @@ final class RunCommand implements Callable<Integer> {
                 pattern.blockSize, pattern.numVerts, pattern.vertsize, scale == null ? Double.NaN : scale, partitions,
                 maxKeyBlocks, unitTiles, shardRows, merge, lse, overwrite, allowNonfinite);
         SparkConf conf = SparseAttentionJob.embeddedConf("sparse-attention " + pattern.mode, master);
-        SparseAttentionJob.warmUpWhileStarting(conf);
+        // Inputs and --out checked first: a refused run starts nothing, the warm-up included.
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings);
+        SparseAttentionJob.warmUpWhileStarting(conf);
         try (JavaSparkContext spark = start(conf)) {
-            RunSummary summary = SparseAttentionJob.execute(prepared, spark, System.out::println);
+            RunSummary summary;
+            try {
+                summary = SparseAttentionJob.execute(prepared, spark, System.out::println);
+            } catch (RuntimeException e) {
+                throw stopped(spark, e);
+            }
             System.out.println(summary.describe());
         }
         return 0;
+    }
+
+    /**
+     * Says why a job failed when Spark stopped under it: the JVM shutting down (Ctrl-C, SIGTERM),
+     * or a cluster that never answered or ended the application.
+     */
+    private RuntimeException stopped(JavaSparkContext spark, RuntimeException e) {
+        if (e instanceof InvalidInputException || String.valueOf(e.getMessage()).startsWith("interrupted")) {
+            return e;
+        }
+        if (ShutdownHookManager.get().isShutdownInProgress()) {
+            return new SparseAttentionException("interrupted: --out " + out + " is as it was", e);
+        }
+        if (spark.sc().isStopped()) {
+            return new SparseAttentionException("Spark stopped before the job ended: the master "
+                    + spark.getConf().get("spark.master", "") + " did not answer, or ended the application (see the"
+                    + " log above)", e);
+        }
+        return e;
     }
 
     /**

@@ -116,6 +116,35 @@ public final class HadoopStorage implements Storage, Serializable {
     }
 
     /**
+     * On the local file system, checks before any work that the directory {@code dir} that will
+     * hold an output (and what is staged beside it) exists or can be created: its nearest existing
+     * ancestor must be a directory in which a directory can be made (tried with a hidden one,
+     * removed at once). {@code what} names the option and its value in the error. Other file
+     * systems are not probed: object stores have no directories to probe, and their failures come
+     * from the service when the output is written.
+     */
+    public static void checkCanWriteIn(String what, Path dir) throws IOException {
+        if (dir == null || !"file".equals(dir.toUri().getScheme())) {
+            return;
+        }
+        java.nio.file.Path existing = nearestExisting(java.nio.file.Path.of(dir.toUri().getPath()));
+        if (existing == null) {
+            return;
+        }
+        if (!Files.isDirectory(existing)) {
+            throw new InvalidInputException(what + ": " + existing + " is a file, not a directory");
+        }
+        java.nio.file.Path probe;
+        try {
+            probe = Files.createTempDirectory(existing, ".sparse-attention-probe-");
+        } catch (IOException e) {
+            throw new InvalidInputException(what + ": cannot create directories in " + existing + " (" + e + ")", e);
+        }
+        probe.toFile().deleteOnExit();
+        Files.delete(probe);
+    }
+
+    /**
      * Returns a new hidden name beside {@code target} to move it aside to while something takes its
      * place: a name of its own, so that no file already there is touched.
      */
@@ -363,14 +392,20 @@ public final class HadoopStorage implements Storage, Serializable {
     }
 
     /**
-     * Returns the bytes free where {@code uri} would be written (its nearest existing directory),
-     * or -1 where the file system does not say.
+     * Returns the bytes free where {@code uri} would be written (its nearest existing directory):
+     * on the local file system those this user may write; or -1 where the file system does not say.
      */
     public long remaining(String uri) throws IOException {
         FileSystem fs = fileSystem(uri);
         Path at = path(uri);
         while (at.getParent() != null && !fs.exists(at)) {
             at = at.getParent();
+        }
+        if ("file".equals(at.toUri().getScheme())) {
+            // What this user may write (as df reports), not Hadoop's count of free blocks, which
+            // includes those reserved for the superuser.
+            long usable = new java.io.File(at.toUri().getPath()).getUsableSpace();
+            return usable > 0 ? usable : -1;
         }
         try {
             FsStatus status = fs.getStatus(at);

@@ -106,36 +106,7 @@ public final class InputFiles {
                         + ": not replacing it, even with --overwrite");
             }
         }
-        checkWritable(settings.out(), realOut.getParent());
-    }
-
-    /**
-     * On the local file system, checks before any work that the directory {@code dir} that will
-     * hold the output and its staging directory exists or can be created: its nearest existing
-     * ancestor must be a directory in which a directory can be made (tried with a hidden one,
-     * removed at once). Other file systems are not probed: object stores have no directories to
-     * probe, and their failures come from the service when the job writes.
-     */
-    private static void checkWritable(String option, Path dir) throws IOException {
-        if (dir == null || !"file".equals(dir.toUri().getScheme())) {
-            return;
-        }
-        java.nio.file.Path existing = HadoopStorage.nearestExisting(java.nio.file.Path.of(dir.toUri().getPath()));
-        if (existing == null) {
-            return;
-        }
-        if (!Files.isDirectory(existing)) {
-            throw new InvalidInputException("--out " + option + ": " + existing + " is a file, not a directory");
-        }
-        java.nio.file.Path probe;
-        try {
-            probe = Files.createTempDirectory(existing, ".sparse-attention-probe-");
-        } catch (IOException e) {
-            throw new InvalidInputException("--out " + option + ": cannot create directories in " + existing + " (" + e
-                    + ")", e);
-        }
-        probe.toFile().deleteOnExit();
-        Files.delete(probe);
+        HadoopStorage.checkCanWriteIn("--out " + settings.out(), realOut.getParent());
     }
 
     /**

@@ -14,6 +14,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.UnsupportedFileSystemException;
+import org.apache.hadoop.util.ShutdownHookManager;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.io.HadoopStorage;
@@ -37,6 +38,11 @@ final class OutputLocation {
     private final Configuration configuration;
     /** Set while the staging directory holds a finished output that {@link #promote} could not put in place. */
     private boolean keepStaging;
+    /** Set once the output is in place. */
+    private boolean promoted;
+    /** Set when the JVM began to shut down (Ctrl-C, SIGTERM) before the output was in place. */
+    private boolean abandoned;
+    private final Runnable onShutdown = this::shutDown;
 
     OutputLocation(String outUri, Configuration configuration) throws IOException {
         Path path = new Path(outUri);
@@ -47,6 +53,48 @@ final class OutputLocation {
             throw new InvalidInputException("--out " + outUri + ": the output cannot be a file system root");
         }
         this.staging = new Path(out.getParent(), "." + out.getName() + ".staging-" + UUID.randomUUID());
+    }
+
+    /**
+     * Until {@link #release}: should the JVM shut down (Ctrl-C, SIGTERM) before the output is in
+     * place, the staging directory is deleted once Spark has stopped and before the file systems
+     * close; should it shut down while {@link #promote} runs, the output is first put in place
+     * whole (or the previous one restored).
+     */
+    void guard() {
+        ShutdownHookManager.get().addShutdownHook(onShutdown, FileSystem.SHUTDOWN_HOOK_PRIORITY + 5);
+    }
+
+    /** Ends {@link #guard}. */
+    void release() {
+        try {
+            ShutdownHookManager.get().removeShutdownHook(onShutdown);
+        } catch (IllegalStateException shuttingDown) {
+            // The hook runs, or has run.
+        }
+    }
+
+    /** Whether the JVM began to shut down before the output was in place. */
+    synchronized boolean interrupted() {
+        return abandoned || !promoted && ShutdownHookManager.get().isShutdownInProgress();
+    }
+
+    /** The shutdown hook's work (see {@link #guard}). */
+    synchronized void shutDown() {
+        if (promoted) {
+            return;
+        }
+        abandoned = true;
+        if (keepStaging) {
+            System.err.println("interrupted: --out " + out + " is as it was; the new output is complete in " + staging);
+            return;
+        }
+        try {
+            fs.delete(staging, true);
+            System.err.println("interrupted: --out " + out + " is as it was; the unfinished output was deleted");
+        } catch (IOException e) {
+            System.err.println("interrupted: --out " + out + " is as it was; the unfinished output is in " + staging);
+        }
     }
 
     FileSystem fileSystem() {
@@ -68,7 +116,10 @@ final class OutputLocation {
      * previous one is moved back and the new one stays complete in the staging directory, which
      * the exception names and {@link #discard} then keeps.
      */
-    void promote(boolean overwrite) throws IOException {
+    synchronized void promote(boolean overwrite) throws IOException {
+        if (abandoned) {
+            throw new SparseAttentionException("interrupted: --out " + out + " is as it was");
+        }
         // From here on the staging directory holds a finished output: every failure below names it.
         keepStaging = true;
         Path backup = null;
@@ -104,6 +155,7 @@ final class OutputLocation {
             throw restoreAndReport(backup, failure);
         }
         keepStaging = false;
+        promoted = true;
         if (backup != null) {
             try {
                 fs.delete(backup, true);
@@ -165,7 +217,7 @@ final class OutputLocation {
     }
 
     /** Deletes the staging directory, if any, unless it holds a finished output that could not be put in place. */
-    void discard() {
+    synchronized void discard() {
         if (keepStaging) {
             return;
         }

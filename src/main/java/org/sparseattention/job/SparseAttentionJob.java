@@ -138,6 +138,7 @@ public final class SparseAttentionJob {
         console.accept(plan.figures().describe()
                 + String.format(Locale.ROOT, " [planned in %.2f s]", (System.nanoTime() - started) / 1e9));
         OutputLocation location = new OutputLocation(settings.out(), spark.hadoopConfiguration());
+        location.guard();
         String group = "sparse-attention-" + location.staging().getName();
         spark.setJobGroup(group, "sparse attention " + settings.mode() + " on [" + shape.batch() + ", "
                 + shape.seqLen() + ", " + shape.features() + "] -> " + settings.out(), true);
@@ -209,8 +210,12 @@ public final class SparseAttentionJob {
                     plan.units().size(), location.out().toString());
         } catch (Exception e) {
             location.discard();
+            if (location.interrupted()) {
+                throw new SparseAttentionException("interrupted: --out " + location.out() + " is as it was", e);
+            }
             throw translate(e);
         } finally {
+            location.release();
             storage.destroy();
             spark.sc().removeSparkListener(stageTimes);
             spark.clearJobGroup();
@@ -237,7 +242,7 @@ public final class SparseAttentionJob {
                 * 1_000_000L;
         int seen = -1;
         long steadySince = started;
-        while (System.nanoTime() < deadline) {
+        while (System.nanoTime() < deadline && !spark.sc().isStopped()) {
             // The status tracker lists the driver among the executors.
             int executors = spark.sc().statusTracker().getExecutorInfos().length - 1;
             long now = System.nanoTime();

@@ -323,6 +323,30 @@ class CliTest {
     }
 
     @Test
+    void generateAndLayoutRefuseALocationThatCannotBeWritten() throws IOException {
+        Path notes = Files.writeString(dir.resolve("notes.txt"), "mine");
+        String nowhere = "/proc/sparse-attention-nowhere";
+        String[] layout = {"layout", "--seq-len", "64", "--heads", "2", "--mode", "local", "--local-ctx", "16",
+            "--block-size", "16", "--npy"};
+        Outcome generateUnderFile = run("generate", "--out", notes.resolve("g").toString(), "--seq-len", "8", "--dim", "4");
+        Outcome generateNowhere = run("generate", "--out", nowhere + "/g", "--seq-len", "8", "--dim", "4");
+        Outcome layoutUnderFile = run(concat(layout, notes.resolve("g.npy").toString()));
+        Outcome layoutNowhere = run(concat(layout, nowhere + "/g.npy"));
+        for (Outcome o : List.of(generateUnderFile, generateNowhere, layoutUnderFile, layoutNowhere)) {
+            assertEquals(2, o.status(), o.err());
+            assertFalse(o.err().contains("\tat "), "no stack trace: " + o.err());
+            assertFalse(o.out().contains("wrote"), o.out());
+        }
+        assertTrue(generateUnderFile.err().contains("--out " + notes.resolve("g") + ": " + notes
+                + " is a file, not a directory"), generateUnderFile.err());
+        assertTrue(layoutUnderFile.err().contains("--npy " + notes.resolve("g.npy") + ": " + notes
+                + " is a file, not a directory"), layoutUnderFile.err());
+        assertTrue(generateNowhere.err().contains("cannot create directories in /proc"), generateNowhere.err());
+        assertTrue(layoutNowhere.err().contains("cannot create directories in /proc"), layoutNowhere.err());
+        assertEquals("mine", Files.readString(notes));
+    }
+
+    @Test
     void anOutputLocationThatCannotBeWrittenIsRefusedBeforeAnyWork() throws IOException {
         assertEquals(0, run("generate", "--out", dir.toString(), "--seq-len", "40", "--dim", "12").status());
         Path notes = Files.writeString(dir.resolve("notes.txt"), "mine");

@@ -9,9 +9,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
@@ -46,6 +48,46 @@ class OutputLocationTest {
         OutputLocation location = location(out);
         finished(staging(location), "new");
         location.promote(true);
+        assertEquals("new", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
+        assertEquals(List.of("out"), names(dir));
+    }
+
+    /** Ctrl-C before the output is in place: the unfinished output goes, the previous one stays. */
+    @Test
+    void aShutdownBeforeTheOutputIsInPlaceDeletesTheUnfinishedOneAndKeepsThePrevious(@TempDir Path dir)
+            throws IOException {
+        Path out = dir.resolve("out");
+        finished(out, "old");
+        OutputLocation location = location(out);
+        finished(staging(location), "half");
+        location.shutDown();
+        assertTrue(location.interrupted());
+        assertEquals(List.of("out"), names(dir));
+        SparseAttentionException refused = assertThrows(SparseAttentionException.class, () -> location.promote(true));
+        assertTrue(refused.getMessage().startsWith("interrupted: --out "), refused.getMessage());
+        assertEquals("old", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
+    }
+
+    /** Ctrl-C while the output is put in place: the shutdown waits for it, and then leaves it be. */
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void aShutdownWhileTheOutputIsPutInPlaceWaitsForIt(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("out");
+        finished(out, "old");
+        OutputLocation location = location(out);
+        finished(staging(location), "new");
+        Thread hook = new Thread(location::shutDown);
+        synchronized (location) {
+            // As while promote runs: the hook must wait.
+            hook.start();
+            while (hook.getState() != Thread.State.BLOCKED) {
+                Thread.sleep(1);
+            }
+            location.promote(true);
+        }
+        hook.join(10_000);
+        assertFalse(hook.isAlive());
+        assertFalse(location.interrupted());
         assertEquals("new", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
         assertEquals(List.of("out"), names(dir));
     }
