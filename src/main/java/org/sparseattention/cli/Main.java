@@ -1,10 +1,20 @@
 package org.sparseattention.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * The one entry point of both launch paths. Exit status: 0 success, 2 bad usage or bad input
@@ -22,6 +32,32 @@ public final class Main {
     /** System property naming a properties file of option defaults (keys: long option names). */
     public static final String DEFAULTS_PROPERTY = "sparseattention.defaults";
 
+    /** Warns of keys in the option defaults file that name no option of any command: they would go unnoticed. */
+    private static void warnOfUnknownDefaults(CommandLine line, String file) {
+        Properties keys = new Properties();
+        try (Reader in = Files.newBufferedReader(Path.of(file), StandardCharsets.UTF_8)) {
+            keys.load(in);
+        } catch (IOException | RuntimeException e) {
+            line.getErr().println("warning: could not read the option defaults in " + file + ": " + e);
+            return;
+        }
+        Set<String> known = new HashSet<>();
+        for (CommandLine command : line.getSubcommands().values()) {
+            for (OptionSpec option : command.getCommandSpec().options()) {
+                for (String name : option.names()) {
+                    known.add(name.replaceFirst("^-+", ""));
+                }
+            }
+        }
+        for (String key : new TreeSet<>(keys.stringPropertyNames())) {
+            // A key may be qualified by its command ("run.block-size").
+            if (!known.contains(key.substring(key.lastIndexOf('.') + 1))) {
+                line.getErr().println("warning: " + file + ": '" + key + "' is no option of any command; ignored");
+            }
+        }
+        line.getErr().flush();
+    }
+
     public static void main(String[] args) {
         System.exit(execute(args));
     }
@@ -32,7 +68,20 @@ public final class Main {
         String defaults = System.getProperty(DEFAULTS_PROPERTY);
         if (defaults != null && !defaults.isEmpty()) {
             line.setDefaultValueProvider(new CommandLine.PropertiesDefaultProvider(new java.io.File(defaults)));
+            warnOfUnknownDefaults(line, defaults);
         }
+        // A mistyped or missing option: the error and where the usage is, not the whole usage.
+        line.setParameterExceptionHandler((e, given) -> {
+            CommandLine cmd = e.getCommandLine();
+            PrintWriter err = cmd.getErr();
+            err.println("error: " + e.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+            if (defaults != null && !defaults.isEmpty() && String.valueOf(e.getMessage()).startsWith("Invalid value")) {
+                err.println("(option defaults are read from " + defaults + ")");
+            }
+            err.println("usage: " + cmd.getCommandSpec().qualifiedName() + " --help");
+            return BAD_INPUT;
+        });
         line.setExecutionExceptionHandler((e, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             if (e instanceof InvalidInputException) {

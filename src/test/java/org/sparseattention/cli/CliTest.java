@@ -322,6 +322,30 @@ class CliTest {
         assertFalse(Files.exists(out), "nothing written");
     }
 
+    /** A mistyped option: the error and where the usage is; a defaults file's bad value or key is named. */
+    @Test
+    void optionErrorsNameTheOptionAndTheDefaultsFile() throws IOException {
+        String[] layout = {"layout", "--seq-len", "64", "--heads", "2", "--mode", "local", "--local-ctx", "16"};
+        Outcome typo = run(concat(layout, "--blok-size", "16"));
+        assertEquals(2, typo.status(), typo.err());
+        assertTrue(typo.err().startsWith("error: Unknown options: '--blok-size', '16'"), typo.err());
+        assertTrue(typo.err().contains("--block-size"), "a suggestion: " + typo.err());
+        assertTrue(typo.err().contains("usage: sparse-attention layout --help"), typo.err());
+        assertFalse(typo.err().contains("Usage:"), "not the whole usage: " + typo.err());
+        Path defaults = Files.writeString(dir.resolve("defaults.properties"), "blok-size=32\nblock-size=abc\n");
+        System.setProperty(Main.DEFAULTS_PROPERTY, defaults.toString());
+        try {
+            Outcome bad = run(layout);
+            assertEquals(2, bad.status(), bad.err());
+            assertTrue(bad.err().contains("warning: " + defaults + ": 'blok-size' is no option of any command; ignored"),
+                    bad.err());
+            assertTrue(bad.err().contains("Invalid value for option '--block-size': 'abc'"), bad.err());
+            assertTrue(bad.err().contains("(option defaults are read from " + defaults + ")"), bad.err());
+        } finally {
+            System.clearProperty(Main.DEFAULTS_PROPERTY);
+        }
+    }
+
     @Test
     void generateAndLayoutRefuseALocationThatCannotBeWritten() throws IOException {
         Path notes = Files.writeString(dir.resolve("notes.txt"), "mine");
