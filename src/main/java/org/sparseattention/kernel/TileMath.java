@@ -75,8 +75,14 @@ final class TileMath {
             int k3 = keyOffsets[c + 3];
             int r = groupFrom == null ? 0 : groupFrom[c / 4] * LANES;
             int end = groupFrom == null ? ld : groupTo[c / 4] * LANES;
+            boolean square = ld == SQUARE && depth == SQUARE && k1 == k0 + SQUARE && k2 == k1 + SQUARE
+                    && k3 == k2 + SQUARE;
             for (; r + 4 * LANES <= end; r += 4 * LANES) {
-                scores4x4(keys, k0, k1, k2, k3, queries, ld, r, depth, scores, c * ld + r);
+                if (square) {
+                    scores4x4Square(keys, k0, queries, r, scores, c * SQUARE + r);
+                } else {
+                    scores4x4(keys, k0, k1, k2, k3, queries, ld, r, depth, scores, c * ld + r);
+                }
             }
             // The rest of a band: a few vectors, computed with neighbours inside the block when that
             // keeps eight or sixteen accumulators (four wait on the multiply-adds' latency).
@@ -224,6 +230,74 @@ final class TileMath {
     }
 
     /**
+     * {@link #scores4x4} for {@code ld} and {@code depth} both {@link #SQUARE} and four adjacent key
+     * rows from {@code k0}, written with the constants (one key offset held instead of four).
+     */
+    private static void scores4x4Square(float[] keys, int k0, float[] queries, int r, float[] scores, int out) {
+        final int ld = SQUARE;
+        final int depth = SQUARE;
+        FloatVector a00 = FloatVector.zero(SPECIES);
+        FloatVector a01 = a00;
+        FloatVector a02 = a00;
+        FloatVector a03 = a00;
+        FloatVector a10 = a00;
+        FloatVector a11 = a00;
+        FloatVector a12 = a00;
+        FloatVector a13 = a00;
+        FloatVector a20 = a00;
+        FloatVector a21 = a00;
+        FloatVector a22 = a00;
+        FloatVector a23 = a00;
+        FloatVector a30 = a00;
+        FloatVector a31 = a00;
+        FloatVector a32 = a00;
+        FloatVector a33 = a00;
+        for (int d = 0; d < depth; d++) {
+            int q = d * ld + r;
+            FloatVector q0 = FloatVector.fromArray(SPECIES, queries, q);
+            FloatVector q1 = FloatVector.fromArray(SPECIES, queries, q + LANES);
+            FloatVector q2 = FloatVector.fromArray(SPECIES, queries, q + 2 * LANES);
+            FloatVector q3 = FloatVector.fromArray(SPECIES, queries, q + 3 * LANES);
+            FloatVector bv = FloatVector.broadcast(SPECIES, keys[k0 + d]);
+            a00 = q0.fma(bv, a00);
+            a01 = q1.fma(bv, a01);
+            a02 = q2.fma(bv, a02);
+            a03 = q3.fma(bv, a03);
+            bv = FloatVector.broadcast(SPECIES, keys[k0 + SQUARE + d]);
+            a10 = q0.fma(bv, a10);
+            a11 = q1.fma(bv, a11);
+            a12 = q2.fma(bv, a12);
+            a13 = q3.fma(bv, a13);
+            bv = FloatVector.broadcast(SPECIES, keys[k0 + 2 * SQUARE + d]);
+            a20 = q0.fma(bv, a20);
+            a21 = q1.fma(bv, a21);
+            a22 = q2.fma(bv, a22);
+            a23 = q3.fma(bv, a23);
+            bv = FloatVector.broadcast(SPECIES, keys[k0 + 3 * SQUARE + d]);
+            a30 = q0.fma(bv, a30);
+            a31 = q1.fma(bv, a31);
+            a32 = q2.fma(bv, a32);
+            a33 = q3.fma(bv, a33);
+        }
+        a00.intoArray(scores, out);
+        a01.intoArray(scores, out + LANES);
+        a02.intoArray(scores, out + 2 * LANES);
+        a03.intoArray(scores, out + 3 * LANES);
+        a10.intoArray(scores, out + ld);
+        a11.intoArray(scores, out + ld + LANES);
+        a12.intoArray(scores, out + ld + 2 * LANES);
+        a13.intoArray(scores, out + ld + 3 * LANES);
+        a20.intoArray(scores, out + 2 * ld);
+        a21.intoArray(scores, out + 2 * ld + LANES);
+        a22.intoArray(scores, out + 2 * ld + 2 * LANES);
+        a23.intoArray(scores, out + 2 * ld + 3 * LANES);
+        a30.intoArray(scores, out + 3 * ld);
+        a31.intoArray(scores, out + 3 * ld + LANES);
+        a32.intoArray(scores, out + 3 * ld + 2 * LANES);
+        a33.intoArray(scores, out + 3 * ld + 3 * LANES);
+    }
+
+    /**
      * Computes the transposed output {@code output[d * ld + r] = sum_c values[valueOffsets[c] + d]
      * * weights[c * ld + r]} for {@code d < depth} and all {@code ld} query columns.
      */
@@ -308,7 +382,8 @@ final class TileMath {
     /**
      * Query columns and value-row stride of the common shape, blocks of 64 rows and heads of 64
      * features with rows packed or held head by head: {@link #output4x4Square} has them as
-     * constants (`all`'s and `fixed`'s output product 15-20 % faster).
+     * constants (`all`'s and `fixed`'s output product 15-20 % faster), and so has
+     * {@link #scores4x4Square}.
      */
     private static final int SQUARE = 64;
 
