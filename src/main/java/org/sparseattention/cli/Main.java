@@ -41,17 +41,17 @@ public final class Main {
             line.getErr().println("warning: could not read the option defaults in " + file + ": " + e);
             return;
         }
+        // The keys picocli reads: an option's longest name, alone or after its command's qualified name.
         Set<String> known = new HashSet<>();
         for (CommandLine command : line.getSubcommands().values()) {
             for (OptionSpec option : command.getCommandSpec().options()) {
-                for (String name : option.names()) {
-                    known.add(name.replaceFirst("^-+", ""));
-                }
+                String name = option.longestName().replaceFirst("^-+", "");
+                known.add(name);
+                known.add(command.getCommandSpec().qualifiedName(".") + "." + name);
             }
         }
         for (String key : new TreeSet<>(keys.stringPropertyNames())) {
-            // A key may be qualified by its command ("run.block-size").
-            if (!known.contains(key.substring(key.lastIndexOf('.') + 1))) {
+            if (!known.contains(key)) {
                 line.getErr().println("warning: " + file + ": '" + key + "' is no option of any command; ignored");
             }
         }

@@ -96,7 +96,9 @@ final class RunCommand implements Callable<Integer> {
      * or a cluster that never answered or ended the application.
      */
     private RuntimeException stopped(JavaSparkContext spark, RuntimeException e) {
-        if (e instanceof InvalidInputException || String.valueOf(e.getMessage()).startsWith("interrupted")) {
+        // The job's own errors stand; "the job failed: ..." is what it says of Spark's.
+        if (e instanceof InvalidInputException
+                || e instanceof SparseAttentionException && !String.valueOf(e.getMessage()).startsWith("the job failed")) {
             return e;
         }
         if (ShutdownHookManager.get().isShutdownInProgress()) {

@@ -404,8 +404,8 @@ public final class HadoopStorage implements Storage, Serializable {
         if ("file".equals(at.toUri().getScheme())) {
             // What this user may write (as df reports), not Hadoop's count of free blocks, which
             // includes those reserved for the superuser.
-            long usable = new java.io.File(at.toUri().getPath()).getUsableSpace();
-            return usable > 0 ? usable : -1;
+            java.io.File local = new java.io.File(at.toUri().getPath());
+            return local.getTotalSpace() > 0 ? local.getUsableSpace() : -1;
         }
         try {
             FsStatus status = fs.getStatus(at);

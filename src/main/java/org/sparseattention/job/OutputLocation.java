@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.util.Map;
 import java.util.UUID;
 import java.util.WeakHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
@@ -62,7 +63,8 @@ final class OutputLocation {
      * whole (or the previous one restored).
      */
     void guard() {
-        ShutdownHookManager.get().addShutdownHook(onShutdown, FileSystem.SHUTDOWN_HOOK_PRIORITY + 5);
+        // Longer than Hadoop's default of 30 s: a rename on an object store copies.
+        ShutdownHookManager.get().addShutdownHook(onShutdown, FileSystem.SHUTDOWN_HOOK_PRIORITY + 5, 10, TimeUnit.MINUTES);
     }
 
     /** Ends {@link #guard}. */
@@ -74,9 +76,12 @@ final class OutputLocation {
         }
     }
 
-    /** Whether the JVM began to shut down before the output was in place. */
+    /**
+     * Whether the JVM began to shut down before the output was in place, and before a finished
+     * output that could not be put in place (whose error says where it is) was kept.
+     */
     synchronized boolean interrupted() {
-        return abandoned || !promoted && ShutdownHookManager.get().isShutdownInProgress();
+        return !keepStaging && (abandoned || !promoted && ShutdownHookManager.get().isShutdownInProgress());
     }
 
     /** The shutdown hook's work (see {@link #guard}). */
@@ -89,11 +94,42 @@ final class OutputLocation {
             System.err.println("interrupted: --out " + out + " is as it was; the new output is complete in " + staging);
             return;
         }
+        boolean deleted = deleteStaging();
+        // Tasks that were running when Spark stopped (local mode lets them end) may still create
+        // their directories in it: deleted again until none has come back for half a second.
+        long quiet = System.nanoTime();
+        for (long until = quiet + SETTLE_NANOS; deleted && System.nanoTime() < until; ) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            boolean back;
+            try {
+                back = fs.exists(staging);
+            } catch (IOException e) {
+                break;
+            }
+            if (back) {
+                deleted = deleteStaging();
+                quiet = System.nanoTime();
+            } else if (System.nanoTime() - quiet > SETTLE_NANOS / 4) {
+                break;
+            }
+        }
+        System.err.println("interrupted: --out " + out + " is as it was; " + (deleted ? "the unfinished output was deleted"
+                : "the unfinished output is in " + staging));
+    }
+
+    /** How long {@link #shutDown} watches for task directories coming back into the deleted staging directory. */
+    private static final long SETTLE_NANOS = 2_000_000_000L;
+
+    private boolean deleteStaging() {
         try {
-            fs.delete(staging, true);
-            System.err.println("interrupted: --out " + out + " is as it was; the unfinished output was deleted");
+            return fs.delete(staging, true) || !fs.exists(staging);
         } catch (IOException e) {
-            System.err.println("interrupted: --out " + out + " is as it was; the unfinished output is in " + staging);
+            return false;
         }
     }
 
@@ -117,9 +153,23 @@ final class OutputLocation {
      * the exception names and {@link #discard} then keeps.
      */
     synchronized void promote(boolean overwrite) throws IOException {
+        promote(overwrite, () -> { });
+    }
+
+    /** Work on the finished staging directory before it is put in place (the merged files, the manifest). */
+    interface Finishing {
+        void run() throws IOException;
+    }
+
+    /**
+     * Runs {@code finishing}, then {@link #promote(boolean)}, with a shutdown waiting for both: the
+     * staging directory is not deleted under the files being written into it.
+     */
+    synchronized void promote(boolean overwrite, Finishing finishing) throws IOException {
         if (abandoned) {
             throw new SparseAttentionException("interrupted: --out " + out + " is as it was");
         }
+        finishing.run();
         // From here on the staging directory holds a finished output: every failure below names it.
         keepStaging = true;
         Path backup = null;

@@ -138,7 +138,6 @@ public final class SparseAttentionJob {
         console.accept(plan.figures().describe()
                 + String.format(Locale.ROOT, " [planned in %.2f s]", (System.nanoTime() - started) / 1e9));
         OutputLocation location = new OutputLocation(settings.out(), spark.hadoopConfiguration());
-        location.guard();
         String group = "sparse-attention-" + location.staging().getName();
         spark.setJobGroup(group, "sparse attention " + settings.mode() + " on [" + shape.batch() + ", "
                 + shape.seqLen() + ", " + shape.features() + "] -> " + settings.out(), true);
@@ -150,6 +149,7 @@ public final class SparseAttentionJob {
         StageTimes stageTimes = new StageTimes(console, times);
         spark.sc().addSparkListener(stageTimes);
         try {
+            location.guard();
             LongAccumulator pairs = spark.sc().longAccumulator("allowed pairs");
             int shards = plan.inPlace().size();
             List<ShardWork> shardWork = new ArrayList<>();
@@ -195,8 +195,7 @@ public final class SparseAttentionJob {
             spark.setJobDescription(null);
             stageTimes.awaitJobEnd(10);
             long finishing = System.nanoTime();
-            OutputFiles.finish(location.fileSystem(), location.staging(), plan);
-            location.promote(settings.overwrite());
+            location.promote(settings.overwrite(), () -> OutputFiles.finish(location.fileSystem(), location.staging(), plan));
             console.accept(String.format(Locale.ROOT, "wrote %smanifest and _SUCCESS in %.2f s", settings.merge() ? "merged files, " : "",
                     (System.nanoTime() - finishing) / 1e9));
             if (spark.isLocal() && compiling >= 0) {
@@ -216,7 +215,10 @@ public final class SparseAttentionJob {
             throw translate(e);
         } finally {
             location.release();
-            storage.destroy();
+            if (!spark.sc().isStopped()) {
+                // A stopped context (Ctrl-C) has no block manager to drop the broadcast from.
+                storage.destroy();
+            }
             spark.sc().removeSparkListener(stageTimes);
             spark.clearJobGroup();
         }

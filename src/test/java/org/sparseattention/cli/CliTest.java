@@ -332,13 +332,17 @@ class CliTest {
         assertTrue(typo.err().contains("--block-size"), "a suggestion: " + typo.err());
         assertTrue(typo.err().contains("usage: sparse-attention layout --help"), typo.err());
         assertFalse(typo.err().contains("Usage:"), "not the whole usage: " + typo.err());
-        Path defaults = Files.writeString(dir.resolve("defaults.properties"), "blok-size=32\nblock-size=abc\n");
+        Path defaults = Files.writeString(dir.resolve("defaults.properties"),
+                "blok-size=32\nblock-size=abc\nsparse-attention.layout.local-ctx=16\nrun.shard-rows=64\n");
         System.setProperty(Main.DEFAULTS_PROPERTY, defaults.toString());
         try {
             Outcome bad = run(layout);
             assertEquals(2, bad.status(), bad.err());
             assertTrue(bad.err().contains("warning: " + defaults + ": 'blok-size' is no option of any command; ignored"),
                     bad.err());
+            assertTrue(bad.err().contains("warning: " + defaults + ": 'run.shard-rows' is no option of any command;"
+                    + " ignored"), "picocli reads sparse-attention.run.shard-rows, not run.shard-rows: " + bad.err());
+            assertFalse(bad.err().contains("'sparse-attention.layout.local-ctx'"), bad.err());
             assertTrue(bad.err().contains("Invalid value for option '--block-size': 'abc'"), bad.err());
             assertTrue(bad.err().contains("(option defaults are read from " + defaults + ")"), bad.err());
         } finally {

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
@@ -74,19 +75,33 @@ class OutputLocationTest {
     void aShutdownWhileTheOutputIsPutInPlaceWaitsForIt(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("out");
         finished(out, "old");
-        OutputLocation location = location(out);
-        finished(staging(location), "new");
-        Thread hook = new Thread(location::shutDown);
-        synchronized (location) {
-            // As while promote runs: the hook must wait.
-            hook.start();
-            while (hook.getState() != Thread.State.BLOCKED) {
-                Thread.sleep(1);
+        Configuration conf = new Configuration();
+        conf.set("fs.blocking.impl", BlockingRenameFileSystem.class.getName());
+        conf.setBoolean("fs.blocking.impl.disable.cache", true);
+        BlockingRenameFileSystem.renaming = new CountDownLatch(1);
+        BlockingRenameFileSystem.proceed = new CountDownLatch(1);
+        OutputLocation location = new OutputLocation("blocking://" + out.toUri().getPath(), conf);
+        finished(Path.of(location.staging().toUri().getPath()), "new");
+        Thread promote = new Thread(() -> {
+            try {
+                location.promote(true);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
             }
-            location.promote(true);
+        });
+        promote.setDaemon(true);
+        promote.start();
+        BlockingRenameFileSystem.renaming.await();
+        // The previous output is being moved aside: the shutdown must wait for the whole move.
+        Thread hook = new Thread(location::shutDown);
+        hook.start();
+        while (hook.getState() != Thread.State.BLOCKED) {
+            assertTrue(hook.isAlive(), "the shutdown ran while the output was being put in place");
+            Thread.sleep(1);
         }
-        hook.join(10_000);
-        assertFalse(hook.isAlive());
+        BlockingRenameFileSystem.proceed.countDown();
+        promote.join();
+        hook.join();
         assertFalse(location.interrupted());
         assertEquals("new", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
         assertEquals(List.of("out"), names(dir));
