@@ -91,7 +91,7 @@ final class OutputLocation {
         }
         abandoned = true;
         if (keepStaging) {
-            System.err.println("interrupted: --out " + out + " is as it was; the new output is complete in " + staging);
+            System.err.println("interrupted: the new output is complete in " + staging + " (see the error above)");
             return;
         }
         boolean deleted = deleteStaging();
