@@ -1,8 +1,8 @@
 package org.sparseattention.cli;
 
 import java.util.concurrent.Callable;
-import org.apache.spark.SparkConf;
 import org.apache.hadoop.util.ShutdownHookManager;
+import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
