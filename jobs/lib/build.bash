@@ -11,6 +11,17 @@ build_project() {
   fi
 }
 
+# Succeeds when one of the files after the root ($2, ...) is missing, or when the sources
+# (src/main, pom.xml) are newer than the first of them.
+outdated() {
+  local root="$1" file
+  shift
+  for file in "$@"; do
+    [[ -f $file ]] || return 0
+  done
+  [[ -n $(find "$root/src/main" "$root/pom.xml" -newer "$1" -print -quit) ]]
+}
+
 # Reads conf/jit.options into the array jit_options: one option per line, surrounding spaces
 # trimmed, blank lines and lines starting with '#' skipped, a last line without a newline kept.
 read_jit_options() {

@@ -25,6 +25,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.kernel.AttentionOutput;
 import org.sparseattention.kernel.KernelProfile;
 import org.sparseattention.kernel.SparseForward;
@@ -131,7 +132,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** Refuses a --json location that is a directory, lies in no directory, or exists without --overwrite. */
-    private void checkJson() {
+    private void checkJson() throws IOException {
         java.nio.file.Path target = json.toPath().toAbsolutePath();
         if (Files.isSymbolicLink(target)) {
             // Written where the link points, as writing through it would.
@@ -151,11 +152,7 @@ final class BenchCommand implements Callable<Integer> {
         if (Files.exists(target) && !overwrite) {
             throw new InvalidInputException("--json " + json + " already exists: pass --overwrite to replace it");
         }
-        try {
-            Files.delete(Files.createFile(hiddenBeside(target)));
-        } catch (IOException e) {
-            throw new InvalidInputException("--json " + json + ": cannot write in " + parent + " (" + e + ")", e);
-        }
+        HadoopStorage.checkCanWriteIn("--json " + json, new org.apache.hadoop.fs.Path(parent.toUri()));
         jsonTarget = target;
     }
 

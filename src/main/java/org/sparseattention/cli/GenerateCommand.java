@@ -1,16 +1,11 @@
 package org.sparseattention.cli;
 
-import java.io.BufferedOutputStream;
-import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import org.apache.hadoop.fs.FSError;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparseattention.errors.InvalidInputException;
-import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
 import org.sparseattention.plan.InputShape;
@@ -76,42 +71,25 @@ final class GenerateCommand implements Callable<Integer> {
             throw new InvalidInputException("--out " + out + ": q, k and v of " + java.util.Arrays.toString(shape)
                     + " need " + bytes + " bytes, " + remaining + " are free there");
         }
-        FileSystem fs = storage.fileSystem(out);
         // All three are written before any is put in place: an existing set is replaced whole or
         // not at all, and an interrupted run leaves no file that looks complete.
-        List<Path> staged = new ArrayList<>();
-        try {
-            float[] row = new float[dim];
-            for (int t = 0; t < names.length; t++) {
-                Path temporary = storage.stage(new Path(out, names[t]).toString());
-                staged.add(temporary);
-                SplittableRandom random = new SplittableRandom(seed * 3 + t);
-                try (OutputStream stream = new BufferedOutputStream(fs.create(temporary, true), 1 << 20)) {
-                    stream.write(NpyWriter.header(NpyWriter.FLOAT32, shape));
-                    for (long r = 0; r < (long) batch * seqLen; r++) {
-                        for (int e = 0; e < dim; e++) {
-                            row[e] = (float) random.nextGaussian();
-                        }
-                        NpyWriter.writeFloats(stream, row, 0, dim);
-                    }
+        List<String> targets = new ArrayList<>();
+        for (String name : names) {
+            targets.add(new Path(out, name).toString());
+        }
+        float[] row = new float[dim];
+        storage.writeWhole(targets, (t, stream) -> {
+            SplittableRandom random = new SplittableRandom(seed * 3 + t);
+            stream.write(NpyWriter.header(NpyWriter.FLOAT32, shape));
+            for (long r = 0; r < (long) batch * seqLen; r++) {
+                for (int e = 0; e < dim; e++) {
+                    row[e] = (float) random.nextGaussian();
                 }
+                NpyWriter.writeFloats(stream, row, 0, dim);
             }
-            List<String> targets = new ArrayList<>();
-            for (String name : names) {
-                targets.add(new Path(out, name).toString());
-            }
-            storage.publish(staged, targets);
-            for (String target : targets) {
-                System.out.println("wrote " + target + " " + java.util.Arrays.toString(shape) + " float32");
-            }
-        } catch (Throwable e) {
-            // Errors too: Hadoop's local file system reports a full disk as an FSError.
-            staged.forEach(storage::discard);
-            if (e instanceof FSError) {
-                throw new SparseAttentionException("--out " + out + ": could not write (" + e.getMessage()
-                        + "); nothing was written", e);
-            }
-            throw e;
+        });
+        for (String target : targets) {
+            System.out.println("wrote " + target + " " + java.util.Arrays.toString(shape) + " float32");
         }
         return 0;
     }

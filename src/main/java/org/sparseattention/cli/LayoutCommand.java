@@ -1,6 +1,6 @@
 package org.sparseattention.cli;
 
-import java.io.OutputStream;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.sparseattention.errors.InvalidInputException;
@@ -93,21 +93,14 @@ final class LayoutCommand implements Callable<Integer> {
         }
         if (npy != null) {
             // Written beside the file and renamed over it: an existing file is replaced whole or not at all.
-            org.apache.hadoop.fs.Path staged = storage.stage(npy);
-            try {
-                try (OutputStream out = storage.fileSystem(npy).create(staged, true)) {
-                    out.write(NpyWriter.header("|u1", new long[] {pattern.heads, nb, nb}));
-                    for (byte[][] grid : cells) {
-                        for (byte[] row : grid) {
-                            out.write(row);
-                        }
+            storage.writeWhole(List.of(npy), (file, out) -> {
+                out.write(NpyWriter.header("|u1", new long[] {pattern.heads, nb, nb}));
+                for (byte[][] grid : cells) {
+                    for (byte[] row : grid) {
+                        out.write(row);
                     }
                 }
-                storage.publish(staged, npy);
-            } catch (Throwable e) {
-                storage.discard(staged);
-                throw e;
-            }
+            });
             System.out.println("wrote " + npy);
         }
         return 0;

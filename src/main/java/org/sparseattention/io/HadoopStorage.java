@@ -1,5 +1,6 @@
 package org.sparseattention.io;
 
+import java.io.BufferedOutputStream;
 import java.io.EOFException;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
@@ -18,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FSError;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.FsStatus;
@@ -27,6 +29,7 @@ import org.apache.hadoop.fs.StreamCapabilities;
 import org.apache.hadoop.fs.UnsupportedFileSystemException;
 import org.apache.hadoop.security.AccessControlException;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
 
 /** {@link Storage} on Hadoop's {@code FileSystem}: any scheme Hadoop knows, plain paths as local files. */
 public final class HadoopStorage implements Storage, Serializable {
@@ -138,7 +141,7 @@ public final class HadoopStorage implements Storage, Serializable {
         try {
             probe = Files.createTempDirectory(existing, ".sparse-attention-probe-");
         } catch (IOException e) {
-            throw new InvalidInputException(what + ": cannot create directories in " + existing + " (" + e + ")", e);
+            throw new InvalidInputException(what + ": cannot write in " + existing + " (" + e + ")", e);
         }
         probe.toFile().deleteOnExit();
         Files.delete(probe);
@@ -379,6 +382,38 @@ public final class HadoopStorage implements Storage, Serializable {
             if (asides.get(i) != null) {
                 fs.delete(asides.get(i), false);
             }
+        }
+    }
+
+    /** Writes the content of one file of {@link #writeWhole}. */
+    public interface Content {
+        void write(int file, OutputStream out) throws IOException;
+    }
+
+    /**
+     * Writes files at {@code uris}, all put in place whole or none: each is written under its
+     * {@link #stage} name (through a 1 MB buffer) by {@code content}, then all are published. On
+     * any failure the staged files are deleted and the files there stay as they were; a full local
+     * disk, which Hadoop reports as an {@code FSError}, is said as such.
+     */
+    public void writeWhole(List<String> uris, Content content) throws IOException {
+        List<Path> staged = new ArrayList<>();
+        try {
+            for (int i = 0; i < uris.size(); i++) {
+                Path temporary = stage(uris.get(i));
+                staged.add(temporary);
+                try (OutputStream out = new BufferedOutputStream(fileSystem(uris.get(i)).create(temporary, true), 1 << 20)) {
+                    content.write(i, out);
+                }
+            }
+            publish(staged, uris);
+        } catch (FSError e) {
+            staged.forEach(this::discard);
+            throw new SparseAttentionException("could not write " + String.join(", ", uris) + " (" + e.getMessage()
+                    + "); nothing was written", e);
+        } catch (IOException | RuntimeException | Error e) {
+            staged.forEach(this::discard);
+            throw e;
         }
     }
 

@@ -6,8 +6,8 @@ import java.util.Collections;
 import java.util.Map;
 import java.util.UUID;
 import java.util.WeakHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
 import org.apache.hadoop.fs.FileContext;
@@ -82,6 +82,11 @@ final class OutputLocation {
      */
     synchronized boolean interrupted() {
         return !keepStaging && (abandoned || !promoted && ShutdownHookManager.get().isShutdownInProgress());
+    }
+
+    /** The error of a run interrupted before its output was in place. */
+    SparseAttentionException interruptedError(Throwable cause) {
+        return new SparseAttentionException("interrupted: --out " + out + " is as it was", cause);
     }
 
     /** The shutdown hook's work (see {@link #guard}). */
@@ -167,7 +172,7 @@ final class OutputLocation {
      */
     synchronized void promote(boolean overwrite, Finishing finishing) throws IOException {
         if (abandoned) {
-            throw new SparseAttentionException("interrupted: --out " + out + " is as it was");
+            throw interruptedError(null);
         }
         finishing.run();
         // From here on the staging directory holds a finished output: every failure below names it.
@@ -268,13 +273,9 @@ final class OutputLocation {
 
     /** Deletes the staging directory, if any, unless it holds a finished output that could not be put in place. */
     synchronized void discard() {
-        if (keepStaging) {
-            return;
-        }
-        try {
-            fs.delete(staging, true);
-        } catch (IOException ignored) {
+        if (!keepStaging) {
             // Best effort: a leftover hidden staging directory holds no user data.
+            deleteStaging();
         }
     }
 }

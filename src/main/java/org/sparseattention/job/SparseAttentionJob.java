@@ -210,7 +210,7 @@ public final class SparseAttentionJob {
         } catch (Exception e) {
             location.discard();
             if (location.interrupted()) {
-                throw new SparseAttentionException("interrupted: --out " + location.out() + " is as it was", e);
+                throw location.interruptedError(e);
             }
             throw translate(e);
         } finally {

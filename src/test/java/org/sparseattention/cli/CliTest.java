@@ -369,8 +369,8 @@ class CliTest {
                 + " is a file, not a directory"), generateUnderFile.err());
         assertTrue(layoutUnderFile.err().contains("--npy " + notes.resolve("g.npy") + ": " + notes
                 + " is a file, not a directory"), layoutUnderFile.err());
-        assertTrue(generateNowhere.err().contains("cannot create directories in /proc"), generateNowhere.err());
-        assertTrue(layoutNowhere.err().contains("cannot create directories in /proc"), layoutNowhere.err());
+        assertTrue(generateNowhere.err().contains("cannot write in /proc"), generateNowhere.err());
+        assertTrue(layoutNowhere.err().contains("cannot write in /proc"), layoutNowhere.err());
         assertEquals("mine", Files.readString(notes));
     }
 
@@ -386,7 +386,7 @@ class CliTest {
             assertFalse(o.err().contains("\tat "), "no stack trace: " + o.err());
         }
         assertTrue(underFile.err().contains("notes.txt is a file, not a directory"), underFile.err());
-        assertTrue(unwritable.err().contains("cannot create directories in /proc"), unwritable.err());
+        assertTrue(unwritable.err().contains("cannot write in /proc"), unwritable.err());
         assertEquals("mine", Files.readString(notes));
         try (Stream<Path> left = Files.list(dir)) {
             assertEquals(List.of(), left.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".")).toList(),
