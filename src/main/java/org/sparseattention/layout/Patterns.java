@@ -35,6 +35,22 @@ public final class Patterns {
         return perHead.size() == 1 ? perHead.get(0) : new PerHeadPattern(perHead);
     }
 
+    /**
+     * Returns {@code mode}, which {@link #parse} accepts, as the results record it: without the
+     * spaces around its names ({@code "local, strided"} is {@code "local,strided"}).
+     */
+    public static String canonical(String mode) {
+        List<String> items = new ArrayList<>();
+        for (String item : mode.split(",", -1)) {
+            List<String> names = new ArrayList<>();
+            for (String name : item.split("\\+", -1)) {
+                names.add(name.trim());
+            }
+            items.add(String.join("+", names));
+        }
+        return String.join(",", items);
+    }
+
     private static Pattern elementary(String name, String mode, int context, int blockSize,
             int numVerts, int vertsize) {
         return switch (name) {

@@ -34,6 +34,7 @@ public record JobSettings(String q, String k, String v, String out, int heads, S
             SparseForward.checkScale("--scale", scale);
         }
         Patterns.parse(mode, localCtx, blockSize, numVerts, vertsize);
+        mode = Patterns.canonical(mode);
     }
 
     private static void positive(String option, int value) {

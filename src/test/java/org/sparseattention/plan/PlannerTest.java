@@ -299,4 +299,12 @@ class PlannerTest {
             }
         }
     }
+
+    @Test
+    void settingsRecordTheModeWithoutSpaces() {
+        JobSettings spaced = settings(" local , strided+ all ", 4, 16, 4, 0, 64, 6);
+        assertEquals("local,strided+all", spaced.mode());
+        assertEquals(settings("local,strided+all", 4, 16, 4, 0, 64, 6).pattern().describe(),
+                spaced.pattern().describe());
+    }
 }
