@@ -64,6 +64,7 @@ public final class DenseAttention {
                 scoreView.put(0, s, 0, s.length);
                 Nd4j.gemm(scores, vh, result, false, false, 1.0, 0.0);
                 view(result).get(0, o, 0, o.length);
+                skipZeroWeightsInNonFiniteRows(s, view(vh), seqLen, headDim, o);
                 for (int i = 0; i < seqLen; i++) {
                     for (int d = 0; d < headDim; d++) {
                         output[base + i * rowLength + d] = (float) (o[i * headDim + d] * inverse[i]);
@@ -72,6 +73,34 @@ public final class DenseAttention {
             }
         }
         return new AttentionOutput(batch, seqLen, heads, headDim, output, logSumExp);
+    }
+
+    /**
+     * Recomputes the output rows {@code o[i * D ..]} that came out NaN or infinite key by key,
+     * leaving out keys of weight 0 ({@code weights[i * L + j]}): the product adds {@code 0 * inf}
+     * or {@code 0 * NaN} for keys a row may not attend, which would spread a non-finite value to
+     * rows that never see it (the block-sparse kernel does the same, {@link TileMath#outputSkippingZeroWeights}).
+     */
+    static void skipZeroWeightsInNonFiniteRows(float[] weights, FloatBuffer values, int seqLen, int headDim,
+            float[] o) {
+        for (int i = 0; i < seqLen; i++) {
+            boolean finite = true;
+            for (int d = 0; d < headDim && finite; d++) {
+                finite = Float.isFinite(o[i * headDim + d]);
+            }
+            if (finite) {
+                continue;
+            }
+            java.util.Arrays.fill(o, i * headDim, (i + 1) * headDim, 0f);
+            for (int j = 0; j < seqLen; j++) {
+                float weight = weights[i * seqLen + j];
+                if (weight != 0f) {
+                    for (int d = 0; d < headDim; d++) {
+                        o[i * headDim + d] += weight * values.get(j * headDim + d);
+                    }
+                }
+            }
+        }
     }
 
     private static void copyHead(float[] source, int base, int rowLength, int seqLen, int headDim, FloatBuffer target) {
