@@ -173,13 +173,28 @@ public final class HadoopStorage implements Storage, Serializable {
         return service == null ? real : new Path(parts.getScheme(), service, parts.getPath());
     }
 
-    /** Returns the file system of {@code uri}; local files without Hadoop's side {@code .crc} files. */
+    /**
+     * Returns the file system of {@code uri}; local files without Hadoop's side {@code .crc} files.
+     * A location no file system can take ({@code file://data/q.npy}, whose {@code data} reads as a
+     * host; {@code hdfs:///q.npy} with no default name node; an unknown host) is bad input.
+     */
     public FileSystem fileSystem(String uri) throws IOException {
+        Path path = parse(uri);
+        FileSystem fs;
         try {
-            return raw(parse(uri).getFileSystem(configuration()));
+            fs = raw(path.getFileSystem(configuration()));
         } catch (UnsupportedFileSystemException e) {
             throw new InvalidInputException(uri + ": no file system for its scheme: " + e.getMessage(), e);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new InvalidInputException(uri + ": cannot open its file system: " + e.getMessage(), e);
         }
+        try {
+            fs.makeQualified(path);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidInputException(uri + ": not a location of " + fs.getUri() + " (" + e.getMessage()
+                    + "); a local file is a plain path or file:///path", e);
+        }
+        return fs;
     }
 
     private static Path parse(String uri) {
