@@ -36,6 +36,11 @@ final class OutputLocation {
     private final FileSystem fs;
     private final Path out;
     private final Path staging;
+    /**
+     * The nearest ancestor of the output that existed before the run: the directories below it that
+     * are still empty go with a discarded run.
+     */
+    private final Path existingAncestor;
     private final Configuration configuration;
     /** Set while the staging directory holds a finished output that {@link #promote} could not put in place. */
     private boolean keepStaging;
@@ -54,6 +59,21 @@ final class OutputLocation {
             throw new InvalidInputException("--out " + outUri + ": the output cannot be a file system root");
         }
         this.staging = new Path(out.getParent(), "." + out.getName() + ".staging-" + UUID.randomUUID());
+        this.existingAncestor = nearestExisting(out.getParent());
+    }
+
+    /** Returns the nearest of {@code dir} and its ancestors that exists now. */
+    private Path nearestExisting(Path dir) {
+        Path existing = dir;
+        try {
+            while (existing.getParent() != null && !fs.exists(existing)) {
+                existing = existing.getParent();
+            }
+        } catch (IOException e) {
+            // Unknown: none is deleted.
+            return dir;
+        }
+        return existing;
     }
 
     /**
@@ -130,11 +150,31 @@ final class OutputLocation {
     /** How long {@link #shutDown} watches for task directories coming back into the deleted staging directory. */
     private static final long SETTLE_NANOS = 2_000_000_000L;
 
+    /** Deletes the staging directory, and then the parents of the output the run created, while they are empty. */
     private boolean deleteStaging() {
         try {
-            return fs.delete(staging, true) || !fs.exists(staging);
+            if (!fs.delete(staging, true) && fs.exists(staging)) {
+                return false;
+            }
+            for (Path dir = out.getParent(); dir != null && !dir.equals(existingAncestor); dir = dir.getParent()) {
+                if (!fs.exists(dir)) {
+                    continue;
+                }
+                if (fs.listStatus(dir).length > 0 || !fs.delete(dir, false)) {
+                    break;
+                }
+            }
+            return true;
         } catch (IOException e) {
-            return false;
+            return !stagingExists();
+        }
+    }
+
+    private boolean stagingExists() {
+        try {
+            return fs.exists(staging);
+        } catch (IOException e) {
+            return true;
         }
     }
 

@@ -53,6 +53,28 @@ class OutputLocationTest {
         assertEquals(List.of("out"), names(dir));
     }
 
+    /** A failed run into directories it made leaves none of them, but keeps one that something else has written in. */
+    @Test
+    void aDiscardedRunDeletesTheEmptyDirectoriesItMade(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("results/2024/run1");
+        OutputLocation location = location(out);
+        finished(staging(location), "half");
+        location.discard();
+        assertEquals(List.of(), names(dir));
+
+        OutputLocation again = location(out);
+        finished(staging(again), "half");
+        Files.writeString(dir.resolve("results/notes.txt"), "kept");
+        again.discard();
+        assertEquals(List.of("notes.txt"), names(dir.resolve("results")));
+
+        Files.createDirectories(dir.resolve("made/before"));
+        OutputLocation existing = location(dir.resolve("made/before/out"));
+        finished(staging(existing), "half");
+        existing.shutDown();
+        assertEquals(List.of(), names(dir.resolve("made/before")));
+    }
+
     /** Ctrl-C before the output is in place: the unfinished output goes, the previous one stays. */
     @Test
     void aShutdownBeforeTheOutputIsInPlaceDeletesTheUnfinishedOneAndKeepsThePrevious(@TempDir Path dir)
