@@ -38,9 +38,9 @@ final class LayoutCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         pattern.noteDenseLocal();
-        if (headDim < 1) {
-            throw new InvalidInputException("--head-dim must be >= 1, got " + headDim);
-        }
+        PatternOptions.atLeastOne("--seq-len", seqLen);
+        PatternOptions.atLeastOne("--head-dim", headDim);
+        pattern.check();
         BlockLayout layout = BlockLayout.of(Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize,
                 pattern.numVerts, pattern.vertsize), seqLen, pattern.blockSize, pattern.heads);
         HadoopStorage storage = new HadoopStorage();

@@ -1,5 +1,6 @@
 package org.sparseattention.cli;
 
+import org.sparseattention.errors.InvalidInputException;
 import picocli.CommandLine.Option;
 
 /** The pattern options shared by {@code run}, {@code layout} and {@code verify}. */
@@ -24,6 +25,19 @@ final class PatternOptions {
 
     @Option(names = "--vertsize", defaultValue = "1", description = "fixed: blocks per summary slice. Default: ${DEFAULT-VALUE}.")
     int vertsize;
+
+    /** Refuses {@code --heads} or {@code --block-size} below 1, naming the option (run's settings check their own). */
+    void check() {
+        atLeastOne("--heads", heads);
+        atLeastOne("--block-size", blockSize);
+    }
+
+    /** Refuses {@code value} of {@code option} below 1. */
+    static void atLeastOne(String option, int value) {
+        if (value < 1) {
+            throw new InvalidInputException(option + " must be >= 1, got " + value);
+        }
+    }
 
     /**
      * Prints a note when {@code local} will attend every earlier position: with {@code --local-ctx}

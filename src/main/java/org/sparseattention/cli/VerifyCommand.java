@@ -45,6 +45,7 @@ final class VerifyCommand implements Callable<Integer> {
             throw new InvalidInputException("--seq-len, --batch and --head-dim must be >= 1, got " + seqLen + ", " + batch
                     + ", " + headDim);
         }
+        pattern.check();
         if (!(tolerance >= 0)) {
             throw new InvalidInputException("--tolerance: expected a relative error >= 0, got " + tolerance);
         }

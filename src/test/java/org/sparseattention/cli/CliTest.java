@@ -136,6 +136,24 @@ class CliTest {
     }
 
     @Test
+    void layoutAndVerifyNameTheOptionOfASizeBelowOne() {
+        String[][] cases = {
+            {"layout", "--seq-len", "0", "--heads", "2", "--mode", "local", "--local-ctx", "8"},
+            {"layout", "--seq-len", "64", "--heads", "0", "--mode", "local", "--local-ctx", "8"},
+            {"layout", "--seq-len", "64", "--heads", "2", "--mode", "local", "--local-ctx", "8", "--block-size", "0"},
+            {"verify", "--seq-len", "64", "--heads", "0", "--mode", "all"},
+            {"verify", "--seq-len", "64", "--heads", "2", "--mode", "all", "--block-size", "-3"},
+        };
+        String[] named = {"--seq-len must be >= 1, got 0", "--heads must be >= 1, got 0",
+            "--block-size must be >= 1, got 0", "--heads must be >= 1, got 0", "--block-size must be >= 1, got -3"};
+        for (int i = 0; i < cases.length; i++) {
+            Outcome o = run(cases[i]);
+            assertEquals(2, o.status(), String.join(" ", cases[i]) + ": " + o.err());
+            assertTrue(o.err().contains(named[i]), "'" + o.err() + "' lacks '" + named[i] + "'");
+        }
+    }
+
+    @Test
     void verifyComparesTheKernelWithTheReference() {
         Outcome o = run("verify", "--seq-len", "150", "--heads", "2", "--head-dim", "8", "--mode", "local+strided",
                 "--local-ctx", "12", "--block-size", "16");
