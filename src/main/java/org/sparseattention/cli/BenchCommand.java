@@ -103,6 +103,12 @@ final class BenchCommand implements Callable<Integer> {
         atLeastOne("--seq-len", seqLen);
         atLeastOne("--all-seq-len", allSeqLen);
         atLeastOne("--ceiling-size", ceilingSize);
+        atLeastOne("--block-size", blockSize);
+        if (threads < 0) {
+            throw new InvalidInputException("bench: --threads must be >= 0 (0: all cores), got " + threads);
+        }
+        // " local, all" as "local,all": `all` runs at --all-seq-len whatever the spacing.
+        patterns = patterns.stream().map(Patterns::canonical).toList();
         // Every pattern, array size and the --json file checked before the ceiling's products, which take a while.
         for (String mode : patterns) {
             int length = mode.equals("all") ? allSeqLen : seqLen;
@@ -204,8 +210,7 @@ final class BenchCommand implements Callable<Integer> {
                 SparseForward.forward(q, k, v, layout, scale, SparseForward.DEFAULT_MAX_KEY_BLOCKS, workers, out);
                 seconds[r] = (System.nanoTime() - start) / 1e9;
             }
-            Arrays.sort(seconds);
-            double median = seconds[repetitions / 2];
+            double median = median(seconds);
             double gflops = usefulGflop / median;
             System.out.printf(Locale.ROOT, "%-16s %9d %12.2f %10.3f %10.1f %7.3f%n", mode, length, usefulGflop, median, gflops,
                     gflops / ceiling);
@@ -270,6 +275,12 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println("wrote " + json);
         }
         return 0;
+    }
+
+    /** Returns the median of {@code values}, sorting them: the mean of the middle two for an even count. */
+    static double median(double[] values) {
+        Arrays.sort(values);
+        return (values[(values.length - 1) / 2] + values[values.length / 2]) / 2;
     }
 
     private static void atLeastOne(String option, int value) {

@@ -136,6 +136,27 @@ class CliTest {
     }
 
     @Test
+    void benchReadsSpacedPatternsAsTheirNamesAndRefusesBadSizes() throws IOException {
+        Path json = dir.resolve("spaced.json");
+        Outcome o = run("bench", "--patterns", " all ,local", "--seq-len", "2048", "--all-seq-len", "128",
+                "--local-ctx", "32", "--heads", "2", "--head-dim", "8", "--block-size", "16", "--repetitions", "2",
+                "--ceiling-size", "64", "--json", json.toString());
+        assertEquals(0, o.status(), o.err());
+        JsonNode first = new ObjectMapper().readTree(json.toFile()).get("patterns").get(0);
+        assertEquals("all", first.get("pattern").asText());
+        assertEquals(128, first.get("seq_len").asInt(), "'all' runs at --all-seq-len whatever the spacing");
+        String[][] cases = {{"--block-size", "0", "--block-size must be >= 1, got 0"},
+            {"--threads", "-2", "--threads must be >= 0 (0: all cores), got -2"}};
+        for (String[] c : cases) {
+            Outcome bad = run("bench", "--patterns", "local", c[0], c[1]);
+            assertEquals(2, bad.status(), bad.err());
+            assertTrue(bad.err().contains(c[2]), "'" + bad.err() + "' lacks '" + c[2] + "'");
+        }
+        assertEquals(2.5, BenchCommand.median(new double[] {4, 1, 2, 3}));
+        assertEquals(3.0, BenchCommand.median(new double[] {5, 3, 1}));
+    }
+
+    @Test
     void layoutAndVerifyNameTheOptionOfASizeBelowOne() {
         String[][] cases = {
             {"layout", "--seq-len", "0", "--heads", "2", "--mode", "local", "--local-ctx", "8"},
