@@ -41,6 +41,8 @@ final class OutputLocation {
      * are still empty go with a discarded run.
      */
     private final Path existingAncestor;
+    /** Whether the output existed when the job started: only then may {@code --overwrite} replace it. */
+    private final boolean existedAtStart;
     private final Configuration configuration;
     /** Set while the staging directory holds a finished output that {@link #promote} could not put in place. */
     private boolean keepStaging;
@@ -60,6 +62,15 @@ final class OutputLocation {
         }
         this.staging = new Path(out.getParent(), "." + out.getName() + ".staging-" + UUID.randomUUID());
         this.existingAncestor = nearestExisting(out.getParent());
+        this.existedAtStart = existsOrUnknown(out);
+    }
+
+    private boolean existsOrUnknown(Path path) {
+        try {
+            return fs.exists(path);
+        } catch (IOException e) {
+            return true;
+        }
     }
 
     /** Returns the nearest of {@code dir} and its ancestors that exists now. */
@@ -220,8 +231,8 @@ final class OutputLocation {
         Path backup = null;
         try {
             if (fs.exists(out)) {
-                if (!overwrite) {
-                    throw appeared(false, null);
+                if (!overwrite || !existedAtStart) {
+                    throw appeared(overwrite, null);
                 }
                 // Checked again: files written into it while the job ran would be deleted with it.
                 String refused = InputFiles.whyNotReplaceable(fs, out);

@@ -53,6 +53,21 @@ class OutputLocationTest {
         assertEquals(List.of("out"), names(dir));
     }
 
+    /** Another run's output that appeared while the job ran is not replaced, even with --overwrite. */
+    @Test
+    void anOutputThatAppearedWhileTheJobRanIsNotReplacedEvenWithOverwrite(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("out");
+        OutputLocation location = location(out);
+        finished(out, "other run");
+        finished(staging(location), "new");
+        InvalidInputException refused = assertThrows(InvalidInputException.class, () -> location.promote(true));
+        assertTrue(refused.getMessage().contains("appeared while the job ran (another run's output?)"),
+                refused.getMessage());
+        assertTrue(refused.getMessage().contains(location.staging().toString()), refused.getMessage());
+        assertEquals("other run", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
+        assertEquals("new", Files.readString(staging(location).resolve("output-b00000-r0000000000.npy")));
+    }
+
     /** A failed run into directories it made leaves none of them, but keeps one that something else has written in. */
     @Test
     void aDiscardedRunDeletesTheEmptyDirectoriesItMade(@TempDir Path dir) throws IOException {
@@ -138,14 +153,30 @@ class OutputLocationTest {
         Files.writeString(out.resolve("thesis.txt"), "mine");
         InvalidInputException refused = assertThrows(InvalidInputException.class, () -> location.promote(false));
         assertTrue(refused.getMessage().contains("appeared while the job ran"), refused.getMessage());
-        InvalidInputException changed = assertThrows(InvalidInputException.class, () -> location.promote(true));
-        assertTrue(changed.getMessage().contains("changed while the job ran and now holds thesis.txt"), changed.getMessage());
-        assertTrue(changed.getMessage().contains(location.staging().toString()), changed.getMessage());
+        InvalidInputException overwriting = assertThrows(InvalidInputException.class, () -> location.promote(true));
+        assertTrue(overwriting.getMessage().contains("appeared while the job ran (another run's output?)"),
+                overwriting.getMessage());
+        assertTrue(overwriting.getMessage().contains(location.staging().toString()), overwriting.getMessage());
         location.discard();
         assertEquals("mine", Files.readString(out.resolve("thesis.txt")));
         assertEquals(List.of("thesis.txt"), names(out));
         assertEquals("new", Files.readString(staging(location).resolve("output-b00000-r0000000000.npy")),
                 "the finished output stays where the message says");
+    }
+
+    /** A previous output that gets a file of the user's while the job runs is not replaced. */
+    @Test
+    void aPreviousOutputThatGotAUsersFileIsNotReplaced(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("out");
+        finished(out, "old");
+        OutputLocation location = location(out);
+        finished(staging(location), "new");
+        Files.writeString(out.resolve("thesis.txt"), "mine");
+        InvalidInputException changed = assertThrows(InvalidInputException.class, () -> location.promote(true));
+        assertTrue(changed.getMessage().contains("changed while the job ran and now holds thesis.txt"), changed.getMessage());
+        assertTrue(changed.getMessage().contains(location.staging().toString()), changed.getMessage());
+        assertEquals("mine", Files.readString(out.resolve("thesis.txt")));
+        assertEquals("old", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
     }
 
     /** Two runs on one new --out: the one that finishes second is refused as bad usage, its output kept. */
