@@ -77,7 +77,7 @@ final class RunCommand implements Callable<Integer> {
                 maxKeyBlocks, unitTiles, shardRows, merge, lse, overwrite, allowNonfinite);
         SparkConf conf = SparseAttentionJob.embeddedConf("sparse-attention " + pattern.mode, master);
         // Inputs and --out checked first: a refused run starts nothing, the warm-up included.
-        SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings);
+        SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings, conf);
         SparseAttentionJob.warmUpWhileStarting(conf);
         try (JavaSparkContext spark = start(conf)) {
             RunSummary summary;

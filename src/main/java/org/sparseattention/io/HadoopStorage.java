@@ -16,7 +16,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FSError;
@@ -49,12 +51,21 @@ public final class HadoopStorage implements Storage, Serializable {
      * the driver), without its prefix.
      */
     public static HadoopStorage withSparkHadoopProperties() {
-        Configuration configuration = new Configuration();
+        Map<String, String> properties = new HashMap<>();
         for (String name : System.getProperties().stringPropertyNames()) {
-            if (name.startsWith("spark.hadoop.")) {
-                configuration.set(name.substring("spark.hadoop.".length()), System.getProperty(name));
-            }
+            properties.put(name, System.getProperty(name));
         }
+        return withSparkHadoopProperties(properties);
+    }
+
+    /** Returns storage configured with the {@code spark.hadoop.*} entries of Spark settings {@code settings}. */
+    public static HadoopStorage withSparkHadoopProperties(Map<String, String> settings) {
+        Configuration configuration = new Configuration();
+        settings.forEach((name, value) -> {
+            if (name.startsWith("spark.hadoop.")) {
+                configuration.set(name.substring("spark.hadoop.".length()), value);
+            }
+        });
         return new HadoopStorage(configuration);
     }
 

@@ -8,8 +8,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Properties;
 import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
@@ -55,7 +57,20 @@ public final class SparseAttentionJob {
      * starts nothing.
      */
     public static Prepared prepare(JobSettings settings) throws IOException {
-        HadoopStorage storage = HadoopStorage.withSparkHadoopProperties();
+        return prepare(settings, new SparkConf(true));
+    }
+
+    /**
+     * {@link #prepare(JobSettings)} with the file systems configured by the {@code spark.hadoop.*}
+     * entries of {@code conf} (the launcher's settings file and {@code -Dspark.*} properties), as
+     * the job's tasks will have them.
+     */
+    public static Prepared prepare(JobSettings settings, SparkConf conf) throws IOException {
+        Map<String, String> sparkSettings = new HashMap<>();
+        for (Tuple2<String, String> entry : conf.getAll()) {
+            sparkSettings.put(entry._1(), entry._2());
+        }
+        HadoopStorage storage = HadoopStorage.withSparkHadoopProperties(sparkSettings);
         InputShape shape = InputFiles.check(settings, storage);
         Planner.layout(settings, shape);
         JobSettings qualified = settings.withLocations(storage.path(settings.q()).toString(),

@@ -12,6 +12,7 @@ import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.plan.JobSettings;
 
 class EmbeddedConfTest {
     @Test
@@ -43,5 +44,24 @@ class EmbeddedConfTest {
         InvalidInputException e = assertThrows(InvalidInputException.class,
                 () -> SparseAttentionJob.embeddedConf("test", null, missing.toString()));
         assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
+    }
+
+    /** A file system the launcher's settings file configures serves the checks before Spark starts, as the tasks. */
+    @Test
+    void theChecksBeforeSparkReadTheSettingsFilesHadoopEntries(@TempDir Path dir) throws IOException {
+        Path in = dir.resolve("in");
+        Files.createDirectories(in);
+        JobTestSupport.writeInputs(in, 1, 20, 8, 1);
+        String scheme = "appearing://";
+        JobSettings settings = new JobSettings(scheme + in.resolve("q.npy"), scheme + in.resolve("k.npy"),
+                scheme + in.resolve("v.npy"), dir.resolve("result").toString(), 2, "all", 0, 16, 1, 1, Double.NaN, 0,
+                64, 64, 50, false, false, false, false);
+        InvalidInputException unknown = assertThrows(InvalidInputException.class,
+                () -> SparseAttentionJob.prepare(settings, new SparkConf(false)));
+        assertTrue(unknown.getMessage().contains("no file system for its scheme"), unknown.getMessage());
+        Path file = Files.writeString(dir.resolve("spark.properties"),
+                "spark.hadoop.fs.appearing.impl = " + AppearingFileSystem.class.getName() + "\n");
+        SparkConf conf = SparseAttentionJob.embeddedConf("test", "local[1]", file.toString());
+        assertEquals(20, SparseAttentionJob.prepare(settings, conf).shape().seqLen());
     }
 }
