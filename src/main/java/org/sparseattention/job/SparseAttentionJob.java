@@ -80,6 +80,20 @@ public final class SparseAttentionJob {
     }
 
     /**
+     * Refuses a cluster master whose executors would not get this tool's classes: Spark ships them
+     * as {@code spark.jars}, which spark-submit sets and a JVM started by {@code jobs/sparse-attention}
+     * does not (its tasks then fail with {@code ClassNotFoundException} after Spark started).
+     */
+    public static void checkExecutorsGetTheClasses(SparkConf conf) {
+        String master = conf.get("spark.master", "");
+        if (!isLocal(master) && !conf.contains("spark.jars") && !conf.contains("spark.executor.extraClassPath")) {
+            throw new InvalidInputException("--master " + master + ": its executors would not have this tool's classes"
+                    + " (spark.jars is not set); run on a cluster through jobs/spark-submit --master " + master
+                    + " -- run ..., which ships them");
+        }
+    }
+
+    /**
      * In local mode, where tasks run in this JVM, compiles the kernel on a background thread while
      * Spark starts and the job is planned; tasks wait for it only if it is not done yet. Elsewhere
      * executors compile their own, and this does nothing.

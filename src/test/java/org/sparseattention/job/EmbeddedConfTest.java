@@ -26,6 +26,13 @@ class EmbeddedConfTest {
         assertEquals("spark://10.1.2.3:7077", cluster.get("spark.master"));
         assertFalse(cluster.contains("spark.driver.host"));
         assertFalse(cluster.contains("spark.driver.bindAddress"));
+        // Without spark.jars (spark-submit's), a cluster's executors could not load the tasks' classes.
+        InvalidInputException refused = assertThrows(InvalidInputException.class,
+                () -> SparseAttentionJob.checkExecutorsGetTheClasses(cluster));
+        assertTrue(refused.getMessage().contains("jobs/spark-submit --master spark://10.1.2.3:7077 -- run"),
+                refused.getMessage());
+        SparseAttentionJob.checkExecutorsGetTheClasses(local);
+        SparseAttentionJob.checkExecutorsGetTheClasses(cluster.clone().set("spark.jars", "/opt/app.jar"));
     }
 
     /** The launcher's settings file, read as Java reads properties; the command line wins over it. */
