@@ -65,6 +65,20 @@ class LauncherTest {
             "local+strided", "--local-ctx", "10", "--block-size", "16", "--merge"};
     }
 
+    /** JVM options of the environment add to the launcher's heap default; an -Xmx among them wins. */
+    @Test
+    void javaOptionsKeepTheDefaultHeapUnlessTheyGiveOne(@TempDir Path dir) throws Exception {
+        Map<String, String> settingsOnly = Map.of("SPARSE_ATTENTION_CLASS_ARCHIVES", "off",
+                "SPARSE_ATTENTION_JAVA_OPTS", "-Dspark.ui.enabled=false -XX:+PrintFlagsFinal");
+        Result kept = launch(dir.resolve("kept.log"), settingsOnly, "--version");
+        assertEquals(0, kept.status(), kept.log());
+        assertTrue(kept.log().matches("(?s).*MaxHeapSize\\s+= 4294967296\\s.*"), "the default -Xmx4g stays");
+        Result given = launch(dir.resolve("given.log"), Map.of("SPARSE_ATTENTION_CLASS_ARCHIVES", "off",
+                "SPARSE_ATTENTION_JAVA_OPTS", "-Xmx1g -XX:+PrintFlagsFinal"), "--version");
+        assertEquals(0, given.status(), given.log());
+        assertTrue(given.log().matches("(?s).*MaxHeapSize\\s+= 1073741824\\s.*"), "the given -Xmx wins");
+    }
+
     @Test
     void theFirstCommandMakesTheClassArchiveAndLaterJvmsMapIt(@TempDir Path dir) throws Exception {
         assertTrue(new File("target/classpath.txt").isFile(), "run after mvn package");
