@@ -86,7 +86,10 @@ public final class SparseAttentionJob {
      */
     public static void checkExecutorsGetTheClasses(SparkConf conf) {
         String master = conf.get("spark.master", "");
-        if (!isLocal(master) && !conf.contains("spark.jars") && !conf.contains("spark.executor.extraClassPath")) {
+        // Only masters Spark would start executors for: a malformed one is Spark's to name.
+        boolean cluster = master.startsWith("spark://") || master.equals("yarn") || master.startsWith("k8s://")
+                || master.startsWith("local-cluster[");
+        if (cluster && !conf.contains("spark.jars") && !conf.contains("spark.executor.extraClassPath")) {
             throw new InvalidInputException("--master " + master + ": its executors would not have this tool's classes"
                     + " (spark.jars is not set); run on a cluster through jobs/spark-submit --master " + master
                     + " -- run ..., which ships them");
