@@ -187,7 +187,8 @@ public final class HadoopStorage implements Storage, Serializable {
     /**
      * Returns the file system of {@code uri}; local files without Hadoop's side {@code .crc} files.
      * A location no file system can take ({@code file://data/q.npy}, whose {@code data} reads as a
-     * host; {@code hdfs:///q.npy} with no default name node; an unknown host) is bad input.
+     * host; {@code hdfs:///q.npy} with no default name node; an unknown host) is bad input; a file
+     * system that could not start (a service that did not answer) a failure.
      */
     public FileSystem fileSystem(String uri) throws IOException {
         Path path = parse(uri);
@@ -196,8 +197,18 @@ public final class HadoopStorage implements Storage, Serializable {
             fs = raw(path.getFileSystem(configuration()));
         } catch (UnsupportedFileSystemException e) {
             throw new InvalidInputException(uri + ": no file system for its scheme: " + e.getMessage(), e);
-        } catch (IOException | IllegalArgumentException e) {
+        } catch (IllegalArgumentException e) {
+            // An unknown host, say.
             throw new InvalidInputException(uri + ": cannot open its file system: " + e.getMessage(), e);
+        } catch (IOException e) {
+            URI parts = path.toUri();
+            if (parts.getScheme() != null && parts.getAuthority() == null) {
+                // hdfs:///q.npy where no default file system of that scheme gives the host.
+                throw new InvalidInputException(uri + ": cannot open its file system (it names no host): "
+                        + e.getMessage(), e);
+            }
+            // A service that did not answer, a login that failed: a failure, not bad input.
+            throw new SparseAttentionException(uri + ": cannot open its file system: " + e.getMessage(), e);
         }
         try {
             fs.makeQualified(path);

@@ -52,7 +52,16 @@ final class OutputLocation {
     private boolean abandoned;
     private final Runnable onShutdown = this::shutDown;
 
+    /** For {@code --out} {@code outUri}, which exists now or not. */
     OutputLocation(String outUri, Configuration configuration) throws IOException {
+        this(outUri, configuration, null);
+    }
+
+    /**
+     * For {@code --out} {@code outUri}, which existed when the run checked it or not
+     * ({@code existedAtStart}; null: as it is now).
+     */
+    OutputLocation(String outUri, Configuration configuration, Boolean existedAtStart) throws IOException {
         Path path = new Path(outUri);
         this.configuration = configuration;
         this.fs = HadoopStorage.raw(path.getFileSystem(configuration));
@@ -62,7 +71,7 @@ final class OutputLocation {
         }
         this.staging = new Path(out.getParent(), "." + out.getName() + ".staging-" + UUID.randomUUID());
         this.existingAncestor = nearestExisting(out.getParent());
-        this.existedAtStart = existsOrUnknown(out);
+        this.existedAtStart = existedAtStart != null ? existedAtStart : existsOrUnknown(out);
     }
 
     private boolean existsOrUnknown(Path path) {

@@ -47,7 +47,8 @@ public final class SparseAttentionJob {
     }
 
     /** Checked settings and input shape: everything the job needs before Spark starts. */
-    public record Prepared(JobSettings settings, InputShape shape) {
+    /** @param outExisted whether {@code --out} existed when it was checked: only then may {@code --overwrite} replace it */
+    public record Prepared(JobSettings settings, InputShape shape, boolean outExisted) {
     }
 
     /**
@@ -76,24 +77,30 @@ public final class SparseAttentionJob {
         JobSettings qualified = settings.withLocations(storage.path(settings.q()).toString(),
                 storage.path(settings.k()).toString(), storage.path(settings.v()).toString(),
                 storage.realPath(storage.path(settings.out())).toString());
-        return new Prepared(qualified, shape);
+        return new Prepared(qualified, shape, storage.exists(qualified.out()));
     }
 
     /**
      * Refuses a cluster master whose executors would not get this tool's classes: Spark ships them
      * as {@code spark.jars}, which spark-submit sets and a JVM started by {@code jobs/sparse-attention}
-     * does not (its tasks then fail with {@code ClassNotFoundException} after Spark started).
+     * ({@code embedded}: its settings file given) does not; its tasks would fail with
+     * {@code ClassNotFoundException} after Spark started.
      */
-    public static void checkExecutorsGetTheClasses(SparkConf conf) {
+    public static void checkExecutorsGetTheClasses(SparkConf conf, boolean embedded) {
         String master = conf.get("spark.master", "");
         // Only masters Spark would start executors for: a malformed one is Spark's to name.
         boolean cluster = master.startsWith("spark://") || master.equals("yarn") || master.startsWith("k8s://")
                 || master.startsWith("local-cluster[");
-        if (cluster && !conf.contains("spark.jars") && !conf.contains("spark.executor.extraClassPath")) {
-            throw new InvalidInputException("--master " + master + ": its executors would not have this tool's classes"
-                    + " (spark.jars is not set); run on a cluster through jobs/spark-submit --master " + master
-                    + " -- run ..., which ships them");
+        if (embedded && cluster && !conf.contains("spark.jars") && !conf.contains("spark.executor.extraClassPath")) {
+            throw new InvalidInputException("--master (or spark.master) " + master + ": jobs/sparse-attention runs"
+                    + " Spark in its own JVM, and a cluster's executors would not have this tool's classes; submit"
+                    + " through jobs/spark-submit --master " + master + " -- run ..., which ships them");
         }
+    }
+
+    /** Whether this JVM was started by {@code jobs/sparse-attention}, which names its Spark settings file. */
+    public static boolean embedded() {
+        return System.getProperty(SPARK_SETTINGS_PROPERTY) != null;
     }
 
     /**
@@ -169,7 +176,8 @@ public final class SparseAttentionJob {
         Plan plan = Planner.plan(settings, shape, taskSlots(spark, console));
         console.accept(plan.figures().describe()
                 + String.format(Locale.ROOT, " [planned in %.2f s]", (System.nanoTime() - started) / 1e9));
-        OutputLocation location = new OutputLocation(settings.out(), spark.hadoopConfiguration());
+        OutputLocation location = new OutputLocation(settings.out(), spark.hadoopConfiguration(),
+                prepared.outExisted());
         String group = "sparse-attention-" + location.staging().getName();
         spark.setJobGroup(group, "sparse attention " + settings.mode() + " on [" + shape.batch() + ", "
                 + shape.seqLen() + ", " + shape.features() + "] -> " + settings.out(), true);

@@ -26,13 +26,16 @@ class EmbeddedConfTest {
         assertEquals("spark://10.1.2.3:7077", cluster.get("spark.master"));
         assertFalse(cluster.contains("spark.driver.host"));
         assertFalse(cluster.contains("spark.driver.bindAddress"));
-        // Without spark.jars (spark-submit's), a cluster's executors could not load the tasks' classes.
+        // Started by the embedded launcher, without spark.jars (spark-submit's), a cluster's
+        // executors could not load the tasks' classes.
         InvalidInputException refused = assertThrows(InvalidInputException.class,
-                () -> SparseAttentionJob.checkExecutorsGetTheClasses(cluster));
+                () -> SparseAttentionJob.checkExecutorsGetTheClasses(cluster, true));
         assertTrue(refused.getMessage().contains("jobs/spark-submit --master spark://10.1.2.3:7077 -- run"),
                 refused.getMessage());
-        SparseAttentionJob.checkExecutorsGetTheClasses(local);
-        SparseAttentionJob.checkExecutorsGetTheClasses(cluster.clone().set("spark.jars", "/opt/app.jar"));
+        SparseAttentionJob.checkExecutorsGetTheClasses(local, true);
+        SparseAttentionJob.checkExecutorsGetTheClasses(cluster.clone().set("spark.jars", "/opt/app.jar"), true);
+        // Under spark-submit (YARN's cluster mode ships the jar without spark.jars) it is not ours to refuse.
+        SparseAttentionJob.checkExecutorsGetTheClasses(new SparkConf(false).setMaster("yarn"), false);
     }
 
     /** The launcher's settings file, read as Java reads properties; the command line wins over it. */

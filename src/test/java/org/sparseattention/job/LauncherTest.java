@@ -65,18 +65,18 @@ class LauncherTest {
             "local+strided", "--local-ctx", "10", "--block-size", "16", "--merge"};
     }
 
-    /** JVM options of the environment add to the launcher's heap default; an -Xmx among them wins. */
+    /** JVM options of the environment keep the launcher's heap default unless they size the heap. */
     @Test
-    void javaOptionsKeepTheDefaultHeapUnlessTheyGiveOne(@TempDir Path dir) throws Exception {
-        Map<String, String> settingsOnly = Map.of("SPARSE_ATTENTION_CLASS_ARCHIVES", "off",
-                "SPARSE_ATTENTION_JAVA_OPTS", "-Dspark.ui.enabled=false -XX:+PrintFlagsFinal");
-        Result kept = launch(dir.resolve("kept.log"), settingsOnly, "--version");
-        assertEquals(0, kept.status(), kept.log());
-        assertTrue(kept.log().matches("(?s).*MaxHeapSize\\s+= 4294967296\\s.*"), "the default -Xmx4g stays");
-        Result given = launch(dir.resolve("given.log"), Map.of("SPARSE_ATTENTION_CLASS_ARCHIVES", "off",
-                "SPARSE_ATTENTION_JAVA_OPTS", "-Xmx1g -XX:+PrintFlagsFinal"), "--version");
-        assertEquals(0, given.status(), given.log());
-        assertTrue(given.log().matches("(?s).*MaxHeapSize\\s+= 1073741824\\s.*"), "the given -Xmx wins");
+    void javaOptionsKeepTheDefaultHeapUnlessTheySizeIt(@TempDir Path dir) throws Exception {
+        // Without the default, MaxRAM=64g would give the JVM's own default heap of 16 GiB.
+        String[][] cases = {{"-Dspark.ui.enabled=false -XX:MaxRAM=64g", "4294967296"}, {"-Xmx1g", "1073741824"},
+            {"-Xms6g", "17179869184"}, {"-XX:MaxRAM=64g -XX:MaxRAMPercentage=50", "34359738368"}};
+        for (String[] c : cases) {
+            Result result = launch(dir.resolve("heap.log"), Map.of("SPARSE_ATTENTION_CLASS_ARCHIVES", "off",
+                    "SPARSE_ATTENTION_JAVA_OPTS", c[0] + " -XX:MaxRAM=64g -XX:+PrintFlagsFinal"), "--version");
+            assertEquals(0, result.status(), c[0] + ": " + result.log());
+            assertTrue(result.log().matches("(?s).*MaxHeapSize\\s+= " + c[1] + "\\s.*"), c[0] + ": heap " + c[1]);
+        }
     }
 
     @Test

@@ -66,6 +66,11 @@ class OutputLocationTest {
         assertTrue(refused.getMessage().contains(location.staging().toString()), refused.getMessage());
         assertEquals("other run", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
         assertEquals("new", Files.readString(staging(location).resolve("output-b00000-r0000000000.npy")));
+        // Appeared after the run checked --out and before the job started: the check's answer counts.
+        OutputLocation checkedAbsent = new OutputLocation(out.toUri().toString(), new Configuration(), false);
+        finished(staging(checkedAbsent), "newer");
+        assertThrows(InvalidInputException.class, () -> checkedAbsent.promote(true));
+        assertEquals("other run", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
     }
 
     /** A failed run into directories it made leaves none of them, but keeps one that something else has written in. */
