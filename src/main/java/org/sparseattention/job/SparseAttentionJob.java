@@ -46,8 +46,11 @@ public final class SparseAttentionJob {
     private SparseAttentionJob() {
     }
 
-    /** Checked settings and input shape: everything the job needs before Spark starts. */
-    /** @param outExisted whether {@code --out} existed when it was checked: only then may {@code --overwrite} replace it */
+    /**
+     * Checked settings and input shape: everything the job needs before Spark starts.
+     *
+     * @param outExisted whether {@code --out} existed when it was checked: only then may {@code --overwrite} replace it
+     */
     public record Prepared(JobSettings settings, InputShape shape, boolean outExisted) {
     }
 
