@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
+import org.sparseattention.job.SparseAttentionJob;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.LayoutStats;
 import org.sparseattention.layout.Patterns;
@@ -43,7 +44,7 @@ final class LayoutCommand implements Callable<Integer> {
         pattern.check();
         BlockLayout layout = BlockLayout.of(Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize,
                 pattern.numVerts, pattern.vertsize), seqLen, pattern.blockSize, pattern.heads);
-        HadoopStorage storage = new HadoopStorage();
+        HadoopStorage storage = SparseAttentionJob.launcherStorage();
         boolean grids = seqLen <= BlockLayout.MAX_GRID_LENGTH;
         if (npy != null && !grids) {
             throw new InvalidInputException("--npy needs the original-order grid, computed for --seq-len up to "

@@ -70,17 +70,31 @@ public final class SparseAttentionJob {
      * the job's tasks will have them.
      */
     public static Prepared prepare(JobSettings settings, SparkConf conf) throws IOException {
-        Map<String, String> sparkSettings = new HashMap<>();
-        for (Tuple2<String, String> entry : conf.getAll()) {
-            sparkSettings.put(entry._1(), entry._2());
-        }
-        HadoopStorage storage = HadoopStorage.withSparkHadoopProperties(sparkSettings);
+        HadoopStorage storage = storage(conf);
         InputShape shape = InputFiles.check(settings, storage);
         Planner.layout(settings, shape);
         JobSettings qualified = settings.withLocations(storage.path(settings.q()).toString(),
                 storage.path(settings.k()).toString(), storage.path(settings.v()).toString(),
                 storage.realPath(storage.path(settings.out())).toString());
         return new Prepared(qualified, shape, storage.exists(qualified.out()));
+    }
+
+    /** Returns storage configured with the {@code spark.hadoop.*} entries of {@code conf}. */
+    public static HadoopStorage storage(SparkConf conf) {
+        Map<String, String> sparkSettings = new HashMap<>();
+        for (Tuple2<String, String> entry : conf.getAll()) {
+            sparkSettings.put(entry._1(), entry._2());
+        }
+        return HadoopStorage.withSparkHadoopProperties(sparkSettings);
+    }
+
+    /**
+     * Returns storage configured as the job's would be: with the {@code spark.hadoop.*} entries of
+     * the launcher's settings file and of {@code -Dspark.*} properties (for commands that write
+     * files without Spark, such as {@code generate}).
+     */
+    public static HadoopStorage launcherStorage() {
+        return storage(embeddedConf("sparse-attention", null));
     }
 
     /**

@@ -156,6 +156,30 @@ class CliTest {
         assertEquals(3.0, BenchCommand.median(new double[] {5, 3, 1}));
     }
 
+    /** generate and layout --npy write through file systems the launcher's settings file configures, as run. */
+    @Test
+    void generateAndLayoutUseTheSettingsFilesHadoopEntries() throws IOException {
+        Path settings = Files.writeString(dir.resolve("spark.properties"),
+                "spark.hadoop.fs.appearing.impl=org.sparseattention.job.AppearingFileSystem\n"
+                        + "spark.hadoop.fs.appearing.impl.disable.cache=true\n");
+        String[] generate = {"generate", "--out", "appearing://" + dir.resolve("gen"), "--seq-len", "8", "--dim", "4"};
+        String[] layout = {"layout", "--seq-len", "64", "--heads", "1", "--mode", "all", "--block-size", "16", "--npy",
+            "appearing://" + dir.resolve("grid.npy")};
+        assertEquals(2, run(generate).status(), "no file system for the scheme without the settings file");
+        String property = "sparseattention.sparkSettings";
+        System.setProperty(property, settings.toString());
+        try {
+            Outcome generated = run(generate);
+            assertEquals(0, generated.status(), generated.err());
+            Outcome grid = run(layout);
+            assertEquals(0, grid.status(), grid.err());
+        } finally {
+            System.clearProperty(property);
+        }
+        assertTrue(Files.isRegularFile(dir.resolve("gen/v.npy")));
+        assertTrue(Files.isRegularFile(dir.resolve("grid.npy")));
+    }
+
     @Test
     void layoutAndVerifyNameTheOptionOfASizeBelowOne() {
         String[][] cases = {
