@@ -32,15 +32,28 @@ public final class Main {
     /** System property naming a properties file of option defaults (keys: long option names). */
     public static final String DEFAULTS_PROPERTY = "sparseattention.defaults";
 
-    /** Warns of keys in the option defaults file that name no option of any command: they would go unnoticed. */
-    private static void warnOfUnknownDefaults(CommandLine line, String file) {
+    /**
+     * Options only the command line may set: replacing what a user has and computing with
+     * non-finite values must be asked for each time, not by a line in a shared defaults file.
+     */
+    static final Set<String> COMMAND_LINE_ONLY = Set.of("--overwrite", "--allow-nonfinite");
+
+    /** Reads the option defaults file's keys, or warns and returns none. */
+    private static Properties readDefaults(CommandLine line, String file) {
         Properties keys = new Properties();
         try (Reader in = Files.newBufferedReader(Path.of(file), StandardCharsets.UTF_8)) {
             keys.load(in);
         } catch (IOException | RuntimeException e) {
             line.getErr().println("warning: could not read the option defaults in " + file + ": " + e);
-            return;
         }
+        return keys;
+    }
+
+    /**
+     * Warns of keys in the option defaults file that name no option of any command (they would go
+     * unnoticed) or an option only the command line may set (ignored).
+     */
+    private static void warnOfUnknownDefaults(CommandLine line, String file, Properties keys) {
         // The keys picocli reads: an option's longest name, alone or after its command's qualified name.
         Set<String> known = new HashSet<>();
         for (CommandLine command : line.getSubcommands().values()) {
@@ -53,9 +66,44 @@ public final class Main {
         for (String key : new TreeSet<>(keys.stringPropertyNames())) {
             if (!known.contains(key)) {
                 line.getErr().println("warning: " + file + ": '" + key + "' is no option of any command; ignored");
+            } else if (COMMAND_LINE_ONLY.contains("--" + key.substring(key.lastIndexOf('.') + 1))) {
+                line.getErr().println("warning: " + file + ": '" + key + "' ignored: only the command line may set it");
             }
         }
         line.getErr().flush();
+    }
+
+    /**
+     * Returns a note naming the defaults file and key of each option {@code message} names that
+     * took its value from that file (not given on the command line), or "".
+     */
+    private static String fromDefaults(String message, CommandLine.ParseResult parsed, Properties keys, String file) {
+        if (keys.isEmpty() || message == null) {
+            return "";
+        }
+        CommandLine.ParseResult command = parsed;
+        while (command.hasSubcommand()) {
+            command = command.subcommand();
+        }
+        String qualified = command.commandSpec().qualifiedName(".");
+        StringBuilder note = new StringBuilder();
+        java.util.regex.Matcher names = java.util.regex.Pattern.compile("--[a-z][a-z-]*").matcher(message);
+        Set<String> seen = new HashSet<>();
+        while (names.find()) {
+            String name = names.group();
+            OptionSpec option = command.commandSpec().findOption(name);
+            if (option == null || command.hasMatchedOption(option) || !seen.add(name)) {
+                continue;
+            }
+            String bare = name.substring(2);
+            String key = keys.containsKey(qualified + "." + bare) ? qualified + "." + bare
+                    : keys.containsKey(bare) ? bare : null;
+            if (key != null) {
+                note.append(note.length() == 0 ? " (" : "; ").append(name).append(" from ").append(file).append(": '")
+                        .append(key).append("'");
+            }
+        }
+        return note.length() == 0 ? "" : note.append(")").toString();
     }
 
     public static void main(String[] args) {
@@ -66,10 +114,15 @@ public final class Main {
     public static int execute(String... args) {
         CommandLine line = new CommandLine(new Main());
         String defaults = System.getProperty(DEFAULTS_PROPERTY);
+        Properties defaultKeys = new Properties();
         if (defaults != null && !defaults.isEmpty()) {
-            line.setDefaultValueProvider(new CommandLine.PropertiesDefaultProvider(new java.io.File(defaults)));
-            warnOfUnknownDefaults(line, defaults);
+            CommandLine.IDefaultValueProvider file = new CommandLine.PropertiesDefaultProvider(new java.io.File(defaults));
+            line.setDefaultValueProvider(argument -> argument instanceof OptionSpec option
+                    && COMMAND_LINE_ONLY.contains(option.longestName()) ? null : file.defaultValue(argument));
+            defaultKeys = readDefaults(line, defaults);
+            warnOfUnknownDefaults(line, defaults, defaultKeys);
         }
+        Properties fileKeys = defaultKeys;
         // A mistyped or missing option: the error and where the usage is, not the whole usage.
         line.setParameterExceptionHandler((e, given) -> {
             CommandLine cmd = e.getCommandLine();
@@ -85,7 +138,7 @@ public final class Main {
         line.setExecutionExceptionHandler((e, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             if (e instanceof InvalidInputException) {
-                err.println("error: " + e.getMessage());
+                err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), parsed, fileKeys, defaults));
                 return BAD_INPUT;
             }
             if (e instanceof SparseAttentionException) {

@@ -385,6 +385,38 @@ class CliTest {
         assertFalse(Files.exists(out), "nothing written");
     }
 
+    /**
+     * The defaults file cannot set --overwrite or --allow-nonfinite (an existing output stays), and
+     * a value from it that a command refuses is named with the file and its key.
+     */
+    @Test
+    void theDefaultsFileCannotOverwriteAndItsBadValuesAreNamed() throws IOException {
+        assertEquals(0, run("generate", "--out", dir.toString(), "--seq-len", "40", "--dim", "12").status());
+        Path out = dir.resolve("out");
+        assertEquals(0, run(runArgs(out, "--heads", "3", "--mode", "all")).status());
+        byte[] manifest = Files.readAllBytes(out.resolve("manifest.json"));
+        Path defaults = Files.writeString(dir.resolve("defaults.properties"),
+                "overwrite=true\nsparse-attention.run.allow-nonfinite=true\nsparse-attention.layout.block-size=0\n");
+        System.setProperty(Main.DEFAULTS_PROPERTY, defaults.toString());
+        try {
+            Outcome again = run(runArgs(out, "--heads", "3", "--mode", "local", "--local-ctx", "8"));
+            assertEquals(2, again.status(), again.err());
+            assertTrue(again.err().contains("warning: " + defaults + ": 'overwrite' ignored: only the command line may"
+                    + " set it"), again.err());
+            assertTrue(again.err().contains("'sparse-attention.run.allow-nonfinite' ignored"), again.err());
+            assertTrue(again.err().contains("already exists"), again.err());
+            assertArrayEquals(manifest, Files.readAllBytes(out.resolve("manifest.json")), "the output is as it was");
+            Outcome layout = run("layout", "--seq-len", "64", "--heads", "2", "--mode", "all");
+            assertEquals(2, layout.status(), layout.err());
+            assertTrue(layout.err().contains("--block-size must be >= 1, got 0 (--block-size from " + defaults
+                    + ": 'sparse-attention.layout.block-size')"), layout.err());
+            Outcome given = run("layout", "--seq-len", "64", "--heads", "2", "--mode", "all", "--block-size", "-1");
+            assertFalse(given.err().contains(" from " + defaults), "a value given on the command line: " + given.err());
+        } finally {
+            System.clearProperty(Main.DEFAULTS_PROPERTY);
+        }
+    }
+
     /** A mistyped option: the error and where the usage is; a defaults file's bad value or key is named. */
     @Test
     void optionErrorsNameTheOptionAndTheDefaultsFile() throws IOException {
