@@ -109,6 +109,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         // " local, all" as "local,all": `all` runs at --all-seq-len whatever the spacing.
         patterns = patterns.stream().map(Patterns::canonical).toList();
+        PatternOptions.noteDenseLocal(String.join(",", patterns), context);
         // Every pattern, array size and the --json file checked before the ceiling's products, which take a while.
         for (String mode : patterns) {
             int length = mode.equals("all") ? allSeqLen : seqLen;

@@ -38,10 +38,10 @@ final class LayoutCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        pattern.noteDenseLocal();
         PatternOptions.atLeastOne("--seq-len", seqLen);
         PatternOptions.atLeastOne("--head-dim", headDim);
         pattern.check();
+        pattern.noteDenseLocal();
         BlockLayout layout = BlockLayout.of(Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize,
                 pattern.numVerts, pattern.vertsize), seqLen, pattern.blockSize, pattern.heads);
         HadoopStorage storage = SparseAttentionJob.launcherStorage();

@@ -44,6 +44,11 @@ final class PatternOptions {
      * 0 or less it allows the pairs of {@code all}, dense and quadratic in the length.
      */
     void noteDenseLocal() {
+        noteDenseLocal(mode, localCtx);
+    }
+
+    /** {@link #noteDenseLocal()} for {@code mode} (patterns joined by {@code +} or {@code ,}) and {@code localCtx}. */
+    static void noteDenseLocal(String mode, int localCtx) {
         boolean local = java.util.Arrays.stream(mode.split("[+,]")).map(String::trim).anyMatch("local"::equals);
         if (local && localCtx <= 0) {
             System.err.println("note: --local-ctx " + localCtx + ": 'local' attends every earlier position, as 'all'"

@@ -40,12 +40,12 @@ final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        pattern.noteDenseLocal();
         if (seqLen < 1 || batch < 1 || headDim < 1) {
             throw new InvalidInputException("--seq-len, --batch and --head-dim must be >= 1, got " + seqLen + ", " + batch
                     + ", " + headDim);
         }
         pattern.check();
+        pattern.noteDenseLocal();
         if (!(tolerance >= 0)) {
             throw new InvalidInputException("--tolerance: expected a relative error >= 0, got " + tolerance);
         }

@@ -152,6 +152,10 @@ class CliTest {
             assertEquals(2, bad.status(), bad.err());
             assertTrue(bad.err().contains(c[2]), "'" + bad.err() + "' lacks '" + c[2] + "'");
         }
+        Outcome dense = run("bench", "--patterns", "local", "--local-ctx", "0", "--seq-len", "256", "--heads", "2",
+                "--head-dim", "8", "--block-size", "16", "--repetitions", "1", "--ceiling-size", "64");
+        assertEquals(0, dense.status(), dense.err());
+        assertTrue(dense.err().contains("note: --local-ctx 0: 'local' attends every earlier position"), dense.err());
         assertEquals(2.5, BenchCommand.median(new double[] {4, 1, 2, 3}));
         assertEquals(3.0, BenchCommand.median(new double[] {5, 3, 1}));
     }
