@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.job.SparseAttentionJob;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.OptionSpec;
@@ -142,7 +143,10 @@ public final class Main {
                 return BAD_INPUT;
             }
             if (e instanceof SparseAttentionException) {
-                err.println("error: " + e.getMessage());
+                if (!(String.valueOf(e.getMessage()).startsWith("interrupted:")
+                        && SparseAttentionJob.interruptionReported())) {
+                    err.println("error: " + e.getMessage());
+                }
                 return FAILED;
             }
             err.println("error: " + e);

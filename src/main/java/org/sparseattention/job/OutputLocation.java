@@ -112,8 +112,17 @@ final class OutputLocation {
         try {
             ShutdownHookManager.get().removeShutdownHook(onShutdown);
         } catch (IllegalStateException shuttingDown) {
-            // The hook runs, or has run.
+            // The hook runs, or has run, and says what became of --out.
+            hookReports = true;
         }
+    }
+
+    /** Set once a shutdown hook of a guarded location runs, or has run: it prints what became of --out. */
+    private static volatile boolean hookReports;
+
+    /** Whether a shutdown hook reports what became of an interrupted run's --out (the run's own error need not). */
+    static boolean hookReports() {
+        return hookReports;
     }
 
     /**

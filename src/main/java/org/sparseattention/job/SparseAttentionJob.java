@@ -115,6 +115,14 @@ public final class SparseAttentionJob {
         }
     }
 
+    /**
+     * Whether an interrupted run's shutdown hook reports what became of {@code --out}: the run's own
+     * "interrupted" error would only repeat it.
+     */
+    public static boolean interruptionReported() {
+        return OutputLocation.hookReports();
+    }
+
     /** Whether this JVM was started by {@code jobs/sparse-attention}, which names its Spark settings file. */
     public static boolean embedded() {
         return System.getProperty(SPARK_SETTINGS_PROPERTY) != null;
