@@ -70,7 +70,9 @@ class EmbeddedConfTest {
                 () -> SparseAttentionJob.prepare(settings, new SparkConf(false)));
         assertTrue(unknown.getMessage().contains("no file system for its scheme"), unknown.getMessage());
         Path file = Files.writeString(dir.resolve("spark.properties"),
-                "spark.hadoop.fs.appearing.impl = " + AppearingFileSystem.class.getName() + "\n");
+                "spark.hadoop.fs.appearing.impl = " + AppearingFileSystem.class.getName() + "\n"
+                        // Not cached: a later test's check that the scheme is unknown without these settings holds.
+                        + "spark.hadoop.fs.appearing.impl.disable.cache = true\n");
         SparkConf conf = SparseAttentionJob.embeddedConf("test", "local[1]", file.toString());
         assertEquals(20, SparseAttentionJob.prepare(settings, conf).shape().seqLen());
     }
