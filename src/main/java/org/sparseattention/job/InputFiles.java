@@ -22,9 +22,9 @@ public final class InputFiles {
 
     /** Reads the three headers, checks them against each other and the settings, returns the shape. */
     public static InputShape check(JobSettings settings, HadoopStorage storage) throws IOException {
-        NpyHeader q = NpyFile.readHeader(storage, settings.q());
-        NpyHeader k = NpyFile.readHeader(storage, settings.k());
-        NpyHeader v = NpyFile.readHeader(storage, settings.v());
+        NpyHeader q = header(storage, "--q", settings.q());
+        NpyHeader k = header(storage, "--k", settings.k());
+        NpyHeader v = header(storage, "--v", settings.v());
         long[] shape = NpyFile.batchShape(q);
         sameShape(q, k, "k");
         sameShape(q, v, "v");
@@ -48,6 +48,15 @@ public final class InputFiles {
         checkShardSize(settings.shardRows(), shape[1], shape[2]);
         checkOutput(settings, storage);
         return new InputShape((int) shape[0], (int) shape[1], (int) shape[2], settings.heads());
+    }
+
+    /** Reads the header of input {@code uri}; an error about it names its option too. */
+    private static NpyHeader header(HadoopStorage storage, String option, String uri) throws IOException {
+        try {
+            return NpyFile.readHeader(storage, uri);
+        } catch (InvalidInputException e) {
+            throw new InvalidInputException(option + " " + e.getMessage(), e);
+        }
     }
 
     /** Refuses shards whose output no array holds: a shard task holds its rows' output in one. */

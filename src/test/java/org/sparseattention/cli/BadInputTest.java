@@ -273,11 +273,11 @@ class BadInputTest {
             {"--out", colon, "field 'name': expected a name without ':', got 'run:1'"},
             {"--out", "", "'': not a path or URI"},
             {"--out", "nosuchscheme://host/out", "nosuchscheme://host/out: no file system for its scheme"},
-            {"--q", "a:b.npy", "'a:b.npy': not a path or URI"},
-            {"--k", "nosuchscheme://host/k.npy", "nosuchscheme://host/k.npy: no file system for its scheme"},
-            {"--q", "file://data/q.npy", "file://data/q.npy: not a location of file:///"},
+            {"--q", "a:b.npy", "--q 'a:b.npy': not a path or URI"},
+            {"--k", "nosuchscheme://host/k.npy", "--k nosuchscheme://host/k.npy: no file system for its scheme"},
+            {"--q", "file://data/q.npy", "--q file://data/q.npy: not a location of file:///"},
             {"--out", "file://data/out", "file://data/out: not a location of file:///"},
-            {"--v", "hdfs:///v.npy", "hdfs:///v.npy: cannot open its file system"},
+            {"--v", "hdfs:///v.npy", "--v hdfs:///v.npy: cannot open its file system"},
         };
         for (String[] c : cases) {
             String[] all = args(dir.resolve("out"), "--heads", "3", "--mode", "all");
