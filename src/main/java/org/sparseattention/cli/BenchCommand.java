@@ -109,7 +109,6 @@ final class BenchCommand implements Callable<Integer> {
         }
         // " local, all" as "local,all": `all` runs at --all-seq-len whatever the spacing.
         patterns = patterns.stream().map(Patterns::canonical).toList();
-        PatternOptions.noteDenseLocal(String.join(",", patterns), context);
         // Every pattern, array size and the --json file checked before the ceiling's products, which take a while.
         for (String mode : patterns) {
             int length = mode.equals("all") ? allSeqLen : seqLen;
@@ -119,6 +118,7 @@ final class BenchCommand implements Callable<Integer> {
         if (json != null) {
             checkJson();
         }
+        PatternOptions.noteDenseLocal(String.join(",", patterns), context);
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         System.out.printf(Locale.ROOT, "machine: %d cores, %s; %d kernel threads%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("os.arch"), workers);

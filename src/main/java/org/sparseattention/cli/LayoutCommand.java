@@ -44,7 +44,8 @@ final class LayoutCommand implements Callable<Integer> {
         pattern.noteDenseLocal();
         BlockLayout layout = BlockLayout.of(Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize,
                 pattern.numVerts, pattern.vertsize), seqLen, pattern.blockSize, pattern.heads);
-        HadoopStorage storage = SparseAttentionJob.launcherStorage();
+        // The launcher's file system settings, only for a file to write.
+        HadoopStorage storage = npy == null ? null : SparseAttentionJob.launcherStorage();
         boolean grids = seqLen <= BlockLayout.MAX_GRID_LENGTH;
         if (npy != null && !grids) {
             throw new InvalidInputException("--npy needs the original-order grid, computed for --seq-len up to "

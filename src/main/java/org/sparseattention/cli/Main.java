@@ -93,7 +93,8 @@ public final class Main {
         while (names.find()) {
             String name = names.group();
             OptionSpec option = command.commandSpec().findOption(name);
-            if (option == null || command.hasMatchedOption(option) || !seen.add(name)) {
+            if (option == null || command.hasMatchedOption(option) || COMMAND_LINE_ONLY.contains(name)
+                    || !seen.add(name)) {
                 continue;
             }
             String bare = name.substring(2);

@@ -105,15 +105,19 @@ final class OutputLocation {
     void guard() {
         // Longer than Hadoop's default of 30 s: a rename on an object store copies.
         ShutdownHookManager.get().addShutdownHook(onShutdown, FileSystem.SHUTDOWN_HOOK_PRIORITY + 5, 10, TimeUnit.MINUTES);
+        guarded = true;
     }
+
+    /** Set once {@link #guard} has registered the shutdown hook (a shutdown already begun refuses it). */
+    private volatile boolean guarded;
 
     /** Ends {@link #guard}. */
     void release() {
         try {
             ShutdownHookManager.get().removeShutdownHook(onShutdown);
         } catch (IllegalStateException shuttingDown) {
-            // The hook runs, or has run, and says what became of --out.
-            hookReports = true;
+            // The hook, if it was registered, runs or has run, and says what became of --out.
+            hookReports |= guarded;
         }
     }
 

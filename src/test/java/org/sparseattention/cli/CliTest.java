@@ -409,6 +409,7 @@ class CliTest {
                     + " set it"), again.err());
             assertTrue(again.err().contains("'sparse-attention.run.allow-nonfinite' ignored"), again.err());
             assertTrue(again.err().contains("already exists"), again.err());
+            assertFalse(again.err().contains("--overwrite from"), "the ignored key is no source: " + again.err());
             assertArrayEquals(manifest, Files.readAllBytes(out.resolve("manifest.json")), "the output is as it was");
             Outcome layout = run("layout", "--seq-len", "64", "--heads", "2", "--mode", "all");
             assertEquals(2, layout.status(), layout.err());
