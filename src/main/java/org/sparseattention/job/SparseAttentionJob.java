@@ -329,6 +329,15 @@ public final class SparseAttentionJob {
                 break;
             }
         }
+        if (seen <= 0 && !spark.sc().isStopped()) {
+            // Tasks would wait for executors forever ("Initial job has not accepted any resources").
+            SparkConf conf = spark.getConf();
+            throw new SparseAttentionException(String.format(Locale.ROOT, "no executor registered with the master %s"
+                    + " in %.1f s: each asks for spark.executor.memory=%s and spark.executor.cores=%s, and workers that"
+                    + " offer less start none (raise spark.scheduler.maxRegisteredResourcesWaitingTime if they are only"
+                    + " slow to start)", conf.get("spark.master", ""), (System.nanoTime() - started) / 1e9,
+                    conf.get("spark.executor.memory", "1g"), conf.get("spark.executor.cores", "all of a worker's")));
+        }
         int slots = spark.defaultParallelism();
         console.accept(String.format(Locale.ROOT, "planning for %d task slots on %d executors (waited %.1f s for them to register;"
                 + " spark.default.parallelism fixes the number)", slots, Math.max(seen, 0),

@@ -2,6 +2,7 @@ package org.sparseattention.job;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
@@ -50,6 +51,18 @@ class StandaloneSubmitTest {
         try {
             assertEquals(0, script(dir.resolve("start.log"), "jobs/local-cluster", "start", PORT, "2", "1", "1g"),
                     () -> read(dir.resolve("start.log")));
+            // Executors of conf/spark-cluster.conf's 4g do not fit workers of 1g: an error, not a wait forever.
+            int unfit = script(dir.resolve("unfit.log"), "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
+                    "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=3s", "--", "run", "--q",
+                    dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(), "--v",
+                    dir.resolve("v.npy").toString(), "--out", dir.resolve("unfit").toString(), "--heads", "2", "--mode",
+                    "all");
+            String unfitLog = read(dir.resolve("unfit.log"));
+            assertEquals(1, unfit, unfitLog);
+            assertTrue(unfitLog.contains("error: no executor registered with the master spark://127.0.0.1:" + PORT),
+                    unfitLog);
+            assertTrue(unfitLog.contains("spark.executor.memory=4g"), unfitLog);
+            assertFalse(Files.exists(dir.resolve("unfit")));
             int status = script(dir.resolve("submit.log"), "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
                     "--conf", "spark.executor.memory=700m", "--", "run", "--q", dir.resolve("q.npy").toString(),
                     "--k", dir.resolve("k.npy").toString(), "--v", dir.resolve("v.npy").toString(),
