@@ -66,7 +66,7 @@ final class UnitRunner implements AutoCloseable {
     private final TreeMap<Integer, long[]> byFrame = new TreeMap<>();
 
     /** An open input tensor. */
-    private record Tensor(String uri, NpyHeader header, Storage.Input input) {
+    private record Tensor(String option, String uri, NpyHeader header, Storage.Input input) {
     }
 
     UnitRunner(JobSettings settings, InputShape shape, Storage storage) throws IOException {
@@ -78,9 +78,9 @@ final class UnitRunner implements AutoCloseable {
         this.kernel = new BlockSparseKernel(layout, shape.headDim(), settings.scaleFor(shape.headDim()));
         Tensor[] opened = new Tensor[3];
         try {
-            opened[0] = open(storage, settings.q(), shape);
-            opened[1] = open(storage, settings.k(), shape);
-            opened[2] = open(storage, settings.v(), shape);
+            opened[0] = open(storage, "--q", settings.q(), shape);
+            opened[1] = open(storage, "--k", settings.k(), shape);
+            opened[2] = open(storage, "--v", settings.v(), shape);
         } catch (IOException | RuntimeException e) {
             closeAll(opened);
             throw e;
@@ -95,15 +95,15 @@ final class UnitRunner implements AutoCloseable {
     }
 
     /** Opens an input, refusing one whose shape is not the planned one (replaced while the job ran). */
-    private static Tensor open(Storage storage, String uri, InputShape shape) throws IOException {
+    private static Tensor open(Storage storage, String option, String uri, InputShape shape) throws IOException {
         NpyHeader header = NpyFile.readHeader(storage, uri);
         long[] planned = {shape.batch(), shape.seqLen(), shape.features()};
         if (!Arrays.equals(NpyFile.batchShape(header), planned)) {
-            throw new InvalidInputException(uri + ": field 'shape': expected " + Arrays.toString(planned)
+            throw new InvalidInputException(option + " " + uri + ": field 'shape': expected " + Arrays.toString(planned)
                     + " as when the job was planned, got " + Arrays.toString(header.shape())
                     + ": the file was replaced while the job ran");
         }
-        return new Tensor(uri, header, storage.open(uri));
+        return new Tensor(option, uri, header, storage.open(uri));
     }
 
     /** Closes the inputs; closing twice is harmless. */
@@ -289,8 +289,8 @@ final class UnitRunner implements AutoCloseable {
         if (!settings.allowNonfinite() && !(direct && finite)) {
             int e = NpyFile.firstNonFinite(data, 0, positions.length * rowLength);
             if (e >= 0) {
-                throw new InvalidInputException(tensor.uri() + ": non-finite value " + data[e] + " at batch "
-                        + batch + ", row " + positions[e / rowLength] + ", feature " + e % rowLength
+                throw new InvalidInputException(tensor.option() + " " + tensor.uri() + ": non-finite value " + data[e]
+                        + " at batch " + batch + ", row " + positions[e / rowLength] + ", feature " + e % rowLength
                         + " (pass --allow-nonfinite to compute with it)");
             }
         }

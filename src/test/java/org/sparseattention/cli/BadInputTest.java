@@ -151,7 +151,8 @@ class BadInputTest {
         CliTest.Outcome refused = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "local", "--local-ctx",
                 "8", "--merge"));
         assertEquals(2, refused.status(), refused.err());
-        assertTrue(refused.err().contains("q.npy") && refused.err().contains("batch 1, row 17"), refused.err());
+        assertTrue(refused.err().contains("error: --q ") && refused.err().contains("q.npy")
+                && refused.err().contains("batch 1, row 17"), "names the tensor, its file and where: " + refused.err());
         assertFalse(Files.exists(dir.resolve("out")));
 
         CliTest.Outcome allowed = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "local", "--local-ctx",

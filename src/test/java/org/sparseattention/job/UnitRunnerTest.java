@@ -92,7 +92,8 @@ class UnitRunnerTest {
         TestArrays.writeNpy(dir.resolve("k.npy"), new long[] {B, L, H * D}, k);
         try (UnitRunner runner = new UnitRunner(settings, shape, new HadoopStorage())) {
             InvalidInputException e = assertThrows(InvalidInputException.class, () -> runner.compute(unit));
-            assertTrue(e.getMessage().contains("k.npy") && e.getMessage().contains("batch 1, row " + keys[0]
+            assertTrue(e.getMessage().startsWith("--k ") && e.getMessage().contains("k.npy")
+                    && e.getMessage().contains("batch 1, row " + keys[0]
                     + ", feature 3"), e.getMessage());
         }
     }
