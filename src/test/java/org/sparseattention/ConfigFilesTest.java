@@ -55,7 +55,8 @@ class ConfigFilesTest {
 
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
-    void sparkSubmitWithoutTheSeparatorIsRefusedBeforeAnyBuild() throws IOException, InterruptedException {
+    void sparkSubmitWithoutTheSeparatorOrWithABadMasterIsRefusedBeforeAnyBuild()
+            throws IOException, InterruptedException {
         Process bash = new ProcessBuilder("bash", "jobs/spark-submit", "--master", "local[2]", "run", "--q", "q.npy")
                 .redirectErrorStream(true).start();
         String output = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -63,6 +64,18 @@ class ConfigFilesTest {
         assertEquals(2, bash.exitValue(), output);
         assertTrue(output.contains("the command goes after '--'"), output);
         assertFalse(output.contains("building"), output);
+        // A malformed master, as an option or a setting: refused here, not with spark-submit's stack trace.
+        for (List<String> master : List.of(List.of("--master", "bogus"), List.of("--conf", "spark.master=bogus"))) {
+            List<String> command = new java.util.ArrayList<>(List.of("bash", "jobs/spark-submit"));
+            command.addAll(master);
+            command.addAll(List.of("--", "run", "--q", "q.npy"));
+            Process refused = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String said = new String(refused.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(refused.waitFor(50, TimeUnit.SECONDS), "jobs/spark-submit did not end");
+            assertEquals(2, refused.exitValue(), said);
+            assertTrue(said.contains("master 'bogus': expected local[N], spark://host:port"), said);
+            assertFalse(said.contains("building") || said.contains("\tat "), said);
+        }
     }
 
     @Test

@@ -32,6 +32,7 @@ import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.kernel.Threads;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.Patterns;
+import org.sparseattention.plan.JobSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -97,15 +98,15 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        atLeastOne("--repetitions", repetitions);
-        atLeastOne("--heads", heads);
-        atLeastOne("--head-dim", headDim);
-        atLeastOne("--seq-len", seqLen);
-        atLeastOne("--all-seq-len", allSeqLen);
-        atLeastOne("--ceiling-size", ceilingSize);
-        atLeastOne("--block-size", blockSize);
+        JobSettings.atLeastOne("--repetitions", repetitions);
+        JobSettings.atLeastOne("--heads", heads);
+        JobSettings.atLeastOne("--head-dim", headDim);
+        JobSettings.atLeastOne("--seq-len", seqLen);
+        JobSettings.atLeastOne("--all-seq-len", allSeqLen);
+        JobSettings.atLeastOne("--ceiling-size", ceilingSize);
+        JobSettings.atLeastOne("--block-size", blockSize);
         if (threads < 0) {
-            throw new InvalidInputException("bench: --threads must be >= 0 (0: all cores), got " + threads);
+            throw new InvalidInputException("--threads must be >= 0 (0: all cores), got " + threads);
         }
         // " local, all" as "local,all": `all` runs at --all-seq-len whatever the spacing.
         patterns = patterns.stream().map(Patterns::canonical).toList();
@@ -282,12 +283,6 @@ final class BenchCommand implements Callable<Integer> {
     static double median(double[] values) {
         Arrays.sort(values);
         return (values[(values.length - 1) / 2] + values[values.length / 2]) / 2;
-    }
-
-    private static void atLeastOne(String option, int value) {
-        if (value < 1) {
-            throw new InvalidInputException("bench: " + option + " must be >= 1, got " + value);
-        }
     }
 
     /** Runs every pattern once on a short sequence, so that timed runs meet compiled code. */

@@ -10,6 +10,7 @@ import org.sparseattention.job.SparseAttentionJob;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.LayoutStats;
 import org.sparseattention.layout.Patterns;
+import org.sparseattention.plan.JobSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -38,8 +39,8 @@ final class LayoutCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PatternOptions.atLeastOne("--seq-len", seqLen);
-        PatternOptions.atLeastOne("--head-dim", headDim);
+        JobSettings.atLeastOne("--seq-len", seqLen);
+        JobSettings.atLeastOne("--head-dim", headDim);
         pattern.check();
         pattern.noteDenseLocal();
         BlockLayout layout = BlockLayout.of(Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize,

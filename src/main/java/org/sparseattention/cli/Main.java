@@ -116,22 +116,22 @@ public final class Main {
     public static int execute(String... args) {
         CommandLine line = new CommandLine(new Main());
         String defaults = System.getProperty(DEFAULTS_PROPERTY);
-        Properties defaultKeys = new Properties();
-        if (defaults != null && !defaults.isEmpty()) {
-            CommandLine.IDefaultValueProvider file = new CommandLine.PropertiesDefaultProvider(new java.io.File(defaults));
+        boolean hasDefaults = defaults != null && !defaults.isEmpty();
+        // Read once: picocli takes the defaults from these properties, the warnings and notes their keys.
+        Properties defaultKeys = hasDefaults ? readDefaults(line, defaults) : new Properties();
+        if (hasDefaults) {
+            CommandLine.IDefaultValueProvider file = new CommandLine.PropertiesDefaultProvider(defaultKeys);
             line.setDefaultValueProvider(argument -> argument instanceof OptionSpec option
                     && COMMAND_LINE_ONLY.contains(option.longestName()) ? null : file.defaultValue(argument));
-            defaultKeys = readDefaults(line, defaults);
             warnOfUnknownDefaults(line, defaults, defaultKeys);
         }
-        Properties fileKeys = defaultKeys;
         // A mistyped or missing option: the error and where the usage is, not the whole usage.
         line.setParameterExceptionHandler((e, given) -> {
             CommandLine cmd = e.getCommandLine();
             PrintWriter err = cmd.getErr();
             err.println("error: " + e.getMessage());
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
-            if (defaults != null && !defaults.isEmpty() && String.valueOf(e.getMessage()).startsWith("Invalid value")) {
+            if (hasDefaults && String.valueOf(e.getMessage()).startsWith("Invalid value")) {
                 err.println("(option defaults are read from " + defaults + ")");
             }
             err.println("usage: " + cmd.getCommandSpec().qualifiedName() + " --help");
@@ -140,7 +140,7 @@ public final class Main {
         line.setExecutionExceptionHandler((e, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             if (e instanceof InvalidInputException) {
-                err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), parsed, fileKeys, defaults));
+                err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), parsed, defaultKeys, defaults));
                 return BAD_INPUT;
             }
             if (e instanceof SparseAttentionException) {

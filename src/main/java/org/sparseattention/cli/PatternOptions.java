@@ -1,6 +1,6 @@
 package org.sparseattention.cli;
 
-import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.plan.JobSettings;
 import picocli.CommandLine.Option;
 
 /** The pattern options shared by {@code run}, {@code layout} and {@code verify}. */
@@ -28,15 +28,8 @@ final class PatternOptions {
 
     /** Refuses {@code --heads} or {@code --block-size} below 1, naming the option (run's settings check their own). */
     void check() {
-        atLeastOne("--heads", heads);
-        atLeastOne("--block-size", blockSize);
-    }
-
-    /** Refuses {@code value} of {@code option} below 1. */
-    static void atLeastOne(String option, int value) {
-        if (value < 1) {
-            throw new InvalidInputException(option + " must be >= 1, got " + value);
-        }
+        JobSettings.atLeastOne("--heads", heads);
+        JobSettings.atLeastOne("--block-size", blockSize);
     }
 
     /**

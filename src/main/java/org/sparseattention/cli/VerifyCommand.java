@@ -10,6 +10,7 @@ import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.Pattern;
 import org.sparseattention.layout.Patterns;
+import org.sparseattention.plan.JobSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -40,10 +41,9 @@ final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (seqLen < 1 || batch < 1 || headDim < 1) {
-            throw new InvalidInputException("--seq-len, --batch and --head-dim must be >= 1, got " + seqLen + ", " + batch
-                    + ", " + headDim);
-        }
+        JobSettings.atLeastOne("--seq-len", seqLen);
+        JobSettings.atLeastOne("--batch", batch);
+        JobSettings.atLeastOne("--head-dim", headDim);
         pattern.check();
         pattern.noteDenseLocal();
         if (!(tolerance >= 0)) {

@@ -16,7 +16,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
@@ -47,18 +46,8 @@ public final class HadoopStorage implements Storage, Serializable {
 
     /**
      * Returns storage configured like Spark configures Hadoop: defaults plus every
-     * {@code spark.hadoop.*} system property (how spark-submit passes {@code --conf} settings to
-     * the driver), without its prefix.
+     * {@code spark.hadoop.*} entry of the Spark settings {@code settings}, without its prefix.
      */
-    public static HadoopStorage withSparkHadoopProperties() {
-        Map<String, String> properties = new HashMap<>();
-        for (String name : System.getProperties().stringPropertyNames()) {
-            properties.put(name, System.getProperty(name));
-        }
-        return withSparkHadoopProperties(properties);
-    }
-
-    /** Returns storage configured with the {@code spark.hadoop.*} entries of Spark settings {@code settings}. */
     public static HadoopStorage withSparkHadoopProperties(Map<String, String> settings) {
         Configuration configuration = new Configuration();
         settings.forEach((name, value) -> {
@@ -118,6 +107,15 @@ public final class HadoopStorage implements Storage, Serializable {
         }
         java.nio.file.Path real = existing.toRealPath().resolve(existing.relativize(local));
         return new Path("file", null, real.toString());
+    }
+
+    /** Returns {@code path} or its nearest ancestor that exists on {@code fs} (at the last, the root). */
+    public static Path nearestExisting(FileSystem fs, Path path) throws IOException {
+        Path existing = path;
+        while (existing.getParent() != null && !fs.exists(existing)) {
+            existing = existing.getParent();
+        }
+        return existing;
     }
 
     /** Returns {@code local} or its nearest ancestor that exists, or null when none does. */
@@ -469,10 +467,7 @@ public final class HadoopStorage implements Storage, Serializable {
      */
     public long remaining(String uri) throws IOException {
         FileSystem fs = fileSystem(uri);
-        Path at = path(uri);
-        while (at.getParent() != null && !fs.exists(at)) {
-            at = at.getParent();
-        }
+        Path at = nearestExisting(fs, path(uri));
         if ("file".equals(at.toUri().getScheme())) {
             // What this user may write (as df reports), not Hadoop's count of free blocks, which
             // includes those reserved for the superuser.

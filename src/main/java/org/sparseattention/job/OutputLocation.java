@@ -52,16 +52,8 @@ final class OutputLocation {
     private boolean abandoned;
     private final Runnable onShutdown = this::shutDown;
 
-    /** For {@code --out} {@code outUri}, which exists now or not. */
-    OutputLocation(String outUri, Configuration configuration) throws IOException {
-        this(outUri, configuration, null);
-    }
-
-    /**
-     * For {@code --out} {@code outUri}, which existed when the run checked it or not
-     * ({@code existedAtStart}; null: as it is now).
-     */
-    OutputLocation(String outUri, Configuration configuration, Boolean existedAtStart) throws IOException {
+    /** For {@code --out} {@code outUri}, which existed when the run checked it or not ({@code existedAtStart}). */
+    OutputLocation(String outUri, Configuration configuration, boolean existedAtStart) throws IOException {
         Path path = new Path(outUri);
         this.configuration = configuration;
         this.fs = HadoopStorage.raw(path.getFileSystem(configuration));
@@ -71,29 +63,17 @@ final class OutputLocation {
         }
         this.staging = new Path(out.getParent(), "." + out.getName() + ".staging-" + UUID.randomUUID());
         this.existingAncestor = nearestExisting(out.getParent());
-        this.existedAtStart = existedAtStart != null ? existedAtStart : existsOrUnknown(out);
+        this.existedAtStart = existedAtStart;
     }
 
-    private boolean existsOrUnknown(Path path) {
-        try {
-            return fs.exists(path);
-        } catch (IOException e) {
-            return true;
-        }
-    }
-
-    /** Returns the nearest of {@code dir} and its ancestors that exists now. */
+    /** Returns the nearest of {@code dir} and its ancestors that exists now; {@code dir} if that is unknown. */
     private Path nearestExisting(Path dir) {
-        Path existing = dir;
         try {
-            while (existing.getParent() != null && !fs.exists(existing)) {
-                existing = existing.getParent();
-            }
+            return HadoopStorage.nearestExisting(fs, dir);
         } catch (IOException e) {
             // Unknown: none is deleted.
             return dir;
         }
-        return existing;
     }
 
     /**

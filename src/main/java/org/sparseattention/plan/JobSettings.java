@@ -20,13 +20,13 @@ public record JobSettings(String q, String k, String v, String out, int heads, S
         int shardRows, boolean merge, boolean lse, boolean overwrite, boolean allowNonfinite) implements Serializable {
 
     public JobSettings {
-        positive("--heads", heads);
-        positive("--block-size", blockSize);
-        positive("--num-verts", numVerts);
-        positive("--vertsize", vertsize);
-        positive("--max-key-blocks", maxKeyBlocks);
-        positive("--unit-tiles", unitTiles);
-        positive("--shard-rows", shardRows);
+        atLeastOne("--heads", heads);
+        atLeastOne("--block-size", blockSize);
+        atLeastOne("--num-verts", numVerts);
+        atLeastOne("--vertsize", vertsize);
+        atLeastOne("--max-key-blocks", maxKeyBlocks);
+        atLeastOne("--unit-tiles", unitTiles);
+        atLeastOne("--shard-rows", shardRows);
         if (partitions < 0) {
             throw new InvalidInputException("--partitions must be >= 0 (0: the default), got " + partitions);
         }
@@ -37,7 +37,8 @@ public record JobSettings(String q, String k, String v, String out, int heads, S
         mode = Patterns.canonical(mode);
     }
 
-    private static void positive(String option, int value) {
+    /** Refuses {@code value} of {@code option} below 1, naming both: the check of every size option. */
+    public static void atLeastOne(String option, int value) {
         if (value < 1) {
             throw new InvalidInputException(option + " must be >= 1, got " + value);
         }

@@ -21,8 +21,9 @@ import org.sparseattention.errors.SparseAttentionException;
 
 /** Putting a finished output in place: what may be replaced, and what is kept when it cannot be. */
 class OutputLocationTest {
+    /** The location of {@code out} as a run that checks it now finds it. */
     private static OutputLocation location(Path out) throws IOException {
-        return new OutputLocation(out.toUri().toString(), new Configuration());
+        return new OutputLocation(out.toUri().toString(), new Configuration(), Files.exists(out));
     }
 
     /** Writes a finished output of this tool (a manifest of its format and one shard) into {@code dir}. */
@@ -122,7 +123,7 @@ class OutputLocationTest {
         conf.setBoolean("fs.blocking.impl.disable.cache", true);
         BlockingRenameFileSystem.renaming = new CountDownLatch(1);
         BlockingRenameFileSystem.proceed = new CountDownLatch(1);
-        OutputLocation location = new OutputLocation("blocking://" + out.toUri().getPath(), conf);
+        OutputLocation location = new OutputLocation("blocking://" + out.toUri().getPath(), conf, true);
         finished(Path.of(location.staging().toUri().getPath()), "new");
         Thread promote = new Thread(() -> {
             try {
@@ -190,7 +191,8 @@ class OutputLocationTest {
         Configuration conf = new Configuration();
         conf.set("fs.appearing.impl", AppearingFileSystem.class.getName());
         conf.setBoolean("fs.appearing.impl.disable.cache", true);
-        OutputLocation location = new OutputLocation("appearing://" + dir.resolve("out").toUri().getPath(), conf);
+        OutputLocation location = new OutputLocation("appearing://" + dir.resolve("out").toUri().getPath(), conf,
+                false);
         finished(Path.of(location.staging().toUri().getPath()), "new");
         InvalidInputException refused = assertThrows(InvalidInputException.class, () -> location.promote(false));
         assertTrue(refused.getMessage().contains("appeared while the job ran"), refused.getMessage());
