@@ -2,13 +2,7 @@ package org.sparseattention.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import java.io.File;
-import java.io.IOException;
 import java.math.BigInteger;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -24,8 +18,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseattention.errors.InvalidInputException;
-import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.job.SparseAttentionJob;
 import org.sparseattention.kernel.AttentionOutput;
 import org.sparseattention.kernel.KernelProfile;
 import org.sparseattention.kernel.SparseForward;
@@ -81,17 +75,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--vertsize", defaultValue = "1", description = "vertsize of 'fixed'. Default: ${DEFAULT-VALUE}.")
     int vertsize;
 
-    @Option(names = "--json", description = "Also write the figures as JSON to this file.")
-    File json;
+    @Option(names = "--json", description = "Also write the figures as JSON to this file (a path or URI).")
+    String json;
 
     @Option(names = "--overwrite", description = "Replace an existing --json file.")
     boolean overwrite;
-
-    /** The --json file (links resolved) and the hidden file the figures are written to before it. */
-    private java.nio.file.Path jsonTarget;
-    private java.nio.file.Path jsonPartial;
-    /** Set while the hidden file holds figures that could not be put in place, which the error names. */
-    private boolean keepPartial;
 
     @Option(names = "--profile", description = "Also print where the kernel's time goes, phase by phase.")
     boolean profile;
@@ -116,8 +104,12 @@ final class BenchCommand implements Callable<Integer> {
             BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length, blockSize, heads);
             arrayLength("--seq-len x --heads x --head-dim for '" + mode + "'", length, heads, headDim);
         }
+        // The launcher's file system settings, only for a file to write.
+        HadoopStorage storage = json == null ? null : SparseAttentionJob.launcherStorage();
         if (json != null) {
-            checkJson();
+            storage.checkWritable("--json ", json, overwrite);
+        } else if (overwrite) {
+            System.err.println("note: --overwrite does nothing without --json");
         }
         PatternOptions.noteDenseLocal(String.join(",", patterns), context);
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
@@ -130,43 +122,10 @@ final class BenchCommand implements Callable<Integer> {
             if (profile) {
                 KernelProfile.enable();
             }
-            return measure(workers, ceiling);
+            return measure(workers, ceiling, storage);
         } finally {
             KernelProfile.disable();
-            if (jsonPartial != null && !keepPartial) {
-                Files.deleteIfExists(jsonPartial);
-            }
         }
-    }
-
-    /** Refuses a --json location that is a directory, lies in no directory, or exists without --overwrite. */
-    private void checkJson() throws IOException {
-        java.nio.file.Path target = json.toPath().toAbsolutePath();
-        if (Files.isSymbolicLink(target)) {
-            // Written where the link points, as writing through it would.
-            try {
-                target = target.toRealPath();
-            } catch (IOException e) {
-                throw new InvalidInputException("--json " + json + " is a symbolic link to nothing (" + e + ")", e);
-            }
-        }
-        java.nio.file.Path parent = target.getParent();
-        if (Files.isDirectory(target)) {
-            throw new InvalidInputException("--json " + json + " is a directory: expected a file");
-        }
-        if (parent == null || !Files.isDirectory(parent)) {
-            throw new InvalidInputException("--json " + json + ": no directory " + parent + " to write it in");
-        }
-        if (Files.exists(target) && !overwrite) {
-            throw new InvalidInputException("--json " + json + " already exists: pass --overwrite to replace it");
-        }
-        HadoopStorage.checkCanWriteIn("--json " + json, new org.apache.hadoop.fs.Path(parent.toUri()));
-        jsonTarget = target;
-    }
-
-    /** Returns a new hidden name beside {@code target}, for writing it whole before it is moved into place. */
-    private static java.nio.file.Path hiddenBeside(java.nio.file.Path target) {
-        return target.resolveSibling("." + target.getFileName() + "." + java.util.UUID.randomUUID() + ".partial");
     }
 
     /** Returns the product of {@code sizes}, refusing one that no Java array can hold. */
@@ -185,7 +144,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** Runs the patterns and prints (and writes, with {@code --json}) their figures against {@code ceiling}. */
-    private int measure(int workers, double ceiling) throws Exception {
+    private int measure(int workers, double ceiling, HadoopStorage storage) throws Exception {
         warmUp(workers);
         List<Map<String, Object>> rows = new ArrayList<>();
         System.out.printf(Locale.ROOT, "%-16s %9s %12s %10s %10s %7s%n", "pattern", "L", "useful GFLOP", "seconds", "GFLOP/s", "ratio");
@@ -251,29 +210,8 @@ final class BenchCommand implements Callable<Integer> {
             root.put("block_size", blockSize);
             root.put("local_ctx", context);
             root.put("patterns", rows);
-            // Written beside it under a hidden name of its own, then moved into place whole.
-            jsonPartial = hiddenBeside(jsonTarget);
-            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(jsonPartial.toFile(), root);
-            keepPartial = true;
-            try {
-                if (overwrite) {
-                    try {
-                        Files.move(jsonPartial, jsonTarget, StandardCopyOption.REPLACE_EXISTING,
-                                StandardCopyOption.ATOMIC_MOVE);
-                    } catch (AtomicMoveNotSupportedException e) {
-                        Files.move(jsonPartial, jsonTarget, StandardCopyOption.REPLACE_EXISTING);
-                    }
-                } else {
-                    Files.move(jsonPartial, jsonTarget);
-                }
-            } catch (FileAlreadyExistsException e) {
-                throw new InvalidInputException("--json " + json + " appeared while bench ran: not replacing it without"
-                        + " --overwrite; the figures are in " + jsonPartial, e);
-            } catch (IOException e) {
-                throw new SparseAttentionException("could not move the figures to --json " + json + " (" + e
-                        + "): they are in " + jsonPartial, e);
-            }
-            keepPartial = false;
+            byte[] figures = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(root);
+            storage.writeWhole(List.of(json), overwrite, (file, out) -> out.write(figures));
             System.out.println("wrote " + json);
         }
         return 0;

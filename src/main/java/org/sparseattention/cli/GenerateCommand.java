@@ -79,7 +79,7 @@ final class GenerateCommand implements Callable<Integer> {
             targets.add(new Path(out, name).toString());
         }
         float[] row = new float[dim];
-        storage.writeWhole(targets, (t, stream) -> {
+        storage.writeWhole(targets, overwrite, (t, stream) -> {
             SplittableRandom random = new SplittableRandom(seed * 3 + t);
             stream.write(NpyWriter.header(NpyWriter.FLOAT32, shape));
             for (long r = 0; r < (long) batch * seqLen; r++) {

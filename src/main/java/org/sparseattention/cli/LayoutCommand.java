@@ -53,8 +53,9 @@ final class LayoutCommand implements Callable<Integer> {
                     + BlockLayout.MAX_GRID_LENGTH + ", got " + seqLen);
         }
         if (npy != null) {
-            storage.checkReplaceable("--npy ", npy, overwrite);
-            HadoopStorage.checkCanWriteIn("--npy " + npy, storage.realPath(storage.path(npy)).getParent());
+            storage.checkWritable("--npy ", npy, overwrite);
+        } else if (overwrite) {
+            System.err.println("note: --overwrite does nothing without --npy");
         }
         int nb = layout.numBlocks();
         LayoutStats stats = layout.stats();
@@ -96,7 +97,7 @@ final class LayoutCommand implements Callable<Integer> {
         }
         if (npy != null) {
             // Written beside the file and renamed over it: an existing file is replaced whole or not at all.
-            storage.writeWhole(List.of(npy), (file, out) -> {
+            storage.writeWhole(List.of(npy), overwrite, (file, out) -> {
                 out.write(NpyWriter.header("|u1", new long[] {pattern.heads, nb, nb}));
                 for (byte[][] grid : cells) {
                     for (byte[] row : grid) {

@@ -342,9 +342,18 @@ public final class HadoopStorage implements Storage, Serializable {
      * the messages.
      */
     public void checkReplaceable(String option, String uri, boolean overwrite) throws IOException {
+        Path target = path(uri);
+        if ("file".equals(target.toUri().getScheme())) {
+            java.nio.file.Path local = java.nio.file.Path.of(target.toUri().getPath());
+            if (Files.isSymbolicLink(local) && !Files.exists(local)) {
+                // Writing would replace the link itself, which the user may not mean.
+                throw new InvalidInputException(option + uri + " is a symbolic link to nothing: remove it or make"
+                        + " what it points to");
+            }
+        }
         FileStatus status;
         try {
-            status = fileSystem(uri).getFileStatus(path(uri));
+            status = fileSystem(uri).getFileStatus(target);
         } catch (FileNotFoundException e) {
             return;
         } catch (IOException e) {
@@ -358,16 +367,27 @@ public final class HadoopStorage implements Storage, Serializable {
         }
     }
 
+    /**
+     * {@link #checkReplaceable}, and {@link #checkCanWriteIn} the directory the file at {@code uri}
+     * (links resolved) will be written in.
+     */
+    public void checkWritable(String option, String uri, boolean overwrite) throws IOException {
+        checkReplaceable(option, uri, overwrite);
+        checkCanWriteIn(option + uri, realPath(path(uri)).getParent());
+    }
+
     /** Moves a file written at {@code staged} (see {@link #stage}) to {@code uri}, replacing what is there. */
     public void publish(Path staged, String uri) throws IOException {
-        publish(List.of(staged), List.of(uri));
+        publish(List.of(staged), List.of(uri), true);
     }
 
     /**
      * Moves files written at {@code staged} to {@code uris}, all or none: the files there are
-     * first moved aside, and put back if any new one cannot take its place.
+     * first moved aside, and put back if any new one cannot take its place. Without
+     * {@code overwrite}, a file found at any of {@code uris} (one that appeared since the command
+     * checked) stops the move before anything is touched.
      */
-    public void publish(List<Path> staged, List<String> uris) throws IOException {
+    public void publish(List<Path> staged, List<String> uris, boolean overwrite) throws IOException {
         FileSystem fs = fileSystem(uris.get(0));
         List<Path> targets = new ArrayList<>();
         List<Path> asides = new ArrayList<>();
@@ -381,6 +401,10 @@ public final class HadoopStorage implements Storage, Serializable {
             }
             if (status != null && status.isDirectory()) {
                 throw new InvalidInputException(uri + " is a directory: not replacing it with a file");
+            }
+            if (status != null && !overwrite) {
+                throw new InvalidInputException(uri + " appeared while this command ran: not replacing it without"
+                        + " --overwrite");
             }
             targets.add(target);
             asides.add(status == null ? null : asideOf(target));
@@ -427,21 +451,27 @@ public final class HadoopStorage implements Storage, Serializable {
 
     /**
      * Writes files at {@code uris}, all put in place whole or none: each is written under its
-     * {@link #stage} name (through a 1 MB buffer) by {@code content}, then all are published. On
-     * any failure the staged files are deleted and the files there stay as they were; a full local
-     * disk, which Hadoop reports as an {@code FSError}, is said as such.
+     * {@link #stage} name (through a 1 MB buffer) by {@code content}, then all are published
+     * ({@code overwrite} as there). A local name that is a link is written where the link points,
+     * as writing through it would. On any failure the staged files are deleted and the files there
+     * stay as they were; a full local disk, which Hadoop reports as an {@code FSError}, is said as
+     * such.
      */
-    public void writeWhole(List<String> uris, Content content) throws IOException {
+    public void writeWhole(List<String> uris, boolean overwrite, Content content) throws IOException {
         List<Path> staged = new ArrayList<>();
+        List<String> targets = new ArrayList<>();
+        for (String uri : uris) {
+            targets.add(realPath(path(uri)).toString());
+        }
         try {
-            for (int i = 0; i < uris.size(); i++) {
-                Path temporary = stage(uris.get(i));
+            for (int i = 0; i < targets.size(); i++) {
+                Path temporary = stage(targets.get(i));
                 staged.add(temporary);
-                try (OutputStream out = new BufferedOutputStream(fileSystem(uris.get(i)).create(temporary, true), 1 << 20)) {
+                try (OutputStream out = new BufferedOutputStream(fileSystem(targets.get(i)).create(temporary, true), 1 << 20)) {
                     content.write(i, out);
                 }
             }
-            publish(staged, uris);
+            publish(staged, targets, overwrite);
         } catch (FSError e) {
             staged.forEach(this::discard);
             throw new SparseAttentionException("could not write " + String.join(", ", uris) + " (" + e.getMessage()

@@ -250,7 +250,7 @@ class CliTest {
         String[] small = {"bench", "--seq-len", "256", "--all-seq-len", "64", "--local-ctx", "64",
             "--head-dim", "8", "--block-size", "16", "--repetitions", "1", "--ceiling-size", "64"};
         Outcome existing = run(concat(small, "--heads", "4", "--json", mine.toString()));
-        Outcome nowhere = run(concat(small, "--heads", "4", "--json", dir.resolve("no/such/dir/x.json").toString()));
+        Outcome nowhere = run(concat(small, "--heads", "4", "--json", mine.resolve("x.json").toString()));
         Outcome heads = run(concat(small, "--heads", "2"));
         for (Outcome o : List.of(existing, nowhere, heads)) {
             assertEquals(2, o.status(), o.err());
@@ -258,12 +258,18 @@ class CliTest {
         }
         assertTrue(existing.err().contains("mine.json already exists: pass --overwrite"), existing.err());
         assertEquals("my notes", Files.readString(mine));
-        assertTrue(nowhere.err().contains("no directory"), nowhere.err());
+        assertTrue(nowhere.err().contains("mine.json is a file, not a directory"), nowhere.err());
         assertTrue(heads.err().contains("2 % 4"), heads.err());
         Outcome replaced = run(concat(small, "--heads", "2", "--num-verts", "2", "--patterns", "fixed", "--json",
                 mine.toString(), "--overwrite"));
         assertEquals(0, replaced.status(), replaced.err());
         assertEquals("fixed", new ObjectMapper().readTree(mine.toFile()).get("patterns").get(0).get("pattern").asText());
+        // A missing directory is made, as for layout --npy and run --out.
+        Path made = dir.resolve("new/dir/x.json");
+        Outcome inNewDir = run(concat(small, "--heads", "2", "--num-verts", "2", "--patterns", "fixed", "--json",
+                made.toString()));
+        assertEquals(0, inNewDir.status(), inNewDir.err());
+        assertEquals(2, new ObjectMapper().readTree(made.toFile()).get("heads").asInt());
         // Through a symbolic link: written where it points, the link kept; a link to nothing is refused.
         Path link = Files.createSymbolicLink(dir.resolve("link.json"), mine);
         Files.writeString(mine, "old figures");

@@ -69,15 +69,48 @@ class HadoopStorageTest {
         Files.writeString(dir.resolve(".q.npy.partial"), "new q");
         Files.delete(dir.resolve(".k.npy.partial"));
         // k's new file is missing: q must not be replaced either.
-        assertThrows(IOException.class, () -> storage.publish(List.of(q, k), uris));
+        assertThrows(IOException.class, () -> storage.publish(List.of(q, k), uris, true));
         assertEquals("old q", Files.readString(dir.resolve("q.npy")));
         assertEquals("old k", Files.readString(dir.resolve("k.npy")));
         Files.writeString(dir.resolve(".k.npy.partial"), "new k");
-        storage.publish(List.of(q, k), uris);
+        storage.publish(List.of(q, k), uris, true);
         assertEquals("new q", Files.readString(dir.resolve("q.npy")));
         assertEquals("new k", Files.readString(dir.resolve("k.npy")));
         try (java.util.stream.Stream<Path> files = Files.list(dir)) {
             assertEquals(List.of("k.npy", "q.npy"), files.map(f -> f.getFileName().toString()).sorted().toList());
         }
+    }
+
+    @Test
+    void withoutOverwriteAFileThatAppearedMeanwhileIsKept(@TempDir Path dir) throws IOException {
+        List<String> uris = List.of(dir.resolve("q.npy").toString(), dir.resolve("k.npy").toString());
+        // Checked while nothing was there; then another writer's k.npy appears before the move.
+        storage.checkWritable("--out ", uris.get(1), false);
+        Files.writeString(dir.resolve("k.npy"), "theirs");
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> storage.writeWhole(uris, false, (file, out) -> out.write(("mine " + file).getBytes())));
+        assertTrue(e.getMessage().contains("k.npy appeared while this command ran: not replacing it without --overwrite"),
+                e.getMessage());
+        assertEquals("theirs", Files.readString(dir.resolve("k.npy")));
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            assertEquals(List.of("k.npy"), files.map(f -> f.getFileName().toString()).toList(),
+                    "neither q.npy nor a staged file left");
+        }
+        storage.writeWhole(uris, true, (file, out) -> out.write(("mine " + file).getBytes()));
+        assertEquals("mine 1", Files.readString(dir.resolve("k.npy")));
+    }
+
+    @Test
+    void aFileIsWrittenWhereItsLinkPointsAndALinkToNothingIsRefused(@TempDir Path dir) throws IOException {
+        Path real = Files.writeString(dir.resolve("real.json"), "old");
+        Path link = Files.createSymbolicLink(dir.resolve("link.json"), real);
+        storage.checkWritable("--json ", link.toString(), true);
+        storage.writeWhole(List.of(link.toString()), true, (file, out) -> out.write("new".getBytes()));
+        assertTrue(Files.isSymbolicLink(link));
+        assertEquals("new", Files.readString(real));
+        Path dangling = Files.createSymbolicLink(dir.resolve("dangling.json"), dir.resolve("nothing.json"));
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> storage.checkWritable("--json ", dangling.toString(), true));
+        assertTrue(e.getMessage().startsWith("--json " + dangling + " is a symbolic link to nothing"), e.getMessage());
     }
 }
