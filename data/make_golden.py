@@ -18,6 +18,12 @@ CASES = [
     ("local_strided_L64", "local+strided", 64, 8, 2, 4, 8, 1, 1),
     ("fixed_L40", "fixed", 40, 4, 2, 5, 16, 2, 2),
     ("perhead_L30", "local,strided", 30, 5, 2, 4, 6, 1, 1),
+    # fixed in a mix takes r from the global head index: heads 1 and 3 read one column.
+    ("perhead_fixed_L64", "local,fixed", 64, 4, 4, 4, 16, 2, 1),
+    ("fixed_strided_L65", "fixed+strided", 65, 4, 4, 3, 16, 2, 2),
+    ("all_strided_L23", "all+strided", 23, 4, 2, 3, 5, 1, 1),
+    ("local_wide_L20", "local", 20, 8, 2, 3, 32, 1, 1),
+    ("local_L1", "local", 1, 4, 1, 3, 4, 1, 1),
 ]
 
 

@@ -13,6 +13,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.sparseattention.kernel.AttentionOutput;
+import org.sparseattention.kernel.DenseAttention;
+import org.sparseattention.kernel.ReferenceAttention;
 import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.Pattern;
@@ -55,5 +57,13 @@ class GoldenFixtureTest {
                 (float) (1 / Math.sqrt(headDim)), SparseForward.DEFAULT_MAX_KEY_BLOCKS);
         assertClose(widen(expected), actual.output(), 1e-5, name + " output");
         assertClose(widen(expectedLse), actual.logSumExp(), 1e-5, name + " log-sum-exp");
+        // The dense path and the Java float64 reference, which the other tests trust, ask the
+        // pattern itself rather than the block layout: their token rules are pinned here too.
+        float scale = (float) (1 / Math.sqrt(headDim));
+        AttentionOutput dense = DenseAttention.compute(q, k, v, batch, seqLen, heads, headDim, pattern, scale);
+        assertClose(widen(expected), dense.output(), 1e-5, name + " dense output");
+        ReferenceAttention.Result reference = ReferenceAttention.compute(q, k, v, batch, seqLen, heads, headDim, pattern,
+                1 / Math.sqrt(headDim));
+        assertClose(widen(expected), TestArrays.narrow(reference.output()), 1e-5, name + " float64 reference");
     }
 }

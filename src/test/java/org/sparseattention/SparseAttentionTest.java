@@ -48,11 +48,15 @@ class SparseAttentionTest {
     }
 
     @Test
-    void fixedNeedsTheBlockSizeAndAgreesBothWays() {
+    void fixedNeedsTheBlockSizeAndGivesTheReferenceNumbersBothWays() {
         assertThrows(InvalidInputException.class, () -> SparseAttention.attentionImpl(q, k, v, H, "fixed", 8));
-        INDArray dense = SparseAttention.attentionImpl(q, k, v, H, "fixed", 8, 4, 1, 1);
-        INDArray sparse = SparseAttention.blocksparseAttentionImpl(q, k, v, H, "fixed", 8, 4, 1, 1);
-        assertClose(widen(dense.data().asFloat()), sparse.data().asFloat(), 1e-5, "fixed");
+        // Three heads reading three different summary columns of each 12-token window.
+        INDArray dense = SparseAttention.attentionImpl(q, k, v, H, "fixed", 12, 4, 3, 1);
+        INDArray sparse = SparseAttention.blocksparseAttentionImpl(q, k, v, H, "fixed", 12, 4, 3, 1);
+        ReferenceAttention.Result reference = ReferenceAttention.compute(q.data().asFloat(), k.data().asFloat(),
+                v.data().asFloat(), B, L, H, D, Patterns.parse("fixed", 12, 4, 3, 1), 1 / Math.sqrt(D));
+        assertClose(reference.output(), dense.data().asFloat(), 1e-5, "fixed dense");
+        assertClose(reference.output(), sparse.data().asFloat(), 1e-5, "fixed block-sparse");
     }
 
     @ParameterizedTest

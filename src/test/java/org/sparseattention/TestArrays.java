@@ -57,8 +57,8 @@ public final class TestArrays {
                 }
                 continue;
             }
-            if (Float.isNaN(actual[i])) {
-                fail(what + ": NaN at " + i + ", expected " + expected[i]);
+            if (Double.isNaN(expected[i]) || Float.isNaN(actual[i])) {
+                fail(what + ": at " + i + " expected " + expected[i] + " but got " + actual[i]);
             }
             double error = Math.abs(expected[i] - actual[i]) / scale;
             if (error > worst) {
@@ -102,5 +102,14 @@ public final class TestArrays {
             wide[i] = values[i];
         }
         return wide;
+    }
+
+    /** Returns {@code values} rounded to float. */
+    public static float[] narrow(double[] values) {
+        float[] narrow = new float[values.length];
+        for (int i = 0; i < values.length; i++) {
+            narrow[i] = (float) values[i];
+        }
+        return narrow;
     }
 }

@@ -26,22 +26,23 @@ public final class InputFiles {
         NpyHeader k = header(storage, "--k", settings.k());
         NpyHeader v = header(storage, "--v", settings.v());
         long[] shape = NpyFile.batchShape(q);
-        sameShape(q, k, "k");
-        sameShape(q, v, "v");
+        sameShape(q, k, "--k");
+        sameShape(q, v, "--v");
         if (shape[0] < 1 || shape[1] < 1 || shape[2] < 1) {
-            throw new InvalidInputException(q.file() + ": field 'shape': expected sizes >= 1, got "
+            throw new InvalidInputException("--q " + q.file() + ": field 'shape': expected sizes >= 1, got "
                     + Arrays.toString(q.shape()));
         }
         String[] sizes = {"B", "L", "E"};
         long[] largest = {Integer.MAX_VALUE, InputShape.MAX_SEQ_LEN, InputShape.MAX_FEATURES};
         for (int i = 0; i < 3; i++) {
             if (shape[i] > largest[i]) {
-                throw new InvalidInputException(q.file() + ": field 'shape': expected " + sizes[i] + " <= " + largest[i]
+                throw new InvalidInputException("--q " + q.file() + ": field 'shape': expected " + sizes[i] + " <= "
+                        + largest[i]
                         + ", got " + sizes[i] + " = " + shape[i] + " in " + Arrays.toString(q.shape()));
             }
         }
         if (shape[2] % settings.heads() != 0) {
-            throw new InvalidInputException(q.file() + ": field 'shape': features E = " + shape[2]
+            throw new InvalidInputException("--q " + q.file() + ": field 'shape': features E = " + shape[2]
                     + " must be divisible by --heads " + settings.heads() + ": " + shape[2] + " % "
                     + settings.heads() + " = " + shape[2] % settings.heads());
         }
@@ -50,10 +51,12 @@ public final class InputFiles {
         return new InputShape((int) shape[0], (int) shape[1], (int) shape[2], settings.heads());
     }
 
-    /** Reads the header of input {@code uri}; an error about it names its option too. */
+    /** Reads the header of input {@code uri} and checks its rank; an error about it names its option too. */
     private static NpyHeader header(HadoopStorage storage, String option, String uri) throws IOException {
         try {
-            return NpyFile.readHeader(storage, uri);
+            NpyHeader header = NpyFile.readHeader(storage, uri);
+            NpyFile.batchShape(header);
+            return header;
         } catch (InvalidInputException e) {
             throw new InvalidInputException(option + " " + e.getMessage(), e);
         }
@@ -69,11 +72,11 @@ public final class InputFiles {
         }
     }
 
-    private static void sameShape(NpyHeader q, NpyHeader other, String name) {
+    private static void sameShape(NpyHeader q, NpyHeader other, String option) {
         if (!Arrays.equals(NpyFile.batchShape(q), NpyFile.batchShape(other))) {
-            throw new InvalidInputException(other.file() + ": field 'shape': expected " + Arrays.toString(q.shape())
-                    + " (the shape of q, " + q.file() + "), got " + Arrays.toString(other.shape()) + ": q and " + name
-                    + " shapes differ");
+            throw new InvalidInputException(option + " " + other.file() + ": field 'shape': expected "
+                    + Arrays.toString(q.shape()) + " (the shape of --q " + q.file() + "), got "
+                    + Arrays.toString(other.shape()) + ": --q and " + option + " shapes differ");
         }
     }
 

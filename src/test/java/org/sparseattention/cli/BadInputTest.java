@@ -89,8 +89,8 @@ class BadInputTest {
                 Arguments.of("rank 1", (UnaryOperator<byte[]>) f -> editHeader(f, "(2, 40, 12)", "(960,)"),
                         new String[] {"'shape'", "rank 1"}),
                 Arguments.of("shape differs from k", (UnaryOperator<byte[]>) f -> editHeader(f, "(2, 40, 12)", "(4, 20, 12)"),
-                        new String[] {"k.npy: field 'shape': expected [4, 20, 12] (the shape of q, ", "got [2, 40, 12]",
-                            "q and k shapes differ"}));
+                        new String[] {"k.npy: field 'shape': expected [4, 20, 12] (the shape of --q ", "got [2, 40, 12]",
+                            "--q and --k shapes differ"}));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -102,7 +102,7 @@ class BadInputTest {
         Path out = dir.resolve("out");
         CliTest.Outcome o = CliTest.run(args(out, "--heads", "3", "--mode", "local", "--local-ctx", "8"));
         assertEquals(2, o.status(), o.err());
-        assertTrue(o.err().contains(q.toString()), "names the file: " + o.err());
+        assertTrue(o.err().contains("--q " + q), "names the option and the file: " + o.err());
         for (String part : expected) {
             assertTrue(o.err().contains(part), "'" + o.err() + "' lacks '" + part + "'");
         }
@@ -226,8 +226,8 @@ class BadInputTest {
         }
         CliTest.Outcome o = CliTest.run(args(dir.resolve("out"), "--heads", "1", "--mode", "all"));
         assertEquals(2, o.status(), o.err());
-        assertTrue(o.err().contains("q.npy: field 'shape': expected E <= 1048576, got E = 1048577 in [1, 1, 1048577]"),
-                o.err());
+        assertTrue(o.err().contains("--q " + dir.resolve("q.npy") + ": field 'shape': expected E <= 1048576, got E ="
+                + " 1048577 in [1, 1, 1048577]"), o.err());
         assertFalse(Files.exists(dir.resolve("out")));
     }
 

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -90,8 +91,8 @@ class ClusterJobTest {
                 String.join("\n", lines));
     }
 
-    @Test
-    void executorThatHaltsMidTaskIsReplacedAndTheOutputIsTheSame() throws IOException, InterruptedException {
+    /** Runs {@code body} and returns how many tasks failed meanwhile (waiting up to 10 s for the listener's events). */
+    private static int failedTasksDuring(Callable<?> body) throws Exception {
         AtomicInteger failedTasks = new AtomicInteger();
         SparkListener listener = new SparkListener() {
             @Override
@@ -103,8 +104,7 @@ class ClusterJobTest {
         };
         spark.sc().addSparkListener(listener);
         try {
-            spark.setLocalProperty(FaultInjection.KEY, "halt:1");
-            run(settings(dir.resolve("halted"), false));
+            body.call();
             // Listener events arrive asynchronously: give the bus a moment to deliver them.
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (failedTasks.get() == 0 && System.nanoTime() < deadline) {
@@ -113,38 +113,53 @@ class ClusterJobTest {
         } finally {
             spark.sc().removeSparkListener(listener);
         }
-        assertTrue(failedTasks.get() >= 1, "no task failed: the executor never halted");
+        return failedTasks.get();
+    }
+
+    @Test
+    void executorThatHaltsMidTaskIsReplacedAndTheOutputIsTheSame() throws Exception {
+        int failed = failedTasksDuring(() -> {
+            spark.setLocalProperty(FaultInjection.KEY, "halt:1");
+            run(settings(dir.resolve("halted"), false));
+            return null;
+        });
+        assertTrue(failed >= 1, "no task failed: the executor never halted");
         assertArrayEquals(localOutput, Files.readAllBytes(dir.resolve("halted/output.npy")));
     }
 
     @Test
     void executorKilledFromOutsideMidJobIsSurvived() throws Exception {
         String app = spark.sc().applicationId();
-        spark.setLocalProperty(FaultInjection.KEY, "pause:6000");
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread job = new Thread(() -> {
             try {
+                // Every task pauses 6 s: the kill 2 s in finds each executor running one.
                 spark.setLocalProperty(FaultInjection.KEY, "pause:6000");
                 run(settings(dir.resolve("killed"), false));
             } catch (Throwable t) {
                 failure.set(t);
             }
         });
-        job.start();
-        Thread.sleep(2000);
-        List<ProcessHandle> executors = List.of();
-        for (int attempt = 0; attempt < 50 && executors.isEmpty(); attempt++) {
-            executors = ProcessHandle.allProcesses()
-                    .filter(p -> commandLine(p).contains("CoarseGrainedExecutorBackend") && commandLine(p).contains(app))
-                    .toList();
-            if (executors.isEmpty()) {
-                Thread.sleep(100);
+        int failed = failedTasksDuring(() -> {
+            job.start();
+            Thread.sleep(2000);
+            List<ProcessHandle> executors = List.of();
+            for (int attempt = 0; attempt < 50 && executors.isEmpty(); attempt++) {
+                executors = ProcessHandle.allProcesses()
+                        .filter(p -> commandLine(p).contains("CoarseGrainedExecutorBackend") && commandLine(p).contains(app))
+                        .toList();
+                if (executors.isEmpty()) {
+                    Thread.sleep(100);
+                }
             }
-        }
-        assertFalse(executors.isEmpty(), "no executor process of " + app);
-        assertTrue(executors.get(0).destroyForcibly(), "SIGKILL sent");
-        job.join(TimeUnit.SECONDS.toMillis(80));
+            assertFalse(executors.isEmpty(), "no executor process of " + app);
+            assertTrue(executors.get(0).destroyForcibly(), "SIGKILL sent");
+            job.join(TimeUnit.SECONDS.toMillis(80));
+            return null;
+        });
+        assertFalse(job.isAlive(), "the job did not end within 80 s of the kill");
         assertNull(failure.get(), () -> "job failed: " + failure.get());
+        assertTrue(failed >= 1, "no task was lost with the killed executor: nothing was recovered");
         assertArrayEquals(localOutput, Files.readAllBytes(dir.resolve("killed/output.npy")));
     }
 

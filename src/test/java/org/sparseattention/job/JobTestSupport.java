@@ -25,8 +25,14 @@ final class JobTestSupport {
 
     static JobSettings settings(Path in, Path out, int heads, String mode, int context, int blockSize,
             int partitions, int maxKeyBlocks, boolean overwrite) {
+        return settings(in, out, heads, mode, context, blockSize, 1, partitions, maxKeyBlocks, overwrite);
+    }
+
+    /** {@link #settings} with {@code fixed}'s num_verts (vertsize 1). */
+    static JobSettings settings(Path in, Path out, int heads, String mode, int context, int blockSize, int numVerts,
+            int partitions, int maxKeyBlocks, boolean overwrite) {
         return new JobSettings(in.resolve("q.npy").toString(), in.resolve("k.npy").toString(),
-                in.resolve("v.npy").toString(), out.toString(), heads, mode, context, blockSize, 1, 1, Double.NaN,
+                in.resolve("v.npy").toString(), out.toString(), heads, mode, context, blockSize, numVerts, 1, Double.NaN,
                 partitions, maxKeyBlocks, 64, 50, true, true, overwrite, false);
     }
 
