@@ -116,11 +116,24 @@ class SparseAttentionTest {
         assertMessage("rank", () -> SparseAttention.attentionImpl(tensor(1, 2, 3, 4, 5), k, v, H, "all", 0));
     }
 
+    /** Zero (every allowed key weighs the same) and negative scales are scales like any other. */
+    @ParameterizedTest
+    @ValueSource(doubles = {0, -0.7, 2.5})
+    void anyFiniteScaleGivesTheReferenceNumbers(double scale) {
+        SparseAttention.Result result = SparseAttention.of(H, Patterns.parse("local+strided", 6, 8, 1, 1), 8)
+                .withScale(scale).forwardWithLogSumExp(q, k, v);
+        ReferenceAttention.Result reference = ReferenceAttention.compute(q.data().asFloat(), k.data().asFloat(),
+                v.data().asFloat(), B, L, H, D, Patterns.parse("local+strided", 6, 8, 1, 1), scale);
+        assertClose(reference.output(), result.output().data().asFloat(), 1e-5, "scale " + scale);
+        assertClose(reference.logSumExp(), result.logSumExp().data().asFloat(), 1e-5, "scale " + scale + " log-sum-exp");
+    }
+
     @Test
     void scalesFloat32CannotUseAndANaNScaleAreRefused() {
         SparseAttention attention = SparseAttention.of(H, org.sparseattention.layout.Pattern.all(), 8);
-        assertMessage("scale must be a positive finite number, got NaN", () -> attention.withScale(Double.NaN));
-        assertMessage("scale must be a positive finite number, got -1.0", () -> attention.withScale(-1));
+        assertMessage("scale must be a finite number, got NaN", () -> attention.withScale(Double.NaN));
+        assertMessage("scale must be a finite number, got -Infinity",
+                () -> attention.withScale(Double.NEGATIVE_INFINITY));
         assertMessage("got 1.0E300, Infinity as float32", () -> attention.withScale(1e300));
         assertMessage("got 1.0E-300, 0.0 as float32", () -> attention.withScale(1e-300));
         assertMessage("pattern must not be null", () -> SparseAttention.of(H, null, 8));

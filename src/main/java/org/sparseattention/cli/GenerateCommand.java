@@ -50,6 +50,7 @@ final class GenerateCommand implements Callable<Integer> {
             throw new InvalidInputException("--dim: expected at most " + InputShape.MAX_FEATURES + ", got " + dim);
         }
         HadoopStorage storage = SparseAttentionJob.launcherStorage();
+        storage.path("--out ", out);
         String[] names = {"q.npy", "k.npy", "v.npy"};
         if (storage.exists(out) && !storage.fileSystem(out).getFileStatus(storage.path(out)).isDirectory()) {
             throw new InvalidInputException("--out " + out + " is a file: expected a directory to write q.npy, k.npy and"

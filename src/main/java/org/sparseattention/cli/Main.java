@@ -6,15 +6,18 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.job.SparseAttentionJob;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 
 /**
@@ -76,24 +79,22 @@ public final class Main {
 
     /**
      * Returns a note naming the defaults file and key of each option {@code message} names that
-     * took its value from that file (not given on the command line), or "".
+     * took its value from that file (an option of {@code command} not {@code typed} on the command
+     * line), or "".
      */
-    private static String fromDefaults(String message, CommandLine.ParseResult parsed, Properties keys, String file) {
+    private static String fromDefaults(String message, CommandSpec command, Predicate<OptionSpec> typed, Properties keys,
+            String file) {
         if (keys.isEmpty() || message == null) {
             return "";
         }
-        CommandLine.ParseResult command = parsed;
-        while (command.hasSubcommand()) {
-            command = command.subcommand();
-        }
-        String qualified = command.commandSpec().qualifiedName(".");
+        String qualified = command.qualifiedName(".");
         StringBuilder note = new StringBuilder();
         java.util.regex.Matcher names = java.util.regex.Pattern.compile("--[a-z][a-z-]*").matcher(message);
         Set<String> seen = new HashSet<>();
         while (names.find()) {
             String name = names.group();
-            OptionSpec option = command.commandSpec().findOption(name);
-            if (option == null || command.hasMatchedOption(option) || COMMAND_LINE_ONLY.contains(name)
+            OptionSpec option = command.findOption(name);
+            if (option == null || typed.test(option) || COMMAND_LINE_ONLY.contains(name)
                     || !seen.add(name)) {
                 continue;
             }
@@ -129,18 +130,24 @@ public final class Main {
         line.setParameterExceptionHandler((e, given) -> {
             CommandLine cmd = e.getCommandLine();
             PrintWriter err = cmd.getErr();
-            err.println("error: " + e.getMessage());
+            // A value the defaults file gave that picocli cannot convert ('abc' for a number) is named with its key.
+            Predicate<OptionSpec> typed = option -> Arrays.stream(given).anyMatch(arg -> Arrays.stream(option.names())
+                    .anyMatch(name -> arg.equals(name) || arg.startsWith(name + "=")));
+            err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), cmd.getCommandSpec(), typed,
+                    defaultKeys, defaults));
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
-            if (hasDefaults && String.valueOf(e.getMessage()).startsWith("Invalid value")) {
-                err.println("(option defaults are read from " + defaults + ")");
-            }
             err.println("usage: " + cmd.getCommandSpec().qualifiedName() + " --help");
             return BAD_INPUT;
         });
         line.setExecutionExceptionHandler((e, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             if (e instanceof InvalidInputException) {
-                err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), parsed, defaultKeys, defaults));
+                CommandLine.ParseResult command = parsed;
+                while (command.hasSubcommand()) {
+                    command = command.subcommand();
+                }
+                err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), command.commandSpec(),
+                        command::hasMatchedOption, defaultKeys, defaults));
                 return BAD_INPUT;
             }
             if (e instanceof SparseAttentionException) {

@@ -76,7 +76,7 @@ final class RunCommand implements Callable<Integer> {
                 pattern.blockSize, pattern.numVerts, pattern.vertsize, scale == null ? Double.NaN : scale, partitions,
                 maxKeyBlocks, unitTiles, shardRows, merge, lse, overwrite, allowNonfinite);
         SparkConf conf = SparseAttentionJob.embeddedConf("sparse-attention " + pattern.mode, master);
-        SparseAttentionJob.checkExecutorsGetTheClasses(conf, SparseAttentionJob.embedded());
+        SparseAttentionJob.checkMaster(conf, SparseAttentionJob.embedded());
         // Inputs and --out checked first: a refused run starts nothing, the warm-up included.
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings, conf);
         SparseAttentionJob.warmUpWhileStarting(conf);

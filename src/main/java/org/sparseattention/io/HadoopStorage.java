@@ -92,6 +92,15 @@ public final class HadoopStorage implements Storage, Serializable {
         return end == path.length() ? qualified : new Path(parts.getScheme(), parts.getAuthority(), path.substring(0, end));
     }
 
+    /** {@link #path(String)}, with {@code option} (as {@code "--out "}) before the error about a bad location. */
+    public Path path(String option, String uri) throws IOException {
+        try {
+            return path(uri);
+        } catch (InvalidInputException e) {
+            throw new InvalidInputException(option + e.getMessage(), e);
+        }
+    }
+
     /**
      * Returns {@code path} (qualified) with symbolic links resolved where it is a local file or
      * lies under an existing local directory; other file systems' paths as they are.
@@ -342,7 +351,7 @@ public final class HadoopStorage implements Storage, Serializable {
      * the messages.
      */
     public void checkReplaceable(String option, String uri, boolean overwrite) throws IOException {
-        Path target = path(uri);
+        Path target = path(option, uri);
         if ("file".equals(target.toUri().getScheme())) {
             java.nio.file.Path local = java.nio.file.Path.of(target.toUri().getPath());
             if (Files.isSymbolicLink(local) && !Files.exists(local)) {

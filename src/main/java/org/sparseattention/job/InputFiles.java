@@ -85,7 +85,7 @@ public final class InputFiles {
      * that contains or lies inside an input, or whose name Hadoop's paths cannot hold.
      */
     static void checkOutput(JobSettings settings, HadoopStorage storage) throws IOException {
-        Path out = storage.path(settings.out());
+        Path out = storage.path("--out ", settings.out());
         if (out.getName().contains(":")) {
             // Hadoop reads a ':' in a path's last name as a URI scheme: its staging directory
             // beside it could not be named.

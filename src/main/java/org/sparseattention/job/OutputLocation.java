@@ -208,10 +208,11 @@ final class OutputLocation {
      * {@code overwrite}, and only if it is still this tool's to replace) is first moved aside and
      * deleted only after the new one is in place. If the new output cannot be put in place, the
      * previous one is moved back and the new one stays complete in the staging directory, which
-     * the exception names and {@link #discard} then keeps.
+     * the exception names and {@link #discard} then keeps. Returns where what is left of the
+     * previous output lies when it could not be deleted entirely (permissions, say), else null.
      */
-    synchronized void promote(boolean overwrite) throws IOException {
-        promote(overwrite, () -> { });
+    synchronized Path promote(boolean overwrite) throws IOException {
+        return promote(overwrite, () -> { });
     }
 
     /** Work on the finished staging directory before it is put in place (the merged files, the manifest). */
@@ -223,7 +224,7 @@ final class OutputLocation {
      * Runs {@code finishing}, then {@link #promote(boolean)}, with a shutdown waiting for both: the
      * staging directory is not deleted under the files being written into it.
      */
-    synchronized void promote(boolean overwrite, Finishing finishing) throws IOException {
+    synchronized Path promote(boolean overwrite, Finishing finishing) throws IOException {
         if (abandoned) {
             throw interruptedError(null);
         }
@@ -266,11 +267,16 @@ final class OutputLocation {
         promoted = true;
         if (backup != null) {
             try {
-                fs.delete(backup, true);
+                // Hadoop's local delete says false (and logs each file) where it could not delete.
+                if (!fs.delete(backup, true) && fs.exists(backup)) {
+                    return backup;
+                }
             } catch (IOException e) {
-                LOG.warn("the new output is in place, but the previous one could not be deleted from " + backup, e);
+                LOG.warn("could not delete the previous output from " + backup, e);
+                return backup;
             }
         }
+        return null;
     }
 
     /** Returns the error for an output that appeared while the job ran, with {@code cause} where one is known. */

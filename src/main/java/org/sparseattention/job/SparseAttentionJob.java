@@ -98,13 +98,20 @@ public final class SparseAttentionJob {
     }
 
     /**
-     * Refuses a cluster master whose executors would not get this tool's classes: Spark ships them
+     * Refuses a master that would fail only once Spark starts: {@code local[0]}, which Spark parses
+     * and then refuses with an exception of its own; and a cluster master whose executors would not
+     * get this tool's classes: Spark ships them
      * as {@code spark.jars}, which spark-submit sets and a JVM started by {@code jobs/sparse-attention}
      * ({@code embedded}: its settings file given) does not; its tasks would fail with
      * {@code ClassNotFoundException} after Spark started.
      */
-    public static void checkExecutorsGetTheClasses(SparkConf conf, boolean embedded) {
+    public static void checkMaster(SparkConf conf, boolean embedded) {
         String master = conf.get("spark.master", "");
+        // local[0] and local[0,F] parse, then fail as Spark starts with an exception of its own.
+        if (master.replace(" ", "").matches("local\\[0+(,.*)?]")) {
+            throw new InvalidInputException("--master (or spark.master) " + master + ": expected at least 1 thread,"
+                    + " got 0 (local[N] or local[*])");
+        }
         // Only masters Spark would start executors for: a malformed one is Spark's to name.
         boolean cluster = master.startsWith("spark://") || master.equals("yarn") || master.startsWith("k8s://")
                 || master.startsWith("local-cluster[");
@@ -260,9 +267,14 @@ public final class SparseAttentionJob {
             spark.setJobDescription(null);
             stageTimes.awaitJobEnd(10);
             long finishing = System.nanoTime();
-            location.promote(settings.overwrite(), () -> OutputFiles.finish(location.fileSystem(), location.staging(), plan));
+            org.apache.hadoop.fs.Path leftOver = location.promote(settings.overwrite(),
+                    () -> OutputFiles.finish(location.fileSystem(), location.staging(), plan));
             console.accept(String.format(Locale.ROOT, "wrote %smanifest and _SUCCESS in %.2f s", settings.merge() ? "merged files, " : "",
                     (System.nanoTime() - finishing) / 1e9));
+            if (leftOver != null) {
+                console.accept("warning: the new output is in place, but the previous one could not be deleted"
+                        + " entirely: what is left of it is in " + leftOver + " (remove it yourself)");
+            }
             if (spark.isLocal() && compiling >= 0) {
                 console.accept(String.format(Locale.ROOT, "JIT compiler threads (tasks run in this JVM): %.2f s compiling during"
                         + " the run", (compilationMillis() - compiling) / 1e3));

@@ -252,38 +252,43 @@ final class UnitRunner implements AutoCloseable {
         boolean direct = tensor.header().dtype() == NpyDType.FLOAT32 && rowLength * Float.BYTES <= NpyFile.READ_CHUNK;
         boolean finite = true;
         int i = kept;
-        while (i < ascending.length) {
-            int j = i + 1;
-            while (j < ascending.length && ascending[j] == ascending[j - 1] + 1) {
-                j++;
-            }
-            if (direct) {
-                // float32 rows straight from the file to their places, through a direct buffer.
-                int[] offsets = null;
-                if (!inOrder) {
-                    if (runOffsets.length < j - i) {
-                        runOffsets = new int[j - i];
+        try {
+            while (i < ascending.length) {
+                int j = i + 1;
+                while (j < ascending.length && ascending[j] == ascending[j - 1] + 1) {
+                    j++;
+                }
+                if (direct) {
+                    // float32 rows straight from the file to their places, through a direct buffer.
+                    int[] offsets = null;
+                    if (!inOrder) {
+                        if (runOffsets.length < j - i) {
+                            runOffsets = new int[j - i];
+                        }
+                        for (int r = i; r < j; r++) {
+                            runOffsets[r - i] = rows.offset(ascending[r]);
+                        }
+                        offsets = runOffsets;
                     }
+                    finite &= NpyFile.readFloat32Rows(tensor.input(), tensor.header(), batch, ascending[i], j - i, data,
+                            i * rowLength, offsets, 0, directScratch);
+                } else if (inOrder) {
+                    NpyFile.readRows(tensor.input(), tensor.header(), batch, ascending[i], j - i, data, i * rowLength,
+                            scratch);
+                } else {
+                    if (staging.length < (j - i) * rowLength) {
+                        staging = new float[(j - i) * rowLength];
+                    }
+                    NpyFile.readRows(tensor.input(), tensor.header(), batch, ascending[i], j - i, staging, 0, scratch);
                     for (int r = i; r < j; r++) {
-                        runOffsets[r - i] = rows.offset(ascending[r]);
+                        System.arraycopy(staging, (r - i) * rowLength, data, rows.offset(ascending[r]), rowLength);
                     }
-                    offsets = runOffsets;
                 }
-                finite &= NpyFile.readFloat32Rows(tensor.input(), tensor.header(), batch, ascending[i], j - i, data,
-                        i * rowLength, offsets, 0, directScratch);
-            } else if (inOrder) {
-                NpyFile.readRows(tensor.input(), tensor.header(), batch, ascending[i], j - i, data, i * rowLength,
-                        scratch);
-            } else {
-                if (staging.length < (j - i) * rowLength) {
-                    staging = new float[(j - i) * rowLength];
-                }
-                NpyFile.readRows(tensor.input(), tensor.header(), batch, ascending[i], j - i, staging, 0, scratch);
-                for (int r = i; r < j; r++) {
-                    System.arraycopy(staging, (r - i) * rowLength, data, rows.offset(ascending[r]), rowLength);
-                }
+                i = j;
             }
-            i = j;
+        } catch (InvalidInputException e) {
+            // A float64 value float32 cannot hold: named with its option, as the other input errors are.
+            throw new InvalidInputException(tensor.option() + " " + e.getMessage(), e);
         }
         // Rows read directly were checked as they came; the others here, and any bad value found.
         if (!settings.allowNonfinite() && !(direct && finite)) {

@@ -35,16 +35,18 @@ public final class SparseForward {
     }
 
     /**
-     * Refuses a score scale the kernel cannot use: the kernel scores in float32, where a scale
-     * that is not positive, not finite or beyond float32's range would give NaN or zero scores.
+     * Refuses a score scale the kernel cannot use: it scores in float32, where a scale that is not
+     * finite, or that float32 holds only as an infinity or as zero, would give NaN scores or scores
+     * other than those asked for. Zero and negative scales are any other scale (zero: every
+     * allowed key weighs the same).
      */
     public static void checkScale(String name, double scale) {
         float narrowed = (float) scale;
-        if (!(scale > 0 && Double.isFinite(scale))) {
-            throw new InvalidInputException(name + " must be a positive finite number, got " + scale);
+        if (!Double.isFinite(scale)) {
+            throw new InvalidInputException(name + " must be a finite number, got " + scale);
         }
-        if (!(narrowed > 0 && Float.isFinite(narrowed))) {
-            throw new InvalidInputException(name + " must be a positive finite float32 number, between "
+        if (!Float.isFinite(narrowed) || (narrowed == 0 && scale != 0)) {
+            throw new InvalidInputException(name + " must be 0 or a float32 number of magnitude between "
                     + Float.MIN_VALUE + " and " + Float.MAX_VALUE + ": got " + scale + ", " + narrowed + " as float32");
         }
     }
@@ -91,6 +93,7 @@ public final class SparseForward {
         if (maxKeyBlocks < 1) {
             throw new IllegalArgumentException("maxKeyBlocks must be >= 1, got " + maxKeyBlocks);
         }
+        checkScale("scale", scale);
         int seqLen = layout.seqLen();
         int heads = layout.heads();
         if (into.seqLen() != seqLen || into.heads() != heads) {

@@ -49,7 +49,8 @@ public sealed interface Pattern extends java.io.Serializable permits Elementary,
 
     /** Union inside every head: a pair is allowed when any part allows it. */
     static Pattern union(Pattern... parts) {
-        return new UnionPattern(List.of(parts));
+        // Not List.of, whose NullPointerException would name no part.
+        return new UnionPattern(parts == null ? null : java.util.Arrays.asList(parts));
     }
 
     /** Per-head mix: head {@code h} uses {@code patterns.get(h mod patterns.size())}. */

@@ -8,10 +8,16 @@ import org.sparseattention.errors.InvalidInputException;
 public record PerHeadPattern(List<Pattern> patterns) implements Pattern {
 
     public PerHeadPattern {
-        if (patterns.isEmpty()) {
-            throw new InvalidInputException("a per-head list needs at least one pattern, got none");
+        if (patterns == null || patterns.isEmpty()) {
+            throw new InvalidInputException("a per-head list needs at least one pattern, got "
+                    + (patterns == null ? "null" : "none"));
         }
-        for (Pattern pattern : patterns) {
+        for (int i = 0; i < patterns.size(); i++) {
+            Pattern pattern = patterns.get(i);
+            if (pattern == null) {
+                throw new InvalidInputException("a per-head list's patterns must not be null, got null for head " + i
+                        + " (mod " + patterns.size() + ")");
+            }
             if (pattern instanceof PerHeadPattern) {
                 throw new InvalidInputException("per-head lists cannot nest: " + pattern.describe());
             }

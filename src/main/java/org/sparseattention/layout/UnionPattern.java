@@ -8,10 +8,14 @@ import org.sparseattention.errors.InvalidInputException;
 public record UnionPattern(List<Pattern> parts) implements Pattern {
 
     public UnionPattern {
-        if (parts.isEmpty()) {
-            throw new InvalidInputException("a union needs at least one pattern, got none");
+        if (parts == null || parts.isEmpty()) {
+            throw new InvalidInputException("a union needs at least one pattern, got " + (parts == null ? "null" : "none"));
         }
-        for (Pattern part : parts) {
+        for (int i = 0; i < parts.size(); i++) {
+            Pattern part = parts.get(i);
+            if (part == null) {
+                throw new InvalidInputException("a union's parts must not be null, got null as part " + i);
+            }
             if (part instanceof PerHeadPattern) {
                 throw new InvalidInputException("a union cannot contain a per-head list: " + part.describe());
             }

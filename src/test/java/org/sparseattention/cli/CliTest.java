@@ -449,8 +449,13 @@ class CliTest {
             assertTrue(bad.err().contains("warning: " + defaults + ": 'run.shard-rows' is no option of any command;"
                     + " ignored"), "picocli reads sparse-attention.run.shard-rows, not run.shard-rows: " + bad.err());
             assertFalse(bad.err().contains("'sparse-attention.layout.local-ctx'"), bad.err());
-            assertTrue(bad.err().contains("Invalid value for option '--block-size': 'abc'"), bad.err());
-            assertTrue(bad.err().contains("(option defaults are read from " + defaults + ")"), bad.err());
+            assertTrue(bad.err().contains("Invalid value for option '--block-size': 'abc' is not an int (--block-size from "
+                    + defaults + ": 'block-size')"), bad.err());
+            // Typed on the command line, the bad value is the user's own: no note about the file.
+            Outcome typed = run(concat(layout, "--block-size=xyz"));
+            assertEquals(2, typed.status(), typed.err());
+            assertTrue(typed.err().contains("Invalid value for option '--block-size': 'xyz'"), typed.err());
+            assertFalse(typed.err().contains("from " + defaults), typed.err());
         } finally {
             System.clearProperty(Main.DEFAULTS_PROPERTY);
         }

@@ -29,13 +29,22 @@ class EmbeddedConfTest {
         // Started by the embedded launcher, without spark.jars (spark-submit's), a cluster's
         // executors could not load the tasks' classes.
         InvalidInputException refused = assertThrows(InvalidInputException.class,
-                () -> SparseAttentionJob.checkExecutorsGetTheClasses(cluster, true));
+                () -> SparseAttentionJob.checkMaster(cluster, true));
         assertTrue(refused.getMessage().contains("jobs/spark-submit --master spark://10.1.2.3:7077 -- run"),
                 refused.getMessage());
-        SparseAttentionJob.checkExecutorsGetTheClasses(local, true);
-        SparseAttentionJob.checkExecutorsGetTheClasses(cluster.clone().set("spark.jars", "/opt/app.jar"), true);
+        SparseAttentionJob.checkMaster(local, true);
+        SparseAttentionJob.checkMaster(cluster.clone().set("spark.jars", "/opt/app.jar"), true);
         // Under spark-submit (YARN's cluster mode ships the jar without spark.jars) it is not ours to refuse.
-        SparseAttentionJob.checkExecutorsGetTheClasses(new SparkConf(false).setMaster("yarn"), false);
+        SparseAttentionJob.checkMaster(new SparkConf(false).setMaster("yarn"), false);
+        // No threads: refused before Spark starts, whichever launcher.
+        for (String none : new String[] {"local[0]", "local[0,2]", "local[00]"}) {
+            InvalidInputException e = assertThrows(InvalidInputException.class,
+                    () -> SparseAttentionJob.checkMaster(new SparkConf(false).setMaster(none), false));
+            assertEquals("--master (or spark.master) " + none + ": expected at least 1 thread, got 0 (local[N] or"
+                    + " local[*])", e.getMessage());
+        }
+        SparseAttentionJob.checkMaster(new SparkConf(false).setMaster("local[10]"), false);
+        SparseAttentionJob.checkMaster(new SparkConf(false).setMaster("local[1,0]"), false);
     }
 
     /** The launcher's settings file, read as Java reads properties; the command line wins over it. */

@@ -2,6 +2,7 @@ package org.sparseattention.job;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,6 +53,29 @@ class OutputLocationTest {
         location.promote(true);
         assertEquals("new", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
         assertEquals(List.of("out"), names(dir));
+    }
+
+    /** A previous output that cannot be deleted once replaced is named, not left hidden without a word. */
+    @Test
+    void aPreviousOutputThatCannotBeDeletedIsNamed(@TempDir Path dir) throws IOException {
+        Configuration conf = new Configuration();
+        conf.set("fs.undeletable.impl", UndeletableAsideFileSystem.class.getName());
+        conf.setBoolean("fs.undeletable.impl.disable.cache", true);
+        Path out = dir.resolve("out");
+        finished(out, "old");
+        OutputLocation location = new OutputLocation("undeletable://" + out.toUri().getPath(), conf, true);
+        finished(Path.of(location.staging().toUri().getPath()), "new");
+        org.apache.hadoop.fs.Path leftOver = location.promote(true);
+        assertEquals("new", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
+        assertTrue(leftOver != null && leftOver.getName().startsWith(".out.replaced-"), String.valueOf(leftOver));
+        assertEquals("old", Files.readString(Path.of(leftOver.toUri().getPath()).resolve("output-b00000-r0000000000.npy")));
+        assertEquals(List.of(leftOver.getName(), "out"), names(dir));
+        // Deleted as usual: nothing named.
+        Path again = dir.resolve("again");
+        finished(again, "old");
+        OutputLocation deletable = location(again);
+        finished(staging(deletable), "new");
+        assertNull(deletable.promote(true));
     }
 
     /** Another run's output that appeared while the job ran is not replaced, even with --overwrite. */

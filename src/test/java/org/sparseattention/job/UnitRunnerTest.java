@@ -98,6 +98,23 @@ class UnitRunnerTest {
         }
     }
 
+    /** A float64 value that float32 cannot hold is named with its tensor's option, as a non-finite one is. */
+    @Test
+    void aFloat64ValueBeyondFloat32IsNamedWithItsOption(@TempDir Path dir) throws IOException {
+        writeInputs(dir, "<f8");
+        ByteBuffer v = ByteBuffer.wrap(Files.readAllBytes(dir.resolve("v.npy"))).order(ByteOrder.LITTLE_ENDIAN);
+        int dataStart = v.capacity() - B * L * H * D * Double.BYTES;
+        v.putDouble(dataStart + ((L + 3) * H * D + 2) * Double.BYTES, 1e300);
+        Files.write(dir.resolve("v.npy"), v.array());
+        JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out"), H, "local", 40, 16, 1, 64, false);
+        WorkUnit unit = new WorkUnit(0, 1, 0, 0, 2, 0, 0, Integer.MAX_VALUE, 0);
+        try (UnitRunner runner = new UnitRunner(settings, new InputShape(B, L, H * D, H), new HadoopStorage())) {
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> runner.compute(unit));
+            assertTrue(e.getMessage().startsWith("--v ") && e.getMessage().contains("v.npy: value at batch 1, row 3,"
+                    + " feature 2: expected a magnitude of at most"), e.getMessage());
+        }
+    }
+
     /** An input replaced after planning by one of another length is refused, not read at the plan's offsets. */
     @Test
     void anInputWhoseShapeIsNotThePlannedOneIsRefused(@TempDir Path dir) throws IOException {

@@ -85,6 +85,19 @@ class BlockLayoutTest {
         assertTrue(e.getMessage().contains("got 0"), e.getMessage());
     }
 
+    @Test
+    void nullPartsOfUnionsAndMixesAreRefusedByPosition() {
+        InvalidInputException union = assertThrows(InvalidInputException.class,
+                () -> Pattern.union(Pattern.local(3), null));
+        assertEquals("a union's parts must not be null, got null as part 1", union.getMessage());
+        assertThrows(InvalidInputException.class, () -> Pattern.union((Pattern[]) null));
+        InvalidInputException mix = assertThrows(InvalidInputException.class,
+                () -> Pattern.perHead(java.util.Arrays.asList(Pattern.all(), null, Pattern.local(2))));
+        assertEquals("a per-head list's patterns must not be null, got null for head 1 (mod 3)", mix.getMessage());
+        assertEquals("a per-head list needs at least one pattern, got null",
+                assertThrows(InvalidInputException.class, () -> Pattern.perHead(null)).getMessage());
+    }
+
     private static List<Integer> keyBlocks(TileList tiles) {
         Integer[] blocks = new Integer[tiles.size()];
         for (int t = 0; t < tiles.size(); t++) {
