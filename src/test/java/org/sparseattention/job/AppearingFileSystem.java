@@ -2,26 +2,18 @@ package org.sparseattention.job;
 
 import java.io.File;
 import java.io.IOException;
-import java.net.URI;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.RawLocalFileSystem;
 
 /**
  * Local files under the scheme {@code appearing:}, where a directory named {@code out} appears
  * just after the first check that it does not exist: another run finishing first, between this
  * run's last check and its rename. No {@code FileContext} serves the scheme.
  */
-public class AppearingFileSystem extends RawLocalFileSystem {
+public class AppearingFileSystem extends SchemeLocalFileSystem {
     private boolean appeared;
 
-    @Override
-    public URI getUri() {
-        return URI.create("appearing:///");
-    }
-
-    @Override
-    public String getScheme() {
-        return "appearing";
+    public AppearingFileSystem() {
+        super("appearing");
     }
 
     @Override

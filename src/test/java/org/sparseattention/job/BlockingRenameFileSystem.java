@@ -1,30 +1,22 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
-import java.net.URI;
 import java.util.concurrent.CountDownLatch;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.RawLocalFileSystem;
 
 /**
  * Local files under the scheme {@code blocking:}, whose renames wait for the test to let them go:
  * a run caught in the middle of putting its output in place. No {@code FileContext} serves the
  * scheme.
  */
-public class BlockingRenameFileSystem extends RawLocalFileSystem {
+public class BlockingRenameFileSystem extends SchemeLocalFileSystem {
     /** Counted down when a rename starts. */
     static volatile CountDownLatch renaming = new CountDownLatch(1);
     /** Renames wait for this. */
     static volatile CountDownLatch proceed = new CountDownLatch(1);
 
-    @Override
-    public URI getUri() {
-        return URI.create("blocking:///");
-    }
-
-    @Override
-    public String getScheme() {
-        return "blocking";
+    public BlockingRenameFileSystem() {
+        super("blocking");
     }
 
     @Override

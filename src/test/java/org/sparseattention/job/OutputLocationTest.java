@@ -27,6 +27,15 @@ class OutputLocationTest {
         return new OutputLocation(out.toUri().toString(), new Configuration(), Files.exists(out));
     }
 
+    /** The location of {@code out} through {@code fs}, local files under a scheme of its own. */
+    private static OutputLocation location(SchemeLocalFileSystem fs, Path out, boolean existedAtStart)
+            throws IOException {
+        Configuration conf = new Configuration();
+        conf.set("fs." + fs.getScheme() + ".impl", fs.getClass().getName());
+        conf.setBoolean("fs." + fs.getScheme() + ".impl.disable.cache", true);
+        return new OutputLocation(fs.getScheme() + "://" + out.toUri().getPath(), conf, existedAtStart);
+    }
+
     /** Writes a finished output of this tool (a manifest of its format and one shard) into {@code dir}. */
     private static void finished(Path dir, String shard) throws IOException {
         Files.createDirectories(dir);
@@ -58,12 +67,9 @@ class OutputLocationTest {
     /** A previous output that cannot be deleted once replaced is named, not left hidden without a word. */
     @Test
     void aPreviousOutputThatCannotBeDeletedIsNamed(@TempDir Path dir) throws IOException {
-        Configuration conf = new Configuration();
-        conf.set("fs.undeletable.impl", UndeletableAsideFileSystem.class.getName());
-        conf.setBoolean("fs.undeletable.impl.disable.cache", true);
         Path out = dir.resolve("out");
         finished(out, "old");
-        OutputLocation location = new OutputLocation("undeletable://" + out.toUri().getPath(), conf, true);
+        OutputLocation location = location(new UndeletableAsideFileSystem(), out, true);
         finished(Path.of(location.staging().toUri().getPath()), "new");
         org.apache.hadoop.fs.Path leftOver = location.promote(true);
         assertEquals("new", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
@@ -142,12 +148,9 @@ class OutputLocationTest {
     void aShutdownWhileTheOutputIsPutInPlaceWaitsForIt(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("out");
         finished(out, "old");
-        Configuration conf = new Configuration();
-        conf.set("fs.blocking.impl", BlockingRenameFileSystem.class.getName());
-        conf.setBoolean("fs.blocking.impl.disable.cache", true);
         BlockingRenameFileSystem.renaming = new CountDownLatch(1);
         BlockingRenameFileSystem.proceed = new CountDownLatch(1);
-        OutputLocation location = new OutputLocation("blocking://" + out.toUri().getPath(), conf, true);
+        OutputLocation location = location(new BlockingRenameFileSystem(), out, true);
         finished(Path.of(location.staging().toUri().getPath()), "new");
         Thread promote = new Thread(() -> {
             try {
@@ -212,11 +215,7 @@ class OutputLocationTest {
     /** Two runs on one new --out: the one that finishes second is refused as bad usage, its output kept. */
     @Test
     void anOutputThatAppearsJustBeforeTheRenameIsRefusedAsBadUsage(@TempDir Path dir) throws IOException {
-        Configuration conf = new Configuration();
-        conf.set("fs.appearing.impl", AppearingFileSystem.class.getName());
-        conf.setBoolean("fs.appearing.impl.disable.cache", true);
-        OutputLocation location = new OutputLocation("appearing://" + dir.resolve("out").toUri().getPath(), conf,
-                false);
+        OutputLocation location = location(new AppearingFileSystem(), dir.resolve("out"), false);
         finished(Path.of(location.staging().toUri().getPath()), "new");
         InvalidInputException refused = assertThrows(InvalidInputException.class, () -> location.promote(false));
         assertTrue(refused.getMessage().contains("appeared while the job ran"), refused.getMessage());

@@ -1,24 +1,16 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
-import java.net.URI;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.RawLocalFileSystem;
 
 /**
  * Local files under the scheme {@code undeletable:}, where a previous output moved aside
  * ({@code .NAME.replaced-*}) cannot be deleted, as with files this user may not remove: the
  * delete says false, as Hadoop's local one does.
  */
-public class UndeletableAsideFileSystem extends RawLocalFileSystem {
-    @Override
-    public URI getUri() {
-        return URI.create("undeletable:///");
-    }
-
-    @Override
-    public String getScheme() {
-        return "undeletable";
+public class UndeletableAsideFileSystem extends SchemeLocalFileSystem {
+    public UndeletableAsideFileSystem() {
+        super("undeletable");
     }
 
     @Override
