@@ -8,7 +8,8 @@ import org.sparseattention.plan.WorkUnit;
  * Failures on demand, for the fault tests, set as the Spark local property or, failing that, the
  * Spark setting {@code spark.sparseattention.fault}: {@code halt:N} halts the executor JVM at unit N on the
  * task's first attempt; {@code fail:N} makes unit N fail on every attempt; {@code pause:MILLIS}
- * makes the first attempt of every task wait before its first unit. Unset, it does nothing.
+ * makes the first attempt of every task wait before its first unit, {@code delay:MILLIS} every
+ * attempt. Unset, it does nothing.
  */
 final class FaultInjection {
     static final String KEY = "spark.sparseattention.fault";
@@ -45,8 +46,8 @@ final class FaultInjection {
                     throw new IllegalStateException("injected failure (" + KEY + "=" + spec + ")");
                 }
             }
-            case "pause" -> {
-                if (firstAttempt && firstOfTask) {
+            case "pause", "delay" -> {
+                if ((firstAttempt || parts[0].equals("delay")) && firstOfTask) {
                     try {
                         Thread.sleep(value);
                     } catch (InterruptedException e) {

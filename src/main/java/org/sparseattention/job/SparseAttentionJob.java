@@ -15,11 +15,15 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.ExceptionFailure;
 import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.util.LongAccumulator;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
@@ -220,6 +224,8 @@ public final class SparseAttentionJob {
         TaskTimes times = TaskTimes.register(spark.sc());
         StageTimes stageTimes = new StageTimes(console, times);
         spark.sc().addSparkListener(stageTimes);
+        BadInputStop badInput = new BadInputStop(spark.sc(), group);
+        spark.sc().addSparkListener(badInput);
         try {
             location.guard();
             LongAccumulator pairs = spark.sc().longAccumulator("allowed pairs");
@@ -289,8 +295,12 @@ public final class SparseAttentionJob {
             if (location.interrupted()) {
                 throw location.interruptedError(e);
             }
+            if (badInput.message != null) {
+                throw new InvalidInputException(badInput.message, e);
+            }
             throw translate(e);
         } finally {
+            spark.sc().removeSparkListener(badInput);
             location.release();
             if (!spark.sc().isStopped()) {
                 // A stopped context (Ctrl-C) has no block manager to drop the broadcast from.
@@ -362,6 +372,32 @@ public final class SparseAttentionJob {
         CompilationMXBean compiler = ManagementFactory.getCompilationMXBean();
         return compiler != null && compiler.isCompilationTimeMonitoringSupported()
                 ? compiler.getTotalCompilationTime() : -1;
+    }
+
+    /**
+     * Cancels the job when a task fails on bad input (a non-finite value, a file changed since
+     * planning): a retry would read the same input and fail the same way, and a cluster retries a
+     * task up to {@code spark.task.maxFailures} times, each logging the failure.
+     */
+    private static final class BadInputStop extends SparkListener {
+        private final SparkContext context;
+        private final String group;
+        /** The first such task's message, once one failed. */
+        volatile String message;
+
+        BadInputStop(SparkContext context, String group) {
+            this.context = context;
+            this.group = group;
+        }
+
+        @Override
+        public void onTaskEnd(SparkListenerTaskEnd end) {
+            if (message == null && end.reason() instanceof ExceptionFailure failure
+                    && InvalidInputException.class.getName().equals(failure.className())) {
+                message = failure.description();
+                context.cancelJobGroup(group);
+            }
+        }
     }
 
     /** Turns a Spark failure into the project's exception, keeping the failed task's own message. */

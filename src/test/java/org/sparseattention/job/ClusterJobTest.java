@@ -1,6 +1,7 @@
 package org.sparseattention.job;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,6 +16,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
+import org.apache.spark.ExceptionFailure;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.scheduler.SparkListener;
@@ -26,6 +29,8 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparseattention.TestArrays;
+import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.plan.JobSettings;
 
@@ -93,12 +98,17 @@ class ClusterJobTest {
 
     /** Runs {@code body} and returns how many tasks failed meanwhile (waiting up to 10 s for the listener's events). */
     private static int failedTasksDuring(Callable<?> body) throws Exception {
-        AtomicInteger failedTasks = new AtomicInteger();
+        return taskEndsDuring(end -> end.taskInfo().failed(), body);
+    }
+
+    /** Runs {@code body} and returns how many task ends {@code which} takes meanwhile (waiting up to 10 s for one). */
+    private static int taskEndsDuring(Predicate<SparkListenerTaskEnd> which, Callable<?> body) throws Exception {
+        AtomicInteger taken = new AtomicInteger();
         SparkListener listener = new SparkListener() {
             @Override
             public void onTaskEnd(SparkListenerTaskEnd end) {
-                if (end.taskInfo().failed()) {
-                    failedTasks.incrementAndGet();
+                if (which.test(end)) {
+                    taken.incrementAndGet();
                 }
             }
         };
@@ -107,13 +117,13 @@ class ClusterJobTest {
             body.call();
             // Listener events arrive asynchronously: give the bus a moment to deliver them.
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (failedTasks.get() == 0 && System.nanoTime() < deadline) {
+            while (taken.get() == 0 && System.nanoTime() < deadline) {
                 Thread.sleep(50);
             }
         } finally {
             spark.sc().removeSparkListener(listener);
         }
-        return failedTasks.get();
+        return taken.get();
     }
 
     @Test
@@ -185,6 +195,34 @@ class ClusterJobTest {
         } catch (IOException io) {
             throw new AssertionError(io);
         }
+    }
+
+    /**
+     * Bad input fails the same way on every attempt: the job ends at the first, not after
+     * spark.task.maxFailures attempts that would each redo the task's work before the bad row
+     * (a second each here).
+     */
+    @Test
+    void aTaskFailingOnBadInputEndsTheJobWithoutRetries(@TempDir Path bad) throws Exception {
+        float[][] qkv = JobTestSupport.writeInputs(bad, 2, 300, H * 8, 77);
+        qkv[1][(300 + 123) * H * 8 + 5] = Float.NaN;
+        TestArrays.writeNpy(bad.resolve("k.npy"), new long[] {2, 300, H * 8}, qkv[1]);
+        Path out = bad.resolve("out");
+        AtomicReference<InvalidInputException> refused = new AtomicReference<>();
+        spark.setLocalProperty(FaultInjection.KEY, "delay:1000");
+        int failed = taskEndsDuring(end -> end.reason() instanceof ExceptionFailure failure
+                && failure.className().equals(InvalidInputException.class.getName()), () -> {
+            refused.set(assertThrows(InvalidInputException.class, () -> run(JobTestSupport.settings(bad, out, H,
+                    "local+strided", 24, 16, 4, 64, false))));
+            // The caller learns of the end before the listener of every attempt's: let them arrive.
+            Thread.sleep(2000);
+            return null;
+        });
+        assertTrue(refused.get().getMessage().startsWith("--k ") && refused.get().getMessage().contains(
+                "non-finite value NaN at batch 1, row 123, feature 5"), refused.get().getMessage());
+        // spark.task.maxFailures is 4 here; the retry started at once is stopped in its delay.
+        assertEquals(1, failed, "attempts failed on the bad input");
+        assertFalse(Files.exists(out), "nothing written");
     }
 
     @Test
