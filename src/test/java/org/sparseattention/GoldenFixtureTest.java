@@ -62,8 +62,11 @@ class GoldenFixtureTest {
         float scale = (float) (1 / Math.sqrt(headDim));
         AttentionOutput dense = DenseAttention.compute(q, k, v, batch, seqLen, heads, headDim, pattern, scale);
         assertClose(widen(expected), dense.output(), 1e-5, name + " dense output");
+        assertClose(widen(expectedLse), dense.logSumExp(), 1e-5, name + " dense log-sum-exp");
         ReferenceAttention.Result reference = ReferenceAttention.compute(q, k, v, batch, seqLen, heads, headDim, pattern,
                 1 / Math.sqrt(headDim));
         assertClose(widen(expected), TestArrays.narrow(reference.output()), 1e-5, name + " float64 reference");
+        assertClose(widen(expectedLse), TestArrays.narrow(reference.logSumExp()), 1e-5,
+                name + " float64 reference log-sum-exp");
     }
 }

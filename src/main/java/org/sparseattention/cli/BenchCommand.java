@@ -211,7 +211,7 @@ final class BenchCommand implements Callable<Integer> {
             root.put("local_ctx", context);
             root.put("patterns", rows);
             byte[] figures = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(root);
-            storage.writeWhole(List.of(json), overwrite, (file, out) -> out.write(figures));
+            Main.warnLeftOver(storage.writeWhole("--json ", List.of(json), overwrite, (file, out) -> out.write(figures)));
             System.out.println("wrote " + json);
         }
         return 0;

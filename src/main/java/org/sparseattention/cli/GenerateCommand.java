@@ -50,16 +50,19 @@ final class GenerateCommand implements Callable<Integer> {
             throw new InvalidInputException("--dim: expected at most " + InputShape.MAX_FEATURES + ", got " + dim);
         }
         HadoopStorage storage = SparseAttentionJob.launcherStorage();
-        storage.path("--out ", out);
-        String[] names = {"q.npy", "k.npy", "v.npy"};
-        if (storage.exists(out) && !storage.fileSystem(out).getFileStatus(storage.path(out)).isDirectory()) {
+        Path dir = storage.path("--out ", out);
+        if (storage.exists(out) && !storage.fileSystem(out).getFileStatus(dir).isDirectory()) {
             throw new InvalidInputException("--out " + out + " is a file: expected a directory to write q.npy, k.npy and"
                     + " v.npy into");
         }
-        for (String name : names) {
-            storage.checkReplaceable("", new Path(out, name).toString(), overwrite);
+        HadoopStorage.checkCanWriteIn("--out " + out, storage.realPath(dir));
+        // All three are written before any is put in place: an existing set is replaced whole or
+        // not at all, and an interrupted run leaves no file that looks complete.
+        List<String> targets = new ArrayList<>();
+        for (String name : new String[] {"q.npy", "k.npy", "v.npy"}) {
+            targets.add(new Path(out, name).toString());
+            storage.checkWritable("--out ", targets.get(targets.size() - 1), overwrite);
         }
-        HadoopStorage.checkCanWriteIn("--out " + out, storage.realPath(storage.path(out)));
         long[] shape = {batch, seqLen, dim};
         long bytes;
         try {
@@ -73,14 +76,8 @@ final class GenerateCommand implements Callable<Integer> {
             throw new InvalidInputException("--out " + out + ": q, k and v of " + java.util.Arrays.toString(shape)
                     + " need " + bytes + " bytes, " + remaining + " are free there");
         }
-        // All three are written before any is put in place: an existing set is replaced whole or
-        // not at all, and an interrupted run leaves no file that looks complete.
-        List<String> targets = new ArrayList<>();
-        for (String name : names) {
-            targets.add(new Path(out, name).toString());
-        }
         float[] row = new float[dim];
-        storage.writeWhole(targets, overwrite, (t, stream) -> {
+        List<Path> leftOver = storage.writeWhole("--out ", targets, overwrite, (t, stream) -> {
             SplittableRandom random = new SplittableRandom(seed * 3 + t);
             stream.write(NpyWriter.header(NpyWriter.FLOAT32, shape));
             for (long r = 0; r < (long) batch * seqLen; r++) {
@@ -90,6 +87,7 @@ final class GenerateCommand implements Callable<Integer> {
                 NpyWriter.writeFloats(stream, row, 0, dim);
             }
         });
+        Main.warnLeftOver(leftOver);
         for (String target : targets) {
             System.out.println("wrote " + target + " " + java.util.Arrays.toString(shape) + " float32");
         }

@@ -97,7 +97,7 @@ final class LayoutCommand implements Callable<Integer> {
         }
         if (npy != null) {
             // Written beside the file and renamed over it: an existing file is replaced whole or not at all.
-            storage.writeWhole(List.of(npy), overwrite, (file, out) -> {
+            List<org.apache.hadoop.fs.Path> leftOver = storage.writeWhole("--npy ", List.of(npy), overwrite, (file, out) -> {
                 out.write(NpyWriter.header("|u1", new long[] {pattern.heads, nb, nb}));
                 for (byte[][] grid : cells) {
                     for (byte[] row : grid) {
@@ -105,6 +105,7 @@ final class LayoutCommand implements Callable<Integer> {
                     }
                 }
             });
+            Main.warnLeftOver(leftOver);
             System.out.println("wrote " + npy);
         }
         return 0;

@@ -6,12 +6,12 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.function.Predicate;
+import java.util.function.BiPredicate;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.job.SparseAttentionJob;
@@ -78,12 +78,11 @@ public final class Main {
     }
 
     /**
-     * Returns a note naming the defaults file and key of each option {@code message} names that
-     * took its value from that file (an option of {@code command} not {@code typed} on the command
-     * line), or "".
+     * Returns a note naming the defaults file and key of each option of {@code command} that
+     * {@code message} names and that took its value from that file's key ({@code fromFile}), or "".
      */
-    private static String fromDefaults(String message, CommandSpec command, Predicate<OptionSpec> typed, Properties keys,
-            String file) {
+    private static String fromDefaults(String message, CommandSpec command, BiPredicate<OptionSpec, String> fromFile,
+            Properties keys, String file) {
         if (keys.isEmpty() || message == null) {
             return "";
         }
@@ -94,19 +93,26 @@ public final class Main {
         while (names.find()) {
             String name = names.group();
             OptionSpec option = command.findOption(name);
-            if (option == null || typed.test(option) || COMMAND_LINE_ONLY.contains(name)
-                    || !seen.add(name)) {
+            if (option == null || COMMAND_LINE_ONLY.contains(name) || !seen.add(name)) {
                 continue;
             }
             String bare = name.substring(2);
             String key = keys.containsKey(qualified + "." + bare) ? qualified + "." + bare
                     : keys.containsKey(bare) ? bare : null;
-            if (key != null) {
+            if (key != null && fromFile.test(option, key)) {
                 note.append(note.length() == 0 ? " (" : "; ").append(name).append(" from ").append(file).append(": '")
                         .append(key).append("'");
             }
         }
         return note.length() == 0 ? "" : note.append(")").toString();
+    }
+
+    /** Names each file a command replaced but could not delete once moved aside ({@code HadoopStorage.publish}). */
+    static void warnLeftOver(List<org.apache.hadoop.fs.Path> leftOver) {
+        for (org.apache.hadoop.fs.Path aside : leftOver) {
+            System.err.println("warning: the new file is in place, but the one it replaced could not be deleted: it is"
+                    + " in " + aside + " (remove it yourself)");
+        }
     }
 
     public static void main(String[] args) {
@@ -130,10 +136,11 @@ public final class Main {
         line.setParameterExceptionHandler((e, given) -> {
             CommandLine cmd = e.getCommandLine();
             PrintWriter err = cmd.getErr();
-            // A value the defaults file gave that picocli cannot convert ('abc' for a number) is named with its key.
-            Predicate<OptionSpec> typed = option -> Arrays.stream(given).anyMatch(arg -> Arrays.stream(option.names())
-                    .anyMatch(name -> arg.equals(name) || arg.startsWith(name + "=")));
-            err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), cmd.getCommandSpec(), typed,
+            // A value the defaults file gave that picocli cannot convert ('abc' for a number) is named
+            // with its key: the failing value is that key's (not one typed, or read from an @file).
+            BiPredicate<OptionSpec, String> fromFile = (option, key) -> option == e.getArgSpec()
+                    && defaultKeys.getProperty(key).equals(e.getValue());
+            err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), cmd.getCommandSpec(), fromFile,
                     defaultKeys, defaults));
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
             err.println("usage: " + cmd.getCommandSpec().qualifiedName() + " --help");
@@ -142,12 +149,9 @@ public final class Main {
         line.setExecutionExceptionHandler((e, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             if (e instanceof InvalidInputException) {
-                CommandLine.ParseResult command = parsed;
-                while (command.hasSubcommand()) {
-                    command = command.subcommand();
-                }
+                CommandLine.ParseResult command = parsed.subcommand() == null ? parsed : parsed.subcommand();
                 err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), command.commandSpec(),
-                        command::hasMatchedOption, defaultKeys, defaults));
+                        (option, key) -> !command.hasMatchedOption(option), defaultKeys, defaults));
                 return BAD_INPUT;
             }
             if (e instanceof SparseAttentionException) {

@@ -97,7 +97,7 @@ public final class HadoopStorage implements Storage, Serializable {
         try {
             return path(uri);
         } catch (InvalidInputException e) {
-            throw new InvalidInputException(option + e.getMessage(), e);
+            throw e.naming(option.strip());
         }
     }
 
@@ -323,26 +323,43 @@ public final class HadoopStorage implements Storage, Serializable {
         };
     }
 
-    /**
-     * Writes files so that each appears whole or not at all: {@link #stage} gives a hidden name
-     * beside the file, created empty so that the JVM's exit deletes it (Hadoop registers only
-     * files that exist) unless {@link #publish} renames it into place first.
-     */
-    public Path stage(String uri) throws IOException {
-        Path target = path(uri);
+    /** Returns the hidden name beside {@code target} that {@link #stage} writes it under. */
+    private static Path stagedName(Path target) {
         URI parent = target.getParent().toUri();
         // Built from its parts: a name with ':' would read as a URI scheme on its own.
-        Path staged = new Path(target.toUri().getScheme(), target.toUri().getAuthority(),
+        return new Path(target.toUri().getScheme(), target.toUri().getAuthority(),
                 parent.getPath().replaceAll("/$", "") + "/." + target.getName() + ".partial");
-        FileSystem fs = fileSystem(uri);
+    }
+
+    /** Refuses a staged name of {@code target} already taken: not ours to delete. */
+    private void checkStageFree(String option, String uri, FileSystem fs, Path target) throws IOException {
+        Path staged = stagedName(target);
         if (fs.exists(staged)) {
-            // Not ours to delete: a user's file, or what a killed run left (which then is safe to remove).
-            throw new InvalidInputException(staged + " is in the way of writing " + uri
-                    + " (left by an interrupted run?): remove it and run again");
+            // A user's file, or what a killed run left (which then is safe to remove).
+            throw new InvalidInputException(option + uri + ": " + staged + " is in the way of writing it (left by an"
+                    + " interrupted run?): remove it and run again");
         }
+    }
+
+    /**
+     * Writes files so that each appears whole or not at all: {@link #stage} gives a hidden name
+     * beside the file ({@link #target} of {@code uri}), created empty so that the JVM's exit deletes
+     * it (Hadoop registers only files that exist) unless {@link #publish} renames it into place
+     * first. {@code option} names the location in the messages.
+     */
+    public Path stage(String option, String uri) throws IOException {
+        Path target = target(uri);
+        FileSystem fs = fileSystem(uri);
+        checkStageFree(option, uri, fs, target);
+        Path staged = stagedName(target);
         fs.create(staged, false).close();
         fs.deleteOnExit(staged);
         return staged;
+    }
+
+    /** Where a file written at {@code uri} goes: a local name that is a link, where the link points. */
+    private Path target(String uri) throws IOException {
+        return realPath(path(uri));
     }
 
     /**
@@ -377,31 +394,31 @@ public final class HadoopStorage implements Storage, Serializable {
     }
 
     /**
-     * {@link #checkReplaceable}, and {@link #checkCanWriteIn} the directory the file at {@code uri}
-     * (links resolved) will be written in.
+     * Checks before any work that {@link #writeWhole} may write a file at {@code uri}:
+     * {@link #checkReplaceable}, no file in the way of its staged name, and
+     * {@link #checkCanWriteIn} the directory it will be written in.
      */
     public void checkWritable(String option, String uri, boolean overwrite) throws IOException {
         checkReplaceable(option, uri, overwrite);
-        checkCanWriteIn(option + uri, realPath(path(uri)).getParent());
-    }
-
-    /** Moves a file written at {@code staged} (see {@link #stage}) to {@code uri}, replacing what is there. */
-    public void publish(Path staged, String uri) throws IOException {
-        publish(List.of(staged), List.of(uri), true);
+        Path target = target(uri);
+        checkStageFree(option, uri, fileSystem(uri), target);
+        checkCanWriteIn(option + uri, target.getParent());
     }
 
     /**
-     * Moves files written at {@code staged} to {@code uris}, all or none: the files there are
-     * first moved aside, and put back if any new one cannot take its place. Without
-     * {@code overwrite}, a file found at any of {@code uris} (one that appeared since the command
-     * checked) stops the move before anything is touched.
+     * Moves files written at {@code staged} to (the {@link #target}s of) {@code uris}, all or none:
+     * the files there are first moved aside, and put back if any new one cannot take its place.
+     * Without {@code overwrite}, a file found at any of {@code uris} (one that appeared since the
+     * command checked) stops the move before anything is touched. Returns the files moved aside
+     * that could not be deleted afterwards (permissions, say), which are left as they were.
      */
-    public void publish(List<Path> staged, List<String> uris, boolean overwrite) throws IOException {
+    public List<Path> publish(List<Path> staged, String option, List<String> uris, boolean overwrite)
+            throws IOException {
         FileSystem fs = fileSystem(uris.get(0));
         List<Path> targets = new ArrayList<>();
         List<Path> asides = new ArrayList<>();
         for (String uri : uris) {
-            Path target = path(uri);
+            Path target = target(uri);
             FileStatus status;
             try {
                 status = fs.getFileStatus(target);
@@ -409,11 +426,11 @@ public final class HadoopStorage implements Storage, Serializable {
                 status = null;
             }
             if (status != null && status.isDirectory()) {
-                throw new InvalidInputException(uri + " is a directory: not replacing it with a file");
+                throw new InvalidInputException(option + uri + " is a directory: not replacing it with a file");
             }
             if (status != null && !overwrite) {
-                throw new InvalidInputException(uri + " appeared while this command ran: not replacing it without"
-                        + " --overwrite");
+                throw new InvalidInputException(option + uri + " appeared while this command ran: not replacing it"
+                        + " without --overwrite");
             }
             targets.add(target);
             asides.add(status == null ? null : asideOf(target));
@@ -445,12 +462,15 @@ public final class HadoopStorage implements Storage, Serializable {
             }
             throw e;
         }
+        List<Path> leftOver = new ArrayList<>();
         for (int i = 0; i < targets.size(); i++) {
             fs.cancelDeleteOnExit(staged.get(i));
-            if (asides.get(i) != null) {
-                fs.delete(asides.get(i), false);
+            Path aside = asides.get(i);
+            if (aside != null && !fs.delete(aside, false) && fs.exists(aside)) {
+                leftOver.add(aside);
             }
         }
+        return leftOver;
     }
 
     /** Writes the content of one file of {@link #writeWhole}. */
@@ -461,26 +481,24 @@ public final class HadoopStorage implements Storage, Serializable {
     /**
      * Writes files at {@code uris}, all put in place whole or none: each is written under its
      * {@link #stage} name (through a 1 MB buffer) by {@code content}, then all are published
-     * ({@code overwrite} as there). A local name that is a link is written where the link points,
-     * as writing through it would. On any failure the staged files are deleted and the files there
-     * stay as they were; a full local disk, which Hadoop reports as an {@code FSError}, is said as
-     * such.
+     * ({@code overwrite} as there; returns what {@link #publish} returns). A local name that is a
+     * link is written where the link points, as writing through it would. On any failure the
+     * staged files are deleted and the files there stay as they were; a full local disk, which
+     * Hadoop reports as an {@code FSError}, is said as such. {@code option} names the location in
+     * the messages.
      */
-    public void writeWhole(List<String> uris, boolean overwrite, Content content) throws IOException {
+    public List<Path> writeWhole(String option, List<String> uris, boolean overwrite, Content content)
+            throws IOException {
         List<Path> staged = new ArrayList<>();
-        List<String> targets = new ArrayList<>();
-        for (String uri : uris) {
-            targets.add(realPath(path(uri)).toString());
-        }
         try {
-            for (int i = 0; i < targets.size(); i++) {
-                Path temporary = stage(targets.get(i));
+            for (int i = 0; i < uris.size(); i++) {
+                Path temporary = stage(option, uris.get(i));
                 staged.add(temporary);
-                try (OutputStream out = new BufferedOutputStream(fileSystem(targets.get(i)).create(temporary, true), 1 << 20)) {
+                try (OutputStream out = new BufferedOutputStream(fileSystem(uris.get(i)).create(temporary, true), 1 << 20)) {
                     content.write(i, out);
                 }
             }
-            publish(staged, targets, overwrite);
+            return publish(staged, option, uris, overwrite);
         } catch (FSError e) {
             staged.forEach(this::discard);
             throw new SparseAttentionException("could not write " + String.join(", ", uris) + " (" + e.getMessage()

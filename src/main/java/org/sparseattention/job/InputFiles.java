@@ -58,7 +58,7 @@ public final class InputFiles {
             NpyFile.batchShape(header);
             return header;
         } catch (InvalidInputException e) {
-            throw new InvalidInputException(option + " " + e.getMessage(), e);
+            throw e.naming(option);
         }
     }
 

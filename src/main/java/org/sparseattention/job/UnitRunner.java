@@ -288,7 +288,7 @@ final class UnitRunner implements AutoCloseable {
             }
         } catch (InvalidInputException e) {
             // A float64 value float32 cannot hold: named with its option, as the other input errors are.
-            throw new InvalidInputException(tensor.option() + " " + e.getMessage(), e);
+            throw e.naming(tensor.option());
         }
         // Rows read directly were checked as they came; the others here, and any bad value found.
         if (!settings.allowNonfinite() && !(direct && finite)) {

@@ -19,6 +19,7 @@ public final class DenseAttention {
     /** Computes attention of {@code [B, L, H * D]} float32 inputs under {@code pattern}. */
     public static AttentionOutput compute(float[] q, float[] k, float[] v, int batch, int seqLen, int heads,
             int headDim, Pattern pattern, float scale) {
+        SparseForward.checkScale("scale", scale);
         if ((long) seqLen * seqLen > Integer.MAX_VALUE - 8) {
             throw new InvalidInputException("dense attention: L = " + seqLen + " needs an L x L score matrix of "
                     + (long) seqLen * seqLen + " values, more than one array holds (" + (Integer.MAX_VALUE - 8)

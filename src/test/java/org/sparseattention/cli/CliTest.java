@@ -252,7 +252,10 @@ class CliTest {
         Outcome existing = run(concat(small, "--heads", "4", "--json", mine.toString()));
         Outcome nowhere = run(concat(small, "--heads", "4", "--json", mine.resolve("x.json").toString()));
         Outcome heads = run(concat(small, "--heads", "2"));
-        for (Outcome o : List.of(existing, nowhere, heads)) {
+        Path leftBehind = Files.writeString(dir.resolve(".blocked.json.partial"), "a killed run's");
+        Outcome blocked = run(concat(small, "--heads", "4", "--json", dir.resolve("blocked.json").toString()));
+        Files.delete(leftBehind);
+        for (Outcome o : List.of(existing, nowhere, heads, blocked)) {
             assertEquals(2, o.status(), o.err());
             assertFalse(o.out().contains("ceiling"), "refused before the ceiling is measured: " + o.out());
         }
@@ -260,6 +263,7 @@ class CliTest {
         assertEquals("my notes", Files.readString(mine));
         assertTrue(nowhere.err().contains("mine.json is a file, not a directory"), nowhere.err());
         assertTrue(heads.err().contains("2 % 4"), heads.err());
+        assertTrue(blocked.err().contains(".blocked.json.partial is in the way of writing it"), blocked.err());
         Outcome replaced = run(concat(small, "--heads", "2", "--num-verts", "2", "--patterns", "fixed", "--json",
                 mine.toString(), "--overwrite"));
         assertEquals(0, replaced.status(), replaced.err());
@@ -451,11 +455,15 @@ class CliTest {
             assertFalse(bad.err().contains("'sparse-attention.layout.local-ctx'"), bad.err());
             assertTrue(bad.err().contains("Invalid value for option '--block-size': 'abc' is not an int (--block-size from "
                     + defaults + ": 'block-size')"), bad.err());
-            // Typed on the command line, the bad value is the user's own: no note about the file.
-            Outcome typed = run(concat(layout, "--block-size=xyz"));
-            assertEquals(2, typed.status(), typed.err());
-            assertTrue(typed.err().contains("Invalid value for option '--block-size': 'xyz'"), typed.err());
-            assertFalse(typed.err().contains("from " + defaults), typed.err());
+            // Typed on the command line, or read from an @file, the bad value is the user's own: no
+            // note about the defaults file.
+            Path options = Files.writeString(dir.resolve("options.txt"), "--block-size=uvw\n");
+            for (String[] own : new String[][] {{"--block-size=xyz"}, {"@" + options}}) {
+                Outcome typed = run(concat(layout, own));
+                assertEquals(2, typed.status(), typed.err());
+                assertTrue(typed.err().contains("Invalid value for option '--block-size': '"), typed.err());
+                assertFalse(typed.err().contains("from " + defaults), typed.err());
+            }
         } finally {
             System.clearProperty(Main.DEFAULTS_PROPERTY);
         }
@@ -509,6 +517,11 @@ class CliTest {
         assertEquals(2, master.status(), master.err());
         assertTrue(master.err().contains("error: --master (or spark.master) bogus: Could not parse Master URL"),
                 master.err());
+        bogus[java.util.Arrays.asList(bogus).indexOf("bogus")] = "local[0]";
+        Outcome none = run(bogus);
+        assertEquals(2, none.status(), none.err());
+        assertTrue(none.err().startsWith("error: --master (or spark.master) local[0]: expected at least 1 thread"),
+                none.err());
         assertFalse(Files.exists(dir.resolve("out")));
         System.setProperty("spark.testing.memory", "268435456");
         Outcome heap;

@@ -12,6 +12,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.job.UndeletableAsideFileSystem;
 
 class HadoopStorageTest {
     private final HadoopStorage storage = new HadoopStorage();
@@ -48,14 +49,14 @@ class HadoopStorageTest {
     void stagedFilesAreDeletedAtExitUntilPublishedAndMayHoldAColonInTheirName(@TempDir Path dir) throws IOException {
         String uri = dir.resolve("sub/a:b.npy").toString();
         Files.createDirectories(dir.resolve("sub"));
-        org.apache.hadoop.fs.Path staged = storage.stage(uri);
+        org.apache.hadoop.fs.Path staged = storage.stage("", uri);
         assertTrue(Files.exists(dir.resolve("sub/.a:b.npy.partial")), "created, so that the exit can delete it");
         org.apache.hadoop.fs.FileSystem fs = storage.fileSystem(uri);
         Files.writeString(dir.resolve("sub/.a:b.npy.partial"), "new");
-        storage.publish(staged, uri);
+        assertEquals(List.of(), storage.publish(List.of(staged), "", List.of(uri), true), "nothing left over");
         assertEquals("new", Files.readString(dir.resolve("sub/a:b.npy")));
         assertFalse(fs.cancelDeleteOnExit(staged), "no longer registered once published");
-        org.apache.hadoop.fs.Path other = storage.stage(dir.resolve("other.npy").toString());
+        org.apache.hadoop.fs.Path other = storage.stage("", dir.resolve("other.npy").toString());
         assertTrue(fs.cancelDeleteOnExit(other), "registered for deletion at exit");
     }
 
@@ -64,16 +65,16 @@ class HadoopStorageTest {
         List<String> uris = List.of(dir.resolve("q.npy").toString(), dir.resolve("k.npy").toString());
         Files.writeString(dir.resolve("q.npy"), "old q");
         Files.writeString(dir.resolve("k.npy"), "old k");
-        org.apache.hadoop.fs.Path q = storage.stage(uris.get(0));
-        org.apache.hadoop.fs.Path k = storage.stage(uris.get(1));
+        org.apache.hadoop.fs.Path q = storage.stage("", uris.get(0));
+        org.apache.hadoop.fs.Path k = storage.stage("", uris.get(1));
         Files.writeString(dir.resolve(".q.npy.partial"), "new q");
         Files.delete(dir.resolve(".k.npy.partial"));
         // k's new file is missing: q must not be replaced either.
-        assertThrows(IOException.class, () -> storage.publish(List.of(q, k), uris, true));
+        assertThrows(IOException.class, () -> storage.publish(List.of(q, k), "", uris, true));
         assertEquals("old q", Files.readString(dir.resolve("q.npy")));
         assertEquals("old k", Files.readString(dir.resolve("k.npy")));
         Files.writeString(dir.resolve(".k.npy.partial"), "new k");
-        storage.publish(List.of(q, k), uris, true);
+        storage.publish(List.of(q, k), "", uris, true);
         assertEquals("new q", Files.readString(dir.resolve("q.npy")));
         assertEquals("new k", Files.readString(dir.resolve("k.npy")));
         try (java.util.stream.Stream<Path> files = Files.list(dir)) {
@@ -88,15 +89,15 @@ class HadoopStorageTest {
         storage.checkWritable("--out ", uris.get(1), false);
         Files.writeString(dir.resolve("k.npy"), "theirs");
         InvalidInputException e = assertThrows(InvalidInputException.class,
-                () -> storage.writeWhole(uris, false, (file, out) -> out.write(("mine " + file).getBytes())));
-        assertTrue(e.getMessage().contains("k.npy appeared while this command ran: not replacing it without --overwrite"),
+                () -> storage.writeWhole("--out ", uris, false, (file, out) -> out.write(("mine " + file).getBytes())));
+        assertEquals("--out " + uris.get(1) + " appeared while this command ran: not replacing it without --overwrite",
                 e.getMessage());
         assertEquals("theirs", Files.readString(dir.resolve("k.npy")));
         try (java.util.stream.Stream<Path> files = Files.list(dir)) {
             assertEquals(List.of("k.npy"), files.map(f -> f.getFileName().toString()).toList(),
                     "neither q.npy nor a staged file left");
         }
-        storage.writeWhole(uris, true, (file, out) -> out.write(("mine " + file).getBytes()));
+        storage.writeWhole("--out ", uris, true, (file, out) -> out.write(("mine " + file).getBytes()));
         assertEquals("mine 1", Files.readString(dir.resolve("k.npy")));
     }
 
@@ -105,12 +106,35 @@ class HadoopStorageTest {
         Path real = Files.writeString(dir.resolve("real.json"), "old");
         Path link = Files.createSymbolicLink(dir.resolve("link.json"), real);
         storage.checkWritable("--json ", link.toString(), true);
-        storage.writeWhole(List.of(link.toString()), true, (file, out) -> out.write("new".getBytes()));
+        storage.writeWhole("--json ", List.of(link.toString()), true, (file, out) -> out.write("new".getBytes()));
         assertTrue(Files.isSymbolicLink(link));
         assertEquals("new", Files.readString(real));
         Path dangling = Files.createSymbolicLink(dir.resolve("dangling.json"), dir.resolve("nothing.json"));
         InvalidInputException e = assertThrows(InvalidInputException.class,
                 () -> storage.checkWritable("--json ", dangling.toString(), true));
         assertTrue(e.getMessage().startsWith("--json " + dangling + " is a symbolic link to nothing"), e.getMessage());
+    }
+
+    @Test
+    void aFileInTheWayOfTheStagedNameIsFoundBeforeAnyWork(@TempDir Path dir) throws IOException {
+        String uri = dir.resolve("bench.json").toString();
+        Files.writeString(dir.resolve(".bench.json.partial"), "left by a killed run");
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> storage.checkWritable("--json ", uri, false));
+        assertTrue(e.getMessage().startsWith("--json " + uri + ": file:" + dir.resolve(".bench.json.partial")
+                + " is in the way of writing it"), e.getMessage());
+        assertEquals("left by a killed run", Files.readString(dir.resolve(".bench.json.partial")));
+    }
+
+    @Test
+    void aReplacedFileThatCannotBeDeletedIsReturned(@TempDir Path dir) throws IOException {
+        org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+        conf.set("fs.undeletable.impl", UndeletableAsideFileSystem.class.getName());
+        conf.setBoolean("fs.undeletable.impl.disable.cache", true);
+        Files.writeString(dir.resolve("grid.npy"), "old");
+        List<org.apache.hadoop.fs.Path> left = new HadoopStorage(conf).writeWhole("--npy ",
+                List.of("undeletable://" + dir.resolve("grid.npy")), true, (file, out) -> out.write("new".getBytes()));
+        assertEquals("new", Files.readString(dir.resolve("grid.npy")));
+        assertEquals(1, left.size(), left.toString());
+        assertEquals("old", Files.readString(Path.of(left.get(0).toUri().getPath())));
     }
 }

@@ -36,7 +36,11 @@ class EmbeddedConfTest {
         SparseAttentionJob.checkMaster(cluster.clone().set("spark.jars", "/opt/app.jar"), true);
         // Under spark-submit (YARN's cluster mode ships the jar without spark.jars) it is not ours to refuse.
         SparseAttentionJob.checkMaster(new SparkConf(false).setMaster("yarn"), false);
-        // No threads: refused before Spark starts, whichever launcher.
+    }
+
+    /** Spark parses local[0] and then fails as it starts: refused before, whichever launcher. */
+    @Test
+    void aLocalMasterWithoutThreadsIsRefused() {
         for (String none : new String[] {"local[0]", "local[0,2]", "local[00]"}) {
             InvalidInputException e = assertThrows(InvalidInputException.class,
                     () -> SparseAttentionJob.checkMaster(new SparkConf(false).setMaster(none), false));

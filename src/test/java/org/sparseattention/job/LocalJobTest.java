@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.apache.spark.SparkConf;
 import org.apache.spark.Success$;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.executor.ExecutorMetrics;
@@ -100,6 +101,32 @@ class LocalJobTest {
         assertEquals(4.0 * D * expectedPairs / 1e9, summary.usefulGflop(), 1e-12, "useful work counted once");
         assertTrue(Files.exists(out.resolve("result/_SUCCESS")));
         assertTrue(Files.exists(out.resolve("result/manifest.json")));
+    }
+
+    /** --overwrite of an output that cannot be deleted once moved aside: the run succeeds and says where it is. */
+    @Test
+    void aPreviousOutputThatCannotBeDeletedIsNamedInAWarning(@TempDir Path out) throws IOException {
+        spark.hadoopConfiguration().set("fs.undeletable.impl", UndeletableAsideFileSystem.class.getName());
+        spark.hadoopConfiguration().setBoolean("fs.undeletable.impl.disable.cache", true);
+        SparkConf launcher = new SparkConf(false)
+                .set("spark.hadoop.fs.undeletable.impl", UndeletableAsideFileSystem.class.getName())
+                .set("spark.hadoop.fs.undeletable.impl.disable.cache", "true");
+        List<String> lines = new ArrayList<>();
+        for (boolean overwrite : new boolean[] {false, true}) {
+            JobSettings settings = JobTestSupport.settings(inputs, out, H, "local", 12, 16, 3, 64, overwrite);
+            settings = settings.withLocations(settings.q(), settings.k(), settings.v(),
+                    "undeletable://" + out.resolve("result").toUri().getPath());
+            SparseAttentionJob.execute(SparseAttentionJob.prepare(settings, launcher), spark, lines::add);
+        }
+        List<Path> asides;
+        try (java.util.stream.Stream<Path> files = Files.list(out)) {
+            asides = files.filter(f -> f.getFileName().toString().startsWith(".result.replaced-")).toList();
+        }
+        assertEquals(1, asides.size(), "the previous output, kept where it was moved");
+        assertTrue(lines.contains("warning: the new output is in place, but the previous one could not be deleted"
+                + " entirely: what is left of it is in undeletable:" + asides.get(0) + " (remove it yourself)"),
+                String.join("\n", lines));
+        assertTrue(Files.exists(out.resolve("result/_SUCCESS")));
     }
 
     @Test
