@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.logging.log4j.Level;
@@ -65,15 +66,21 @@ class ConfigFilesTest {
         assertTrue(output.contains("the command goes after '--'"), output);
         assertFalse(output.contains("building"), output);
         // A malformed master, as an option or a setting: refused here, not with spark-submit's stack trace.
-        for (List<String> master : List.of(List.of("--master", "bogus"), List.of("--conf", "spark.master=bogus"))) {
+        Map<List<String>, String> masters = Map.of(
+                List.of("--master", "bogus"), "master 'bogus': expected local[N], spark://host:port",
+                List.of("--conf", "spark.master=bogus"), "master 'bogus': expected local[N], spark://host:port",
+                List.of("--master", "spark://127.0.0.1/"), "expected spark://host:port (no path, no trailing '/')",
+                List.of("--master", "spark://127.0.0.1:99999"), "port 99999: expected 1 to 65535",
+                List.of("--master"), "--master needs a value before '--'");
+        for (Map.Entry<List<String>, String> master : masters.entrySet()) {
             List<String> command = new java.util.ArrayList<>(List.of("bash", "jobs/spark-submit"));
-            command.addAll(master);
+            command.addAll(master.getKey());
             command.addAll(List.of("--", "run", "--q", "q.npy"));
             Process refused = new ProcessBuilder(command).redirectErrorStream(true).start();
             String said = new String(refused.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(refused.waitFor(50, TimeUnit.SECONDS), "jobs/spark-submit did not end");
             assertEquals(2, refused.exitValue(), said);
-            assertTrue(said.contains("master 'bogus': expected local[N], spark://host:port"), said);
+            assertTrue(said.contains(master.getValue()), said);
             assertFalse(said.contains("building") || said.contains("\tat "), said);
         }
     }

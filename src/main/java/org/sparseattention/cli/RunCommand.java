@@ -114,22 +114,29 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /**
-     * Starts Spark; a master it cannot parse, or a heap below the least Spark runs in, is bad usage
-     * (exit status 2), named with where to change it.
+     * Starts Spark; a master it cannot parse, or memory below the least Spark runs in (the driver's
+     * heap, an executor's), is bad usage (exit status 2), named with where to change it.
      */
     private static JavaSparkContext start(SparkConf conf) {
         try {
             return new JavaSparkContext(conf);
         } catch (Exception e) {
             // Scala throws the checked SparkException undeclared.
-            if (e instanceof org.apache.spark.SparkException && String.valueOf(e.getMessage()).startsWith(
-                    "Could not parse Master URL")) {
+            String message = String.valueOf(e.getMessage());
+            String condition = e instanceof org.apache.spark.SparkThrowable spark ? spark.getCondition() : null;
+            if (e instanceof org.apache.spark.SparkException && (message.startsWith("Could not parse Master URL")
+                    || message.startsWith("Invalid master URL"))) {
                 throw new InvalidInputException("--master (or spark.master) " + conf.get("spark.master", "") + ": "
-                        + e.getMessage(), e);
+                        + message, e);
             }
-            if (e instanceof org.apache.spark.SparkThrowable spark && "INVALID_DRIVER_MEMORY".equals(spark.getCondition())) {
+            if ("INVALID_DRIVER_MEMORY".equals(condition)) {
                 throw new InvalidInputException("the JVM's heap is too small for Spark (raise -Xmx in"
-                        + " SPARSE_ATTENTION_JAVA_OPTS, or --driver-memory under spark-submit): " + e.getMessage(), e);
+                        + " SPARSE_ATTENTION_JAVA_OPTS, or --driver-memory under spark-submit): " + message, e);
+            }
+            if ("INVALID_EXECUTOR_MEMORY".equals(condition) || message.startsWith("Asked to launch cluster with")) {
+                throw new InvalidInputException("spark.executor.memory " + conf.get("spark.executor.memory", "1g")
+                        + " does not fit (set it with --conf spark.executor.memory=... under jobs/spark-submit): "
+                        + message, e);
             }
             throw e;
         }

@@ -10,7 +10,7 @@ public class InvalidInputException extends SparseAttentionException {
         super(message, cause);
     }
 
-    /** Returns this error with {@code option} (as {@code --q}) before its message, as errors about an option read. */
+    @Override
     public InvalidInputException naming(String option) {
         return new InvalidInputException(option + " " + getMessage(), this);
     }

@@ -204,7 +204,15 @@ public final class HadoopStorage implements Storage, Serializable {
             fs = raw(path.getFileSystem(configuration()));
         } catch (UnsupportedFileSystemException e) {
             throw new InvalidInputException(uri + ": no file system for its scheme: " + e.getMessage(), e);
-        } catch (IllegalArgumentException e) {
+        } catch (RuntimeException e) {
+            if (e.getCause() instanceof ClassNotFoundException missing) {
+                // A scheme Hadoop knows whose client is not on the classpath (s3a without hadoop-aws).
+                throw new InvalidInputException(uri + ": no file system for its scheme on the classpath ("
+                        + missing.getMessage() + "; s3a:// needs org.apache.hadoop:hadoop-aws, for one)", e);
+            }
+            if (!(e instanceof IllegalArgumentException)) {
+                throw e;
+            }
             // An unknown host, say.
             throw new InvalidInputException(uri + ": cannot open its file system: " + e.getMessage(), e);
         } catch (IOException e) {
@@ -234,13 +242,16 @@ public final class HadoopStorage implements Storage, Serializable {
         }
     }
 
-    /** Returns a refused access as the project's error for bad input, naming the location; others as they are. */
-    private static RuntimeException refused(String uri, IOException e) throws IOException {
+    /**
+     * Returns a refused access as the project's error for bad input, naming the location; any other
+     * failure (a name node that refuses the connection, say) as a failure naming it.
+     */
+    private static RuntimeException refused(String uri, IOException e) {
         if (e instanceof FileNotFoundException || e instanceof AccessDeniedException
                 || e instanceof AccessControlException) {
             return new InvalidInputException(uri + ": cannot be read: " + e.getMessage(), e);
         }
-        throw e;
+        return new SparseAttentionException(uri + ": could not be reached: " + e, e);
     }
 
     /**

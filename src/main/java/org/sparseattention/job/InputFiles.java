@@ -9,6 +9,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyFile;
 import org.sparseattention.io.NpyHeader;
@@ -47,7 +48,12 @@ public final class InputFiles {
                     + settings.heads() + " = " + shape[2] % settings.heads());
         }
         checkShardSize(settings.shardRows(), shape[1], shape[2]);
-        checkOutput(settings, storage);
+        try {
+            checkOutput(settings, storage);
+        } catch (SparseAttentionException e) {
+            // The file system's own errors (a name node that does not answer) named with the option too.
+            throw e.getMessage().startsWith("--out ") ? e : e.naming("--out");
+        }
         return new InputShape((int) shape[0], (int) shape[1], (int) shape[2], settings.heads());
     }
 
@@ -57,7 +63,7 @@ public final class InputFiles {
             NpyHeader header = NpyFile.readHeader(storage, uri);
             NpyFile.batchShape(header);
             return header;
-        } catch (InvalidInputException e) {
+        } catch (SparseAttentionException e) {
             throw e.naming(option);
         }
     }

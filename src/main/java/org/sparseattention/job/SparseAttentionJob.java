@@ -226,6 +226,7 @@ public final class SparseAttentionJob {
         spark.sc().addSparkListener(stageTimes);
         BadInputStop badInput = new BadInputStop(spark.sc(), group);
         spark.sc().addSparkListener(badInput);
+        ExecutorWatch executors = ExecutorWatch.start(spark, group);
         try {
             location.guard();
             LongAccumulator pairs = spark.sc().longAccumulator("allowed pairs");
@@ -298,9 +299,15 @@ public final class SparseAttentionJob {
             if (badInput.message != null) {
                 throw new InvalidInputException(badInput.message, e);
             }
+            if (executors != null && executors.message != null) {
+                throw new SparseAttentionException(executors.message, e);
+            }
             throw translate(e);
         } finally {
             spark.sc().removeSparkListener(badInput);
+            if (executors != null) {
+                executors.interrupt();
+            }
             location.release();
             if (!spark.sc().isStopped()) {
                 // A stopped context (Ctrl-C) has no block manager to drop the broadcast from.
@@ -396,6 +403,63 @@ public final class SparseAttentionJob {
                     && InvalidInputException.class.getName().equals(failure.className())) {
                 message = failure.description();
                 context.cancelJobGroup(group);
+            }
+        }
+    }
+
+    /**
+     * Stops the job when a cluster has had no executor for {@code
+     * spark.scheduler.maxRegisteredResourcesWaitingTime} (30 s) while it runs: a master or workers
+     * that stopped (Spark then waits for them to come back, forever). Not for local mode, nor under
+     * dynamic allocation, where no executor may be the normal state of an idle application.
+     */
+    private static final class ExecutorWatch extends Thread {
+        private final JavaSparkContext spark;
+        private final String group;
+        private final long waitNanos;
+        /** Why the job was stopped, once it was. */
+        volatile String message;
+
+        private ExecutorWatch(JavaSparkContext spark, String group) {
+            super("sparse-attention-executor-watch");
+            setDaemon(true);
+            this.spark = spark;
+            this.group = group;
+            this.waitNanos = spark.getConf().getTimeAsMs("spark.scheduler.maxRegisteredResourcesWaitingTime", "30s")
+                    * 1_000_000L;
+        }
+
+        /** Starts a watch of {@code spark}'s executors for the jobs of {@code group}, or returns null where none is kept. */
+        static ExecutorWatch start(JavaSparkContext spark, String group) {
+            if (spark.isLocal() || spark.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
+                return null;
+            }
+            ExecutorWatch watch = new ExecutorWatch(spark, group);
+            watch.start();
+            return watch;
+        }
+
+        @Override
+        public void run() {
+            long noneSince = -1;
+            while (!isInterrupted() && !spark.sc().isStopped()) {
+                // The status tracker lists the driver among the executors.
+                boolean none = spark.sc().statusTracker().getExecutorInfos().length <= 1;
+                long now = System.nanoTime();
+                noneSince = none ? (noneSince < 0 ? now : noneSince) : -1;
+                if (noneSince >= 0 && now - noneSince >= waitNanos) {
+                    message = String.format(Locale.ROOT, "the job was stopped: no executor of the master %s for %.1f s"
+                            + " (the master or its workers stopped?); raise"
+                            + " spark.scheduler.maxRegisteredResourcesWaitingTime to wait longer",
+                            spark.getConf().get("spark.master", ""), (now - noneSince) / 1e9);
+                    spark.sc().cancelJobGroup(group);
+                    return;
+                }
+                try {
+                    Thread.sleep(500);
+                } catch (InterruptedException e) {
+                    return;
+                }
             }
         }
     }

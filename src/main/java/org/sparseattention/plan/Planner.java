@@ -136,11 +136,7 @@ public final class Planner {
     private static long largest(List<List<WorkUnit>> groups, long[] pieceBytes) {
         long largest = 0;
         for (List<WorkUnit> group : groups) {
-            long bytes = 0;
-            for (WorkUnit unit : group) {
-                bytes += pieceBytes[unit.index()];
-            }
-            largest = Math.max(largest, bytes);
+            largest = Math.max(largest, load(group, pieceBytes));
         }
         return largest;
     }
@@ -369,10 +365,11 @@ public final class Planner {
     private static final long READ_COST = 375_000;
 
     /**
-     * Cuts the unit sequence into at most {@code count} contiguous groups whose largest cost sum
-     * ({@code costs} by unit index) is as small as possible (binary search on that bound, filling
-     * groups greedily). Neighbouring query ranges stay together, so shared key rows are read by
-     * few tasks.
+     * Cuts the unit sequence into {@code count} contiguous groups (at most one per unit) whose
+     * largest cost sum ({@code costs} by unit index) is as small as possible (binary search on that
+     * bound, filling groups greedily; fewer groups reach that bound, so the costliest of them are
+     * then split, which keeps it). Neighbouring query ranges stay together, so shared key rows are
+     * read by few tasks.
      */
     static List<List<WorkUnit>> balance(List<WorkUnit> units, long[] costs, int count) {
         long low = 1;
@@ -404,7 +401,39 @@ public final class Planner {
         if (!current.isEmpty()) {
             groups.add(current);
         }
+        while (groups.size() < count) {
+            // The costliest group of several units, split where its two halves are most even.
+            int widest = -1;
+            long widestLoad = -1;
+            for (int g = 0; g < groups.size(); g++) {
+                long sum = load(groups.get(g), costs);
+                if (groups.get(g).size() > 1 && sum > widestLoad) {
+                    widest = g;
+                    widestLoad = sum;
+                }
+            }
+            if (widest < 0) {
+                break;
+            }
+            List<WorkUnit> group = groups.get(widest);
+            int cut = 1;
+            long first = costs[group.get(0).index()];
+            while (cut < group.size() - 1 && 2 * (first + costs[group.get(cut).index()]) <= widestLoad) {
+                first += costs[group.get(cut).index()];
+                cut++;
+            }
+            groups.set(widest, new ArrayList<>(group.subList(0, cut)));
+            groups.add(widest + 1, new ArrayList<>(group.subList(cut, group.size())));
+        }
         return groups;
+    }
+
+    private static long load(List<WorkUnit> group, long[] costs) {
+        long sum = 0;
+        for (WorkUnit unit : group) {
+            sum += costs[unit.index()];
+        }
+        return sum;
     }
 
     private static int groupsWithin(List<WorkUnit> units, long[] costs, long bound) {

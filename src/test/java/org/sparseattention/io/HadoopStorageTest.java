@@ -12,6 +12,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.job.UndeletableAsideFileSystem;
 
 class HadoopStorageTest {
@@ -136,5 +137,20 @@ class HadoopStorageTest {
         assertEquals("new", Files.readString(dir.resolve("grid.npy")));
         assertEquals(1, left.size(), left.toString());
         assertEquals("old", Files.readString(Path.of(left.get(0).toUri().getPath())));
+    }
+
+    /** A scheme whose client is not on the classpath is bad input; a service that refuses the connection a failure. */
+    @Test
+    void aMissingClientAndAnUnreachableServiceAreNamedInOneLine() {
+        InvalidInputException missing = assertThrows(InvalidInputException.class, () -> storage.length("s3a://bucket/q.npy"));
+        assertTrue(missing.getMessage().startsWith("s3a://bucket/q.npy: no file system for its scheme on the classpath"
+                + " (Class org.apache.hadoop.fs.s3a.S3AFileSystem not found"), missing.getMessage());
+        org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+        conf.setInt("ipc.client.connect.max.retries", 0);
+        SparseAttentionException unreachable = assertThrows(SparseAttentionException.class,
+                () -> new HadoopStorage(conf).length("hdfs://127.0.0.1:1/q.npy"));
+        assertFalse(unreachable instanceof InvalidInputException, "a failure, not bad input");
+        assertTrue(unreachable.getMessage().startsWith("hdfs://127.0.0.1:1/q.npy: could not be reached:"
+                + " java.net.ConnectException"), unreachable.getMessage());
     }
 }

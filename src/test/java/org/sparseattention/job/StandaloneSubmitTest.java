@@ -28,7 +28,7 @@ import org.sparseattention.TestArrays;
  * application jar submitted by {@code jobs/spark-submit} through Spark's SparkSubmit.
  */
 @Tag("cluster")
-@Timeout(value = 180, unit = TimeUnit.SECONDS)
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
 class StandaloneSubmitTest {
     static final String PORT = "7277";
 
@@ -71,6 +71,32 @@ class StandaloneSubmitTest {
             String log = read(dir.resolve("submit.log"));
             assertEquals(0, status, log);
             assertTrue(log.contains("done: 300 rows x 2 heads"), log);
+            // The cluster stopped while a job runs (its tasks paused): Spark would wait for it forever.
+            Path stoppedLog = dir.resolve("stopped.log");
+            Process stopped = new ProcessBuilder("bash", "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
+                    "--conf", "spark.executor.memory=700m", "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=3s",
+                    "--conf", FaultInjection.KEY + "=pause:60000", "--", "run", "--q", dir.resolve("q.npy").toString(),
+                    "--k", dir.resolve("k.npy").toString(), "--v", dir.resolve("v.npy").toString(), "--out",
+                    dir.resolve("stopped").toString(), "--heads", "2", "--mode", "all")
+                    .redirectErrorStream(true).redirectOutput(stoppedLog.toFile()).start();
+            for (int wait = 0; wait < 600 && !read(stoppedLog).contains("planning for"); wait++) {
+                Thread.sleep(100);
+            }
+            Thread.sleep(2000);
+            assertEquals(0, script(dir.resolve("stop.log"), "jobs/local-cluster", "stop", PORT));
+            if (!stopped.waitFor(60, TimeUnit.SECONDS)) {
+                stopped.descendants().forEach(ProcessHandle::destroyForcibly);
+                stopped.destroyForcibly();
+                throw new AssertionError("the job still waits: " + read(stoppedLog));
+            }
+            String stoppedSaid = read(stoppedLog);
+            assertEquals(1, stopped.exitValue(), stoppedSaid);
+            assertTrue(stoppedSaid.contains("error: the job was stopped: no executor of the master spark://127.0.0.1:"
+                    + PORT), stoppedSaid);
+            try (var left = Files.list(dir)) {
+                assertTrue(left.noneMatch(f -> f.getFileName().toString().contains("stopped.staging")), "staging deleted");
+            }
+            assertFalse(Files.exists(dir.resolve("stopped")));
         } finally {
             script(dir.resolve("stop.log"), "jobs/local-cluster", "stop", PORT);
         }

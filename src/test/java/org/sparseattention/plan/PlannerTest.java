@@ -19,6 +19,46 @@ class PlannerTest {
                 partitions, maxKeyBlocks, unitTiles, 4096, false, false, false, false);
     }
 
+    /** --partitions P gives P groups where there are units enough, without raising the costliest group's cost. */
+    @Test
+    void balanceMakesTheGroupsAskedForWhereTheBoundAllowsFewer() {
+        long[] costs = {10, 1, 1, 1, 1, 10};
+        List<WorkUnit> units = new ArrayList<>();
+        for (int u = 0; u < costs.length; u++) {
+            units.add(new WorkUnit(u, 0, 0, u, u + 1, 0, 0, Integer.MAX_VALUE, costs[u]));
+        }
+        for (int count = 1; count <= 8; count++) {
+            List<List<WorkUnit>> groups = Planner.balance(units, costs, count);
+            assertEquals(Math.min(count, units.size()), groups.size(), "groups for " + count);
+            List<WorkUnit> joined = new ArrayList<>();
+            long largest = 0;
+            for (List<WorkUnit> group : groups) {
+                joined.addAll(group);
+                largest = Math.max(largest, group.stream().mapToLong(unit -> costs[unit.index()]).sum());
+            }
+            assertEquals(units, joined, "contiguous, in order, each unit once");
+            assertEquals(leastBottleneck(costs, 0, Math.min(count, costs.length)), largest, "bottleneck for " + count);
+        }
+    }
+
+    /** The least largest sum of {@code costs[from..]} cut into {@code groups} contiguous non-empty groups, by trying every cut. */
+    private static long leastBottleneck(long[] costs, int from, int groups) {
+        if (groups == 1) {
+            long sum = 0;
+            for (int i = from; i < costs.length; i++) {
+                sum += costs[i];
+            }
+            return sum;
+        }
+        long best = Long.MAX_VALUE;
+        long first = 0;
+        for (int end = from + 1; end <= costs.length - (groups - 1); end++) {
+            first += costs[end - 1];
+            best = Math.min(best, Math.max(first, leastBottleneck(costs, end, groups - 1)));
+        }
+        return best;
+    }
+
     @Test
     void everyAllowedTileIsInExactlyOneUnit() {
         for (String mode : List.of("all", "local", "strided", "local+strided", "local,strided,all")) {
