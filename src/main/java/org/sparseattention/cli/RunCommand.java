@@ -80,6 +80,10 @@ final class RunCommand implements Callable<Integer> {
         // Inputs and --out checked first: a refused run starts nothing, the warm-up included.
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings, conf);
         SparseAttentionJob.warmUpWhileStarting(conf);
+        // Says, should Ctrl-C come while Spark stops after the run, that --out is complete: the
+        // exit status (130) alone would read as a run that failed.
+        Thread finished = new Thread(() -> System.err.println("interrupted after the run had finished: --out " + out
+                + " holds its new, complete output"));
         try (JavaSparkContext spark = start(conf)) {
             RunSummary summary;
             try {
@@ -88,6 +92,13 @@ final class RunCommand implements Callable<Integer> {
                 throw stopped(spark, e);
             }
             System.out.println(summary.describe());
+            Runtime.getRuntime().addShutdownHook(finished);
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(finished);
+            } catch (IllegalStateException shuttingDown) {
+                // Interrupted while Spark stopped: the hook says so.
+            }
         }
         return 0;
     }

@@ -96,7 +96,7 @@ public final class HadoopStorage implements Storage, Serializable {
     public Path path(String option, String uri) throws IOException {
         try {
             return path(uri);
-        } catch (InvalidInputException e) {
+        } catch (SparseAttentionException e) {
             throw e.naming(option.strip());
         }
     }
@@ -394,7 +394,7 @@ public final class HadoopStorage implements Storage, Serializable {
         } catch (FileNotFoundException e) {
             return;
         } catch (IOException e) {
-            throw refused(uri, e);
+            throw refused(option + uri, e);
         }
         if (status.isDirectory()) {
             throw new InvalidInputException(option + uri + " is a directory: not replacing it, even with --overwrite");

@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.ExceptionFailure;
@@ -23,7 +25,9 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.scheduler.StageInfo;
 import org.apache.spark.util.LongAccumulator;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
@@ -34,6 +38,7 @@ import org.sparseattention.plan.Plan;
 import org.sparseattention.plan.Planner;
 import org.sparseattention.plan.WorkUnit;
 import scala.Tuple2;
+import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * The distributed run: checked inputs in, block-sparse attention across executors, committed
@@ -382,13 +387,15 @@ public final class SparseAttentionJob {
     }
 
     /**
-     * Cancels the job when a task fails on bad input (a non-finite value, a file changed since
-     * planning): a retry would read the same input and fail the same way, and a cluster retries a
-     * task up to {@code spark.task.maxFailures} times, each logging the failure.
+     * Cancels the job when one of its tasks fails on bad input (a non-finite value, a file changed
+     * since planning): a retry would read the same input and fail the same way, and a cluster
+     * retries a task up to {@code spark.task.maxFailures} times, each redoing the task's work
+     * before the bad row. Only the tasks of the job group {@code group}: a context may run others.
      */
     private static final class BadInputStop extends SparkListener {
         private final SparkContext context;
         private final String group;
+        private final Set<Integer> stages = ConcurrentHashMap.newKeySet();
         /** The first such task's message, once one failed. */
         volatile String message;
 
@@ -398,22 +405,55 @@ public final class SparseAttentionJob {
         }
 
         @Override
-        public void onTaskEnd(SparkListenerTaskEnd end) {
-            if (message == null && end.reason() instanceof ExceptionFailure failure
-                    && InvalidInputException.class.getName().equals(failure.className())) {
-                message = failure.description();
-                context.cancelJobGroup(group);
+        public void onJobStart(SparkListenerJobStart start) {
+            if (start.properties() != null && group.equals(start.properties().getProperty("spark.jobGroup.id"))) {
+                for (StageInfo stage : CollectionConverters.asJava(start.stageInfos())) {
+                    stages.add(stage.stageId());
+                }
             }
+        }
+
+        @Override
+        public void onTaskEnd(SparkListenerTaskEnd end) {
+            if (message == null && stages.contains(end.stageId()) && end.reason() instanceof ExceptionFailure failure) {
+                String bad = badInput(failure);
+                if (bad != null) {
+                    message = bad;
+                    context.cancelJobGroupAndFutureJobs(group);
+                }
+            }
+        }
+
+        /**
+         * Returns the message of the {@link InvalidInputException} that failed a task, or null: the
+         * task's own exception, or its cause (Spark's writer wraps what the last stage throws in a
+         * {@code SparkException}), or, for an exception Spark could not send, its quoted trace.
+         */
+        private static String badInput(ExceptionFailure failure) {
+            if (InvalidInputException.class.getName().equals(failure.className())) {
+                return failure.description();
+            }
+            if (failure.exception().isDefined()) {
+                for (Throwable t = failure.exception().get(); t != null; t = t.getCause()) {
+                    if (t instanceof InvalidInputException) {
+                        return t.getMessage();
+                    }
+                }
+            }
+            return messageOf(failure.fullStackTrace(), InvalidInputException.class);
         }
     }
 
     /**
-     * Stops the job when a cluster has had no executor for {@code
-     * spark.scheduler.maxRegisteredResourcesWaitingTime} (30 s) while it runs: a master or workers
-     * that stopped (Spark then waits for them to come back, forever). Not for local mode, nor under
-     * dynamic allocation, where no executor may be the normal state of an idle application.
+     * Stops the job when a standalone cluster has had no executor for {@link #NO_EXECUTOR_TIMEOUT}
+     * (default 60 s) while it runs: its workers stopped, and Spark would wait for them forever.
+     * Only for standalone masters ({@code spark://}, {@code local-cluster[...]}) without dynamic
+     * allocation: on YARN or Kubernetes, and under dynamic allocation, a while without executors is
+     * part of recovering from their loss.
      */
     private static final class ExecutorWatch extends Thread {
+        /** How long a standalone cluster may be without executors before the job is stopped. */
+        static final String NO_EXECUTOR_TIMEOUT = "spark.sparseattention.noExecutorTimeout";
         private final JavaSparkContext spark;
         private final String group;
         private final long waitNanos;
@@ -425,13 +465,14 @@ public final class SparseAttentionJob {
             setDaemon(true);
             this.spark = spark;
             this.group = group;
-            this.waitNanos = spark.getConf().getTimeAsMs("spark.scheduler.maxRegisteredResourcesWaitingTime", "30s")
-                    * 1_000_000L;
+            this.waitNanos = spark.getConf().getTimeAsMs(NO_EXECUTOR_TIMEOUT, "60s") * 1_000_000L;
         }
 
         /** Starts a watch of {@code spark}'s executors for the jobs of {@code group}, or returns null where none is kept. */
         static ExecutorWatch start(JavaSparkContext spark, String group) {
-            if (spark.isLocal() || spark.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
+            String master = spark.master();
+            if (!(master.startsWith("spark://") || master.startsWith("local-cluster["))
+                    || spark.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
                 return null;
             }
             ExecutorWatch watch = new ExecutorWatch(spark, group);
@@ -449,10 +490,9 @@ public final class SparseAttentionJob {
                 noneSince = none ? (noneSince < 0 ? now : noneSince) : -1;
                 if (noneSince >= 0 && now - noneSince >= waitNanos) {
                     message = String.format(Locale.ROOT, "the job was stopped: no executor of the master %s for %.1f s"
-                            + " (the master or its workers stopped?); raise"
-                            + " spark.scheduler.maxRegisteredResourcesWaitingTime to wait longer",
-                            spark.getConf().get("spark.master", ""), (now - noneSince) / 1e9);
-                    spark.sc().cancelJobGroup(group);
+                            + " (its workers stopped?); raise %s to wait longer", spark.master(),
+                            (now - noneSince) / 1e9, NO_EXECUTOR_TIMEOUT);
+                    spark.sc().cancelJobGroupAndFutureJobs(group);
                     return;
                 }
                 try {
@@ -496,7 +536,11 @@ public final class SparseAttentionJob {
 
     /** Returns the message of an exception of {@code type} quoted in {@code t}'s message (as Spark reports task failures). */
     private static String messageOf(Throwable t, Class<?> type) {
-        String message = t.getMessage();
+        return messageOf(t.getMessage(), type);
+    }
+
+    /** Returns the message of an exception of {@code type} quoted in {@code message} (a task's trace, say), or null. */
+    private static String messageOf(String message, Class<?> type) {
         String marker = type.getName() + ": ";
         int at = message == null ? -1 : message.indexOf(marker);
         if (at < 0) {

@@ -422,6 +422,11 @@ public final class Planner {
                 first += costs[group.get(cut).index()];
                 cut++;
             }
+            // The last cut with its first half at most half the cost, or the next, whichever is more even.
+            long next = first + costs[group.get(cut).index()];
+            if (cut < group.size() - 1 && Math.max(next, widestLoad - next) < Math.max(first, widestLoad - first)) {
+                cut++;
+            }
             groups.set(widest, new ArrayList<>(group.subList(0, cut)));
             groups.add(widest + 1, new ArrayList<>(group.subList(cut, group.size())));
         }

@@ -74,20 +74,22 @@ class StandaloneSubmitTest {
             // The cluster stopped while a job runs (its tasks paused): Spark would wait for it forever.
             Path stoppedLog = dir.resolve("stopped.log");
             Process stopped = new ProcessBuilder("bash", "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
-                    "--conf", "spark.executor.memory=700m", "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=3s",
+                    "--conf", "spark.executor.memory=700m", "--conf", "spark.sparseattention.noExecutorTimeout=3s",
                     "--conf", FaultInjection.KEY + "=pause:60000", "--", "run", "--q", dir.resolve("q.npy").toString(),
                     "--k", dir.resolve("k.npy").toString(), "--v", dir.resolve("v.npy").toString(), "--out",
                     dir.resolve("stopped").toString(), "--heads", "2", "--mode", "all")
                     .redirectErrorStream(true).redirectOutput(stoppedLog.toFile()).start();
-            for (int wait = 0; wait < 600 && !read(stoppedLog).contains("planning for"); wait++) {
-                Thread.sleep(100);
-            }
-            Thread.sleep(2000);
-            assertEquals(0, script(dir.resolve("stop.log"), "jobs/local-cluster", "stop", PORT));
-            if (!stopped.waitFor(60, TimeUnit.SECONDS)) {
+            try {
+                for (int wait = 0; wait < 600 && !read(stoppedLog).contains("planning for"); wait++) {
+                    Thread.sleep(100);
+                }
+                Thread.sleep(2000);
+                assertEquals(0, script(dir.resolve("stop.log"), "jobs/local-cluster", "stop", PORT));
+                assertTrue(stopped.waitFor(60, TimeUnit.SECONDS), () -> "the job still waits: " + read(stoppedLog));
+            } finally {
+                // Whatever failed above, no driver is left behind.
                 stopped.descendants().forEach(ProcessHandle::destroyForcibly);
                 stopped.destroyForcibly();
-                throw new AssertionError("the job still waits: " + read(stoppedLog));
             }
             String stoppedSaid = read(stoppedLog);
             assertEquals(1, stopped.exitValue(), stoppedSaid);

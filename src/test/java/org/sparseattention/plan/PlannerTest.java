@@ -41,6 +41,18 @@ class PlannerTest {
         }
     }
 
+    /** A group split to make up the count is cut where its halves are most even. */
+    @Test
+    void aSplitGroupIsCutEvenly() {
+        long[] costs = {10, 3, 3, 4, 10};
+        List<WorkUnit> units = new ArrayList<>();
+        for (int u = 0; u < costs.length; u++) {
+            units.add(new WorkUnit(u, 0, 0, u, u + 1, 0, 0, Integer.MAX_VALUE, costs[u]));
+        }
+        // The bound 10 takes three groups, 10 | 3 3 4 | 10; the fourth comes from 3 3 | 4, not 3 | 3 4.
+        assertEquals(List.of(1, 2, 1, 1), Planner.balance(units, costs, 4).stream().map(List::size).toList());
+    }
+
     /** The least largest sum of {@code costs[from..]} cut into {@code groups} contiguous non-empty groups, by trying every cut. */
     private static long leastBottleneck(long[] costs, int from, int groups) {
         if (groups == 1) {
