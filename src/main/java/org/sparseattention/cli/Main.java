@@ -26,11 +26,12 @@ import picocli.CommandLine.Model.OptionSpec;
  * output location that changed while the job ran, at its end; no output is put in place), 1 a
  * failure while running.
  */
-@Command(name = "sparse-attention", mixinStandardHelpOptions = true, version = "sparse-attention 0.1.0",
+@Command(name = "sparse-attention", mixinStandardHelpOptions = true, version = Main.VERSION,
         description = "Block-sparse attention (Child et al. 2019) over very long sequences, on Spark.",
         subcommands = {RunCommand.class, LayoutCommand.class, GenerateCommand.class, BenchCommand.class,
             VerifyCommand.class})
 public final class Main {
+    static final String VERSION = "sparse-attention 0.1.0";
     public static final int BAD_INPUT = 2;
     public static final int FAILED = 1;
     /** System property naming a properties file of option defaults (keys: long option names). */
@@ -122,6 +123,8 @@ public final class Main {
     /** Runs the command line and returns its exit status instead of exiting. */
     public static int execute(String... args) {
         CommandLine line = new CommandLine(new Main());
+        // Every command's --version (offered by its --help) says what the tool's does.
+        line.getSubcommands().values().forEach(command -> command.getCommandSpec().version(VERSION));
         String defaults = System.getProperty(DEFAULTS_PROPERTY);
         boolean hasDefaults = defaults != null && !defaults.isEmpty();
         // Read once: picocli takes the defaults from these properties, the warnings and notes their keys.
@@ -143,6 +146,10 @@ public final class Main {
             err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), cmd.getCommandSpec(), fromFile,
                     defaultKeys, defaults));
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+            if (e instanceof CommandLine.UnmatchedArgumentException && cmd == line && given.length > 0
+                    && !given[0].startsWith("-")) {
+                err.println("commands: " + String.join(", ", line.getSubcommands().keySet()));
+            }
             err.println("usage: " + cmd.getCommandSpec().qualifiedName() + " --help");
             return BAD_INPUT;
         });

@@ -281,8 +281,16 @@ final class OutputLocation {
 
     /** Returns the error for an output that appeared while the job ran, with {@code cause} where one is known. */
     private InvalidInputException appeared(boolean overwrite, Throwable cause) {
+        String refused;
+        try {
+            refused = overwrite ? null : InputFiles.whyNotReplaceable(fs, out);
+        } catch (IOException e) {
+            refused = null;
+        }
+        // --overwrite is suggested only where it would replace what appeared.
         return new InvalidInputException("--out " + out + " appeared while the job ran" + (overwrite
-                ? " (another run's output?): not replacing it." : "; pass --overwrite to replace it.")
+                ? " (another run's output?): not replacing it." : refused != null ? " and " + refused
+                + ": not replacing it." : "; pass --overwrite to replace it.")
                 + " The new output is complete in " + staging, cause);
     }
 

@@ -54,6 +54,8 @@ public final class Patterns {
     private static Pattern elementary(String name, String mode, int context, int blockSize,
             int numVerts, int vertsize) {
         return switch (name) {
+            case "" -> throw new InvalidInputException("mode '" + mode + "' has an empty part: expected names"
+                    + " (all, local, strided, fixed) on both sides of each + and ,");
             case "all" -> Pattern.all();
             case "local" -> Pattern.local(context);
             case "strided" -> Pattern.strided(context);

@@ -369,6 +369,19 @@ class CliTest {
         return all;
     }
 
+    /** Every command answers --version, which its --help offers; an unknown command gets the list of commands. */
+    @Test
+    void everyCommandSaysItsVersionAndAMistypedCommandGetsTheList() {
+        for (String command : List.of("run", "layout", "generate", "verify", "bench")) {
+            Outcome version = run(command, "--version");
+            assertEquals(0, version.status(), version.err());
+            assertEquals("sparse-attention 0.1.0", version.out().strip(), command);
+        }
+        Outcome typo = run("rn", "--q", "q.npy");
+        assertEquals(2, typo.status(), typo.err());
+        assertTrue(typo.err().contains("commands: run, layout, generate, bench, verify"), typo.err());
+    }
+
     static Stream<Arguments> badArguments() {
         return Stream.of(
                 Arguments.of("E not divisible by heads", new String[] {"--heads", "5", "--mode", "all"}, "12 % 5"),
@@ -376,6 +389,8 @@ class CliTest {
                 Arguments.of("negative stride", new String[] {"--heads", "3", "--mode", "strided", "--local-ctx", "-4"},
                         "got -4"),
                 Arguments.of("unknown mode", new String[] {"--heads", "3", "--mode", "dense"}, "'dense'"),
+                Arguments.of("empty part of a mode", new String[] {"--heads", "3", "--mode", "local+"},
+                        "mode 'local+' has an empty part"),
                 Arguments.of("block size 0", new String[] {"--heads", "3", "--mode", "local", "--block-size", "0"}, "got 0"),
                 Arguments.of("fixed window not a multiple of the block",
                         new String[] {"--heads", "3", "--mode", "fixed", "--local-ctx", "30", "--block-size", "8"},

@@ -185,7 +185,10 @@ class OutputLocationTest {
         Files.createDirectories(out);
         Files.writeString(out.resolve("thesis.txt"), "mine");
         InvalidInputException refused = assertThrows(InvalidInputException.class, () -> location.promote(false));
-        assertTrue(refused.getMessage().contains("appeared while the job ran"), refused.getMessage());
+        // --overwrite would not replace a directory holding a file of the user's: not suggested.
+        assertTrue(refused.getMessage().contains("appeared while the job ran and holds thesis.txt, which this tool does"
+                + " not write: not replacing it."), refused.getMessage());
+        assertFalse(refused.getMessage().contains("pass --overwrite"), refused.getMessage());
         InvalidInputException overwriting = assertThrows(InvalidInputException.class, () -> location.promote(true));
         assertTrue(overwriting.getMessage().contains("appeared while the job ran (another run's output?)"),
                 overwriting.getMessage());
