@@ -236,9 +236,44 @@ public final class HadoopStorage implements Storage, Serializable {
 
     private static Path parse(String uri) {
         try {
-            return new Path(uri);
+            return new Path(physical(uri));
         } catch (IllegalArgumentException e) {
             throw new InvalidInputException("'" + uri + "': not a path or URI: " + e.getMessage(), e);
+        }
+    }
+
+    /** A {@code ..} of a path: Hadoop's paths drop it with the name before it, as text. */
+    private static final java.util.regex.Pattern PARENT = java.util.regex.Pattern.compile("(^|/)\\.\\.(/|$)");
+
+    /**
+     * Returns a local {@code uri} (a plain path or {@code file:}) whose names include {@code ..}
+     * with its existing part resolved as the operating system resolves it: {@code link/..} is the
+     * parent of where the link points, not the directory holding the link. Others as they are.
+     */
+    private static String physical(String uri) {
+        if (!PARENT.matcher(uri).find()) {
+            return uri;
+        }
+        String local;
+        if (uri.startsWith("file://")) {
+            local = uri.substring("file://".length());
+        } else if (uri.startsWith("file:")) {
+            local = uri.substring("file:".length());
+        } else if (uri.matches("^[a-zA-Z][a-zA-Z0-9+.-]*:.*")) {
+            return uri;
+        } else {
+            local = uri;
+        }
+        if (!local.startsWith("/") && uri.startsWith("file:")) {
+            // file://host/... names a host: not ours to resolve.
+            return uri;
+        }
+        try {
+            java.nio.file.Path raw = java.nio.file.Path.of(local).toAbsolutePath();
+            java.nio.file.Path existing = nearestExisting(raw);
+            return existing == null ? uri : existing.toRealPath().resolve(existing.relativize(raw)).normalize().toString();
+        } catch (IOException | java.nio.file.InvalidPathException e) {
+            return uri;
         }
     }
 

@@ -38,6 +38,21 @@ class HadoopStorageTest {
         assertEquals(storage.path(real.toString()), storage.realPath(storage.path(link.toString())));
     }
 
+    /** {@code link/..} is the parent of where the link points, as the shell has it, not the link's own directory. */
+    @Test
+    void aParentAfterALinkIsResolvedAsTheSystemDoes(@TempDir Path dir) throws IOException {
+        Path target = Files.createDirectories(dir.resolve("elsewhere/sample"));
+        Files.writeString(dir.resolve("elsewhere/q.npy"), "q");
+        Path link = Files.createSymbolicLink(dir.resolve("link"), target);
+        String through = link + "/../q.npy";
+        assertEquals(storage.path(dir.resolve("elsewhere/q.npy").toString()), storage.path(through));
+        assertEquals(1, storage.length(through));
+        assertEquals(storage.path(dir.resolve("elsewhere/new/out").toString()),
+                storage.path("file://" + link + "/../new/out"), "a location yet to be made, under the same parent");
+        assertEquals(storage.path(dir.resolve("plain").toString()), storage.path(dir + "/x/../plain"),
+                "no link: as text");
+    }
+
     @Test
     void aLocationThatIsNoPathIsBadInput() {
         InvalidInputException e = assertThrows(InvalidInputException.class, () -> storage.path("x:y.npy"));
