@@ -162,8 +162,10 @@ public final class Main {
                 return BAD_INPUT;
             }
             if (e instanceof SparseAttentionException) {
+                // A shutdown hook reports an interruption (a run's, a written file's) itself.
                 if (!(String.valueOf(e.getMessage()).startsWith("interrupted:")
-                        && SparseAttentionJob.interruptionReported())) {
+                        && (SparseAttentionJob.interruptionReported()
+                        || org.apache.hadoop.util.ShutdownHookManager.get().isShutdownInProgress()))) {
                     err.println("error: " + e.getMessage());
                 }
                 return FAILED;

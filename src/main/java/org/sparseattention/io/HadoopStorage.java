@@ -29,6 +29,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.StreamCapabilities;
 import org.apache.hadoop.fs.UnsupportedFileSystemException;
 import org.apache.hadoop.security.AccessControlException;
+import org.apache.hadoop.util.ShutdownHookManager;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 
@@ -535,7 +536,9 @@ public final class HadoopStorage implements Storage, Serializable {
      */
     public List<Path> writeWhole(String option, List<String> uris, boolean overwrite, Content content)
             throws IOException {
-        List<Path> staged = new ArrayList<>();
+        List<Path> staged = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Interruption interruption = new Interruption(option, uris, staged);
+        ShutdownHookManager.get().addShutdownHook(interruption, FileSystem.SHUTDOWN_HOOK_PRIORITY + 5);
         try {
             for (int i = 0; i < uris.size(); i++) {
                 Path temporary = stage(option, uris.get(i));
@@ -544,7 +547,15 @@ public final class HadoopStorage implements Storage, Serializable {
                     content.write(i, out);
                 }
             }
-            return publish(staged, option, uris, overwrite);
+            synchronized (interruption) {
+                if (interruption.abandoned) {
+                    throw new SparseAttentionException("interrupted: nothing was written to " + option
+                            + String.join(", ", uris));
+                }
+                List<Path> leftOver = publish(staged, option, uris, overwrite);
+                interruption.published = true;
+                return leftOver;
+            }
         } catch (FSError e) {
             staged.forEach(this::discard);
             throw new SparseAttentionException("could not write " + String.join(", ", uris) + " (" + e.getMessage()
@@ -552,6 +563,58 @@ public final class HadoopStorage implements Storage, Serializable {
         } catch (IOException | RuntimeException | Error e) {
             staged.forEach(this::discard);
             throw e;
+        } finally {
+            try {
+                ShutdownHookManager.get().removeShutdownHook(interruption);
+            } catch (IllegalStateException shuttingDown) {
+                // The hook runs, or has run, and says what became of the files.
+            }
+        }
+    }
+
+    /**
+     * What a shutdown (Ctrl-C, SIGTERM) during {@link #writeWhole} does: the files there stay as
+     * they were, the unfinished ones and the directories made for them are deleted, and it says
+     * so; a shutdown while the new files are put in place waits for that to end.
+     */
+    private final class Interruption implements Runnable {
+        private final String option;
+        private final List<String> uris;
+        private final List<Path> staged;
+        /** The directory of the first file and its nearest ancestor that existed before writing. */
+        private final Path parent;
+        private final Path existed;
+        boolean abandoned;
+        boolean published;
+
+        Interruption(String option, List<String> uris, List<Path> staged) throws IOException {
+            this.option = option;
+            this.uris = uris;
+            this.staged = staged;
+            this.parent = target(uris.get(0)).getParent();
+            this.existed = nearestExisting(fileSystem(uris.get(0)), parent);
+        }
+
+        @Override
+        public synchronized void run() {
+            String files = option + String.join(", ", uris);
+            if (published) {
+                System.err.println("interrupted after " + files + " were written whole");
+                return;
+            }
+            abandoned = true;
+            staged.forEach(HadoopStorage.this::discard);
+            try {
+                FileSystem fs = fileSystem(uris.get(0));
+                for (Path dir = parent; dir != null && !dir.equals(existed) && fs.exists(dir)
+                        && fs.listStatus(dir).length == 0; dir = dir.getParent()) {
+                    fs.delete(dir, false);
+                }
+            } catch (IOException e) {
+                // Best effort: what is left is empty directories.
+            }
+            System.err.println("interrupted: nothing was written to " + files + " (what was there is as it was; the"
+                    + " unfinished files, and directories made for them, were deleted)");
         }
     }
 
