@@ -14,6 +14,7 @@ import java.util.TreeSet;
 import java.util.function.BiPredicate;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.job.SparseAttentionJob;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -164,8 +165,7 @@ public final class Main {
             if (e instanceof SparseAttentionException) {
                 // A shutdown hook reports an interruption (a run's, a written file's) itself.
                 if (!(String.valueOf(e.getMessage()).startsWith("interrupted:")
-                        && (SparseAttentionJob.interruptionReported()
-                        || org.apache.hadoop.util.ShutdownHookManager.get().isShutdownInProgress()))) {
+                        && (SparseAttentionJob.interruptionReported() || HadoopStorage.interruptionReported()))) {
                     err.println("error: " + e.getMessage());
                 }
                 return FAILED;

@@ -92,7 +92,11 @@ final class RunCommand implements Callable<Integer> {
                 throw stopped(spark, e);
             }
             System.out.println(summary.describe());
-            Runtime.getRuntime().addShutdownHook(finished);
+            try {
+                Runtime.getRuntime().addShutdownHook(finished);
+            } catch (IllegalStateException shuttingDown) {
+                finished.run();
+            }
         } finally {
             try {
                 Runtime.getRuntime().removeShutdownHook(finished);

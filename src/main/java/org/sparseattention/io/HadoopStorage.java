@@ -235,7 +235,7 @@ public final class HadoopStorage implements Storage, Serializable {
         return fs;
     }
 
-    private static Path parse(String uri) {
+    private Path parse(String uri) {
         try {
             return new Path(physical(uri));
         } catch (IllegalArgumentException e) {
@@ -251,7 +251,7 @@ public final class HadoopStorage implements Storage, Serializable {
      * with its existing part resolved as the operating system resolves it: {@code link/..} is the
      * parent of where the link points, not the directory holding the link. Others as they are.
      */
-    private static String physical(String uri) {
+    private String physical(String uri) {
         if (!PARENT.matcher(uri).find()) {
             return uri;
         }
@@ -260,7 +260,9 @@ public final class HadoopStorage implements Storage, Serializable {
             local = uri.substring("file://".length());
         } else if (uri.startsWith("file:")) {
             local = uri.substring("file:".length());
-        } else if (uri.matches("^[a-zA-Z][a-zA-Z0-9+.-]*:.*")) {
+        } else if (uri.matches("^[a-zA-Z][a-zA-Z0-9+.-]*:.*")
+                || !"file".equals(FileSystem.getDefaultUri(configuration()).getScheme())) {
+            // Another file system's, or a plain path of a default file system that is not local (HDFS).
             return uri;
         } else {
             local = uri;
@@ -272,7 +274,9 @@ public final class HadoopStorage implements Storage, Serializable {
         try {
             java.nio.file.Path raw = java.nio.file.Path.of(local).toAbsolutePath();
             java.nio.file.Path existing = nearestExisting(raw);
-            return existing == null ? uri : existing.toRealPath().resolve(existing.relativize(raw)).normalize().toString();
+            // With its scheme: a plain path could name the default file system, which may not be local.
+            return existing == null ? uri
+                    : "file:" + existing.toRealPath().resolve(existing.relativize(raw)).normalize();
         } catch (IOException | java.nio.file.InvalidPathException e) {
             return uri;
         }
@@ -538,11 +542,25 @@ public final class HadoopStorage implements Storage, Serializable {
             throws IOException {
         List<Path> staged = new java.util.concurrent.CopyOnWriteArrayList<>();
         Interruption interruption = new Interruption(option, uris, staged);
-        ShutdownHookManager.get().addShutdownHook(interruption, FileSystem.SHUTDOWN_HOOK_PRIORITY + 5);
+        try {
+            // As long as a move into place may take (object stores copy).
+            ShutdownHookManager.get().addShutdownHook(interruption, FileSystem.SHUTDOWN_HOOK_PRIORITY + 5, 10,
+                    java.util.concurrent.TimeUnit.MINUTES);
+        } catch (IllegalStateException shuttingDown) {
+            throw new SparseAttentionException("interrupted: nothing was written to " + option + String.join(", ", uris));
+        }
         try {
             for (int i = 0; i < uris.size(); i++) {
-                Path temporary = stage(option, uris.get(i));
-                staged.add(temporary);
+                Path temporary;
+                // Staged under the hook's lock: a shutdown deletes every staged file, and stages no more.
+                synchronized (interruption) {
+                    if (interruption.abandoned) {
+                        throw new SparseAttentionException("interrupted: nothing was written to " + option
+                                + String.join(", ", uris));
+                    }
+                    temporary = stage(option, uris.get(i));
+                    staged.add(temporary);
+                }
                 try (OutputStream out = new BufferedOutputStream(fileSystem(uris.get(i)).create(temporary, true), 1 << 20)) {
                     content.write(i, out);
                 }
@@ -572,6 +590,14 @@ public final class HadoopStorage implements Storage, Serializable {
         }
     }
 
+    /** Set once a shutdown during {@link #writeWhole} has said what became of its files. */
+    private static volatile boolean interruptionReported;
+
+    /** Whether a shutdown during {@link #writeWhole} reported what became of its files (the command's own error need not). */
+    public static boolean interruptionReported() {
+        return interruptionReported;
+    }
+
     /**
      * What a shutdown (Ctrl-C, SIGTERM) during {@link #writeWhole} does: the files there stay as
      * they were, the unfinished ones and the directories made for them are deleted, and it says
@@ -597,6 +623,7 @@ public final class HadoopStorage implements Storage, Serializable {
 
         @Override
         public synchronized void run() {
+            interruptionReported = true;
             String files = option + String.join(", ", uris);
             if (published) {
                 System.err.println("interrupted after " + files + " were written whole");

@@ -40,7 +40,9 @@ class HadoopStorageTest {
 
     /** {@code link/..} is the parent of where the link points, as the shell has it, not the link's own directory. */
     @Test
-    void aParentAfterALinkIsResolvedAsTheSystemDoes(@TempDir Path dir) throws IOException {
+    void aParentAfterALinkIsResolvedAsTheSystemDoes(@TempDir Path temporary) throws IOException {
+        // Resolved links all the way: a temporary directory may itself lie under one.
+        Path dir = temporary.toRealPath();
         Path target = Files.createDirectories(dir.resolve("elsewhere/sample"));
         Files.writeString(dir.resolve("elsewhere/q.npy"), "q");
         Path link = Files.createSymbolicLink(dir.resolve("link"), target);
@@ -51,6 +53,9 @@ class HadoopStorageTest {
                 storage.path("file://" + link + "/../new/out"), "a location yet to be made, under the same parent");
         assertEquals(storage.path(dir.resolve("plain").toString()), storage.path(dir + "/x/../plain"),
                 "no link: as text");
+        Path spaced = Files.createDirectories(dir.resolve("with space/a"));
+        Files.writeString(dir.resolve("with space/q.npy"), "qq");
+        assertEquals(2, storage.length(spaced + "/../q.npy"), "a name with a space, not encoded twice");
     }
 
     @Test
