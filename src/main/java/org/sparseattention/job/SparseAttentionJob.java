@@ -419,7 +419,10 @@ public final class SparseAttentionJob {
                 String bad = badInput(failure);
                 if (bad != null) {
                     message = bad;
-                    context.cancelJobGroupAndFutureJobs(group);
+                    // local and local[N] never retry a task: the job has failed already.
+                    if (!context.master().matches("local(\\[[^,\\]]*\\])?")) {
+                        context.cancelJobGroupAndFutureJobs(group);
+                    }
                 }
             }
         }
