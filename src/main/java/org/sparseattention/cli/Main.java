@@ -124,7 +124,7 @@ public final class Main {
     /** Runs the command line and returns its exit status instead of exiting. */
     public static int execute(String... args) {
         CommandLine line = new CommandLine(new Main());
-        // Every command's --version (offered by its --help) says what the tool's does.
+        // Every command's --version (offered by its --help) gives the tool's version.
         line.getSubcommands().values().forEach(command -> command.getCommandSpec().version(VERSION));
         String defaults = System.getProperty(DEFAULTS_PROPERTY);
         boolean hasDefaults = defaults != null && !defaults.isEmpty();

@@ -128,6 +128,19 @@ public final class HadoopStorage implements Storage, Serializable {
         return existing;
     }
 
+    /**
+     * Deletes {@code dir} and its ancestors below {@code existed} (the nearest that existed before
+     * a command made them) while they are empty: what a failed or interrupted write made and left.
+     * Missing ones are passed over; the walk stops at the first that holds something.
+     */
+    public static void deleteEmptyBelow(FileSystem fs, Path dir, Path existed) throws IOException {
+        for (Path at = dir; at != null && !at.equals(existed); at = at.getParent()) {
+            if (fs.exists(at) && (fs.listStatus(at).length > 0 || !fs.delete(at, false))) {
+                return;
+            }
+        }
+    }
+
     /** Returns {@code local} or its nearest ancestor that exists, or null when none does. */
     public static java.nio.file.Path nearestExisting(java.nio.file.Path local) {
         java.nio.file.Path existing = local;
@@ -547,7 +560,7 @@ public final class HadoopStorage implements Storage, Serializable {
             ShutdownHookManager.get().addShutdownHook(interruption, FileSystem.SHUTDOWN_HOOK_PRIORITY + 5, 10,
                     java.util.concurrent.TimeUnit.MINUTES);
         } catch (IllegalStateException shuttingDown) {
-            throw new SparseAttentionException("interrupted: nothing was written to " + option + String.join(", ", uris));
+            throw interruption.error();
         }
         try {
             for (int i = 0; i < uris.size(); i++) {
@@ -555,8 +568,7 @@ public final class HadoopStorage implements Storage, Serializable {
                 // Staged under the hook's lock: a shutdown deletes every staged file, and stages no more.
                 synchronized (interruption) {
                     if (interruption.abandoned) {
-                        throw new SparseAttentionException("interrupted: nothing was written to " + option
-                                + String.join(", ", uris));
+                        throw interruption.error();
                     }
                     temporary = stage(option, uris.get(i));
                     staged.add(temporary);
@@ -567,8 +579,7 @@ public final class HadoopStorage implements Storage, Serializable {
             }
             synchronized (interruption) {
                 if (interruption.abandoned) {
-                    throw new SparseAttentionException("interrupted: nothing was written to " + option
-                            + String.join(", ", uris));
+                    throw interruption.error();
                 }
                 List<Path> leftOver = publish(staged, option, uris, overwrite);
                 interruption.published = true;
@@ -621,6 +632,11 @@ public final class HadoopStorage implements Storage, Serializable {
             this.existed = nearestExisting(fileSystem(uris.get(0)), parent);
         }
 
+        /** The writing thread's error once a shutdown came: nothing was written. */
+        SparseAttentionException error() {
+            return new SparseAttentionException("interrupted: nothing was written to " + option + String.join(", ", uris));
+        }
+
         @Override
         public synchronized void run() {
             interruptionReported = true;
@@ -632,11 +648,7 @@ public final class HadoopStorage implements Storage, Serializable {
             abandoned = true;
             staged.forEach(HadoopStorage.this::discard);
             try {
-                FileSystem fs = fileSystem(uris.get(0));
-                for (Path dir = parent; dir != null && !dir.equals(existed) && fs.exists(dir)
-                        && fs.listStatus(dir).length == 0; dir = dir.getParent()) {
-                    fs.delete(dir, false);
-                }
+                deleteEmptyBelow(fileSystem(uris.get(0)), parent, existed);
             } catch (IOException e) {
                 // Best effort: what is left is empty directories.
             }

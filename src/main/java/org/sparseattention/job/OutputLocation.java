@@ -169,14 +169,7 @@ final class OutputLocation {
             if (!fs.delete(staging, true) && fs.exists(staging)) {
                 return false;
             }
-            for (Path dir = out.getParent(); dir != null && !dir.equals(existingAncestor); dir = dir.getParent()) {
-                if (!fs.exists(dir)) {
-                    continue;
-                }
-                if (fs.listStatus(dir).length > 0 || !fs.delete(dir, false)) {
-                    break;
-                }
-            }
+            HadoopStorage.deleteEmptyBelow(fs, out.getParent(), existingAncestor);
             return true;
         } catch (IOException e) {
             return !stagingExists();
