@@ -24,6 +24,14 @@ CASES = [
     ("all_strided_L23", "all+strided", 23, 4, 2, 3, 5, 1, 1),
     ("local_wide_L20", "local", 20, 8, 2, 3, 32, 1, 1),
     ("local_L1", "local", 1, 4, 1, 3, 4, 1, 1),
+    # contexts of one position and longer than the sequence
+    ("local_one_L30", "local", 30, 4, 2, 3, 1, 1, 1),
+    ("strided_one_L30", "strided", 30, 4, 2, 3, 1, 1, 1),
+    ("strided_wide_L50", "strided", 50, 8, 2, 3, 64, 1, 1),
+    ("local_strided_wide_L40", "local+strided", 40, 8, 2, 3, 64, 1, 1),
+    # fixed with every column of a window a summary column, and with the heads' columns filling it
+    ("fixed_all_columns_L48", "fixed", 48, 4, 2, 3, 16, 1, 4),
+    ("fixed_filled_L48", "fixed", 48, 4, 2, 3, 16, 2, 2),
 ]
 
 

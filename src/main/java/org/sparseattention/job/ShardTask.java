@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.function.LongConsumer;
 import org.sparseattention.io.Storage;
 import org.sparseattention.kernel.Accumulator;
+import org.sparseattention.kernel.Overflow;
 import org.sparseattention.kernel.Partial;
 import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
@@ -71,6 +72,14 @@ final class ShardTask {
                 accumulator.merge(new Partial(partial.rows(), local, heads, shape.headDim(), partial.output(),
                         partial.logSumExp()));
                 mergeNanos += System.nanoTime() - clock;
+            }
+            if (!settings.allowNonfinite()) {
+                Overflow overflow = Overflow.find(accumulator.output(), 0, accumulator.logSumExp(), rows, heads,
+                        shape.headDim());
+                if (overflow != null) {
+                    throw overflow.error(range.batch(), rowStart + overflow.row(), "--q " + settings.q() + ", --k "
+                            + settings.k(), "--v " + settings.v(), "--scale", settings.scaleFor(shape.headDim()));
+                }
             }
             pairs.accept(allowed);
             times.add(runner, mergeNanos, 0);

@@ -33,6 +33,8 @@ public final class BlockSparseKernel {
     private float[][] blockQueries = new float[0][];
     /** One normalised row of a sub-chunk on its way to be merged. */
     private final float[] mergeRow;
+    /** Value rows of an output panel that are not evenly spaced, copied side by side. */
+    private final float[] panelRows;
     private int[] queryOffsets = new int[0];
     private int[] queryPositions = new int[0];
     private int[] lastKey = new int[0];
@@ -55,6 +57,8 @@ public final class BlockSparseKernel {
     private int[] lowest = new int[0];
     private int[] highest = new int[0];
     private boolean bandsOn = true;
+    /** Whether a product gave a value that is not finite since this kernel was made. */
+    private boolean nonFinite;
     private long allowedPairs;
     /** Key and value rows of the current call, per head, packed: {@code packedKeys[h][slot * D + d]}. */
     private float[][] packedKeys = new float[0][];
@@ -70,6 +74,16 @@ public final class BlockSparseKernel {
         this.headDim = headDim;
         this.scale = scale;
         this.mergeRow = new float[headDim];
+        this.panelRows = new float[TileMath.panelRowsLength(headDim)];
+    }
+
+    /**
+     * Returns whether an output product of this kernel gave a value that is not finite: from inputs
+     * that are not, or from finite ones that float32 could not hold (the only way a merged output
+     * can be other than finite when its log-sum-exp is).
+     */
+    boolean sawNonFinite() {
+        return nonFinite;
     }
 
     /** Computes every score of partial tiles from now on, as before bands: for tests that compare the two. */
@@ -272,8 +286,9 @@ public final class BlockSparseKernel {
         Softmax.columns(scores, keyRows, ld, rowLse, inverseSums, banded ? keyFrom : null, banded ? keyTo : null);
         clock = lap(profile, KernelProfile.Phase.SOFTMAX, clock);
         TileMath.output(values, valueOffsets, keyRows, scores, ld, headDim, result, banded ? keyFrom : null,
-                banded ? keyTo : null);
+                banded ? keyTo : null, panelRows);
         if (TileMath.hasNonFinite(result, ld, headDim, queryRows)) {
+            nonFinite = true;
             TileMath.outputSkippingZeroWeights(values, valueOffsets, keyRows, scores, ld, headDim, result);
         }
         clock = lap(profile, KernelProfile.Phase.OUTPUT_GEMM, clock);

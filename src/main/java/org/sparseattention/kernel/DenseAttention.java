@@ -73,7 +73,9 @@ public final class DenseAttention {
                 }
             }
         }
-        return new AttentionOutput(batch, seqLen, heads, headDim, output, logSumExp);
+        AttentionOutput attention = new AttentionOutput(batch, seqLen, heads, headDim, output, logSumExp);
+        Overflow.check(attention, q, k, v, scale);
+        return attention;
     }
 
     /**

@@ -155,6 +155,13 @@ public final class SparseForward {
                 pool.shutdownNow();
             }
         }
+        boolean nonFinite = !Overflow.allFinite(logSumExp, 0, logSumExp.length);
+        for (BlockSparseKernel kernel : kernels) {
+            nonFinite |= kernel.sawNonFinite();
+        }
+        if (nonFinite) {
+            Overflow.check(into, q, k, v, scale);
+        }
     }
 
     /**

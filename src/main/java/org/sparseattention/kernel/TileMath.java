@@ -314,26 +314,54 @@ final class TileMath {
      */
     static void output(float[] values, int[] valueOffsets, int keyCount, float[] weights, int ld, int depth,
             float[] output, int[] keyFrom, int[] keyTo) {
+        output(values, valueOffsets, keyCount, weights, ld, depth, output, keyFrom, keyTo, null);
+    }
+
+    /**
+     * Computes the transposed output like {@link #output(float[], int[], int, float[], int, int,
+     * float[], int[], int[])}, with {@code panelRows} (or a new array when it is too small) to copy
+     * the value rows of a panel that are not evenly spaced in memory.
+     *
+     * <p>Keys are added in panels of {@link #KEY_PANEL} from the first, each summed on its own
+     * before it is added to the output, so the bits depend on the keys' order only, never on where
+     * their rows are: in place, packed or head by head (a panel ending wherever the rows' spacing
+     * changed gave `fixed` with blocks of 56 rows different bits in the job and in this process).
+     */
+    static void output(float[] values, int[] valueOffsets, int keyCount, float[] weights, int ld, int depth,
+            float[] output, int[] keyFrom, int[] keyTo, float[] panelRows) {
         java.util.Arrays.fill(output, 0, depth * ld, 0f);
-        int from = 0;
-        while (from < keyCount) {
-            // A panel is a run of value rows evenly spaced in memory (a key block's rows, in place or
-            // packed), so that the loop's reads are linear in the key and C2 checks their bounds
-            // once per panel instead of once per key (the product ran about 9 % faster).
-            int stride = from + 1 < keyCount ? valueOffsets[from + 1] - valueOffsets[from] : 0;
-            int to = from + 1;
-            int end = Math.min(keyCount, from + KEY_PANEL);
-            while (to < end && valueOffsets[to] - valueOffsets[to - 1] == stride) {
-                to++;
+        for (int from = 0; from < keyCount; from += KEY_PANEL) {
+            int to = Math.min(keyCount, from + KEY_PANEL);
+            // The panel's reads are linear in the key when its rows are evenly spaced (a key block's
+            // rows, in place or packed), and C2 then checks their bounds once per panel instead of
+            // once per key (the product ran about 9 % faster); other panels are copied so first.
+            int stride = to - from > 1 ? valueOffsets[from + 1] - valueOffsets[from] : depth;
+            int c = from + 2;
+            while (c < to && valueOffsets[c] - valueOffsets[c - 1] == stride) {
+                c++;
+            }
+            float[] rows = values;
+            int base = valueOffsets[from];
+            if (c < to) {
+                rows = panelRows != null && panelRows.length >= KEY_PANEL * depth ? panelRows
+                        : new float[KEY_PANEL * depth];
+                for (int k = from; k < to; k++) {
+                    System.arraycopy(values, valueOffsets[k], rows, (k - from) * depth, depth);
+                }
+                base = 0;
+                stride = depth;
             }
             if (keyFrom != null && depth % 8 == 0 && !coversAll(keyFrom, keyTo, ld / LANES, from, to)) {
-                outputBandPanel(values, valueOffsets[from], stride, from, to, weights, ld, depth, output, keyFrom,
-                        keyTo);
+                outputBandPanel(rows, base, stride, from, to, weights, ld, depth, output, keyFrom, keyTo);
             } else {
-                outputPanel(values, valueOffsets[from], stride, from, to, weights, ld, depth, output);
+                outputPanel(rows, base, stride, from, to, weights, ld, depth, output);
             }
-            from = to;
         }
+    }
+
+    /** Floats {@link #output} needs in {@code panelRows} for rows of {@code depth} features. */
+    static int panelRowsLength(int depth) {
+        return KEY_PANEL * depth;
     }
 
     /**

@@ -182,6 +182,23 @@ class BadInputTest {
     }
 
     @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void finiteInputsWhoseScoresFloat32CannotHoldAreRefused() throws IOException {
+        for (String name : List.of("q.npy", "k.npy")) {
+            float[] values = TestArrays.readNpy(dir.resolve(name));
+            values[(1 * L + 17) * E] = 2e19f;
+            TestArrays.writeNpy(dir.resolve(name), new long[] {2, L, E}, values);
+        }
+        CliTest.Outcome refused = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "local", "--local-ctx",
+                "8", "--merge", "--scale", "1"));
+        assertEquals(2, refused.status(), refused.err());
+        assertTrue(refused.err().contains("error: --q ") && refused.err().contains("q.npy, --k ")
+                && refused.err().contains("k.npy: the scores of batch 1, row 17, head 0 overflow float32 (log-sum-exp"
+                + " NaN): q . k times --scale 1.0 passes"), "names both tensors, their files and where: " + refused.err());
+        assertFalse(Files.exists(dir.resolve("out")));
+    }
+
+    @Test
     void outputThatExistsOrOverlapsAnInputIsRefused() throws IOException {
         Files.createDirectories(dir.resolve("taken"));
         Files.writeString(dir.resolve("taken/keep.txt"), "mine");

@@ -103,6 +103,31 @@ class LocalJobTest {
         assertTrue(Files.exists(out.resolve("result/manifest.json")));
     }
 
+    /**
+     * Blocks of 56 rows (a padded width of 64 query columns, where the output product sums keys in
+     * panels): the job's units, packed or in place, give the in-process kernel's bits.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"fixed", "all", "local+strided"})
+    void blocksNarrowerThanThePanelGiveTheInProcessBits(String mode, @TempDir Path out) throws IOException {
+        int length = 1500;
+        Path in = out.resolve("in");
+        Files.createDirectories(in);
+        float[][] data = JobTestSupport.writeInputs(in, 1, length, H * D, 43);
+        JobSettings settings = new JobSettings(in.resolve("q.npy").toString(), in.resolve("k.npy").toString(),
+                in.resolve("v.npy").toString(), out.resolve("result").toString(), H, mode, 224, 56, 2, 1, Double.NaN, 3,
+                8, 64, 500, true, true, false, false);
+        run(settings);
+        InputShape shape = new InputShape(1, length, H * D, H);
+        AttentionOutput inProcess = SparseForward.forward(data[0], data[1], data[2], 1, Planner.layout(settings, shape),
+                D, settings.scaleFor(D), settings.maxKeyBlocks());
+        assertArrayEquals(inProcess.output(), readNpy(out.resolve("result/output.npy")), mode + ": output");
+        assertArrayEquals(inProcess.logSumExp(), readNpy(out.resolve("result/lse.npy")), mode + ": log-sum-exp");
+        ReferenceAttention.Result reference = ReferenceAttention.compute(data[0], data[1], data[2], 1, length, H, D,
+                settings.pattern(), settings.scaleFor(D));
+        assertClose(reference.output(), inProcess.output(), 1e-5, mode + " vs float64 reference");
+    }
+
     /** --overwrite of an output that cannot be deleted once moved aside: the run succeeds and says where it is. */
     @Test
     void aPreviousOutputThatCannotBeDeletedIsNamedInAWarning(@TempDir Path out) throws IOException {

@@ -31,6 +31,9 @@ class KernelParityTest {
             {1000, 16, 1, 64, 32}, {1000, 64, 2, 64, 256}, {300, 48, 2, 16, 70}, {300, 32, 2, 24, 50},
             // a block far larger than the sequence: one short block, scratch sized by its rows
             {100, Integer.MAX_VALUE, 2, 8, 10},
+            // heads of odd widths in blocks of 64 (4 x 4 output blocks with a feature tail), blocks
+            // of 56 (output panels across key blocks), contexts of 1 and longer than the sequence
+            {300, 64, 2, 5, 70}, {400, 64, 1, 33, 100}, {257, 56, 2, 12, 60}, {30, 8, 2, 8, 1}, {50, 16, 2, 8, 64},
         };
         for (int[] s : shapes) {
             for (String mode : modes) {
@@ -46,6 +49,10 @@ class KernelParityTest {
         cases.add(Arguments.of("fixed,local", 100, 3, 2, 8, 9, 1, 1));
         cases.add(Arguments.of("all+strided", 257, 16, 3, 8, 12, 1, 1));
         cases.add(Arguments.of("all+strided,local+strided", 300, 32, 2, 24, 50, 1, 1));
+        // every column of a window a summary column, and as many heads' columns as a window holds
+        cases.add(Arguments.of("fixed", 200, 8, 2, 8, 32, 1, 4));
+        cases.add(Arguments.of("fixed", 200, 8, 2, 8, 32, 2, 2));
+        cases.add(Arguments.of("fixed", 1000, 56, 2, 12, 224, 2, 1));
         return cases.stream();
     }
 
@@ -70,6 +77,13 @@ class KernelParityTest {
         AttentionOutput split = SparseForward.forward(q, k, v, batch, layout, headDim, scale, 2);
         assertClose(expected.output(), split.output(), TOLERANCE, mode + " output, keys in chunks of 2 blocks");
         assertClose(expected.logSumExp(), split.logSumExp(), TOLERANCE, mode + " log-sum-exp, chunks of 2");
+        AttentionOutput single = SparseForward.forward(q, k, v, batch, layout, headDim, scale, 1);
+        assertClose(expected.output(), single.output(), TOLERANCE, mode + " output, keys block by block");
+        assertClose(expected.logSumExp(), single.logSumExp(), TOLERANCE, mode + " log-sum-exp, block by block");
+
+        AttentionOutput threaded = SparseForward.forward(q, k, v, batch, layout, headDim, scale, 2, 3);
+        assertArrayEquals(split.output(), threaded.output(), mode + " output on 3 threads");
+        assertArrayEquals(split.logSumExp(), threaded.logSumExp(), mode + " log-sum-exp on 3 threads");
 
         if (seqLen <= 257) {
             AttentionOutput dense = DenseAttention.compute(q, k, v, batch, seqLen, heads, headDim, pattern, scale);
