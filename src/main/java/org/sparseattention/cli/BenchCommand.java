@@ -28,7 +28,9 @@ import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.Patterns;
 import org.sparseattention.plan.JobSettings;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bench}: the kernel's useful throughput against the machine's matrix-product ceiling,
@@ -38,10 +40,13 @@ import picocli.CommandLine.Option;
         description = "Measures the float32 matrix-product ceiling through ND4J, then the kernel on each pattern,"
                 + " and prints useful GFLOP/s and the ratio to the ceiling.")
 final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--seq-len", defaultValue = "65536", description = "L for the sparse patterns. Default: ${DEFAULT-VALUE}.")
     int seqLen;
 
-    @Option(names = "--all-seq-len", defaultValue = "16384", description = "L for 'all'. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--all-seq-len", defaultValue = "16384", description = "L for 'all' and unions with it. Default: ${DEFAULT-VALUE}.")
     int allSeqLen;
 
     @Option(names = "--heads", defaultValue = "8", description = "Heads. Default: ${DEFAULT-VALUE}.")
@@ -78,10 +83,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Also write the figures as JSON to this file (a path or URI).")
     String json;
 
-    @Option(names = "--overwrite", description = "Replace an existing --json file.")
+    @Option(names = "--overwrite", fallbackValue = "true", description = "Replace an existing --json file.")
     boolean overwrite;
 
-    @Option(names = "--profile", description = "Also print where the kernel's time goes, phase by phase.")
+    @Option(names = "--profile", fallbackValue = "true", description = "Also print where the kernel's time goes, phase by phase.")
     boolean profile;
 
     @Override
@@ -100,8 +105,15 @@ final class BenchCommand implements Callable<Integer> {
         patterns = patterns.stream().map(Patterns::canonical).toList();
         // Every pattern, array size and the --json file checked before the ceiling's products, which take a while.
         for (String mode : patterns) {
-            int length = mode.equals("all") ? allSeqLen : seqLen;
-            BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length, blockSize, heads);
+            int length = lengthOf(mode);
+            try {
+                BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length, blockSize, heads);
+            } catch (InvalidInputException e) {
+                String defaults = spec.findOption("--patterns").defaultValue();
+                boolean listed = String.join(",", patterns).equals(defaults);
+                throw new InvalidInputException("--patterns '" + mode + "'" + (listed ? " (of the default list "
+                        + defaults + ")" : "") + ": " + e.getMessage(), e);
+            }
             arrayLength("--seq-len x --heads x --head-dim for '" + mode + "'", length, heads, headDim);
         }
         // The launcher's file system settings, only for a file to write.
@@ -149,7 +161,7 @@ final class BenchCommand implements Callable<Integer> {
         List<Map<String, Object>> rows = new ArrayList<>();
         System.out.printf(Locale.ROOT, "%-16s %9s %12s %10s %10s %7s%n", "pattern", "L", "useful GFLOP", "seconds", "GFLOP/s", "ratio");
         for (String mode : patterns) {
-            int length = mode.equals("all") ? allSeqLen : seqLen;
+            int length = lengthOf(mode);
             BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length,
                     blockSize, heads);
             double usefulGflop = layout.stats().usefulFlops(headDim) / 1e9;
@@ -223,11 +235,16 @@ final class BenchCommand implements Callable<Integer> {
         return (values[(values.length - 1) / 2] + values[values.length / 2]) / 2;
     }
 
+    /** Returns the length pattern {@code mode} runs at: {@code --all-seq-len} for `all` and unions with it. */
+    private int lengthOf(String mode) {
+        return java.util.Arrays.asList(mode.split("\\+")).contains("all") ? allSeqLen : seqLen;
+    }
+
     /** Runs every pattern once on a short sequence, so that timed runs meet compiled code. */
     private void warmUp(int workers) {
         for (String mode : patterns) {
             // Eight windows, and at least 2048 rows (a window of 0 or less attends everything).
-            int length = (int) Math.min(mode.equals("all") ? allSeqLen : seqLen, Math.max(2048L, 8L * context));
+            int length = (int) Math.min(lengthOf(mode), Math.max(2048L, 8L * context));
             BlockLayout layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length,
                     blockSize, heads);
             int n = arrayLength("--seq-len x --heads x --head-dim", length, heads, headDim);

@@ -32,7 +32,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Random seed. Default: ${DEFAULT-VALUE}.")
     long seed;
 
-    @Option(names = "--overwrite", description = "Replace existing q.npy, k.npy, v.npy.")
+    @Option(names = "--overwrite", fallbackValue = "true", description = "Replace existing q.npy, k.npy, v.npy.")
     boolean overwrite;
 
     @Override

@@ -34,7 +34,7 @@ final class LayoutCommand implements Callable<Integer> {
     @Option(names = "--npy", description = "Also write the grids as a [H, nb, nb] uint8 .npy (0 none, 1 partial, 2 full).")
     String npy;
 
-    @Option(names = "--overwrite", description = "Replace an existing --npy file.")
+    @Option(names = "--overwrite", fallbackValue = "true", description = "Replace an existing --npy file.")
     boolean overwrite;
 
     @Override

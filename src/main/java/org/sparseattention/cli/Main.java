@@ -49,6 +49,8 @@ public final class Main {
         Properties keys = new Properties();
         try (Reader in = Files.newBufferedReader(Path.of(file), StandardCharsets.UTF_8)) {
             keys.load(in);
+            // A properties file keeps the spaces after a value ('block-size = 32 '), which no option wants.
+            keys.replaceAll((key, value) -> value.toString().strip());
         } catch (IOException | RuntimeException e) {
             line.getErr().println("warning: could not read the option defaults in " + file + ": " + e);
         }

@@ -42,8 +42,10 @@ final class PatternOptions {
 
     /** {@link #noteDenseLocal()} for {@code mode} (patterns joined by {@code +} or {@code ,}) and {@code localCtx}. */
     static void noteDenseLocal(String mode, int localCtx) {
-        boolean local = java.util.Arrays.stream(mode.split("[+,]")).map(String::trim).anyMatch("local"::equals);
-        if (local && localCtx <= 0) {
+        java.util.List<String> names = java.util.Arrays.stream(mode.split("[+,]", -1)).map(String::trim).toList();
+        // A mode that does not parse gets its error, not this note first.
+        boolean wellFormed = names.stream().allMatch(java.util.Set.of("all", "local", "strided", "fixed")::contains);
+        if (wellFormed && names.contains("local") && localCtx <= 0) {
             System.err.println("note: --local-ctx " + localCtx + ": 'local' attends every earlier position, as 'all'"
                     + " does (dense, quadratic in the length)");
         }

@@ -50,16 +50,16 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--shard-rows", defaultValue = "16384", description = "Rows per output shard. Default: ${DEFAULT-VALUE}.")
     int shardRows;
 
-    @Option(names = "--merge", description = "Also write one output.npy of shape [B, L, E].")
+    @Option(names = "--merge", fallbackValue = "true", description = "Also write one output.npy of shape [B, L, E].")
     boolean merge;
 
-    @Option(names = "--lse", description = "Also write the log-sum-exp ([H, rows] shards; lse.npy [B, H, L] with --merge).")
+    @Option(names = "--lse", fallbackValue = "true", description = "Also write the log-sum-exp ([H, rows] shards; lse.npy [B, H, L] with --merge).")
     boolean lse;
 
-    @Option(names = "--overwrite", description = "Replace an existing --out, only once the new output is complete.")
+    @Option(names = "--overwrite", fallbackValue = "true", description = "Replace an existing --out, only once the new output is complete.")
     boolean overwrite;
 
-    @Option(names = "--allow-nonfinite", description = "Compute with NaN or infinite inputs instead of refusing them.")
+    @Option(names = "--allow-nonfinite", fallbackValue = "true", description = "Compute with NaN or infinite inputs instead of refusing them.")
     boolean allowNonfinite;
 
     @Option(names = "--master", description = "Spark master; wins over spark-submit's. Default: spark-submit's, else local[<cores>].")
@@ -129,8 +129,9 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /**
-     * Starts Spark; a master it cannot parse, or memory below the least Spark runs in (the driver's
-     * heap, an executor's), is bad usage (exit status 2), named with where to change it.
+     * Starts Spark; a master it cannot parse, a setting of the wrong type, or memory below the least
+     * Spark runs in (the driver's heap, an executor's), is bad usage (exit status 2), named with
+     * where to change it.
      */
     private static JavaSparkContext start(SparkConf conf) {
         try {
@@ -144,16 +145,47 @@ final class RunCommand implements Callable<Integer> {
                 throw new InvalidInputException("--master (or spark.master) " + conf.get("spark.master", "") + ": "
                         + message, e);
             }
+            if (condition != null && condition.startsWith("INVALID_CONF_VALUE")) {
+                throw new InvalidInputException(settingSource(message) + ": " + plain(message), e);
+            }
             if ("INVALID_DRIVER_MEMORY".equals(condition)) {
                 throw new InvalidInputException("the JVM's heap is too small for Spark (raise -Xmx in"
-                        + " SPARSE_ATTENTION_JAVA_OPTS, or --driver-memory under spark-submit): " + message, e);
+                        + " SPARSE_ATTENTION_JAVA_OPTS, or --driver-memory under spark-submit): " + plain(message), e);
             }
             if ("INVALID_EXECUTOR_MEMORY".equals(condition) || message.startsWith("Asked to launch cluster with")) {
                 throw new InvalidInputException("spark.executor.memory " + conf.get("spark.executor.memory", "1g")
                         + " does not fit (set it with --conf spark.executor.memory=... under jobs/spark-submit): "
-                        + message, e);
+                        + plain(message), e);
             }
             throw e;
         }
+    }
+
+    /** Returns a Spark error's message without its error class and SQL state. */
+    private static String plain(String message) {
+        return message.replaceFirst("^\\[[A-Z_.]+\\] ", "").replaceFirst(" SQLSTATE: \\w+$", "");
+    }
+
+    /**
+     * Returns where the setting a Spark error names ({@code the config "key"}) came from: the
+     * launcher's Spark settings file and its key when that file holds it, else the key alone (a
+     * {@code --conf} or {@code -D} option).
+     */
+    private static String settingSource(String message) {
+        java.util.regex.Matcher named = java.util.regex.Pattern.compile("config \"([^\"]+)\"").matcher(message);
+        String key = named.find() ? named.group(1) : null;
+        String file = System.getProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
+        if (key != null && file != null) {
+            java.util.Properties settings = new java.util.Properties();
+            try (java.io.Reader in = java.nio.file.Files.newBufferedReader(java.nio.file.Path.of(file))) {
+                settings.load(in);
+                if (settings.containsKey(key)) {
+                    return file + ": '" + key + "'";
+                }
+            } catch (java.io.IOException | RuntimeException unreadable) {
+                // The job read it before; named by its key alone then.
+            }
+        }
+        return key == null ? "a Spark setting" : "the Spark setting '" + key + "'";
     }
 }

@@ -79,7 +79,7 @@ public final class InputFiles {
     }
 
     private static void sameShape(NpyHeader q, NpyHeader other, String option) {
-        if (!Arrays.equals(NpyFile.batchShape(q), NpyFile.batchShape(other))) {
+        if (!Arrays.equals(q.shape(), other.shape())) {
             throw new InvalidInputException(option + " " + other.file() + ": field 'shape': expected "
                     + Arrays.toString(q.shape()) + " (the shape of --q " + q.file() + "), got "
                     + Arrays.toString(other.shape()) + ": --q and " + option + " shapes differ");

@@ -19,7 +19,7 @@ public final class Patterns {
      */
     public static Pattern parse(String mode, int localAttnCtx, int blockSize, int numVerts, int vertsize) {
         if (mode == null || mode.isBlank()) {
-            throw new InvalidInputException("mode must name a pattern (all, local, strided, fixed), got '"
+            throw new InvalidInputException("mode (--mode) must name a pattern (all, local, strided, fixed), got '"
                     + mode + "'");
         }
         String[] items = mode.split(",", -1);
@@ -54,14 +54,14 @@ public final class Patterns {
     private static Pattern elementary(String name, String mode, int context, int blockSize,
             int numVerts, int vertsize) {
         return switch (name) {
-            case "" -> throw new InvalidInputException("mode '" + mode + "' has an empty part: expected names"
+            case "" -> throw new InvalidInputException("mode (--mode) '" + mode + "' has an empty part: expected names"
                     + " (all, local, strided, fixed) on both sides of each + and ,");
             case "all" -> Pattern.all();
             case "local" -> Pattern.local(context);
             case "strided" -> Pattern.strided(context);
             case "fixed" -> Pattern.fixed(context, blockSize, numVerts, vertsize);
-            default -> throw new InvalidInputException("unknown mode '" + name + "' in '" + mode
-                    + "': expected all, local, strided or fixed, joined by + (union) or , (per head)");
+            default -> throw new InvalidInputException("mode (--mode) '" + mode + "': unknown pattern '" + name
+                    + "', expected all, local, strided or fixed, joined by + (union) or , (per head)");
         };
     }
 }

@@ -109,6 +109,23 @@ class BadInputTest {
         assertFalse(Files.exists(out), "nothing written");
     }
 
+    /** [1, L, E] and [L, E] hold the same rows, but inputs must have one shape, as the README says. */
+    @Test
+    void inputsOfTheSameRowsInAnotherRankAreRefused() throws IOException {
+        for (String name : List.of("q.npy", "k.npy", "v.npy")) {
+            Path file = dir.resolve(name);
+            Files.write(file, editHeader(Files.readAllBytes(file), "(2, 40, 12)", name.equals("k.npy") ? "(80, 12)"
+                    : "(1, 80, 12)"));
+        }
+        Path out = dir.resolve("out");
+        CliTest.Outcome o = CliTest.run(args(out, "--heads", "3", "--mode", "local", "--local-ctx", "8"));
+        assertEquals(2, o.status(), o.err());
+        assertTrue(o.err().contains("error: --k ") && o.err().contains("k.npy: field 'shape': expected [1, 80, 12] (the"
+                + " shape of --q "), o.err());
+        assertTrue(o.err().contains("got [80, 12]: --q and --k shapes differ"), o.err());
+        assertFalse(Files.exists(out), "nothing written");
+    }
+
     private String[] args(Path out, String... extra) {
         String[] base = {"run", "--q", dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(), "--v",
             dir.resolve("v.npy").toString(), "--out", out.toString(), "--master", "local[2]", "--block-size", "16"};

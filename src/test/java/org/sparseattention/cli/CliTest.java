@@ -22,6 +22,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.sparseattention.TestArrays;
+import org.sparseattention.job.SparseAttentionJob;
 
 /** The command line as a user meets it: exit status, messages, files written or not. */
 class CliTest {
@@ -390,7 +391,7 @@ class CliTest {
                         "got -4"),
                 Arguments.of("unknown mode", new String[] {"--heads", "3", "--mode", "dense"}, "'dense'"),
                 Arguments.of("empty part of a mode", new String[] {"--heads", "3", "--mode", "local+"},
-                        "mode 'local+' has an empty part"),
+                        "mode (--mode) 'local+' has an empty part"),
                 Arguments.of("block size 0", new String[] {"--heads", "3", "--mode", "local", "--block-size", "0"}, "got 0"),
                 Arguments.of("fixed window not a multiple of the block",
                         new String[] {"--heads", "3", "--mode", "fixed", "--local-ctx", "30", "--block-size", "8"},
@@ -445,6 +446,79 @@ class CliTest {
         } finally {
             System.clearProperty(Main.DEFAULTS_PROPERTY);
         }
+    }
+
+    /**
+     * A flag the defaults file sets to true stays true when typed (picocli flips a flag's default
+     * otherwise), and false only as {@code --flag=false}; a value's trailing spaces are not part of it.
+     */
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void aFlagTheDefaultsFileSetsStaysOnWhenTyped() throws IOException {
+        assertEquals(0, run("generate", "--out", dir.toString(), "--seq-len", "40", "--dim", "12").status());
+        Path defaults = Files.writeString(dir.resolve("defaults.properties"),
+                "merge=true\nlse=true\nblock-size = 16 \n");
+        System.setProperty(Main.DEFAULTS_PROPERTY, defaults.toString());
+        try {
+            Outcome typed = run(runArgs(dir.resolve("typed"), "--heads", "3", "--mode", "all", "--merge", "--lse"));
+            assertEquals(0, typed.status(), typed.err());
+            assertTrue(Files.exists(dir.resolve("typed/output.npy")), typed.err());
+            assertTrue(Files.exists(dir.resolve("typed/lse.npy")), typed.err());
+            // Blocks of 16: 3 x 3 causal blocks, 6 tiles per head (with 64: one).
+            assertTrue(typed.out().contains("tiles 18 "), "the file's block size, its spaces left out: " + typed.out());
+            Outcome off = run(runArgs(dir.resolve("off"), "--heads", "3", "--mode", "all", "--merge=false"));
+            assertEquals(0, off.status(), off.err());
+            assertFalse(Files.exists(dir.resolve("off/output.npy")), "--merge=false: " + off.err());
+            assertTrue(Files.exists(dir.resolve("off/manifest.json")), off.err());
+        } finally {
+            System.clearProperty(Main.DEFAULTS_PROPERTY);
+        }
+    }
+
+    /** A mode from the defaults file that does not parse is named with the file and its key, without the dense note. */
+    @Test
+    void aBadModeFromTheDefaultsFileIsNamedWithItsKey() throws IOException {
+        Path defaults = Files.writeString(dir.resolve("defaults.properties"), "sparse-attention.layout.mode=local+\n"
+                + "patterns=local+bogus\n");
+        System.setProperty(Main.DEFAULTS_PROPERTY, defaults.toString());
+        try {
+            Outcome layout = run("layout", "--seq-len", "64", "--heads", "2");
+            assertEquals(2, layout.status(), layout.err());
+            assertTrue(layout.err().startsWith("error: mode (--mode) 'local+' has an empty part"), layout.err());
+            assertTrue(layout.err().contains("(--mode from " + defaults + ": 'sparse-attention.layout.mode')"),
+                    layout.err());
+            Outcome bench = run("bench", "--seq-len", "64");
+            assertEquals(2, bench.status(), bench.err());
+            assertTrue(bench.err().startsWith("error: --patterns 'local+bogus': mode (--mode) 'local+bogus': unknown"
+                    + " pattern 'bogus'"), bench.err());
+            assertTrue(bench.err().contains("(--patterns from " + defaults + ": 'patterns')"), bench.err());
+        } finally {
+            System.clearProperty(Main.DEFAULTS_PROPERTY);
+        }
+        Outcome fixed = run("bench", "--local-ctx", "64", "--seq-len", "256", "--all-seq-len", "64");
+        assertEquals(2, fixed.status(), fixed.err());
+        assertTrue(fixed.err().startsWith("error: --patterns 'fixed' (of the default list local,strided,local+strided,"
+                + "fixed,all): fixed: "), fixed.err());
+    }
+
+    /** A Spark setting of the wrong type in the launcher's settings file: exit 2, one line naming the file and key. */
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void aBadSparkSettingIsNamedWithItsFile() throws IOException {
+        assertEquals(0, run("generate", "--out", dir.toString(), "--seq-len", "40", "--dim", "12").status());
+        Path settings = Files.writeString(dir.resolve("spark.properties"), "spark.shuffle.compress=maybe\n");
+        System.setProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY, settings.toString());
+        Outcome bad;
+        try {
+            bad = run(runArgs(dir.resolve("out"), "--heads", "3", "--mode", "all"));
+        } finally {
+            System.clearProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
+        }
+        assertEquals(2, bad.status(), bad.err());
+        assertTrue(bad.err().contains("error: " + settings + ": 'spark.shuffle.compress': The value 'maybe' in the config"
+                + " \"spark.shuffle.compress\" is invalid"), bad.err());
+        assertFalse(bad.err().contains("\tat ") || bad.err().contains("SQLSTATE"), bad.err());
+        assertFalse(Files.exists(dir.resolve("out")));
     }
 
     /** A mistyped option: the error and where the usage is; a defaults file's bad value or key is named. */
@@ -547,6 +621,7 @@ class CliTest {
         }
         assertEquals(2, heap.status(), heap.err());
         assertTrue(heap.err().contains("error: the JVM's heap is too small for Spark (raise -Xmx"), heap.err());
+        assertFalse(heap.err().contains("SQLSTATE"), "one plain line: " + heap.err());
         Outcome tolerance = run("verify", "--seq-len", "10", "--heads", "1", "--mode", "all", "--tolerance", "-1");
         assertEquals(2, tolerance.status(), tolerance.err());
         assertTrue(tolerance.err().contains("--tolerance: expected a relative error >= 0, got -1.0"), tolerance.err());
