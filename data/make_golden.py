@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes the golden fixtures under data/golden: q, k, v and float64 reference outputs.
 
-An implementation independent of the Java code: NumPy masks written from SEMANTICS.md, dense
+An implementation independent of the Java code: NumPy masks written from the rules in README.md, dense
 float64 softmax. Run from the repository root: python3 data/make_golden.py
 """
 import os

@@ -16,7 +16,8 @@ import org.sparseattention.layout.Patterns;
  * Sparse attention in this process, with the entry points of the paper's Python module:
  * a configured {@code SparseAttention} object, {@link #attentionImpl} (dense, masked) and
  * {@link #blocksparseAttentionImpl} (block-sparse). Inputs are {@code [B, L, E]} (or
- * {@code [L, E]}, read as {@code B = 1}) with {@code E = heads * D}; outputs have the input's shape.
+ * {@code [L, E]}, read as {@code B = 1}) with {@code E = heads * D}, of any floating-point type;
+ * they are computed in float32, and outputs are float32 arrays of the input's shape.
  */
 public final class SparseAttention {
     private final int heads;
@@ -90,7 +91,7 @@ public final class SparseAttention {
      */
     public static INDArray attentionImpl(INDArray q, INDArray k, INDArray v, int heads, String attnMode,
             int localAttnCtx) {
-        if (attnMode != null && attnMode.contains("fixed")) {
+        if (attnMode != null && Arrays.stream(attnMode.split("[+,]")).map(String::trim).anyMatch("fixed"::equals)) {
             throw new InvalidInputException("attnMode '" + attnMode + "' uses fixed, which depends on the block size:"
                     + " call attentionImpl(q, k, v, heads, attnMode, localAttnCtx, blockSize, numVerts, vertsize)");
         }
@@ -100,6 +101,10 @@ public final class SparseAttention {
     /** Dense masked attention for any mode, {@code fixed} included. */
     public static INDArray attentionImpl(INDArray q, INDArray k, INDArray v, int heads, String attnMode,
             int localAttnCtx, int blockSize, int numVerts, int vertsize) {
+        // Checked for every mode, as the block-sparse entry point checks it.
+        if (blockSize < 1) {
+            throw new InvalidInputException("blockSize must be >= 1, got " + blockSize);
+        }
         Pattern pattern = Patterns.parse(attnMode, localAttnCtx, blockSize, numVerts, vertsize);
         Inputs in = Inputs.check(q, k, v, heads);
         pattern.checkHeads(heads);

@@ -106,6 +106,9 @@ class SparseAttentionTest {
                 () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "strided", 0, 8, 1, 1));
         assertMessage("got -2", () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "strided", -2, 8, 1, 1));
         assertMessage("'sparse'", () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "sparse", 4, 8, 1, 1));
+        // A name that only contains "fixed" is an unknown pattern, not fixed without its block size.
+        assertMessage("unknown pattern 'unfixed'", () -> SparseAttention.attentionImpl(q, k, v, H, "unfixed", 8));
+        assertMessage("blockSize must be >= 1, got 0", () -> SparseAttention.attentionImpl(q, k, v, H, "all", 0, 0, 1, 1));
         assertMessage("3 % 2", () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "fixed", 16, 8, 2, 1));
         assertMessage("10 is not a multiple of 8",
                 () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "fixed", 10, 8, 1, 1));

@@ -110,9 +110,12 @@ final class BenchCommand implements Callable<Integer> {
                 BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length, blockSize, heads);
             } catch (InvalidInputException e) {
                 String defaults = spec.findOption("--patterns").defaultValue();
-                boolean listed = String.join(",", patterns).equals(defaults);
+                boolean listed = !spec.commandLine().getParseResult().hasMatchedOption("--patterns")
+                        && String.join(",", patterns).equals(defaults);
+                // The item is named here: the mode's own prefix would name an option bench does not have.
+                String problem = e.getMessage().replace(Patterns.PREFIX + "'" + mode + "': ", "");
                 throw new InvalidInputException("--patterns '" + mode + "'" + (listed ? " (of the default list "
-                        + defaults + ")" : "") + ": " + e.getMessage(), e);
+                        + defaults + ")" : "") + ": " + problem, e);
             }
             arrayLength("--seq-len x --heads x --head-dim for '" + mode + "'", length, heads, headDim);
         }

@@ -167,14 +167,19 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /**
-     * Returns where the setting a Spark error names ({@code the config "key"}) came from: the
-     * launcher's Spark settings file and its key when that file holds it, else the key alone (a
-     * {@code --conf} or {@code -D} option).
+     * Returns where the setting a Spark error names ({@code in the config "key" is invalid}) came
+     * from: a {@code -D} option, which wins, else the launcher's Spark settings file and its key
+     * when that file holds it, else the key alone (a {@code --conf} option).
      */
     private static String settingSource(String message) {
-        java.util.regex.Matcher named = java.util.regex.Pattern.compile("config \"([^\"]+)\"").matcher(message);
+        java.util.regex.Matcher named = java.util.regex.Pattern.compile("in the config \"([^\"]+)\" is invalid")
+                .matcher(message);
         String key = named.find() ? named.group(1) : null;
         String file = System.getProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
+        if (key != null && System.getProperty(key) != null) {
+            // A -D option wins over the settings file.
+            return "-D" + key;
+        }
         if (key != null && file != null) {
             java.util.Properties settings = new java.util.Properties();
             try (java.io.Reader in = java.nio.file.Files.newBufferedReader(java.nio.file.Path.of(file))) {

@@ -61,7 +61,7 @@ record Piece(int frame, int chunk, int unit, int rows, byte[] values, long allow
         return new Partial(local, heads, headDim, output, logSumExp);
     }
 
-    /** Orders pieces for merging: by frame, then chunk (SEMANTICS.md), then unit. */
+    /** Orders pieces for merging: by frame, then chunk (README.md, "What is computed"), then unit. */
     @Override
     public int compareTo(Piece other) {
         int byFrame = Integer.compare(frame, other.frame);

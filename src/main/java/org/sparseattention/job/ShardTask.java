@@ -16,8 +16,8 @@ import org.sparseattention.plan.WorkUnit;
 
 /**
  * The task of one output shard: computes the units planned in place for it and merges their
- * results with the shuffled pieces of its rows, all in (frame, chunk, unit) order (SEMANTICS.md,
- * "Merging partial results"), into the shard's final rows.
+ * results with the shuffled pieces of its rows, all in (frame, chunk, unit) order (README.md,
+ * "What is computed"), into the shard's final rows.
  */
 final class ShardTask {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ShardTask.class);

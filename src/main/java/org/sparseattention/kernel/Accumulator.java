@@ -6,7 +6,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The merged attention of all rows of one batch item, built by merging partial results in a
- * fixed order (SEMANTICS.md, "Merging partial results").
+ * fixed order (README.md, "What is computed").
  *
  * <p>Holds {@code output [L, E]} and {@code logSumExp [L, H]}; rows start empty
  * (output 0, log-sum-exp {@code -inf}), which is also the final value of a row that no partial

@@ -164,8 +164,8 @@ public final class BlockSparseKernel {
 
     /**
      * Tiles above which a block's keys in one call are computed in sub-chunks of
-     * {@link #SUB_CHUNK_TILES} tiles (the last one shorter), merged in order (SEMANTICS.md, "Merging
-     * partial results"). A call's sub-chunks start at the same tile positions for every block, so a
+     * {@link #SUB_CHUNK_TILES} tiles (the last one shorter), merged in order (README.md, "What
+     * is computed"). A call's sub-chunks start at the same tile positions for every block, so a
      * range of blocks with common keys shares a sub-chunk's key and value rows, and one head's
      * slices of them (1 MB) and the scores against them (0.5 MB) stay in the second-level cache
      * while the range's blocks use them: `all` and `fixed` ran their products 20-30 % faster than
@@ -290,6 +290,15 @@ public final class BlockSparseKernel {
         if (TileMath.hasNonFinite(result, ld, headDim, queryRows)) {
             nonFinite = true;
             TileMath.outputSkippingZeroWeights(values, valueOffsets, keyRows, scores, ld, headDim, result);
+            // A row still not finite: a value that is not (which dividing first leaves so), or finite
+            // values whose weighted sum passed float32's range, which dividing first keeps within it.
+            for (int r = 0; r < queryRows; r++) {
+                if (!TileMath.columnFinite(result, ld, headDim, r)) {
+                    TileMath.outputColumnNormalised(values, valueOffsets, keyRows, scores, ld, headDim, result, r,
+                            inverseSums[r]);
+                    inverseSums[r] = 1f;
+                }
+            }
         }
         clock = lap(profile, KernelProfile.Phase.OUTPUT_GEMM, clock);
         int heads = layout.heads();

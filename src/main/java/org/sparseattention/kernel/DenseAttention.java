@@ -39,12 +39,14 @@ public final class DenseAttention {
             for (int h = 0; h < heads; h++) {
                 int base = b * seqLen * rowLength + h * headDim;
                 copyHead(q, base, rowLength, seqLen, headDim, view(qh));
+                // Scaled before the product, as the block-sparse kernel scales: q . k itself may pass
+                // float32's range where the scaled score does not.
+                qh.muli(scale);
                 copyHead(k, base, rowLength, seqLen, headDim, view(kh));
                 copyHead(v, base, rowLength, seqLen, headDim, view(vh));
-                Nd4j.gemm(qh, kh, scores, false, true, scale, 0.0);
+                Nd4j.gemm(qh, kh, scores, false, true, 1.0, 0.0);
                 FloatBuffer scoreView = view(scores);
                 scoreView.get(0, s, 0, s.length);
-                double[] inverse = new double[seqLen];
                 for (int i = 0; i < seqLen; i++) {
                     for (int j = 0; j < seqLen; j++) {
                         if (!pattern.allows(h, i, j)) {
@@ -59,7 +61,12 @@ public final class DenseAttention {
                         continue;
                     }
                     double sum = Softmax.expShifted(s, i * seqLen, seqLen, max);
-                    inverse[i] = 1.0 / sum;
+                    // Divided before the product: a sum of finite values by weights up to 1 may pass
+                    // float32's range where their weighted mean, the output, does not.
+                    float inverse = (float) (1.0 / sum);
+                    for (int j = 0; j < seqLen; j++) {
+                        s[i * seqLen + j] *= inverse;
+                    }
                     logSumExp[lseIndex] = (float) (max + Math.log(sum));
                 }
                 scoreView.put(0, s, 0, s.length);
@@ -68,7 +75,7 @@ public final class DenseAttention {
                 skipZeroWeightsInNonFiniteRows(s, view(vh), seqLen, headDim, o);
                 for (int i = 0; i < seqLen; i++) {
                     for (int d = 0; d < headDim; d++) {
-                        output[base + i * rowLength + d] = (float) (o[i * headDim + d] * inverse[i]);
+                        output[base + i * rowLength + d] = o[i * headDim + d];
                     }
                 }
             }

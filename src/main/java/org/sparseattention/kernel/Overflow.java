@@ -8,8 +8,9 @@ import org.sparseattention.errors.InvalidInputException;
 
 /**
  * A result that float32 could not hold although every input was finite: a score beyond its range
- * (the log-sum-exp then NaN or infinite) or an output whose values, summed by weight before the
- * softmax's division, passed it. Every pattern gives each row its own key ({@code j = i}), so a
+ * (the log-sum-exp then NaN or infinite), or an output that is not finite (which the kernels,
+ * dividing by the softmax's sum first where a sum of values passes the range, do not give: the
+ * check stands behind them). Every pattern gives each row its own key ({@code j = i}), so a
  * log-sum-exp of {@code -inf} is such a result too: all of a row's scores ran below the range.
  *
  * @param row the row, within the rows searched
@@ -110,7 +111,7 @@ public record Overflow(int row, int head, int feature, float value) {
                     scaleName));
         }
         return new InvalidInputException(String.format(Locale.ROOT, "%s: the output of batch %d, row %d, head %d"
-                + " overflows float32 (feature %d is %s): the values, summed by weight before the softmax divides"
-                + " them, pass +-%s; scale v down", values, batch, row, head, feature, value, Float.MAX_VALUE));
+                + " overflows float32 (feature %d is %s) though every value is finite; scale v down", values, batch,
+                row, head, feature, value));
     }
 }

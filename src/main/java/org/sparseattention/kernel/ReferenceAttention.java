@@ -3,7 +3,7 @@ package org.sparseattention.kernel;
 import org.sparseattention.layout.Pattern;
 
 /**
- * Dense masked attention in float64, following SEMANTICS.md literally: the reference every fast
+ * Dense masked attention in float64, following README.md's rules literally: the reference every fast
  * path is tested against. Quadratic in the sequence length; for tests and checks only.
  */
 public final class ReferenceAttention {

@@ -385,6 +385,39 @@ final class TileMath {
         }
     }
 
+    /**
+     * Recomputes column {@code r} of a transposed output key by key with each weight times
+     * {@code inverse} (the softmax's division first), leaving out keys of weight 0: for a column
+     * whose weighted sum of finite values passed float32's range where their weighted mean, the
+     * output, does not.
+     */
+    static void outputColumnNormalised(float[] values, int[] valueOffsets, int keyCount, float[] weights, int ld,
+            int depth, float[] output, int r, float inverse) {
+        for (int d = 0; d < depth; d++) {
+            output[d * ld + r] = 0f;
+        }
+        for (int c = 0; c < keyCount; c++) {
+            float weight = weights[c * ld + r];
+            if (weight != 0f) {
+                float p = weight * inverse;
+                int v = valueOffsets[c];
+                for (int d = 0; d < depth; d++) {
+                    output[d * ld + r] += p * values[v + d];
+                }
+            }
+        }
+    }
+
+    /** Returns whether column {@code r} of a transposed output is finite. */
+    static boolean columnFinite(float[] output, int ld, int depth, int r) {
+        for (int d = 0; d < depth; d++) {
+            if (!Float.isFinite(output[d * ld + r])) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Returns whether any of the first {@code columns} columns of a transposed output is NaN or infinite. */
     static boolean hasNonFinite(float[] output, int ld, int depth, int columns) {
         // x - x is 0 for a finite x and NaN otherwise: one vector pass over all columns (padding

@@ -5,7 +5,7 @@ import java.util.Arrays;
 /**
  * Figures of a layout, per head: tiles computed, full tiles (no mask) and allowed pairs.
  *
- * <p>Useful work is {@code 4 * D * allowedPairs} floating-point operations (SEMANTICS.md, Cost).
+ * <p>Useful work is {@code 4 * D * allowedPairs} floating-point operations (README.md, "What is computed").
  */
 public record LayoutStats(int seqLen, int blockSize, long[] tiles, long[] fullTiles, long[] allowedPairs) {
 

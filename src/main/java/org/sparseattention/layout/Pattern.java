@@ -5,7 +5,7 @@ import java.util.List;
 /**
  * An attention pattern: which key positions each query position may attend, per head.
  *
- * <p>Positions are 0-based; {@code allows(h, i, j)} is the token rule of SEMANTICS.md.
+ * <p>Positions are 0-based; {@code allows(h, i, j)} is the token rule of README.md, "The patterns".
  */
 public sealed interface Pattern extends java.io.Serializable permits Elementary, UnionPattern, PerHeadPattern {
 

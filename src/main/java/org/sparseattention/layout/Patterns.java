@@ -6,6 +6,9 @@ import org.sparseattention.errors.InvalidInputException;
 
 /** Parses the mode strings of the command line and the API into patterns. */
 public final class Patterns {
+    /** How an error about a mode starts, before the mode in quotes: {@code mode (--mode) 'local+': ...}. */
+    public static final String PREFIX = "mode (--mode) ";
+
     private Patterns() {
     }
 
@@ -19,8 +22,8 @@ public final class Patterns {
      */
     public static Pattern parse(String mode, int localAttnCtx, int blockSize, int numVerts, int vertsize) {
         if (mode == null || mode.isBlank()) {
-            throw new InvalidInputException("mode (--mode) must name a pattern (all, local, strided, fixed), got '"
-                    + mode + "'");
+            throw new InvalidInputException(PREFIX + "'" + mode + "': names no pattern, expected all, local, strided or"
+                    + " fixed");
         }
         String[] items = mode.split(",", -1);
         List<Pattern> perHead = new ArrayList<>();
@@ -54,13 +57,13 @@ public final class Patterns {
     private static Pattern elementary(String name, String mode, int context, int blockSize,
             int numVerts, int vertsize) {
         return switch (name) {
-            case "" -> throw new InvalidInputException("mode (--mode) '" + mode + "' has an empty part: expected names"
-                    + " (all, local, strided, fixed) on both sides of each + and ,");
+            case "" -> throw new InvalidInputException(PREFIX + "'" + mode + "': a part is empty, expected names (all,"
+                    + " local, strided, fixed) on both sides of each + and ,");
             case "all" -> Pattern.all();
             case "local" -> Pattern.local(context);
             case "strided" -> Pattern.strided(context);
             case "fixed" -> Pattern.fixed(context, blockSize, numVerts, vertsize);
-            default -> throw new InvalidInputException("mode (--mode) '" + mode + "': unknown pattern '" + name
+            default -> throw new InvalidInputException(PREFIX + "'" + mode + "': unknown pattern '" + name
                     + "', expected all, local, strided or fixed, joined by + (union) or , (per head)");
         };
     }

@@ -7,6 +7,6 @@
  * turns a pattern into the (query block, key block) tiles to compute, per head, in the row order
  * ({@link org.sparseattention.layout.Frame}) where the pattern is block-dense: the original order
  * for {@code all}, {@code local} and {@code fixed}, the residue order {@code t mod l} for
- * {@code strided}. See SEMANTICS.md for the exact contract.
+ * {@code strided}. README.md, "The patterns", gives the exact rules.
  */
 package org.sparseattention.layout;

@@ -391,7 +391,7 @@ class CliTest {
                         "got -4"),
                 Arguments.of("unknown mode", new String[] {"--heads", "3", "--mode", "dense"}, "'dense'"),
                 Arguments.of("empty part of a mode", new String[] {"--heads", "3", "--mode", "local+"},
-                        "mode (--mode) 'local+' has an empty part"),
+                        "mode (--mode) 'local+': a part is empty"),
                 Arguments.of("block size 0", new String[] {"--heads", "3", "--mode", "local", "--block-size", "0"}, "got 0"),
                 Arguments.of("fixed window not a multiple of the block",
                         new String[] {"--heads", "3", "--mode", "fixed", "--local-ctx", "30", "--block-size", "8"},
@@ -484,13 +484,12 @@ class CliTest {
         try {
             Outcome layout = run("layout", "--seq-len", "64", "--heads", "2");
             assertEquals(2, layout.status(), layout.err());
-            assertTrue(layout.err().startsWith("error: mode (--mode) 'local+' has an empty part"), layout.err());
+            assertTrue(layout.err().startsWith("error: mode (--mode) 'local+': a part is empty"), layout.err());
             assertTrue(layout.err().contains("(--mode from " + defaults + ": 'sparse-attention.layout.mode')"),
                     layout.err());
             Outcome bench = run("bench", "--seq-len", "64");
             assertEquals(2, bench.status(), bench.err());
-            assertTrue(bench.err().startsWith("error: --patterns 'local+bogus': mode (--mode) 'local+bogus': unknown"
-                    + " pattern 'bogus'"), bench.err());
+            assertTrue(bench.err().startsWith("error: --patterns 'local+bogus': unknown pattern 'bogus'"), bench.err());
             assertTrue(bench.err().contains("(--patterns from " + defaults + ": 'patterns')"), bench.err());
         } finally {
             System.clearProperty(Main.DEFAULTS_PROPERTY);

@@ -12,8 +12,8 @@ import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.Pattern;
 
 /**
- * Finite inputs whose scores or output float32 cannot hold: an error naming the row and head,
- * never a NaN or an infinity returned as a result.
+ * Finite inputs whose scores float32 cannot hold: an error naming the row and head, never a NaN
+ * or an infinity returned as a result; large values and products it can hold: their result.
  */
 class OverflowTest {
     private static final int SEQ_LEN = 40;
@@ -62,19 +62,49 @@ class OverflowTest {
                 e.getMessage());
     }
 
+    /**
+     * Values whose sum by weight passes float32's range though their mean, the output, does not:
+     * the output, whatever the block size or the keys per chunk (the division comes first then).
+     */
     @Test
-    void valuesWhoseWeightedSumPassesFloat32AreAnErrorNamingTheFeature() {
-        for (Function<float[][], AttentionOutput> attention : java.util.List.of(SPARSE, DENSE)) {
-            float[][] qkv = inputs();
-            // Equal weights; every value 3e37: the sum over row 11's twelve keys, 3.6e38, is the first
-            // beyond 3.4e38 (the output itself, their mean, is 3e37).
-            java.util.Arrays.fill(qkv[0], 0f);
-            for (int key = 0; key < SEQ_LEN; key++) {
-                qkv[2][at(key, 0, 1)] = 3e37f;
+    void valuesWhoseWeightedSumPassesFloat32GiveTheirMean() {
+        float[][] qkv = inputs();
+        java.util.Arrays.fill(qkv[0], 0f);
+        for (int key = 0; key < SEQ_LEN; key++) {
+            qkv[2][at(key, 0, 1)] = 3e37f;
+        }
+        // Equal weights; row 11's twelve keys sum to 3.6e38, beyond 3.4e38; every row's mean is 3e37.
+        java.util.List<AttentionOutput> outs = new java.util.ArrayList<>();
+        for (int blockSize : new int[] {1, 8, 64}) {
+            for (int chunk : new int[] {1, 2, 64}) {
+                outs.add(SparseForward.forward(qkv[0], qkv[1], qkv[2], 2,
+                        BlockLayout.of(Pattern.local(20), SEQ_LEN, blockSize, HEADS), HEAD_DIM, 1f, chunk));
             }
-            InvalidInputException e = assertThrows(InvalidInputException.class, () -> attention.apply(qkv));
-            assertTrue(e.getMessage().startsWith("v: the output of batch 1, row 11, head 0 overflows float32"
-                    + " (feature 1 is Infinity)"), e.getMessage());
+        }
+        outs.add(DENSE.apply(qkv));
+        for (AttentionOutput out : outs) {
+            for (int row = 0; row < SEQ_LEN; row++) {
+                assertEquals(3e37f, out.output()[at(row, 0, 1)], 3e31f, "row " + row);
+            }
+        }
+    }
+
+    /** q . k beyond float32 with a scale that brings the score within it: the scaled score counts. */
+    @Test
+    void aProductBeyondFloat32ThatTheScaleBringsWithinItIsComputed() {
+        float[][] qkv = inputs();
+        qkv[0][at(25, 1, 0)] = 2e19f;
+        qkv[1][at(25, 1, 0)] = 2e19f;
+        AttentionOutput sparse = SparseForward.forward(qkv[0], qkv[1], qkv[2], 2,
+                BlockLayout.of(Pattern.local(20), SEQ_LEN, 8, HEADS), HEAD_DIM, 0.125f, 2);
+        AttentionOutput dense = DenseAttention.compute(qkv[0], qkv[1], qkv[2], 2, SEQ_LEN, HEADS, HEAD_DIM,
+                Pattern.local(20), 0.125f);
+        for (AttentionOutput out : java.util.List.of(sparse, dense)) {
+            // Row 25's own key scores 5e37 and takes all the weight: its value, and lse 5e37.
+            for (int d = 0; d < HEAD_DIM; d++) {
+                assertEquals(qkv[2][at(25, 1, d)], out.output()[at(25, 1, d)], 1e-6f);
+            }
+            assertEquals(5e37f, out.logSumExp()[(HEADS + 1) * SEQ_LEN + 25], 5e31f);
         }
     }
 
