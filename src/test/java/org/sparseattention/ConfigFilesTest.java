@@ -145,6 +145,26 @@ class ConfigFilesTest {
         assertTrue(layout.toSerializable(event(plain)).endsWith(": " + plain + "\n"), "a message without frames is kept");
     }
 
+    /** A task failed on bad input: its "Lost task" warning only repeats the run's last line, and is left out. */
+    @Test
+    void theConsoleLeavesOutTheLostTaskWarningOfBadInputOnly() throws Exception {
+        Properties log = properties("conf/log4j2.properties");
+        assertEquals("org.apache.spark.scheduler.TaskSetManager", log.getProperty("logger.tasks.name"));
+        org.apache.logging.log4j.core.Filter filter = org.apache.logging.log4j.core.filter.RegexFilter.createFilter(
+                log.getProperty("logger.tasks.filter.badinput.regex"), null, false,
+                org.apache.logging.log4j.core.Filter.Result.valueOf(log.getProperty("logger.tasks.filter.badinput.onMatch")),
+                org.apache.logging.log4j.core.Filter.Result.valueOf(
+                        log.getProperty("logger.tasks.filter.badinput.onMismatch")));
+        String badInput = "Lost task 0.0 in stage 0.0 (TID 0) (localhost executor driver):"
+                + " org.sparseattention.errors.InvalidInputException: --q file:/x/q.npy: non-finite value NaN at batch 0,"
+                + " row 10, feature 3\n\tat org.sparseattention.job.UnitRunner.read(UnitRunner.java:297)\n\t...";
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.DENY, filter.filter(event(badInput)));
+        String other = "Lost task 0.0 in stage 0.0 (TID 0): java.lang.IllegalStateException: bad\n\tat a.B.m(B.java:1)";
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL, filter.filter(event(other)));
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL,
+                filter.filter(event("Task 0 in stage 0.0 failed 1 times; aborting job")));
+    }
+
     private static LogEvent event(String message) {
         return Log4jLogEvent.newBuilder().setLoggerName("org.apache.spark.scheduler.TaskSetManager")
                 .setLevel(Level.WARN).setMessage(new SimpleMessage(message)).build();
