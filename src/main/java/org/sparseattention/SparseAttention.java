@@ -20,6 +20,9 @@ import org.sparseattention.layout.Patterns;
  * they are computed in float32, and outputs are float32 arrays of the input's shape.
  */
 public final class SparseAttention {
+    /** The tool's name and version, as {@code --version} prints it and the outputs record it. */
+    public static final String VERSION = "sparse-attention 0.1.0";
+
     private final int heads;
     private final Pattern pattern;
     private final int blockSize;

@@ -210,6 +210,7 @@ final class BenchCommand implements Callable<Integer> {
                 });
                 double accounted = phases.values().stream().mapToDouble(x -> (Double) x).sum();
                 line.append(String.format(Locale.ROOT, " other %.3f (%.0f%%)", total - accounted, 100 * (total - accounted) / total));
+                phases.put("other", total - accounted);
                 System.out.println(line);
                 row.put("thread_seconds_by_phase", phases);
             }
@@ -217,13 +218,18 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (json != null) {
             Map<String, Object> root = new LinkedHashMap<>();
+            root.put("version", Main.VERSION);
             root.put("ceiling_gflops", ceiling);
+            root.put("ceiling_size", ceilingSize);
             root.put("cores", Runtime.getRuntime().availableProcessors());
             root.put("threads", workers);
             root.put("heads", heads);
             root.put("head_dim", headDim);
             root.put("block_size", blockSize);
             root.put("local_ctx", context);
+            root.put("num_verts", numVerts);
+            root.put("vertsize", vertsize);
+            root.put("repetitions", repetitions);
             root.put("patterns", rows);
             byte[] figures = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(root);
             Main.warnLeftOver(storage.writeWhole("--json ", List.of(json), overwrite, (file, out) -> out.write(figures)));

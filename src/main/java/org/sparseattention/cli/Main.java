@@ -32,7 +32,7 @@ import picocli.CommandLine.Model.OptionSpec;
         subcommands = {RunCommand.class, LayoutCommand.class, GenerateCommand.class, BenchCommand.class,
             VerifyCommand.class})
 public final class Main {
-    static final String VERSION = "sparse-attention 0.1.0";
+    static final String VERSION = org.sparseattention.SparseAttention.VERSION;
     public static final int BAD_INPUT = 2;
     public static final int FAILED = 1;
     /** System property naming a properties file of option defaults (keys: long option names). */

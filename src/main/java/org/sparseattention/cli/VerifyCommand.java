@@ -67,7 +67,8 @@ final class VerifyCommand implements Callable<Integer> {
                         + " (tolerance %.3g)%n", pattern.mode, batch, seqLen, pattern.heads, headDim, pattern.blockSize,
                 outputError, lseError, tolerance);
         if (!(outputError <= tolerance && lseError <= tolerance)) {
-            throw new SparseAttentionException("the kernel differs from the float64 reference by more than " + tolerance);
+            throw new SparseAttentionException(String.format(Locale.ROOT,
+                    "the kernel differs from the float64 reference by more than the tolerance %.3g", tolerance));
         }
         return 0;
     }

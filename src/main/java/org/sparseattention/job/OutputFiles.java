@@ -248,6 +248,9 @@ final class OutputFiles {
         inputs.put("v", s.v());
         root.put("inputs", inputs);
         root.put("max_key_blocks", s.maxKeyBlocks());
+        root.put("shard_rows", s.shardRows());
+        root.put("allow_nonfinite", s.allowNonfinite());
+        root.put("tool", org.sparseattention.SparseAttention.VERSION);
         List<Map<String, Object>> list = new ArrayList<>();
         for (Shard shard : shards) {
             Map<String, Object> entry = new LinkedHashMap<>();

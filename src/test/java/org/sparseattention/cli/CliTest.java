@@ -59,6 +59,12 @@ class CliTest {
         JsonNode root = new ObjectMapper().readTree(json.toFile());
         double ceiling = root.get("ceiling_gflops").asDouble();
         assertTrue(ceiling > 0, o.out());
+        // Everything the figures depend on, so that runs with other settings can be told apart.
+        assertEquals(Main.VERSION, root.get("version").asText());
+        assertEquals(128, root.get("ceiling_size").asInt());
+        assertEquals(4, root.get("num_verts").asInt());
+        assertEquals(1, root.get("vertsize").asInt());
+        assertEquals(1, root.get("repetitions").asInt());
         JsonNode patterns = root.get("patterns");
         String[] names = {"local", "strided", "local+strided", "fixed", "all"};
         assertEquals(names.length, patterns.size());
@@ -71,6 +77,7 @@ class CliTest {
             assertEquals(row.get("useful_gflop").asDouble() / seconds, row.get("gflops").asDouble(), 1e-9 * ceiling);
             assertEquals(row.get("gflops").asDouble() / ceiling, row.get("ratio").asDouble(), 1e-9);
             row.get("thread_seconds_by_phase").forEach(phase -> assertTrue(phase.asDouble() >= 0, row.toString()));
+            assertTrue(row.get("thread_seconds_by_phase").has("other"), "the profile's line has it: " + row);
             assertTrue(o.out().contains(String.format("%-16s %9d", names[p], row.get("seq_len").asInt())), o.out());
         }
         // local: query i has min(i + 1, l) keys; each pair costs 4 D useful flops, in each of 4 heads.

@@ -100,7 +100,11 @@ class LocalJobTest {
         long expectedPairs = Planner.layout(settings, shape).stats().totalAllowedPairs() * B;
         assertEquals(4.0 * D * expectedPairs / 1e9, summary.usefulGflop(), 1e-12, "useful work counted once");
         assertTrue(Files.exists(out.resolve("result/_SUCCESS")));
-        assertTrue(Files.exists(out.resolve("result/manifest.json")));
+        com.fasterxml.jackson.databind.JsonNode manifest = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(out.resolve("result/manifest.json").toFile());
+        assertEquals(org.sparseattention.SparseAttention.VERSION, manifest.get("tool").asText());
+        assertEquals(settings.shardRows(), manifest.get("shard_rows").asInt());
+        assertFalse(manifest.get("allow_nonfinite").asBoolean());
     }
 
     /**
