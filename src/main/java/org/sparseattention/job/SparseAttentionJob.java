@@ -250,6 +250,8 @@ public final class SparseAttentionJob {
                             shape, storage.value(), pairs::add, times));
                 });
             } else {
+                // Stages are named by their call sites: the stage lines then say what each stage does.
+                spark.setCallSite("shuffled units");
                 JavaRDD<List<WorkUnit>> groups = spark.parallelize(plan.partitions(), plan.partitions().size());
                 JavaPairRDD<Integer, Iterable<Piece>> pieces = groups
                         .flatMapToPair(units -> new UnitTask(settings, shape, units, storage.value(), times))
@@ -274,6 +276,7 @@ public final class SparseAttentionJob {
             output.setBoolean(ShardOutputFormat.WRITE_LSE, settings.lse());
             output.setInt(ShardOutputFormat.HEADS, shape.heads());
             spark.setJobDescription("compute " + plan.units().size() + " units, write " + shards + " shards");
+            spark.setCallSite("shard tasks");
             results.saveAsNewAPIHadoopFile(location.staging().toString(), Integer.class, ShardResult.class,
                     ShardOutputFormat.class, output);
             spark.setJobDescription(null);
@@ -320,6 +323,7 @@ public final class SparseAttentionJob {
             }
             spark.sc().removeSparkListener(stageTimes);
             spark.clearJobGroup();
+            spark.clearCallSite();
         }
     }
 

@@ -101,6 +101,10 @@ class LauncherTest {
                 "SPARSE_ATTENTION_JAVA_OPTS", "-Xmx1g -Xlog:class+load=info:file=" + classes), run(dir, dir.resolve("out2")));
         assertEquals(0, second.status(), second.log());
         assertFalse(second.log().contains("preparing the class-data archive"), second.log());
+        // Into a file: the stage lines, named by what they run, and no progress bar's redraws.
+        assertTrue(second.log().contains("stage 0 (shuffled units): ") && second.log().contains("stage 1 (shard tasks): "),
+                second.log());
+        assertFalse(second.log().contains("[Stage ") || second.log().contains("\r"), second.log());
         assertEquals(List.of(made.get(0)), names(archives));
         assertEquals(modified, Files.getLastModifiedTime(archive).toMillis(), "the archive was made again");
         List<String> loaded = Files.readAllLines(classes);
