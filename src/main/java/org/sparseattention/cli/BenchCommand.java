@@ -218,7 +218,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (json != null) {
             Map<String, Object> root = new LinkedHashMap<>();
-            root.put("version", Main.VERSION);
+            root.put("tool", Main.VERSION);
             root.put("ceiling_gflops", ceiling);
             root.put("ceiling_size", ceilingSize);
             root.put("cores", Runtime.getRuntime().availableProcessors());

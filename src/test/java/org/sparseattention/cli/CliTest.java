@@ -60,7 +60,7 @@ class CliTest {
         double ceiling = root.get("ceiling_gflops").asDouble();
         assertTrue(ceiling > 0, o.out());
         // Everything the figures depend on, so that runs with other settings can be told apart.
-        assertEquals(Main.VERSION, root.get("version").asText());
+        assertEquals(Main.VERSION, root.get("tool").asText());
         assertEquals(128, root.get("ceiling_size").asInt());
         assertEquals(4, root.get("num_verts").asInt());
         assertEquals(1, root.get("vertsize").asInt());
