@@ -179,8 +179,14 @@ public final class SparseAttentionJob {
             } catch (IOException | RuntimeException e) {
                 throw new InvalidInputException("could not read the Spark settings file " + settings + ": " + e);
             }
-            // As spark-submit reads its --properties-file: values trimmed.
-            for (String key : file.stringPropertyNames()) {
+            // As spark-submit reads its --properties-file: values trimmed, keys that name no Spark
+            // setting left out with a warning (a mistyped key Spark cannot tell from a new one).
+            for (String key : new java.util.TreeSet<>(file.stringPropertyNames())) {
+                if (!key.strip().startsWith("spark.")) {
+                    System.err.println("warning: " + settings + ": '" + key.strip() + "' is no Spark setting (those"
+                            + " start with 'spark.'); ignored");
+                    continue;
+                }
                 conf.setIfMissing(key.strip(), file.getProperty(key).strip());
             }
         }

@@ -63,6 +63,20 @@ class EmbeddedConfTest {
         assertEquals("false", fromFile.get("spark.shuffle.compress"));
         assertEquals("127.0.0.1", fromFile.get("spark.driver.host"));
         assertEquals("local[3]", SparseAttentionJob.embeddedConf("test", "local[3]", file.toString()).get("spark.master"));
+        Path other = Files.writeString(dir.resolve("other.properties"), "shuffle.compress=false\nspark.task.cpus=1\n");
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
+        SparkConf withOther;
+        try {
+            System.setErr(new java.io.PrintStream(warnings, true));
+            withOther = SparseAttentionJob.embeddedConf("test", null, other.toString());
+        } finally {
+            System.setErr(err);
+        }
+        assertTrue(warnings.toString().contains("warning: " + other + ": 'shuffle.compress' is no Spark setting"),
+                warnings.toString());
+        assertFalse(withOther.contains("shuffle.compress"));
+        assertEquals("1", withOther.get("spark.task.cpus"));
         Path missing = dir.resolve("none.properties");
         InvalidInputException e = assertThrows(InvalidInputException.class,
                 () -> SparseAttentionJob.embeddedConf("test", null, missing.toString()));
