@@ -59,8 +59,9 @@ final class LayoutCommand implements Callable<Integer> {
         }
         int nb = layout.numBlocks();
         LayoutStats stats = layout.stats();
-        System.out.printf(Locale.ROOT, "layout: mode %s, L=%d, block %d, %d x %d blocks, %d heads, %d frame(s)%n",
-                pattern.mode, seqLen, pattern.blockSize, nb, nb, pattern.heads, layout.frameCount());
+        System.out.printf(Locale.ROOT, "layout: mode %s, L=%d, block %d, %d x %d blocks, %d head%s, %d frame%s%n",
+                pattern.mode, seqLen, pattern.blockSize, nb, nb, pattern.heads, pattern.heads == 1 ? "" : "s",
+                layout.frameCount(), layout.frameCount() == 1 ? "" : "s");
         byte[][][] cells = new byte[pattern.heads][][];
         for (int h = 0; h < pattern.heads; h++) {
             if (!grids) {

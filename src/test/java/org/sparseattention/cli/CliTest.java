@@ -527,6 +527,32 @@ class CliTest {
         assertFalse(Files.exists(dir.resolve("out")));
     }
 
+    /** The README's `layout` example is what the command prints (its "..." lines stand for rows left out). */
+    @Test
+    void theReadmesLayoutExampleIsWhatLayoutPrints() throws IOException {
+        String readme = Files.readString(Path.of("README.md"));
+        String prompt = "$ jobs/sparse-attention layout ";
+        int start = readme.indexOf(prompt);
+        assertTrue(start >= 0, "the README shows a layout command");
+        List<String> shown = List.of(readme.substring(start, readme.indexOf("```", start)).split("\n"));
+        String[] command = shown.get(0).substring("$ jobs/sparse-attention ".length()).split(" ");
+        Outcome o = run(command);
+        assertEquals(0, o.status(), o.err());
+        List<String> printed = List.of(o.out().split("\n"));
+        int at = 0;
+        for (String line : shown.subList(1, shown.size())) {
+            if (line.strip().equals("...")) {
+                // Rows left out: skip to the next head's line.
+                while (at < printed.size() && !printed.get(at).startsWith("head ")) {
+                    at++;
+                }
+                continue;
+            }
+            assertTrue(at < printed.size(), "the README shows more than is printed: " + line);
+            assertEquals(line, printed.get(at++));
+        }
+    }
+
     /** A mistyped option: the error and where the usage is; a defaults file's bad value or key is named. */
     @Test
     void optionErrorsNameTheOptionAndTheDefaultsFile() throws IOException {
