@@ -51,6 +51,19 @@ final class OutputLocation {
     /** Set when the JVM began to shut down (Ctrl-C, SIGTERM) before the output was in place. */
     private boolean abandoned;
     private final Runnable onShutdown = this::shutDown;
+    /**
+     * Before Spark stops (its hook runs at {@link FileSystem#SHUTDOWN_HOOK_PRIORITY} + 30), the
+     * logging of Spark and of Hadoop's output committer is turned off: stopping under running
+     * tasks, Spark logs their rejected status updates and vanished broadcasts with traces, and the
+     * committer the files those tasks still write as it aborts, while {@link #onShutdown} says in
+     * one line what became of --out (and deletes what they wrote).
+     */
+    private static final Runnable QUIET_SPARK = () -> {
+        for (String logger : new String[] {"org.apache.spark", "org.apache.hadoop.mapreduce",
+            "org.apache.hadoop.fs.FileUtil"}) {
+            org.apache.logging.log4j.core.config.Configurator.setLevel(logger, org.apache.logging.log4j.Level.OFF);
+        }
+    };
 
     /** For {@code --out} {@code outUri}, which existed when the run checked it or not ({@code existedAtStart}). */
     OutputLocation(String outUri, Configuration configuration, boolean existedAtStart) throws IOException {
@@ -86,6 +99,7 @@ final class OutputLocation {
         // Longer than Hadoop's default of 30 s: a rename on an object store copies.
         ShutdownHookManager.get().addShutdownHook(onShutdown, FileSystem.SHUTDOWN_HOOK_PRIORITY + 5, 10, TimeUnit.MINUTES);
         guarded = true;
+        ShutdownHookManager.get().addShutdownHook(QUIET_SPARK, FileSystem.SHUTDOWN_HOOK_PRIORITY + 35);
     }
 
     /** Set once {@link #guard} has registered the shutdown hook (a shutdown already begun refuses it). */
@@ -94,6 +108,7 @@ final class OutputLocation {
     /** Ends {@link #guard}. */
     void release() {
         try {
+            ShutdownHookManager.get().removeShutdownHook(QUIET_SPARK);
             ShutdownHookManager.get().removeShutdownHook(onShutdown);
         } catch (IllegalStateException shuttingDown) {
             // The hook, if it was registered, runs or has run, and says what became of --out.
