@@ -94,7 +94,7 @@ public final class SparseAttention {
      */
     public static INDArray attentionImpl(INDArray q, INDArray k, INDArray v, int heads, String attnMode,
             int localAttnCtx) {
-        if (attnMode != null && Arrays.stream(attnMode.split("[+,]")).map(String::trim).anyMatch("fixed"::equals)) {
+        if (attnMode != null && Patterns.names(attnMode).contains("fixed")) {
             throw new InvalidInputException("attnMode '" + attnMode + "' uses fixed, which depends on the block size:"
                     + " call attentionImpl(q, k, v, heads, attnMode, localAttnCtx, blockSize, numVerts, vertsize)");
         }

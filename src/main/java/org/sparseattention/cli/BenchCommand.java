@@ -246,7 +246,7 @@ final class BenchCommand implements Callable<Integer> {
 
     /** Returns the length pattern {@code mode} runs at: {@code --all-seq-len} for `all` and unions with it. */
     private int lengthOf(String mode) {
-        return java.util.Arrays.asList(mode.split("\\+")).contains("all") ? allSeqLen : seqLen;
+        return Patterns.names(mode).contains("all") ? allSeqLen : seqLen;
     }
 
     /** Runs every pattern once on a short sequence, so that timed runs meet compiled code. */

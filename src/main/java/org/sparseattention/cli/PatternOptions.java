@@ -1,5 +1,6 @@
 package org.sparseattention.cli;
 
+import org.sparseattention.layout.Patterns;
 import org.sparseattention.plan.JobSettings;
 import picocli.CommandLine.Option;
 
@@ -42,10 +43,9 @@ final class PatternOptions {
 
     /** {@link #noteDenseLocal()} for {@code mode} (patterns joined by {@code +} or {@code ,}) and {@code localCtx}. */
     static void noteDenseLocal(String mode, int localCtx) {
-        java.util.List<String> names = java.util.Arrays.stream(mode.split("[+,]", -1)).map(String::trim).toList();
+        java.util.List<String> names = Patterns.names(mode);
         // A mode that does not parse gets its error, not this note first.
-        boolean wellFormed = names.stream().allMatch(java.util.Set.of("all", "local", "strided", "fixed")::contains);
-        if (wellFormed && names.contains("local") && localCtx <= 0) {
+        if (Patterns.NAMES.containsAll(names) && names.contains("local") && localCtx <= 0) {
             System.err.println("note: --local-ctx " + localCtx + ": 'local' attends every earlier position, as 'all'"
                     + " does (dense, quadratic in the length)");
         }

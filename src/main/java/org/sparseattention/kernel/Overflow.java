@@ -1,9 +1,6 @@
 package org.sparseattention.kernel;
 
 import java.util.Locale;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 import org.sparseattention.errors.InvalidInputException;
 
 /**
@@ -19,7 +16,6 @@ import org.sparseattention.errors.InvalidInputException;
  * @param value the value that is not finite
  */
 public record Overflow(int row, int head, int feature, float value) {
-    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
 
     /**
      * Returns the first row and head of {@code rows} rows whose log-sum-exp ({@code [rows][heads]}
@@ -29,7 +25,8 @@ public record Overflow(int row, int head, int feature, float value) {
     public static Overflow find(float[] output, int outputOffset, float[] logSumExp, int rows, int heads,
             int headDim) {
         int rowLength = heads * headDim;
-        if (allFinite(logSumExp, 0, rows * heads) && allFinite(output, outputOffset, rows * rowLength)) {
+        if (TileMath.allFinite(logSumExp, 0, rows * heads)
+                && TileMath.allFinite(output, outputOffset, rows * rowLength)) {
             return null;
         }
         for (int r = 0; r < rows; r++) {
@@ -61,11 +58,13 @@ public record Overflow(int row, int head, int feature, float value) {
         for (int b = 0; b < out.batch(); b++) {
             int base = b * rows * rowLength;
             int lseBase = b * heads * rows;
-            if (allFinite(out.logSumExp(), lseBase, heads * rows) && allFinite(out.output(), base, rows * rowLength)) {
+            if (TileMath.allFinite(out.logSumExp(), lseBase, heads * rows)
+                    && TileMath.allFinite(out.output(), base, rows * rowLength)) {
                 continue;
             }
             int length = rows * rowLength;
-            if (!allFinite(q, base, length) || !allFinite(k, base, length) || !allFinite(v, base, length)) {
+            if (!TileMath.allFinite(q, base, length) || !TileMath.allFinite(k, base, length)
+                    || !TileMath.allFinite(v, base, length)) {
                 continue;
             }
             byRow = byRow == null ? new float[rows * heads] : byRow;
@@ -79,22 +78,6 @@ public record Overflow(int row, int head, int feature, float value) {
                 throw found.error(b, found.row(), "q, k", "v", "scale", scale);
             }
         }
-    }
-
-    /** Returns whether {@code values[from, from + length)} are all finite. */
-    static boolean allFinite(float[] values, int from, int length) {
-        // x - x is 0 for a finite x and NaN otherwise; the sum of those stays 0 only if all are.
-        FloatVector any = FloatVector.zero(SPECIES);
-        int i = from;
-        for (int bound = from + SPECIES.loopBound(length); i < bound; i += SPECIES.length()) {
-            FloatVector x = FloatVector.fromArray(SPECIES, values, i);
-            any = any.add(x.sub(x));
-        }
-        float tail = 0;
-        for (; i < from + length; i++) {
-            tail += values[i] - values[i];
-        }
-        return any.reduceLanes(VectorOperators.ADD) + tail == 0;
     }
 
     /**

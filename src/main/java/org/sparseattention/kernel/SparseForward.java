@@ -155,7 +155,7 @@ public final class SparseForward {
                 pool.shutdownNow();
             }
         }
-        boolean nonFinite = !Overflow.allFinite(logSumExp, 0, logSumExp.length);
+        boolean nonFinite = !TileMath.allFinite(logSumExp, 0, logSumExp.length);
         for (BlockSparseKernel kernel : kernels) {
             nonFinite |= kernel.sawNonFinite();
         }

@@ -418,16 +418,31 @@ final class TileMath {
         return true;
     }
 
-    /** Returns whether any of the first {@code columns} columns of a transposed output is NaN or infinite. */
-    static boolean hasNonFinite(float[] output, int ld, int depth, int columns) {
-        // x - x is 0 for a finite x and NaN otherwise: one vector pass over all columns (padding
-        // included) clears the common case; only a hit is checked column by column.
+    /**
+     * Returns whether {@code values[from, from + length)} are all finite: {@code x - x} is 0 for a
+     * finite {@code x} and NaN otherwise, so one vector pass of subtractions and additions tells.
+     * (The reader of input files has its own, {@code NpyFile.firstNonFinite}: the kernel does not
+     * depend on the file layer.)
+     */
+    static boolean allFinite(float[] values, int from, int length) {
         FloatVector any = FloatVector.zero(SPECIES);
-        for (int i = 0; i < depth * ld; i += LANES) {
-            FloatVector x = FloatVector.fromArray(SPECIES, output, i);
+        int i = from;
+        for (int bound = from + SPECIES.loopBound(length); i < bound; i += LANES) {
+            FloatVector x = FloatVector.fromArray(SPECIES, values, i);
             any = any.add(x.sub(x));
         }
-        if (any.reduceLanes(jdk.incubator.vector.VectorOperators.ADD) == 0f) {
+        float tail = 0;
+        for (; i < from + length; i++) {
+            tail += values[i] - values[i];
+        }
+        return any.reduceLanes(jdk.incubator.vector.VectorOperators.ADD) + tail == 0;
+    }
+
+    /** Returns whether any of the first {@code columns} columns of a transposed output is NaN or infinite. */
+    static boolean hasNonFinite(float[] output, int ld, int depth, int columns) {
+        // One pass over all columns (padding included) clears the common case; only a hit is
+        // checked column by column.
+        if (allFinite(output, 0, depth * ld)) {
             return false;
         }
         for (int d = 0; d < depth; d++) {

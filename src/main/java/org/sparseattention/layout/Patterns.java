@@ -38,6 +38,17 @@ public final class Patterns {
         return perHead.size() == 1 ? perHead.get(0) : new PerHeadPattern(perHead);
     }
 
+    /** The elementary patterns' names, as {@link #parse} takes them. */
+    public static final java.util.Set<String> NAMES = java.util.Set.of("all", "local", "strided", "fixed");
+
+    /**
+     * Returns the names in {@code mode} as {@link #parse} reads them (split at {@code +} and
+     * {@code ,}, spaces left out; an empty part as an empty name), without checking them.
+     */
+    public static List<String> names(String mode) {
+        return java.util.Arrays.stream(mode.split("[+,]", -1)).map(String::trim).toList();
+    }
+
     /**
      * Returns {@code mode}, which {@link #parse} accepts, as the results record it: without the
      * spaces around its names ({@code "local, strided"} is {@code "local,strided"}).
