@@ -98,8 +98,21 @@ final class BenchCommand implements Callable<Integer> {
         JobSettings.atLeastOne("--all-seq-len", allSeqLen);
         JobSettings.atLeastOne("--ceiling-size", ceilingSize);
         JobSettings.atLeastOne("--block-size", blockSize);
-        if (threads < 0) {
-            throw new InvalidInputException("--threads must be >= 0 (0: all cores), got " + threads);
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (threads < 0 || threads > cores) {
+            // More threads than cores would measure the threads' contention, not the kernel.
+            throw new InvalidInputException("--threads must be between 0 (all cores) and the " + cores
+                    + " cores of this machine, got " + threads);
+        }
+        int workers = threads > 0 ? threads : cores;
+        // The ceiling's operands: three n x n float32 matrices per thread, off the heap, in ND4J's memory.
+        arrayLength("--ceiling-size x --ceiling-size", ceilingSize, ceilingSize);
+        long ceilingBytes = 3L * workers * ceilingSize * ceilingSize * Float.BYTES;
+        long offHeap = org.bytedeco.javacpp.Pointer.maxBytes();
+        if (offHeap > 0 && ceilingBytes > offHeap) {
+            throw new InvalidInputException("--ceiling-size " + ceilingSize + ": the ceiling's products need " + ceilingBytes
+                    + " bytes (3 x " + workers + " threads x " + ceilingSize + "^2 float32), ND4J may use " + offHeap
+                    + " (-Dorg.bytedeco.javacpp.maxbytes); choose a smaller size");
         }
         // " local, all" as "local,all": `all` runs at --all-seq-len whatever the spacing.
         patterns = patterns.stream().map(Patterns::canonical).toList();
@@ -113,11 +126,21 @@ final class BenchCommand implements Callable<Integer> {
                 boolean listed = !spec.commandLine().getParseResult().hasMatchedOption("--patterns")
                         && String.join(",", patterns).equals(defaults);
                 // The item is named here: the mode's own prefix would name an option bench does not have.
-                String problem = e.getMessage().replace(Patterns.PREFIX + "'" + mode + "': ", "");
+                // Its , lists patterns: a per-head mix is not one of bench's items.
+                String problem = e.getMessage().replace(Patterns.PREFIX + "'" + mode + "': ", "")
+                        .replace(Patterns.JOINERS, ", joined by + (union)");
                 throw new InvalidInputException("--patterns '" + mode + "'" + (listed ? " (of the default list "
                         + defaults + ")" : "") + ": " + problem, e);
             }
-            arrayLength("--seq-len x --heads x --head-dim for '" + mode + "'", length, heads, headDim);
+            long values = arrayLength("--seq-len x --heads x --head-dim for '" + mode + "'", length, heads, headDim);
+            // q, k, v and the output, and the log-sum-exps: on the heap, with the kernel's scratch beside them.
+            long bytes = (4 * values + (long) heads * length) * Float.BYTES;
+            if (bytes > Runtime.getRuntime().maxMemory()) {
+                throw new InvalidInputException("--patterns '" + mode + "' at L=" + length + ": q, k, v and the output"
+                        + " need " + bytes + " bytes, more than the " + Runtime.getRuntime().maxMemory()
+                        + " bytes of this JVM's heap (-Xmx; SPARSE_ATTENTION_JAVA_OPTS for jobs/sparse-attention);"
+                        + " choose a shorter --seq-len");
+            }
         }
         // The launcher's file system settings, only for a file to write.
         HadoopStorage storage = json == null ? null : SparseAttentionJob.launcherStorage();
@@ -127,7 +150,6 @@ final class BenchCommand implements Callable<Integer> {
             System.err.println("note: --overwrite does nothing without --json");
         }
         PatternOptions.noteDenseLocal(String.join(",", patterns), context);
-        int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         System.out.printf(Locale.ROOT, "machine: %d cores, %s; %d kernel threads%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("os.arch"), workers);
         try {

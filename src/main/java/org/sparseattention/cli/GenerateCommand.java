@@ -60,7 +60,9 @@ final class GenerateCommand implements Callable<Integer> {
         // not at all, and an interrupted run leaves no file that looks complete.
         List<String> targets = new ArrayList<>();
         for (String name : new String[] {"q.npy", "k.npy", "v.npy"}) {
-            targets.add(new Path(out, name).toString());
+            // Joined as text: Hadoop's Path(parent, child) would drop a `..` of --out with the name before it,
+            // where the storage resolves it as the operating system does (link/.. is the link target's parent).
+            targets.add(out.endsWith("/") ? out + name : out + "/" + name);
             storage.checkWritable("--out ", targets.get(targets.size() - 1), overwrite);
         }
         long[] shape = {batch, seqLen, dim};

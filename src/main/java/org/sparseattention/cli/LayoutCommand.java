@@ -62,16 +62,16 @@ final class LayoutCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "layout: mode %s, L=%d, block %d, %d x %d blocks, %d head%s, %d frame%s%n",
                 pattern.mode, seqLen, pattern.blockSize, nb, nb, pattern.heads, pattern.heads == 1 ? "" : "s",
                 layout.frameCount(), layout.frameCount() == 1 ? "" : "s");
-        byte[][][] cells = new byte[pattern.heads][][];
         for (int h = 0; h < pattern.heads; h++) {
             if (!grids) {
                 System.out.printf(Locale.ROOT, "head %d: %d tiles computed, %d of them full; %d allowed pairs%n", h,
                         stats.tiles()[h], stats.fullTiles()[h], stats.allowedPairs()[h]);
                 continue;
             }
-            cells[h] = layout.originalGrid(h);
+            // One head's grid at a time (nb^2 bytes each): every head's at once could pass the heap.
+            byte[][] cells = layout.originalGrid(h);
             long covered = 0;
-            for (byte[] row : cells[h]) {
+            for (byte[] row : cells) {
                 for (byte cell : row) {
                     covered += cell != 0 ? 1 : 0;
                 }
@@ -81,7 +81,7 @@ final class LayoutCommand implements Callable<Integer> {
                     100.0 * covered / ((double) nb * nb), stats.tiles()[h], stats.fullTiles()[h],
                     stats.allowedPairs()[h]);
             if (nb <= MAX_PRINTED_BLOCKS) {
-                for (byte[] row : cells[h]) {
+                for (byte[] row : cells) {
                     StringBuilder line = new StringBuilder("  ");
                     for (byte cell : row) {
                         line.append(cell == 2 ? '#' : cell == 1 ? '+' : '.');
@@ -100,8 +100,8 @@ final class LayoutCommand implements Callable<Integer> {
             // Written beside the file and renamed over it: an existing file is replaced whole or not at all.
             List<org.apache.hadoop.fs.Path> leftOver = storage.writeWhole("--npy ", List.of(npy), overwrite, (file, out) -> {
                 out.write(NpyWriter.header("|u1", new long[] {pattern.heads, nb, nb}));
-                for (byte[][] grid : cells) {
-                    for (byte[] row : grid) {
+                for (int h = 0; h < pattern.heads; h++) {
+                    for (byte[] row : layout.originalGrid(h)) {
                         out.write(row);
                     }
                 }

@@ -173,8 +173,12 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
                 throw bad(file, "header", "a quoted key", "'" + abbreviate(body.substring(at)) + "'");
             }
             int keyEnd = body.indexOf(quote, at + 1);
-            int colon = keyEnd < 0 ? -1 : body.indexOf(':', keyEnd);
-            if (colon < 0) {
+            int colon = keyEnd < 0 ? -1 : keyEnd + 1;
+            while (colon >= 0 && colon < body.length() && Character.isWhitespace(body.charAt(colon))) {
+                colon++;
+            }
+            // Only spaces between a key and its colon, as Python reads a dict.
+            if (colon < 0 || colon >= body.length() || body.charAt(colon) != ':') {
                 throw bad(file, "header", "key: value", "'" + abbreviate(body.substring(at)) + "'");
             }
             String key = body.substring(at + 1, keyEnd);
@@ -234,7 +238,8 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
             if (size.endsWith("L")) {
                 size = size.substring(0, size.length() - 1);
             }
-            if (size.isEmpty() || !size.chars().allMatch(Character::isDigit)) {
+            // ASCII digits only: Character.isDigit also takes other scripts' digits, which NumPy refuses.
+            if (size.isEmpty() || !size.chars().allMatch(c -> c >= '0' && c <= '9')) {
                 throw bad(file, "shape", "non-negative integer sizes", value);
             }
             if (size.length() > 18) {

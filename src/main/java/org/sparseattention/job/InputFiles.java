@@ -21,8 +21,16 @@ public final class InputFiles {
     private InputFiles() {
     }
 
-    /** Reads the three headers, checks them against each other and the settings, returns the shape. */
-    public static InputShape check(JobSettings settings, HadoopStorage storage) throws IOException {
+    /** What {@link #check} found: the inputs' shape, and whether {@code --out} existed when it was checked. */
+    public record Checked(InputShape shape, boolean outExisted) {
+    }
+
+    /**
+     * Reads the three headers, checks them against each other and the settings, and checks the
+     * output location; returns the shape and whether the output existed (the one answer that
+     * decides whether {@code --overwrite} may replace it: an output that appears later is not).
+     */
+    public static Checked check(JobSettings settings, HadoopStorage storage) throws IOException {
         NpyHeader q = header(storage, "--q", settings.q());
         NpyHeader k = header(storage, "--k", settings.k());
         NpyHeader v = header(storage, "--v", settings.v());
@@ -48,13 +56,14 @@ public final class InputFiles {
                     + settings.heads() + " = " + shape[2] % settings.heads());
         }
         checkShardSize(settings.shardRows(), shape[1], shape[2]);
+        boolean existed;
         try {
-            checkOutput(settings, storage);
+            existed = checkOutput(settings, storage);
         } catch (SparseAttentionException e) {
             // The file system's own errors (a name node that does not answer) named with the option too.
             throw e.getMessage().startsWith("--out ") ? e : e.naming("--out");
         }
-        return new InputShape((int) shape[0], (int) shape[1], (int) shape[2], settings.heads());
+        return new Checked(new InputShape((int) shape[0], (int) shape[1], (int) shape[2], settings.heads()), existed);
     }
 
     /** Reads the header of input {@code uri} and checks its rank; an error about it names its option too. */
@@ -88,9 +97,10 @@ public final class InputFiles {
 
     /**
      * Refuses an output that exists (without --overwrite, or that is not this tool's to replace),
-     * that contains or lies inside an input, or whose name Hadoop's paths cannot hold.
+     * that contains or lies inside an input, or whose name Hadoop's paths cannot hold; returns
+     * whether it exists.
      */
-    static void checkOutput(JobSettings settings, HadoopStorage storage) throws IOException {
+    static boolean checkOutput(JobSettings settings, HadoopStorage storage) throws IOException {
         Path out = storage.path("--out ", settings.out());
         if (out.getName().contains(":")) {
             // Hadoop reads a ':' in a path's last name as a URI scheme: its staging directory
@@ -113,18 +123,26 @@ public final class InputFiles {
                         + ": the output directory must be outside every input path");
             }
         }
-        if (storage.exists(settings.out())) {
+        boolean exists = storage.exists(settings.out());
+        if (exists) {
             if (!settings.overwrite()) {
                 throw new InvalidInputException("--out " + settings.out()
                         + " already exists: choose another directory or pass --overwrite to replace it");
             }
-            String refused = whyNotReplaceable(storage.fileSystem(settings.out()), out);
+            String refused;
+            try {
+                refused = whyNotReplaceable(storage.fileSystem(settings.out()), out);
+            } catch (IOException e) {
+                // A directory that cannot be listed, a manifest that cannot be read: not known to be ours.
+                refused = "cannot be read to check that it is an output of this tool (" + e.getMessage() + ")";
+            }
             if (refused != null) {
                 throw new InvalidInputException("--out " + settings.out() + " " + refused
                         + ": not replacing it, even with --overwrite");
             }
         }
         HadoopStorage.checkCanWriteIn("--out " + settings.out(), realOut.getParent());
+        return exists;
     }
 
     /**
@@ -145,6 +163,10 @@ public final class InputFiles {
         for (FileStatus entry : entries) {
             if (!OutputFiles.isOwnName(entry.getPath().getName())) {
                 return "holds " + entry.getPath().getName() + ", which this tool does not write";
+            }
+            // The tool writes files only: a directory of one of its names may hold anything.
+            if (!entry.isFile()) {
+                return "holds " + entry.getPath().getName() + " as a directory, where this tool writes a file";
             }
         }
         Path manifest = new Path(out, OutputFiles.MANIFEST);

@@ -80,12 +80,13 @@ public final class SparseAttentionJob {
      */
     public static Prepared prepare(JobSettings settings, SparkConf conf) throws IOException {
         HadoopStorage storage = storage(conf);
-        InputShape shape = InputFiles.check(settings, storage);
+        InputFiles.Checked checked = InputFiles.check(settings, storage);
+        InputShape shape = checked.shape();
         Planner.layout(settings, shape);
         JobSettings qualified = settings.withLocations(storage.path(settings.q()).toString(),
                 storage.path(settings.k()).toString(), storage.path(settings.v()).toString(),
                 storage.realPath(storage.path(settings.out())).toString());
-        return new Prepared(qualified, shape, storage.exists(qualified.out()));
+        return new Prepared(qualified, shape, checked.outExisted());
     }
 
     /** Returns storage configured with the {@code spark.hadoop.*} entries of {@code conf}. */
@@ -317,6 +318,10 @@ public final class SparseAttentionJob {
                 throw new SparseAttentionException(executors.message, e);
             }
             throw translate(e);
+        } catch (Error e) {
+            // Out of memory in the driver, a class that would not load: the unfinished output goes too.
+            location.discard();
+            throw e;
         } finally {
             spark.sc().removeSparkListener(badInput);
             if (executors != null) {

@@ -96,7 +96,13 @@ final class UnitRunner implements AutoCloseable {
 
     /** Opens an input, refusing one whose shape is not the planned one (replaced while the job ran). */
     private static Tensor open(Storage storage, String option, String uri, InputShape shape) throws IOException {
-        NpyHeader header = NpyFile.readHeader(storage, uri);
+        NpyHeader header;
+        try {
+            header = NpyFile.readHeader(storage, uri);
+        } catch (SparseAttentionException e) {
+            // A file cut short or corrupted after planning: named with its option, as before Spark started.
+            throw e.naming(option);
+        }
         long[] planned = {shape.batch(), shape.seqLen(), shape.features()};
         if (!Arrays.equals(NpyFile.batchShape(header), planned)) {
             throw new InvalidInputException(option + " " + uri + ": field 'shape': expected " + Arrays.toString(planned)

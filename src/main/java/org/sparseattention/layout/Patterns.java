@@ -8,6 +8,8 @@ import org.sparseattention.errors.InvalidInputException;
 public final class Patterns {
     /** How an error about a mode starts, before the mode in quotes: {@code mode (--mode) 'local+': ...}. */
     public static final String PREFIX = "mode (--mode) ";
+    /** How an unknown name's error ends: how names are joined into a mode. */
+    public static final String JOINERS = ", joined by + (union) or , (per head)";
 
     private Patterns() {
     }
@@ -75,7 +77,7 @@ public final class Patterns {
             case "strided" -> Pattern.strided(context);
             case "fixed" -> Pattern.fixed(context, blockSize, numVerts, vertsize);
             default -> throw new InvalidInputException(PREFIX + "'" + mode + "': unknown pattern '" + name
-                    + "', expected all, local, strided or fixed, joined by + (union) or , (per head)");
+                    + "', expected all, local, strided or fixed" + JOINERS);
         };
     }
 }

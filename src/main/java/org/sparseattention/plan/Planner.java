@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Comparator;
 import java.util.List;
+import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
@@ -16,7 +17,24 @@ public final class Planner {
 
     /** Returns the layout of a run. */
     public static BlockLayout layout(JobSettings settings, InputShape shape) {
+        long blockRows = Math.min(settings.blockSize(), shape.seqLen());
+        if (blockRows > maxUnitRows(shape)) {
+            throw new InvalidInputException("--block-size " + settings.blockSize() + ": a block's partial result of "
+                    + blockRows + " rows x (E + heads + 1) = " + blockRows + " x " + pieceRowFloats(shape)
+                    + " float32 values, more than one array of " + (Integer.MAX_VALUE - 8) + " bytes holds (at most "
+                    + maxUnitRows(shape) + " rows at E = " + shape.features() + "); choose a smaller block size");
+        }
         return BlockLayout.of(settings.pattern(), shape.seqLen(), settings.blockSize(), settings.heads());
+    }
+
+    /** Values per row of a unit's partial result as the shuffle carries it: position, outputs, log-sum-exps. */
+    private static long pieceRowFloats(InputShape shape) {
+        return 1L + shape.features() + shape.heads();
+    }
+
+    /** Most query rows of one unit: its partial result, as the shuffle carries it, fits one byte array. */
+    static long maxUnitRows(InputShape shape) {
+        return (Integer.MAX_VALUE - 8L) / (Float.BYTES * pieceRowFloats(shape));
     }
 
     /**
@@ -59,7 +77,7 @@ public final class Planner {
     static Plan plan(JobSettings settings, InputShape shape, int slots, long shuffleBytesPerPartition) {
         BlockLayout layout = layout(settings, shape);
         List<WorkUnit> units = units(layout, shape.batch(), settings.maxKeyBlocks(), settings.unitTiles(),
-                settings.shardRows());
+                settings.shardRows(), maxUnitRows(shape));
         int shards = shape.batch() * shardsPerBatch(shape, settings);
         boolean inPlace = shards >= IN_PLACE_MIN_SHARDS_PER_SLOT * Math.max(1, slots);
         List<List<WorkUnit>> byShard = new ArrayList<>();
@@ -170,9 +188,11 @@ public final class Planner {
      * Returns the units of a layout, in (batch, frame, query block, chunk) order. In the original
      * row order a unit never holds rows of two output shards ({@code shardRows}), and a query block
      * that straddles two shards is a unit of its own, so that every other unit can be computed by
-     * the task that writes its shard.
+     * the task that writes its shard. A unit holds at most {@code maxRows} query rows (from one
+     * block on).
      */
-    static List<WorkUnit> units(BlockLayout layout, int batch, int maxKeyBlocks, int unitTiles, int shardRows) {
+    static List<WorkUnit> units(BlockLayout layout, int batch, int maxKeyBlocks, int unitTiles, int shardRows,
+            long maxRows) {
         List<WorkUnit> units = new ArrayList<>();
         TileList scratch = new TileList();
         for (int b = 0; b < batch; b++) {
@@ -203,7 +223,8 @@ public final class Planner {
                             && shardKey(grid, qb, shardRows) != shardKey(grid, qb - 1, shardRows);
                     boolean full = pending + tiles > unitTiles
                             && (grid.frame().isIdentity() || grid.blockStart(qb) - grid.blockStart(start) >= reorderedRows);
-                    if (qb > start && (full || newShard)) {
+                    boolean tooLong = grid.blockEnd(qb) - grid.blockStart(start) > maxRows;
+                    if (qb > start && (full || newShard || tooLong)) {
                         units.add(new WorkUnit(units.size(), b, f, start, qb, 0, 0, Integer.MAX_VALUE, pending));
                         start = qb;
                         pending = 0;

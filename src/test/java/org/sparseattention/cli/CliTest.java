@@ -154,7 +154,8 @@ class CliTest {
         assertEquals("all", first.get("pattern").asText());
         assertEquals(128, first.get("seq_len").asInt(), "'all' runs at --all-seq-len whatever the spacing");
         String[][] cases = {{"--block-size", "0", "--block-size must be >= 1, got 0"},
-            {"--threads", "-2", "--threads must be >= 0 (0: all cores), got -2"}};
+            {"--threads", "-2", "--threads must be between 0 (all cores) and the "},
+            {"--threads", "1000", "cores of this machine, got 1000"}};
         for (String[] c : cases) {
             Outcome bad = run("bench", "--patterns", "local", c[0], c[1]);
             assertEquals(2, bad.status(), bad.err());
@@ -190,6 +191,19 @@ class CliTest {
         }
         assertTrue(Files.isRegularFile(dir.resolve("gen/v.npy")));
         assertTrue(Files.isRegularFile(dir.resolve("grid.npy")));
+    }
+
+    /** {@code link/..} as --out: the files go where the shell would put them, the parent of the link's target. */
+    @Test
+    void generateResolvesDotDotAfterASymbolicLinkAsTheShellDoes() throws IOException {
+        Path target = Files.createDirectories(dir.resolve("a/b"));
+        Path link = Files.createSymbolicLink(Files.createDirectories(dir.resolve("c")).resolve("link"), target);
+        Outcome generated = run("generate", "--out", link + "/..", "--seq-len", "8", "--dim", "4");
+        assertEquals(0, generated.status(), generated.err());
+        for (String name : new String[] {"q.npy", "k.npy", "v.npy"}) {
+            assertTrue(Files.isRegularFile(dir.resolve("a").resolve(name)), name);
+            assertFalse(Files.exists(dir.resolve("c").resolve(name)), name);
+        }
     }
 
     @Test
@@ -239,6 +253,18 @@ class CliTest {
         Outcome ceiling = run("bench", "--ceiling-size", "0");
         assertEquals(2, ceiling.status(), ceiling.err());
         assertTrue(ceiling.err().contains("--ceiling-size must be >= 1, got 0"), ceiling.err());
+        // Sizes arrays can hold but memory cannot: refused before anything is allocated.
+        Outcome huge = run("bench", "--ceiling-size", "40000", "--threads", "1", "--patterns", "local");
+        Outcome long_ = run("bench", "--seq-len", "1048576", "--heads", "8", "--head-dim", "64", "--patterns", "local",
+                "--ceiling-size", "64");
+        for (Outcome o : List.of(huge, long_)) {
+            assertEquals(2, o.status(), o.err());
+            assertFalse(o.out().contains("ceiling"), "refused before the ceiling is measured: " + o.out());
+        }
+        assertTrue(huge.err().contains("--ceiling-size 40000: the ceiling's products need 19200000000 bytes"),
+                huge.err());
+        assertTrue(long_.err().contains("--patterns 'local' at L=1048576: q, k, v and the output need 8623489024 bytes"),
+                long_.err());
     }
 
     /** l <= 0 means every earlier position: bench measures it as such (its warm-up once had no rows). */
@@ -497,6 +523,9 @@ class CliTest {
             Outcome bench = run("bench", "--seq-len", "64");
             assertEquals(2, bench.status(), bench.err());
             assertTrue(bench.err().startsWith("error: --patterns 'local+bogus': unknown pattern 'bogus'"), bench.err());
+            // bench's , lists patterns, so its message offers + alone.
+            assertTrue(bench.err().contains("fixed, joined by + (union)"), bench.err());
+            assertFalse(bench.err().contains("per head"), bench.err());
             assertTrue(bench.err().contains("(--patterns from " + defaults + ": 'patterns')"), bench.err());
         } finally {
             System.clearProperty(Main.DEFAULTS_PROPERTY);

@@ -361,6 +361,21 @@ class NpyFileTest {
         assertArrayEquals(new long[] {2, 3}, NpyFile.readHeader(storage, uri).shape());
     }
 
+    /** What NumPy's own parser refuses: digits of other scripts (a version-3 header is UTF-8), text before a colon. */
+    @Test
+    void headersNumpyRefusesAreRefused() throws IOException {
+        byte[] text = (dict("<f4", "False", "(\uff12, \uff13)") + "\n").getBytes(StandardCharsets.UTF_8);
+        ByteBuffer v3 = ByteBuffer.allocate(12 + text.length + 24).order(ByteOrder.LITTLE_ENDIAN);
+        v3.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 3, 0}).putInt(text.length).put(text)
+                .put(floats(ByteOrder.LITTLE_ENDIAN, SIX));
+        assertRefused("fullwidth.npy", v3.array(), "'shape'", "non-negative integer sizes");
+        assertRefused("between.npy", file(1, "{'descr' xyz: '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+                floats(ByteOrder.LITTLE_ENDIAN, SIX)), "'header'", "key: value");
+        String spaced = write("spaced.npy", file(1, "{'descr' : '<f4', 'fortran_order':False, 'shape' :(2, 3)}",
+                floats(ByteOrder.LITTLE_ENDIAN, SIX)));
+        assertArrayEquals(new long[] {2, 3}, NpyFile.readHeader(storage, spaced).shape(), "spaces before a colon");
+    }
+
     @Test
     void fileShorterThanThePrefix() throws IOException {
         assertRefused("tiny.npy", Arrays.copyOf(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1}, 7), "'length'",

@@ -102,5 +102,13 @@ class EmbeddedConfTest {
                         + "spark.hadoop.fs.appearing.impl.disable.cache = true\n");
         SparkConf conf = SparseAttentionJob.embeddedConf("test", "local[1]", file.toString());
         assertEquals(20, SparseAttentionJob.prepare(settings, conf).shape().seqLen());
+        // An output that appears just after the check (another run finishing first) did not exist for
+        // this run: --overwrite may not replace it.
+        JobSettings appearing = new JobSettings(settings.q(), settings.k(), settings.v(),
+                scheme + dir.resolve("later").resolve("out"), 2, "all", 0, 16, 1, 1, Double.NaN, 0, 64, 64, 50, false,
+                false, true, false);
+        SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(appearing, conf);
+        assertTrue(Files.isDirectory(dir.resolve("later").resolve("out")), "the output appeared after the check");
+        assertFalse(prepared.outExisted());
     }
 }

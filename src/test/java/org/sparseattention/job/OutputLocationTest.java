@@ -254,6 +254,16 @@ class OutputLocationTest {
         Path other = Files.createDirectories(dir.resolve("other"));
         Files.writeString(other.resolve(OutputFiles.MANIFEST), "{ \"format\" : \"something else\" }");
         Path file = Files.writeString(dir.resolve("file"), "mine");
+        // A directory under one of the tool's names may hold anything: replacing it would delete that.
+        Path nested = dir.resolve("nested");
+        finished(nested, "old");
+        Files.writeString(Files.createDirectories(nested.resolve(OutputFiles.MERGED)).resolve("mine.txt"), "mine");
+        Path manifestDirectory = Files.createDirectories(dir.resolve("manifest-directory"));
+        Files.createDirectories(manifestDirectory.resolve(OutputFiles.MANIFEST));
+        assertEquals("holds " + OutputFiles.MERGED + " as a directory, where this tool writes a file",
+                InputFiles.whyNotReplaceable(fs, hadoop(nested)));
+        assertEquals("holds " + OutputFiles.MANIFEST + " as a directory, where this tool writes a file",
+                InputFiles.whyNotReplaceable(fs, hadoop(manifestDirectory)));
         assertEquals(null, InputFiles.whyNotReplaceable(fs, hadoop(empty)));
         assertEquals(null, InputFiles.whyNotReplaceable(fs, hadoop(tool)));
         assertEquals("holds notes.txt, which this tool does not write", InputFiles.whyNotReplaceable(fs, hadoop(added)));

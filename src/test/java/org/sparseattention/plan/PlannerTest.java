@@ -1,12 +1,14 @@
 package org.sparseattention.plan;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.TileList;
@@ -238,6 +240,32 @@ class PlannerTest {
         List<Integer> order = Planner.plan(local, new InputShape(1, 1024, 8, 2), 2).shardOrder();
         assertEquals(0, order.get(order.size() - 1), "the first shard, with the fewest keys, last: " + order);
         assertEquals(8, order.stream().distinct().count());
+    }
+
+    /** A unit's partial result is shuffled as one byte array: wide rows make units of fewer rows. */
+    @Test
+    void aUnitsPartialResultFitsOneByteArray() {
+        // E=8192: 65,536 rows of one unit (1,024 blocks of `local`'s 2 tiles) would need 2.1 GB.
+        JobSettings s = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "local", 64, 64, 1, 1, Double.NaN, 0, 64,
+                2048, 65536, false, false, false, false);
+        InputShape shape = new InputShape(1, 131072, 8192, 1);
+        BlockLayout layout = Planner.layout(s, shape);
+        long rowBytes = Float.BYTES * (1L + 8192 + 1);
+        int covered = 0;
+        for (WorkUnit u : Planner.plan(s, shape, 2).units()) {
+            BlockGrid grid = layout.grid(u.frame());
+            int rows = grid.blockEnd(u.toBlock() - 1) - grid.blockStart(u.fromBlock());
+            assertTrue(rows * rowBytes <= Integer.MAX_VALUE - 8, u.describe() + ": " + rows + " rows");
+            covered += rows;
+        }
+        assertEquals(131072, covered);
+        // A single block too wide for one array is refused before anything runs, naming the option.
+        JobSettings wide = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "local", 64, 1024, 1, 1, Double.NaN, 0,
+                64, 2048, 1024, false, false, false, false);
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> Planner.layout(wide, new InputShape(1, 4096, 1 << 20, 1)));
+        assertTrue(e.getMessage().startsWith("--block-size 1024: a block's partial result of 1024 rows"),
+                e.getMessage());
     }
 
     @Test
