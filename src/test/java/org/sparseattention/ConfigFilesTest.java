@@ -150,11 +150,7 @@ class ConfigFilesTest {
     void theConsoleLeavesOutTheLostTaskWarningOfBadInputOnly() throws Exception {
         Properties log = properties("conf/log4j2.properties");
         assertEquals("org.apache.spark.scheduler.TaskSetManager", log.getProperty("logger.tasks.name"));
-        org.apache.logging.log4j.core.Filter filter = org.apache.logging.log4j.core.filter.RegexFilter.createFilter(
-                log.getProperty("logger.tasks.filter.badinput.regex"), null, false,
-                org.apache.logging.log4j.core.Filter.Result.valueOf(log.getProperty("logger.tasks.filter.badinput.onMatch")),
-                org.apache.logging.log4j.core.Filter.Result.valueOf(
-                        log.getProperty("logger.tasks.filter.badinput.onMismatch")));
+        org.apache.logging.log4j.core.Filter filter = regexFilter(log, "badinput");
         String badInput = "Lost task 0.0 in stage 0.0 (TID 0) (localhost executor driver):"
                 + " org.sparseattention.errors.InvalidInputException: --q file:/x/q.npy: non-finite value NaN at batch 0,"
                 + " row 10, feature 3\n\tat org.sparseattention.job.UnitRunner.read(UnitRunner.java:297)\n\t...";
@@ -163,6 +159,21 @@ class ConfigFilesTest {
         assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL, filter.filter(event(other)));
         assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL,
                 filter.filter(event("Task 0 in stage 0.0 failed 1 times; aborting job")));
+        // The manager's summary of a task that was not retried repeats the run's last line; after retries it stays.
+        org.apache.logging.log4j.core.Filter once = regexFilter(log, "once");
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.DENY,
+                once.filter(event("Task 12 in stage 1.0 failed 1 times; aborting job")));
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL,
+                once.filter(event("Task 12 in stage 1.0 failed 4 times; aborting job")));
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL, once.filter(event(other)));
+    }
+
+    private static org.apache.logging.log4j.core.Filter regexFilter(Properties log, String id) throws Exception {
+        String prefix = "logger.tasks.filter." + id + ".";
+        assertEquals("RegexFilter", log.getProperty(prefix + "type"));
+        return org.apache.logging.log4j.core.filter.RegexFilter.createFilter(log.getProperty(prefix + "regex"), null,
+                false, org.apache.logging.log4j.core.Filter.Result.valueOf(log.getProperty(prefix + "onMatch")),
+                org.apache.logging.log4j.core.Filter.Result.valueOf(log.getProperty(prefix + "onMismatch")));
     }
 
     private static LogEvent event(String message) {

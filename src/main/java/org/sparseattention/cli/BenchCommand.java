@@ -46,7 +46,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seq-len", defaultValue = "65536", description = "L for the sparse patterns. Default: ${DEFAULT-VALUE}.")
     int seqLen;
 
-    @Option(names = "--all-seq-len", defaultValue = "16384", description = "L for 'all' and unions with it. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--all-seq-len", defaultValue = "16384", description = "L for 'all', 'local' with --local-ctx 0 or less, and unions with them. Default: ${DEFAULT-VALUE}.")
     int allSeqLen;
 
     @Option(names = "--heads", defaultValue = "8", description = "Heads. Default: ${DEFAULT-VALUE}.")
@@ -68,7 +68,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repetitions", defaultValue = "3", description = "Timed runs per pattern (median). Default: ${DEFAULT-VALUE}.")
     int repetitions;
 
-    @Option(names = "--threads", defaultValue = "0", description = "Kernel threads. Default: all cores.")
+    @Option(names = "--threads", defaultValue = "0", description = "Kernel threads, at most the cores; 0 (the default) for all cores.")
     int threads;
 
     @Option(names = "--ceiling-size", defaultValue = "2048", description = "n of the n x n x n ceiling product. Default: ${DEFAULT-VALUE}.")
@@ -266,9 +266,13 @@ final class BenchCommand implements Callable<Integer> {
         return (values[(values.length - 1) / 2] + values[values.length / 2]) / 2;
     }
 
-    /** Returns the length pattern {@code mode} runs at: {@code --all-seq-len} for `all` and unions with it. */
+    /**
+     * Returns the length pattern {@code mode} runs at: {@code --all-seq-len} for the dense ones, `all`
+     * and `local` with a window of 0 or less (every earlier position), and unions with them.
+     */
     private int lengthOf(String mode) {
-        return Patterns.names(mode).contains("all") ? allSeqLen : seqLen;
+        List<String> names = Patterns.names(mode);
+        return names.contains("all") || context <= 0 && names.contains("local") ? allSeqLen : seqLen;
     }
 
     /** Runs every pattern once on a short sequence, so that timed runs meet compiled code. */

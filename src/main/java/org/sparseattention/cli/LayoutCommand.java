@@ -42,9 +42,9 @@ final class LayoutCommand implements Callable<Integer> {
         JobSettings.atLeastOne("--seq-len", seqLen);
         JobSettings.atLeastOne("--head-dim", headDim);
         pattern.check();
-        pattern.noteDenseLocal();
         BlockLayout layout = BlockLayout.of(Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize,
                 pattern.numVerts, pattern.vertsize), seqLen, pattern.blockSize, pattern.heads);
+        pattern.noteDenseLocal();
         // The launcher's file system settings, only for a file to write.
         HadoopStorage storage = npy == null ? null : SparseAttentionJob.launcherStorage();
         boolean grids = seqLen <= BlockLayout.MAX_GRID_LENGTH;

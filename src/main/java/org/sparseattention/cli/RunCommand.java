@@ -67,7 +67,6 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        pattern.noteDenseLocal();
         if (scale != null) {
             // Checked here: NaN is the settings' mark for the default scale, which a NaN given here must not become.
             SparseForward.checkScale("--scale", scale);
@@ -79,6 +78,8 @@ final class RunCommand implements Callable<Integer> {
         SparseAttentionJob.checkMaster(conf, SparseAttentionJob.embedded());
         // Inputs and --out checked first: a refused run starts nothing, the warm-up included.
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings, conf);
+        // After the checks: a refused run says only why.
+        pattern.noteDenseLocal();
         SparseAttentionJob.warmUpWhileStarting(conf);
         // Says, should Ctrl-C come while Spark stops after the run, that --out is complete: the
         // exit status (130) alone would read as a run that failed.

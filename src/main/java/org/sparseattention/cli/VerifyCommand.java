@@ -45,7 +45,6 @@ final class VerifyCommand implements Callable<Integer> {
         JobSettings.atLeastOne("--batch", batch);
         JobSettings.atLeastOne("--head-dim", headDim);
         pattern.check();
-        pattern.noteDenseLocal();
         if (!(tolerance >= 0)) {
             throw new InvalidInputException("--tolerance: expected a relative error >= 0, got " + tolerance);
         }
@@ -54,6 +53,7 @@ final class VerifyCommand implements Callable<Integer> {
         int n = BenchCommand.arrayLength("--batch x --seq-len x --heads x --head-dim", batch, seqLen, pattern.heads,
                 headDim);
         BlockLayout layout = BlockLayout.of(parsed, seqLen, pattern.blockSize, pattern.heads);
+        pattern.noteDenseLocal();
         float[][] qkv = {BenchCommand.normal(seed * 3, n), BenchCommand.normal(seed * 3 + 1, n),
             BenchCommand.normal(seed * 3 + 2, n)};
         float scale = (float) (1 / Math.sqrt(headDim));

@@ -252,6 +252,13 @@ public final class HadoopStorage implements Storage, Serializable {
         try {
             return new Path(physical(uri));
         } catch (IllegalArgumentException e) {
+            if (e.getCause() instanceof java.net.URISyntaxException && uri.indexOf(':') > 0
+                    && uri.indexOf('/') < 0) {
+                // "a:b.npy": Hadoop reads what comes before the ':' as a scheme.
+                throw new InvalidInputException("'" + uri + "': not a path or URI: '" + uri.substring(0,
+                        uri.indexOf(':') + 1) + "' reads as a URI scheme; for a local name with ':', write ./" + uri
+                        + " or its absolute path", e);
+            }
             throw new InvalidInputException("'" + uri + "': not a path or URI: " + e.getMessage(), e);
         }
     }

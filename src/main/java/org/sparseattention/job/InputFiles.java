@@ -125,10 +125,6 @@ public final class InputFiles {
         }
         boolean exists = storage.exists(settings.out());
         if (exists) {
-            if (!settings.overwrite()) {
-                throw new InvalidInputException("--out " + settings.out()
-                        + " already exists: choose another directory or pass --overwrite to replace it");
-            }
             String refused;
             try {
                 refused = whyNotReplaceable(storage.fileSystem(settings.out()), out);
@@ -137,8 +133,14 @@ public final class InputFiles {
                 refused = "cannot be read to check that it is an output of this tool (" + e.getMessage() + ")";
             }
             if (refused != null) {
-                throw new InvalidInputException("--out " + settings.out() + " " + refused
-                        + ": not replacing it, even with --overwrite");
+                // --overwrite is suggested only where it would replace what is there.
+                throw new InvalidInputException("--out " + settings.out() + " already exists and " + refused
+                        + ": choose another location" + (settings.overwrite() ? " (--overwrite replaces only an"
+                        + " empty directory or an output of this tool)" : ""));
+            }
+            if (!settings.overwrite()) {
+                throw new InvalidInputException("--out " + settings.out()
+                        + " already exists: choose another directory or pass --overwrite to replace it");
             }
         }
         HadoopStorage.checkCanWriteIn("--out " + settings.out(), realOut.getParent());

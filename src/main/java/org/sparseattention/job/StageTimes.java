@@ -13,6 +13,7 @@ import org.apache.spark.scheduler.SparkListenerJobEnd;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.StageInfo;
+import org.sparseattention.errors.InvalidInputException;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
@@ -86,8 +87,17 @@ final class StageTimes extends SparkListener {
         console.accept(String.format(Locale.ROOT, "stage %d (%s): %d tasks in %.2f s, input rows read %d, shuffle written %.1f MB,"
                 + " read %.1f MB%s%s", stage.stageId(), stage.name().split(" at ")[0], stage.numTasks(),
                 (end - start) / 1000.0, figures[PHASES.length], written / 1e6, read / 1e6, breakdown(metrics, figures),
-                stage.failureReason().isDefined() ? ", failed: " + stage.failureReason().get().lines().findFirst().orElse("")
-                        : ""));
+                stage.failureReason().isDefined() ? failure(stage.failureReason().get()) : ""));
+    }
+
+    /**
+     * Returns how a stage line ends for a stage that failed for {@code reason}: its first line, or
+     * for bad input only that (the run's last line names the input and the value).
+     */
+    static String failure(String reason) {
+        String first = reason.lines().findFirst().orElse("");
+        return first.contains(InvalidInputException.class.getName() + ": ") ? ", failed on bad input (named below)"
+                : ", failed: " + first;
     }
 
     /**

@@ -30,12 +30,14 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
         }
         int blocksPerWindow = context / blockSize;
         if (blocksPerWindow % vertsize != 0) {
-            throw new InvalidInputException("fixed: blocks per window (localAttnCtx / blockSize = "
-                    + blocksPerWindow + ") must be a multiple of vertsize (--vertsize) " + vertsize);
+            throw new InvalidInputException("fixed: blocks per window (localAttnCtx / blockSize, --local-ctx " + context
+                    + " / --block-size " + blockSize + " = " + blocksPerWindow
+                    + ") must be a multiple of vertsize (--vertsize) " + vertsize);
         }
         if ((long) numVerts * vertsize > blocksPerWindow) {
-            throw new InvalidInputException("fixed: numVerts * vertsize (--num-verts x --vertsize) must be <= blocks per window: "
-                    + numVerts + " * " + vertsize + " > " + blocksPerWindow);
+            throw new InvalidInputException("fixed: numVerts * vertsize (--num-verts x --vertsize) must be <= blocks per window"
+                    + " (--local-ctx " + context + " / --block-size " + blockSize + "): " + numVerts + " * " + vertsize
+                    + " > " + blocksPerWindow);
         }
     }
 

@@ -45,7 +45,15 @@ public record PerHeadPattern(List<Pattern> patterns) implements Pattern {
     public void checkHeads(int heads) {
         for (int i = 0; i < patterns.size(); i++) {
             for (Elementary e : patterns.get(i).elementsFor(i)) {
-                e.checkHeads(heads);
+                try {
+                    e.checkHeads(heads);
+                } catch (InvalidInputException refused) {
+                    // Which item, and whether a head uses it: every item is checked, used or not.
+                    throw new InvalidInputException(refused.getMessage() + " (item " + i + " of the per-head list '"
+                            + describe() + "', " + (i < heads ? (i + patterns.size() < heads ? "used by heads " + i
+                            + ", " + (i + patterns.size()) + ", ..." : "used by head " + i) : "which none of the " + heads
+                            + " heads uses; every item is checked") + ")", refused);
+                }
             }
         }
     }

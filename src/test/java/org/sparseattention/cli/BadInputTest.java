@@ -221,7 +221,20 @@ class BadInputTest {
         Files.writeString(dir.resolve("taken/keep.txt"), "mine");
         CliTest.Outcome exists = CliTest.run(args(dir.resolve("taken"), "--heads", "3", "--mode", "all"));
         assertEquals(2, exists.status());
-        assertTrue(exists.err().contains("already exists"), exists.err());
+        // Not ours to replace: --overwrite is not suggested, as it would be refused too.
+        assertTrue(exists.err().contains("already exists and holds keep.txt, which this tool does not write: choose"
+                + " another location"), exists.err());
+        assertFalse(exists.err().contains("pass --overwrite"), exists.err());
+        Files.writeString(dir.resolve("afile"), "mine");
+        CliTest.Outcome file = CliTest.run(args(dir.resolve("afile"), "--heads", "3", "--mode", "all"));
+        assertEquals(2, file.status());
+        assertTrue(file.err().contains("afile already exists and is a file, not an output of this tool"), file.err());
+        assertFalse(file.err().contains("pass --overwrite"), file.err());
+        Files.createDirectories(dir.resolve("empty"));
+        CliTest.Outcome empty = CliTest.run(args(dir.resolve("empty"), "--heads", "3", "--mode", "all"));
+        assertEquals(2, empty.status());
+        assertTrue(empty.err().contains("empty already exists: choose another directory or pass --overwrite"),
+                empty.err());
         assertEquals("mine", Files.readString(dir.resolve("taken/keep.txt")));
         CliTest.Outcome foreign = CliTest.run(args(dir.resolve("taken"), "--heads", "3", "--mode", "all", "--overwrite"));
         assertEquals(2, foreign.status());
@@ -328,7 +341,8 @@ class BadInputTest {
             {"--out", colon, "field 'name': expected a name without ':', got 'run:1'"},
             {"--out", "", "'': not a path or URI"},
             {"--out", "nosuchscheme://host/out", "nosuchscheme://host/out: no file system for its scheme"},
-            {"--q", "a:b.npy", "--q 'a:b.npy': not a path or URI"},
+            {"--q", "a:b.npy", "--q 'a:b.npy': not a path or URI: 'a:' reads as a URI scheme; for a local name with ':',"
+                + " write ./a:b.npy"},
             {"--k", "nosuchscheme://host/k.npy", "--k nosuchscheme://host/k.npy: no file system for its scheme"},
             {"--q", "file://data/q.npy", "--q file://data/q.npy: not a location of file:///"},
             {"--out", "file://data/out", "file://data/out: not a location of file:///"},

@@ -102,6 +102,10 @@ class CliTest {
         Outcome dense = run("layout", "--seq-len", "128", "--heads", "2", "--mode", "local", "--block-size", "8");
         assertEquals(0, dense.status(), dense.err());
         assertTrue(dense.err().contains("note: --local-ctx 0: 'local' attends every earlier position"), dense.err());
+        // A refused command says only why.
+        Outcome refused = run("layout", "--seq-len", "128", "--heads", "3", "--mode", "local,fixed", "--block-size", "8");
+        assertEquals(2, refused.status(), refused.err());
+        assertFalse(refused.err().contains("note:"), refused.err());
         assertTrue(o.out().contains("  +###+..........."), o.out());
         byte[] bytes = Files.readAllBytes(npy);
         int dataOffset = 10 + ((bytes[8] & 0xff) | (bytes[9] & 0xff) << 8);
@@ -161,7 +165,7 @@ class CliTest {
             assertEquals(2, bad.status(), bad.err());
             assertTrue(bad.err().contains(c[2]), "'" + bad.err() + "' lacks '" + c[2] + "'");
         }
-        Outcome dense = run("bench", "--patterns", "local", "--local-ctx", "0", "--seq-len", "256", "--heads", "2",
+        Outcome dense = run("bench", "--patterns", "local", "--local-ctx", "0", "--all-seq-len", "256", "--heads", "2",
                 "--head-dim", "8", "--block-size", "16", "--repetitions", "1", "--ceiling-size", "64");
         assertEquals(0, dense.status(), dense.err());
         assertTrue(dense.err().contains("note: --local-ctx 0: 'local' attends every earlier position"), dense.err());
@@ -274,7 +278,8 @@ class CliTest {
                 "--head-dim", "8", "--block-size", "16", "--repetitions", "1", "--ceiling-size", "64", "--patterns",
                 "local,all");
         assertEquals(0, o.status(), o.err());
-        assertTrue(o.out().contains(String.format("%-16s %9d", "local", 300)), o.out());
+        // Dense, as `all` is: at --all-seq-len.
+        assertTrue(o.out().contains(String.format("%-16s %9d", "local", 64)), o.out());
         assertTrue(o.out().contains(String.format("%-16s %9d", "all", 64)), o.out());
     }
 

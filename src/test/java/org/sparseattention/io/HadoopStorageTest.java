@@ -1,5 +1,6 @@
 package org.sparseattention.io;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -62,6 +63,9 @@ class HadoopStorageTest {
     void aLocationThatIsNoPathIsBadInput() {
         InvalidInputException e = assertThrows(InvalidInputException.class, () -> storage.path("x:y.npy"));
         assertTrue(e.getMessage().startsWith("'x:y.npy': not a path or URI"), e.getMessage());
+        // The way out the message offers is a location.
+        assertTrue(e.getMessage().contains("write ./x:y.npy"), e.getMessage());
+        assertEquals("x:y.npy", assertDoesNotThrow(() -> storage.path("./x:y.npy")).getName());
         e = assertThrows(InvalidInputException.class, () -> storage.length("nosuchscheme://h/q.npy"));
         assertTrue(e.getMessage().startsWith("nosuchscheme://h/q.npy: no file system for its scheme"), e.getMessage());
     }

@@ -34,4 +34,14 @@ class StageTimesTest {
         assertEquals("; task time 2.000 s, CPU 1.500 s: reading 0.000, kernel 0.000, merging 0.250,"
                 + " writing output 0.125, other 1.625 (GC 0.000); deserialising tasks 0.040 s", line);
     }
+
+    /** A stage failed on bad input says so and leaves the input and the value to the run's last line. */
+    @Test
+    void aStageFailedOnBadInputLeavesTheDetailsToTheLastLine() {
+        assertEquals(", failed on bad input (named below)", StageTimes.failure("Job aborted due to stage failure: Task 0"
+                + " in stage 0.0 failed 1 times, most recent failure: Lost task 0.0 in stage 0.0 (TID 0):"
+                + " org.sparseattention.errors.InvalidInputException: --q q.npy: non-finite value NaN\n\tat x.y(Z.java:1)"));
+        assertEquals(", failed: Job aborted: java.lang.IllegalStateException: bad",
+                StageTimes.failure("Job aborted: java.lang.IllegalStateException: bad\n\tat x.y(Z.java:1)"));
+    }
 }

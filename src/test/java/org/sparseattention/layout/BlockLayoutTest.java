@@ -68,8 +68,11 @@ class BlockLayoutTest {
     @Test
     void fixedChecksItsConstraints() {
         assertThrows(InvalidInputException.class, () -> Pattern.fixed(30, 8, 1, 1));
-        assertThrows(InvalidInputException.class, () -> Pattern.fixed(32, 8, 1, 3));
-        assertThrows(InvalidInputException.class, () -> Pattern.fixed(32, 8, 3, 2));
+        InvalidInputException vertsize = assertThrows(InvalidInputException.class, () -> Pattern.fixed(32, 8, 1, 3));
+        assertTrue(vertsize.getMessage().contains("--local-ctx 32 / --block-size 8 = 4) must be a multiple of vertsize"
+                + " (--vertsize) 3"), vertsize.getMessage());
+        InvalidInputException verts = assertThrows(InvalidInputException.class, () -> Pattern.fixed(32, 8, 3, 2));
+        assertTrue(verts.getMessage().contains("(--local-ctx 32 / --block-size 8): 3 * 2 > 4"), verts.getMessage());
         InvalidInputException heads = assertThrows(InvalidInputException.class,
                 () -> BlockLayout.of(Pattern.fixed(32, 8, 2, 1), 64, 8, 3));
         assertTrue(heads.getMessage().contains("3 % 2"), heads.getMessage());
@@ -77,6 +80,12 @@ class BlockLayoutTest {
         InvalidInputException unused = assertThrows(InvalidInputException.class,
                 () -> BlockLayout.of(Patterns.parse("local,fixed", 8, 2, 2, 1), 10, 2, 1));
         assertTrue(unused.getMessage().contains("1 % 2"), unused.getMessage());
+        assertTrue(unused.getMessage().endsWith("(item 1 of the per-head list 'local,fixed', which none of the 1 heads"
+                + " uses; every item is checked)"), unused.getMessage());
+        InvalidInputException used = assertThrows(InvalidInputException.class,
+                () -> BlockLayout.of(Patterns.parse("fixed,local", 8, 2, 2, 1), 10, 2, 3));
+        assertTrue(used.getMessage().endsWith("(item 0 of the per-head list 'fixed,local', used by heads 0, 2, ...)"),
+                used.getMessage());
     }
 
     @Test
