@@ -105,15 +105,6 @@ final class BenchCommand implements Callable<Integer> {
                     + " cores of this machine, got " + threads);
         }
         int workers = threads > 0 ? threads : cores;
-        // The ceiling's operands: three n x n float32 matrices per thread, off the heap, in ND4J's memory.
-        arrayLength("--ceiling-size x --ceiling-size", ceilingSize, ceilingSize);
-        long ceilingBytes = 3L * workers * ceilingSize * ceilingSize * Float.BYTES;
-        long offHeap = org.bytedeco.javacpp.Pointer.maxBytes();
-        if (offHeap > 0 && ceilingBytes > offHeap) {
-            throw new InvalidInputException("--ceiling-size " + ceilingSize + ": the ceiling's products need " + ceilingBytes
-                    + " bytes (3 x " + workers + " threads x " + ceilingSize + "^2 float32), ND4J may use " + offHeap
-                    + " (-Dorg.bytedeco.javacpp.maxbytes); choose a smaller size");
-        }
         // " local, all" as "local,all": `all` runs at --all-seq-len whatever the spacing.
         patterns = patterns.stream().map(Patterns::canonical).toList();
         // Every pattern, array size and the --json file checked before the ceiling's products, which take a while.
@@ -132,15 +123,27 @@ final class BenchCommand implements Callable<Integer> {
                 throw new InvalidInputException("--patterns '" + mode + "'" + (listed ? " (of the default list "
                         + defaults + ")" : "") + ": " + problem, e);
             }
-            long values = arrayLength("--seq-len x --heads x --head-dim for '" + mode + "'", length, heads, headDim);
+            String lengthOption = dense(mode) ? "--all-seq-len" : "--seq-len";
+            long values = arrayLength(lengthOption + " x --heads x --head-dim for '" + mode + "'", length, heads,
+                    headDim);
             // q, k, v and the output, and the log-sum-exps: on the heap, with the kernel's scratch beside them.
             long bytes = (4 * values + (long) heads * length) * Float.BYTES;
             if (bytes > Runtime.getRuntime().maxMemory()) {
                 throw new InvalidInputException("--patterns '" + mode + "' at L=" + length + ": q, k, v and the output"
                         + " need " + bytes + " bytes, more than the " + Runtime.getRuntime().maxMemory()
                         + " bytes of this JVM's heap (-Xmx; SPARSE_ATTENTION_JAVA_OPTS for jobs/sparse-attention);"
-                        + " choose a shorter --seq-len");
+                        + " choose a smaller " + lengthOption + ", --heads or --head-dim");
             }
+        }
+        // The ceiling's operands: three n x n float32 matrices per thread, off the heap, in ND4J's memory
+        // (checked after the patterns: reading the limit loads ND4J's native library).
+        arrayLength("--ceiling-size x --ceiling-size", ceilingSize, ceilingSize);
+        long ceilingBytes = 3L * workers * ceilingSize * ceilingSize * Float.BYTES;
+        long offHeap = org.bytedeco.javacpp.Pointer.maxBytes();
+        if (offHeap > 0 && ceilingBytes > offHeap) {
+            throw new InvalidInputException("--ceiling-size " + ceilingSize + ": the ceiling's products need " + ceilingBytes
+                    + " bytes (3 x " + workers + " threads x " + ceilingSize + "^2 float32), ND4J may use " + offHeap
+                    + " (-Dorg.bytedeco.javacpp.maxbytes, by default the heap's -Xmx); choose a smaller size");
         }
         // The launcher's file system settings, only for a file to write.
         HadoopStorage storage = json == null ? null : SparseAttentionJob.launcherStorage();
@@ -271,8 +274,13 @@ final class BenchCommand implements Callable<Integer> {
      * and `local` with a window of 0 or less (every earlier position), and unions with them.
      */
     private int lengthOf(String mode) {
+        return dense(mode) ? allSeqLen : seqLen;
+    }
+
+    /** Whether {@code mode} attends every earlier position in some head: `all`, or `local` with a window of 0 or less. */
+    private boolean dense(String mode) {
         List<String> names = Patterns.names(mode);
-        return names.contains("all") || context <= 0 && names.contains("local") ? allSeqLen : seqLen;
+        return names.contains("all") || context <= 0 && names.contains("local");
     }
 
     /** Runs every pattern once on a short sequence, so that timed runs meet compiled code. */

@@ -44,7 +44,6 @@ final class LayoutCommand implements Callable<Integer> {
         pattern.check();
         BlockLayout layout = BlockLayout.of(Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize,
                 pattern.numVerts, pattern.vertsize), seqLen, pattern.blockSize, pattern.heads);
-        pattern.noteDenseLocal();
         // The launcher's file system settings, only for a file to write.
         HadoopStorage storage = npy == null ? null : SparseAttentionJob.launcherStorage();
         boolean grids = seqLen <= BlockLayout.MAX_GRID_LENGTH;
@@ -57,6 +56,8 @@ final class LayoutCommand implements Callable<Integer> {
         } else if (overwrite) {
             System.err.println("note: --overwrite does nothing without --npy");
         }
+        // After the checks: a refused command says only why.
+        pattern.noteDenseLocal();
         int nb = layout.numBlocks();
         LayoutStats stats = layout.stats();
         System.out.printf(Locale.ROOT, "layout: mode %s, L=%d, block %d, %d x %d blocks, %d head%s, %d frame%s%n",

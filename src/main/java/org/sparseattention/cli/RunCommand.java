@@ -78,14 +78,14 @@ final class RunCommand implements Callable<Integer> {
         SparseAttentionJob.checkMaster(conf, SparseAttentionJob.embedded());
         // Inputs and --out checked first: a refused run starts nothing, the warm-up included.
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings, conf);
-        // After the checks: a refused run says only why.
-        pattern.noteDenseLocal();
         SparseAttentionJob.warmUpWhileStarting(conf);
         // Says, should Ctrl-C come while Spark stops after the run, that --out is complete: the
         // exit status (130) alone would read as a run that failed.
         Thread finished = new Thread(() -> System.err.println("interrupted after the run had finished: --out " + out
                 + " holds its new, complete output"));
         try (JavaSparkContext spark = start(conf)) {
+            // After every check, Spark's start included: a refused run says only why.
+            pattern.noteDenseLocal();
             RunSummary summary;
             try {
                 summary = SparseAttentionJob.execute(prepared, spark, System.out::println);

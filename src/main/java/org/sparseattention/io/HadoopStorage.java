@@ -184,7 +184,17 @@ public final class HadoopStorage implements Storage, Serializable {
      * place: a name of its own, so that no file already there is touched.
      */
     public static Path asideOf(Path target) {
-        return new Path(target.getParent(), "." + target.getName() + ".replaced-" + java.util.UUID.randomUUID());
+        return besideAs(target, "." + target.getName() + ".replaced-" + java.util.UUID.randomUUID());
+    }
+
+    /**
+     * Returns {@code name} in {@code target}'s directory; built from its parts: a name with ':' would
+     * read as a URI scheme on its own ({@code new Path(parent, ".a:b.npy.partial")} throws).
+     */
+    private static Path besideAs(Path target, String name) {
+        URI parent = target.getParent().toUri();
+        return new Path(target.toUri().getScheme(), target.toUri().getAuthority(),
+                parent.getPath().replaceAll("/$", "") + "/" + name);
     }
 
     /**
@@ -396,10 +406,7 @@ public final class HadoopStorage implements Storage, Serializable {
 
     /** Returns the hidden name beside {@code target} that {@link #stage} writes it under. */
     private static Path stagedName(Path target) {
-        URI parent = target.getParent().toUri();
-        // Built from its parts: a name with ':' would read as a URI scheme on its own.
-        return new Path(target.toUri().getScheme(), target.toUri().getAuthority(),
-                parent.getPath().replaceAll("/$", "") + "/." + target.getName() + ".partial");
+        return besideAs(target, "." + target.getName() + ".partial");
     }
 
     /** Refuses a staged name of {@code target} already taken: not ours to delete. */

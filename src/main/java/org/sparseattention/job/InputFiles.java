@@ -101,12 +101,15 @@ public final class InputFiles {
      * whether it exists.
      */
     static boolean checkOutput(JobSettings settings, HadoopStorage storage) throws IOException {
+        if (settings.out().indexOf('/') < 0 && settings.out().indexOf(':') >= 0) {
+            // A relative name with ':' (which Hadoop would read as a scheme): refused for its name, as below.
+            throw noColon(settings.out(), settings.out());
+        }
         Path out = storage.path("--out ", settings.out());
         if (out.getName().contains(":")) {
             // Hadoop reads a ':' in a path's last name as a URI scheme: its staging directory
             // beside it could not be named.
-            throw new InvalidInputException("--out " + settings.out() + ": field 'name': expected a name without ':', got '"
-                    + out.getName() + "'");
+            throw noColon(settings.out(), out.getName());
         }
         if ("file".equals(out.toUri().getScheme())) {
             java.nio.file.Path local = java.nio.file.Path.of(out.toUri().getPath());
@@ -128,9 +131,16 @@ public final class InputFiles {
             String refused;
             try {
                 refused = whyNotReplaceable(storage.fileSystem(settings.out()), out);
-            } catch (IOException e) {
+            } catch (java.io.FileNotFoundException gone) {
+                // Deleted since it was seen: there is nothing to replace.
+                exists = false;
+                refused = null;
+            } catch (java.nio.file.AccessDeniedException | org.apache.hadoop.security.AccessControlException e) {
                 // A directory that cannot be listed, a manifest that cannot be read: not known to be ours.
                 refused = "cannot be read to check that it is an output of this tool (" + e.getMessage() + ")";
+            } catch (IOException e) {
+                // The file system failing (a name node gone): not the input's fault.
+                throw new SparseAttentionException("--out " + settings.out() + ": could not be checked: " + e, e);
             }
             if (refused != null) {
                 // --overwrite is suggested only where it would replace what is there.
@@ -138,13 +148,18 @@ public final class InputFiles {
                         + ": choose another location" + (settings.overwrite() ? " (--overwrite replaces only an"
                         + " empty directory or an output of this tool)" : ""));
             }
-            if (!settings.overwrite()) {
+            if (exists && !settings.overwrite()) {
                 throw new InvalidInputException("--out " + settings.out()
                         + " already exists: choose another directory or pass --overwrite to replace it");
             }
         }
         HadoopStorage.checkCanWriteIn("--out " + settings.out(), realOut.getParent());
         return exists;
+    }
+
+    private static InvalidInputException noColon(String out, String name) {
+        return new InvalidInputException("--out " + out + ": field 'name': expected a name without ':', got '" + name
+                + "'");
     }
 
     /**

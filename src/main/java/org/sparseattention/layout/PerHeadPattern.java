@@ -50,12 +50,27 @@ public record PerHeadPattern(List<Pattern> patterns) implements Pattern {
                 } catch (InvalidInputException refused) {
                     // Which item, and whether a head uses it: every item is checked, used or not.
                     throw new InvalidInputException(refused.getMessage() + " (item " + i + " of the per-head list '"
-                            + describe() + "', " + (i < heads ? (i + patterns.size() < heads ? "used by heads " + i
-                            + ", " + (i + patterns.size()) + ", ..." : "used by head " + i) : "which none of the " + heads
-                            + " heads uses; every item is checked") + ")", refused);
+                            + describe() + "', " + (i < heads ? "used by " + headsOf(i, heads) : "which none of the "
+                            + heads + " heads uses; every item is checked") + ")", refused);
                 }
             }
         }
+    }
+
+    /** Names the heads of {@code heads} that use item {@code item}: "head 1", "heads 0 and 2", "heads 0, 2, 4, ...". */
+    private String headsOf(int item, int heads) {
+        List<String> used = new ArrayList<>();
+        for (long h = item; h < heads && used.size() < 4; h += patterns.size()) {
+            used.add(Long.toString(h));
+        }
+        if (used.size() == 1) {
+            return "head " + used.get(0);
+        }
+        if (used.size() == 4) {
+            used.set(3, "...");
+            return "heads " + String.join(", ", used);
+        }
+        return "heads " + String.join(", ", used.subList(0, used.size() - 1)) + " and " + used.get(used.size() - 1);
     }
 
     @Override

@@ -141,7 +141,8 @@ class BadInputTest {
         run[Arrays.asList(run).indexOf("--out") + 1] = "a:b";
         String[][] commands = {run, {"generate", "--out", "", "--seq-len", "4", "--dim", "2"},
             {"layout", "--seq-len", "16", "--heads", "1", "--mode", "all", "--block-size", "4", "--npy", "x:y.npy"}};
-        String[] named = {"--out 'a:b': not a path or URI", "--out '': not a path or URI", "--npy 'x:y.npy': not a path or URI"};
+        String[] named = {"--out a:b: field 'name': expected a name without ':'", "--out '': not a path or URI",
+            "--npy 'x:y.npy': not a path or URI"};
         for (int i = 0; i < commands.length; i++) {
             CliTest.Outcome o = CliTest.run(commands[i]);
             assertEquals(2, o.status(), o.err());
@@ -339,6 +340,8 @@ class BadInputTest {
         String colon = dir.resolve("run:1").toString();
         String[][] cases = {
             {"--out", colon, "field 'name': expected a name without ':', got 'run:1'"},
+            // Relative: refused for its name too, not offered a spelling that would then be refused.
+            {"--out", "run:2", "--out run:2: field 'name': expected a name without ':', got 'run:2'"},
             {"--out", "", "'': not a path or URI"},
             {"--out", "nosuchscheme://host/out", "nosuchscheme://host/out: no file system for its scheme"},
             {"--q", "a:b.npy", "--q 'a:b.npy': not a path or URI: 'a:' reads as a URI scheme; for a local name with ':',"

@@ -261,10 +261,14 @@ class CliTest {
         Outcome huge = run("bench", "--ceiling-size", "40000", "--threads", "1", "--patterns", "local");
         Outcome long_ = run("bench", "--seq-len", "1048576", "--heads", "8", "--head-dim", "64", "--patterns", "local",
                 "--ceiling-size", "64");
-        for (Outcome o : List.of(huge, long_)) {
+        Outcome dense = run("bench", "--all-seq-len", "1048576", "--heads", "8", "--head-dim", "64", "--patterns", "all",
+                "--ceiling-size", "64");
+        for (Outcome o : List.of(huge, long_, dense)) {
             assertEquals(2, o.status(), o.err());
             assertFalse(o.out().contains("ceiling"), "refused before the ceiling is measured: " + o.out());
         }
+        assertTrue(dense.err().contains("choose a smaller --all-seq-len, --heads or --head-dim"), dense.err());
+        assertTrue(long_.err().contains("choose a smaller --seq-len, --heads or --head-dim"), long_.err());
         assertTrue(huge.err().contains("--ceiling-size 40000: the ceiling's products need 19200000000 bytes"),
                 huge.err());
         assertTrue(long_.err().contains("--patterns 'local' at L=1048576: q, k, v and the output need 8623489024 bytes"),

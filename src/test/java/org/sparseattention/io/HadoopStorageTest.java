@@ -81,6 +81,14 @@ class HadoopStorageTest {
         assertEquals(List.of(), storage.publish(List.of(staged), "", List.of(uri), true), "nothing left over");
         assertEquals("new", Files.readString(dir.resolve("sub/a:b.npy")));
         assertFalse(fs.cancelDeleteOnExit(staged), "no longer registered once published");
+        // Replacing it moves the old file aside under a name that holds the ':' too.
+        org.apache.hadoop.fs.Path again = storage.stage("", uri);
+        Files.writeString(dir.resolve("sub/.a:b.npy.partial"), "newer");
+        assertEquals(List.of(), storage.publish(List.of(again), "", List.of(uri), true), "nothing left over");
+        assertEquals("newer", Files.readString(dir.resolve("sub/a:b.npy")));
+        try (java.util.stream.Stream<Path> left = Files.list(dir.resolve("sub"))) {
+            assertEquals(List.of("a:b.npy"), left.map(p -> p.getFileName().toString()).toList());
+        }
         org.apache.hadoop.fs.Path other = storage.stage("", dir.resolve("other.npy").toString());
         assertTrue(fs.cancelDeleteOnExit(other), "registered for deletion at exit");
     }

@@ -84,8 +84,16 @@ class BlockLayoutTest {
                 + " uses; every item is checked)"), unused.getMessage());
         InvalidInputException used = assertThrows(InvalidInputException.class,
                 () -> BlockLayout.of(Patterns.parse("fixed,local", 8, 2, 2, 1), 10, 2, 3));
-        assertTrue(used.getMessage().endsWith("(item 0 of the per-head list 'fixed,local', used by heads 0, 2, ...)"),
+        assertTrue(used.getMessage().endsWith("(item 0 of the per-head list 'fixed,local', used by heads 0 and 2)"),
                 used.getMessage());
+        InvalidInputException many = assertThrows(InvalidInputException.class,
+                () -> BlockLayout.of(Patterns.parse("local,fixed", 8, 2, 4, 1), 10, 2, 10));
+        assertTrue(many.getMessage().endsWith("(item 1 of the per-head list 'local,fixed', used by heads 1, 3, 5, ...)"),
+                many.getMessage());
+        InvalidInputException one = assertThrows(InvalidInputException.class,
+                () -> BlockLayout.of(Patterns.parse("local,fixed", 8, 2, 4, 1), 10, 2, 2));
+        assertTrue(one.getMessage().endsWith("(item 1 of the per-head list 'local,fixed', used by head 1)"),
+                one.getMessage());
     }
 
     @Test
