@@ -154,17 +154,23 @@ final class RunCommand implements Callable<Integer> {
                         + " SPARSE_ATTENTION_JAVA_OPTS, or --driver-memory under spark-submit): " + plain(message), e);
             }
             if ("INVALID_EXECUTOR_MEMORY".equals(condition) || message.startsWith("Asked to launch cluster with")) {
-                throw new InvalidInputException("spark.executor.memory " + conf.get("spark.executor.memory", "1g")
-                        + " does not fit (set it with --conf spark.executor.memory=... under jobs/spark-submit): "
-                        + plain(message), e);
+                String key = "spark.executor.memory";
+                String source = sourceOf(key);
+                throw new InvalidInputException(key + " " + conf.get(key, "1g") + (source != null ? " (" + source + ")"
+                        : SparseAttentionJob.embedded() ? "" : " (--conf " + key + "=... under jobs/spark-submit)")
+                        + " does not fit: " + plain(message), e);
             }
             throw e;
         }
     }
 
-    /** Returns a Spark error's message without its error class and SQL state. */
+    /**
+     * Returns a Spark error's message without its error class and SQL state, and without the advice
+     * that follows some (to use spark-submit's options, which the message before it replaces).
+     */
     private static String plain(String message) {
-        return message.replaceFirst("^\\[[A-Z_.]+\\] ", "").replaceFirst(" SQLSTATE: \\w+$", "");
+        return message.replaceFirst("^\\[[A-Z_.]+\\] ", "").replaceFirst(" SQLSTATE: \\w+$", "")
+                .replaceFirst("(?s)\\s*Please (increase|use) .*$", "");
     }
 
     /**
@@ -176,12 +182,25 @@ final class RunCommand implements Callable<Integer> {
         java.util.regex.Matcher named = java.util.regex.Pattern.compile("in the config \"([^\"]+)\" is invalid")
                 .matcher(message);
         String key = named.find() ? named.group(1) : null;
-        String file = System.getProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
-        if (key != null && System.getProperty(key) != null) {
-            // A -D option wins over the settings file.
+        String source = key == null ? null : sourceOf(key);
+        return source != null ? source : key == null ? "a Spark setting" : "the Spark setting '" + key + "'";
+    }
+
+    /**
+     * Returns where Spark setting {@code key} was given to a JVM of {@code jobs/sparse-attention}: a
+     * {@code -D} option, which wins, else the launcher's Spark settings file and the key when that
+     * file holds it; null otherwise (under spark-submit, or Spark's default).
+     */
+    private static String sourceOf(String key) {
+        if (!SparseAttentionJob.embedded()) {
+            // spark-submit hands its --conf settings to the driver as system properties too.
+            return null;
+        }
+        if (System.getProperty(key) != null) {
             return "-D" + key;
         }
-        if (key != null && file != null) {
+        String file = System.getProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
+        if (file != null) {
             java.util.Properties settings = new java.util.Properties();
             try (java.io.Reader in = java.nio.file.Files.newBufferedReader(java.nio.file.Path.of(file))) {
                 settings.load(in);
@@ -192,6 +211,6 @@ final class RunCommand implements Callable<Integer> {
                 // The job read it before; named by its key alone then.
             }
         }
-        return key == null ? "a Spark setting" : "the Spark setting '" + key + "'";
+        return null;
     }
 }

@@ -81,7 +81,10 @@ final class OutputFiles {
         for (Shard shard : shards) {
             String name = ShardResult.fileName("output", shard.batch(), shard.rowStart());
             if (!committed.contains(name)) {
-                throw new SparseAttentionException("shard " + name + " is missing after the job committed");
+                // Most likely written where the driver cannot see it: a local path on a cluster's executors.
+                throw new SparseAttentionException("shard " + name + " is missing from " + dir + " after the job"
+                        + " committed" + ("file".equals(dir.toUri().getScheme()) ? " (on a cluster, --out must be"
+                        + " a location the driver and every executor share, such as HDFS or a shared mount)" : ""));
             }
         }
         long[] shape3 = {shape.batch(), shape.seqLen(), shape.features()};

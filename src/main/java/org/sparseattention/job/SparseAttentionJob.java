@@ -116,6 +116,20 @@ public final class SparseAttentionJob {
      * {@code ClassNotFoundException} after Spark started.
      */
     public static void checkMaster(SparkConf conf, boolean embedded) {
+        // This tool's own setting, read once the job runs: refused now, before Spark starts.
+        String timeout = conf.get(ExecutorWatch.NO_EXECUTOR_TIMEOUT, null);
+        if (timeout != null) {
+            long millis;
+            try {
+                millis = conf.getTimeAsMs(ExecutorWatch.NO_EXECUTOR_TIMEOUT, "60s");
+            } catch (RuntimeException e) {
+                millis = -1;
+            }
+            if (millis <= 0) {
+                throw new InvalidInputException(ExecutorWatch.NO_EXECUTOR_TIMEOUT + ": expected a time"
+                        + " above 0 such as 60s or 2min, got '" + timeout + "'");
+            }
+        }
         String master = conf.get("spark.master", "");
         // local[0] and local[0,F] parse, then fail as Spark starts with an exception of its own.
         if (master.replace(" ", "").matches("local\\[0+(,.*)?]")) {

@@ -101,7 +101,17 @@ final class UnitRunner implements AutoCloseable {
             header = NpyFile.readHeader(storage, uri);
         } catch (SparseAttentionException e) {
             // A file cut short or corrupted after planning: named with its option, as before Spark started.
-            throw e.naming(option);
+            SparseAttentionException named = e.naming(option);
+            String where = onExecutor();
+            boolean unseen = e.getMessage().endsWith(": no such file") || e.getMessage().contains(": cannot be read: ");
+            if (where == null || !unseen) {
+                throw named;
+            }
+            // The driver read it before the job: an executor that cannot most likely does not see the same files.
+            String message = named.getMessage() + " (read by a task on " + where + ", where the driver read it before"
+                    + " the job: every executor must reach the inputs at the same location)";
+            throw named instanceof InvalidInputException ? new InvalidInputException(message, e)
+                    : new SparseAttentionException(message, e);
         }
         long[] planned = {shape.batch(), shape.seqLen(), shape.features()};
         if (!Arrays.equals(NpyFile.batchShape(header), planned)) {
@@ -110,6 +120,16 @@ final class UnitRunner implements AutoCloseable {
                     + ": the file was replaced while the job ran");
         }
         return new Tensor(option, uri, header, storage.open(uri));
+    }
+
+    /** Returns "executor N at HOST" inside a cluster's executor, or null in the driver's JVM (local mode, tests). */
+    private static String onExecutor() {
+        org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+        if (env == null || TaskContext.get() == null
+                || "driver".equals(env.executorId())) {
+            return null;
+        }
+        return "executor " + env.executorId() + " at " + env.blockManager().blockManagerId().host();
     }
 
     /** Closes the inputs; closing twice is harmless. */

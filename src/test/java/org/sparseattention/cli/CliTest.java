@@ -563,6 +563,21 @@ class CliTest {
                 + " \"spark.shuffle.compress\" is invalid"), bad.err());
         assertFalse(bad.err().contains("\tat ") || bad.err().contains("SQLSTATE"), bad.err());
         assertFalse(Files.exists(dir.resolve("out")));
+        // Too little executor memory there: named with the file too, in one line, without spark-submit's advice.
+        Files.writeString(settings, "spark.executor.memory=100m\n");
+        System.setProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY, settings.toString());
+        Outcome small;
+        try {
+            small = run(runArgs(dir.resolve("out"), "--heads", "3", "--mode", "all"));
+        } finally {
+            System.clearProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
+        }
+        assertEquals(2, small.status(), small.err());
+        assertTrue(small.err().contains("error: spark.executor.memory 100m (" + settings + ": 'spark.executor.memory')"
+                + " does not fit: "), small.err());
+        assertFalse(small.err().contains("Please") || small.err().contains("spark-submit"), small.err());
+        assertEquals(1, small.err().lines().filter(line -> line.startsWith("error: ")).count(), small.err());
+        assertFalse(Files.exists(dir.resolve("out")));
     }
 
     /** The README's `layout` example is what the command prints (its "..." lines stand for rows left out). */

@@ -231,6 +231,22 @@ class ClusterJobTest {
         assertFalse(Files.exists(out), "nothing written");
     }
 
+    /** An input the driver read but an executor cannot (a local path on a cluster): the error says where it was read. */
+    @Test
+    void anInputAnExecutorCannotReadIsNamedWithTheExecutor(@TempDir Path gone) throws Exception {
+        JobTestSupport.writeInputs(gone, 2, 300, H * 8, 77);
+        Path out = gone.resolve("out");
+        SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(JobTestSupport.settings(gone, out, H,
+                "local+strided", 24, 16, 4, 64, false));
+        Files.delete(gone.resolve("q.npy"));
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> SparseAttentionJob.execute(prepared, spark, s -> { }));
+        assertTrue(e.getMessage().startsWith("--q ") && e.getMessage().contains("q.npy: no such file (read by a task on"
+                + " executor ") && e.getMessage().contains("every executor must reach the inputs at the same location"),
+                e.getMessage());
+        assertFalse(Files.exists(out), "nothing written");
+    }
+
     @Test
     void failedOverwriteLeavesThePreviousOutputIntact() throws IOException {
         Path out = dir.resolve("rerun");

@@ -51,6 +51,19 @@ class EmbeddedConfTest {
         SparseAttentionJob.checkMaster(new SparkConf(false).setMaster("local[1,0]"), false);
     }
 
+    /** The tool's own Spark setting is checked before Spark starts, not when the job reads it. */
+    @Test
+    void theNoExecutorTimeoutIsCheckedBeforeSparkStarts() {
+        String key = "spark.sparseattention.noExecutorTimeout";
+        for (String bad : new String[] {"abc", "0s", "-5s"}) {
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> SparseAttentionJob.checkMaster(
+                    new SparkConf(false).setMaster("spark://h:7077").set(key, bad), false));
+            assertEquals(key + ": expected a time above 0 such as 60s or 2min, got '" + bad + "'",
+                    e.getMessage());
+        }
+        SparseAttentionJob.checkMaster(new SparkConf(false).setMaster("spark://h:7077").set(key, "2min"), false);
+    }
+
     /** The launcher's settings file, read as Java reads properties; the command line wins over it. */
     @Test
     void aSettingsFileIsReadAsPropertiesAndTheCommandLineWins(@TempDir Path dir) throws IOException {
