@@ -83,6 +83,15 @@ class ConfigFilesTest {
             assertTrue(said.contains(master.getValue()), said);
             assertFalse(said.contains("building") || said.contains("\tat "), said);
         }
+        ProcessBuilder missing = new ProcessBuilder("bash", "jobs/spark-submit", "--master", "local[2]", "--", "run")
+                .redirectErrorStream(true);
+        missing.environment().put("SPARK_SUBMIT", "/nonexistent/spark-submit");
+        Process noSubmit = missing.start();
+        String said = new String(noSubmit.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(noSubmit.waitFor(50, TimeUnit.SECONDS), "jobs/spark-submit did not end");
+        assertEquals(2, noSubmit.exitValue(), said);
+        assertTrue(said.contains("SPARK_SUBMIT=/nonexistent/spark-submit: no such program"), said);
+        assertFalse(said.contains("building"), said);
     }
 
     @Test

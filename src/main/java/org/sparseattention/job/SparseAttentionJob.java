@@ -402,8 +402,9 @@ public final class SparseAttentionJob {
                     conf.get("spark.executor.memory", "1g"), conf.get("spark.executor.cores", "all of a worker's")));
         }
         int slots = spark.defaultParallelism();
-        console.accept(String.format(Locale.ROOT, "planning for %d task slots on %d executors (waited %.1f s for them to register;"
-                + " spark.default.parallelism fixes the number)", slots, Math.max(seen, 0),
+        console.accept(String.format(Locale.ROOT, "planning for %d task slots on %d executors%s (waited %.1f s for them to"
+                + " register; spark.default.parallelism fixes the number)", slots, Math.max(seen, 0),
+                expected > seen ? " of the " + expected + " spark.executor.instances asks for" : "",
                 (System.nanoTime() - started) / 1e9));
         return slots;
     }

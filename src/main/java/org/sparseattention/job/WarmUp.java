@@ -77,7 +77,8 @@ final class WarmUp {
         Path dir = null;
         try {
             long started = System.nanoTime();
-            dir = Files.createTempDirectory(parent, "sparse-attention-warm-up");
+            deleteLeftBehind(parent);
+            dir = Files.createTempDirectory(parent, PREFIX + ProcessHandle.current().pid() + "-");
             // Registered before its files, so deleted after them should the JVM exit mid-warm-up.
             dir.toFile().deleteOnExit();
             long pairs = job(dir, new HadoopStorage());
@@ -97,6 +98,39 @@ final class WarmUp {
                     LOG.warn("could not delete the warm-up's files in " + dir + ": " + e);
                 }
             }
+        }
+    }
+
+    /** How a warm-up's directory is named: this prefix, the process id, '-', a random part. */
+    static final String PREFIX = "sparse-attention-warm-up-";
+
+    /**
+     * Deletes the warm-up directories under {@code parent} of processes that no longer run: a JVM
+     * killed mid-warm-up (an executor's SIGKILL) leaves its 12 MB of inputs, which its exit hook
+     * would have deleted. A directory of a running process, or of a process id taken again since, is
+     * left alone.
+     */
+    static void deleteLeftBehind(Path parent) {
+        try (Stream<Path> entries = Files.list(parent)) {
+            for (Path dir : entries.toList()) {
+                String name = dir.getFileName().toString();
+                if (!name.startsWith(PREFIX) || !Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    continue;
+                }
+                String pid = name.substring(PREFIX.length(), Math.max(PREFIX.length(), name.indexOf('-', PREFIX.length())));
+                if (!pid.matches("\\d{1,18}") || ProcessHandle.of(Long.parseLong(pid)).isPresent()) {
+                    continue;
+                }
+                try (Stream<Path> files = Files.list(dir)) {
+                    for (Path file : files.toList()) {
+                        Files.deleteIfExists(file);
+                    }
+                }
+                Files.deleteIfExists(dir);
+            }
+        } catch (IOException | RuntimeException e) {
+            // Another process's directory, or one being deleted as we look: left as it is.
+            LOG.debug("left earlier warm-up directories in " + parent + ": " + e);
         }
     }
 

@@ -40,4 +40,22 @@ class WarmUpTest {
         assertEquals(-1, WarmUp.runIn(file));
         assertEquals("x", Files.readString(file));
     }
+
+    /** A warm-up killed with its JVM leaves its inputs: the next warm-up deletes those of processes gone. */
+    @Test
+    void directoriesOfProcessesThatEndedAreDeletedAndOthersKept(@TempDir Path parent) throws Exception {
+        Process ended = new ProcessBuilder("true").start();
+        ended.waitFor();
+        Path gone = Files.createDirectories(parent.resolve(WarmUp.PREFIX + ended.pid() + "-123"));
+        Files.writeString(gone.resolve("q.npy"), "left by a killed executor");
+        Path running = Files.createDirectories(parent.resolve(WarmUp.PREFIX + ProcessHandle.current().pid() + "-456"));
+        Files.writeString(running.resolve("q.npy"), "in use");
+        Path other = Files.createDirectories(parent.resolve("sparse-attention-warm-upx"));
+        Path file = Files.writeString(parent.resolve(WarmUp.PREFIX + "notes"), "mine");
+        WarmUp.deleteLeftBehind(parent);
+        assertFalse(Files.exists(gone));
+        assertEquals("in use", Files.readString(running.resolve("q.npy")));
+        assertTrue(Files.isDirectory(other));
+        assertEquals("mine", Files.readString(file));
+    }
 }
