@@ -65,13 +65,19 @@ class ConfigFilesTest {
         assertEquals(2, bash.exitValue(), output);
         assertTrue(output.contains("the command goes after '--'"), output);
         assertFalse(output.contains("building"), output);
-        // A malformed master, as an option or a setting: refused here, not with spark-submit's stack trace.
+        // A malformed master, size or count, as an option or a setting: refused here, not with spark-submit's
+        // stack trace.
         Map<List<String>, String> masters = Map.of(
                 List.of("--master", "bogus"), "master 'bogus': expected local[N], spark://host:port",
                 List.of("--conf", "spark.master=bogus"), "master 'bogus': expected local[N], spark://host:port",
                 List.of("--master", "spark://127.0.0.1/"), "expected spark://host:port (no path, no trailing '/')",
                 List.of("--master", "spark://127.0.0.1:99999"), "port 99999: expected 1 to 65535",
-                List.of("--master"), "--master needs a value before '--'");
+                List.of("--master"), "--master needs a value before '--'",
+                List.of("--master", "local[2]", "--conf", "spark.executor.memory=lots"),
+                "--conf spark.executor.memory 'lots': expected a size such as 2g or 700m",
+                List.of("--master", "local[2]", "--executor-cores=abc"), "--executor-cores 'abc': expected a whole number"
+                        + " of at least 1",
+                List.of("--master", "local[2]", "--num-executors", "-1"), "--num-executors '-1': expected a whole number");
         for (Map.Entry<List<String>, String> master : masters.entrySet()) {
             List<String> command = new java.util.ArrayList<>(List.of("bash", "jobs/spark-submit"));
             command.addAll(master.getKey());
