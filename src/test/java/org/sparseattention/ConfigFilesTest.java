@@ -74,7 +74,9 @@ class ConfigFilesTest {
                 List.of("--master", "spark://127.0.0.1:99999"), "port 99999: expected 1 to 65535",
                 List.of("--master"), "--master needs a value before '--'",
                 List.of("--master", "local[2]", "--conf", "spark.executor.memory=lots"),
-                "--conf spark.executor.memory 'lots': expected a size such as 2g or 700m",
+                "--conf spark.executor.memory 'lots': expected a size above 0 such as 2g or 700m",
+                List.of("--master", "local[2]", "-c", "spark.driver.memory=0g"), "--conf spark.driver.memory '0g':"
+                        + " expected a size above 0",
                 List.of("--master", "local[2]", "--executor-cores=abc"), "--executor-cores 'abc': expected a whole number"
                         + " of at least 1",
                 List.of("--master", "local[2]", "--num-executors", "-1"), "--num-executors '-1': expected a whole number");

@@ -157,8 +157,9 @@ final class RunCommand implements Callable<Integer> {
                 String key = "spark.executor.memory";
                 String source = sourceOf(key);
                 throw new InvalidInputException(key + " " + conf.get(key, "1g") + (source != null ? " (" + source + ")"
-                        : SparseAttentionJob.embedded() ? "" : " (--conf " + key + "=... under jobs/spark-submit)")
-                        + " does not fit: " + plain(message), e);
+                        : SparseAttentionJob.embedded() ? " (set it in " + System.getProperty(
+                        SparseAttentionJob.SPARK_SETTINGS_PROPERTY) + " or with -D" + key + ")"
+                        : " (--conf " + key + "=... under jobs/spark-submit)") + " does not fit: " + plain(message), e);
             }
             throw e;
         }

@@ -82,8 +82,8 @@ final class OutputFiles {
             String name = ShardResult.fileName("output", shard.batch(), shard.rowStart());
             if (!committed.contains(name)) {
                 // Most likely written where the driver cannot see it: a local path on a cluster's executors.
-                throw new SparseAttentionException("shard " + name + " is missing from " + dir + " after the job"
-                        + " committed" + ("file".equals(dir.toUri().getScheme()) ? " (on a cluster, --out must be"
+                throw new SparseAttentionException("shard " + name + " of --out " + settings.out() + " is missing"
+                        + " after the job committed" + ("file".equals(dir.toUri().getScheme()) ? " (on a cluster, --out must be"
                         + " a location the driver and every executor share, such as HDFS or a shared mount)" : ""));
             }
         }

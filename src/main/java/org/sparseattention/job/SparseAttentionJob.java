@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.ExceptionFailure;
@@ -121,13 +122,14 @@ public final class SparseAttentionJob {
         if (timeout != null) {
             long millis;
             try {
-                millis = conf.getTimeAsMs(ExecutorWatch.NO_EXECUTOR_TIMEOUT, "60s");
+                // With its unit: Spark reads a bare number as milliseconds.
+                millis = timeout.strip().matches("\\d+") ? -1 : conf.getTimeAsMs(ExecutorWatch.NO_EXECUTOR_TIMEOUT, "60s");
             } catch (RuntimeException e) {
                 millis = -1;
             }
             if (millis <= 0) {
                 throw new InvalidInputException(ExecutorWatch.NO_EXECUTOR_TIMEOUT + ": expected a time"
-                        + " above 0 such as 60s or 2min, got '" + timeout + "'");
+                        + " above 0 with its unit, such as 60s or 2min, got '" + timeout + "'");
             }
         }
         String master = conf.get("spark.master", "");
@@ -498,7 +500,8 @@ public final class SparseAttentionJob {
             setDaemon(true);
             this.spark = spark;
             this.group = group;
-            this.waitNanos = spark.getConf().getTimeAsMs(NO_EXECUTOR_TIMEOUT, "60s") * 1_000_000L;
+            // Saturating: a timeout of years is as good as none, not a negative one.
+            this.waitNanos = TimeUnit.MILLISECONDS.toNanos(spark.getConf().getTimeAsMs(NO_EXECUTOR_TIMEOUT, "60s"));
         }
 
         /** Starts a watch of {@code spark}'s executors for the jobs of {@code group}, or returns null where none is kept. */

@@ -104,12 +104,14 @@ final class UnitRunner implements AutoCloseable {
             SparseAttentionException named = e.naming(option);
             String where = onExecutor();
             boolean unseen = e.getMessage().endsWith(": no such file") || e.getMessage().contains(": cannot be read: ");
-            if (where == null || !unseen) {
+            // Local files only: a shared file system's file that fails here was moved or deleted since.
+            if (where == null || !unseen || !uri.startsWith("file:")) {
                 throw named;
             }
             // The driver read it before the job: an executor that cannot most likely does not see the same files.
             String message = named.getMessage() + " (read by a task on " + where + ", where the driver read it before"
-                    + " the job: every executor must reach the inputs at the same location)";
+                    + " the job: on a cluster a local file must be at the same path on every executor's machine, or it"
+                    + " was moved or deleted since)";
             throw named instanceof InvalidInputException ? new InvalidInputException(message, e)
                     : new SparseAttentionException(message, e);
         }

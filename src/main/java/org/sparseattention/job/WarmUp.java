@@ -111,26 +111,39 @@ final class WarmUp {
      * left alone.
      */
     static void deleteLeftBehind(Path parent) {
-        try (Stream<Path> entries = Files.list(parent)) {
-            for (Path dir : entries.toList()) {
+        List<Path> entries;
+        try (Stream<Path> listed = Files.list(parent)) {
+            entries = listed.filter(p -> p.getFileName().toString().startsWith(PREFIX)).toList();
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("could not look for earlier warm-up directories in " + parent + ": " + e);
+            return;
+        }
+        String me = System.getProperty("user.name");
+        for (Path dir : entries) {
+            // Each on its own: one that cannot be read (another user's) leaves the others to delete.
+            try {
                 String name = dir.getFileName().toString();
-                if (!name.startsWith(PREFIX) || !Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                    continue;
-                }
-                String pid = name.substring(PREFIX.length(), Math.max(PREFIX.length(), name.indexOf('-', PREFIX.length())));
-                if (!pid.matches("\\d{1,18}") || ProcessHandle.of(Long.parseLong(pid)).isPresent()) {
+                int end = name.indexOf('-', PREFIX.length());
+                String pid = end < 0 ? "" : name.substring(PREFIX.length(), end);
+                // Only this user's own directories, of a process that no longer runs: another user's, or
+                // a link in their place, are left alone (in a shared /tmp others cannot replace ours).
+                if (!pid.matches("\\d{1,18}") || ProcessHandle.of(Long.parseLong(pid)).isPresent()
+                        || !Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                        || !Files.getOwner(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS).getName().equals(me)) {
                     continue;
                 }
                 try (Stream<Path> files = Files.list(dir)) {
                     for (Path file : files.toList()) {
-                        Files.deleteIfExists(file);
+                        if (Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                            Files.deleteIfExists(file);
+                        }
                     }
                 }
                 Files.deleteIfExists(dir);
+            } catch (IOException | RuntimeException e) {
+                // Being deleted by another JVM as we look, or holding what the warm-up never writes.
+                LOG.debug("left the earlier warm-up directory " + dir + ": " + e);
             }
-        } catch (IOException | RuntimeException e) {
-            // Another process's directory, or one being deleted as we look: left as it is.
-            LOG.debug("left earlier warm-up directories in " + parent + ": " + e);
         }
     }
 

@@ -242,7 +242,7 @@ class ClusterJobTest {
         InvalidInputException e = assertThrows(InvalidInputException.class,
                 () -> SparseAttentionJob.execute(prepared, spark, s -> { }));
         assertTrue(e.getMessage().startsWith("--q ") && e.getMessage().contains("q.npy: no such file (read by a task on"
-                + " executor ") && e.getMessage().contains("every executor must reach the inputs at the same location"),
+                + " executor ") && e.getMessage().contains("a local file must be at the same path on every executor's machine"),
                 e.getMessage());
         assertFalse(Files.exists(out), "nothing written");
     }

@@ -55,10 +55,10 @@ class EmbeddedConfTest {
     @Test
     void theNoExecutorTimeoutIsCheckedBeforeSparkStarts() {
         String key = "spark.sparseattention.noExecutorTimeout";
-        for (String bad : new String[] {"abc", "0s", "-5s"}) {
+        for (String bad : new String[] {"abc", "0s", "-5s", "60"}) {
             InvalidInputException e = assertThrows(InvalidInputException.class, () -> SparseAttentionJob.checkMaster(
                     new SparkConf(false).setMaster("spark://h:7077").set(key, bad), false));
-            assertEquals(key + ": expected a time above 0 such as 60s or 2min, got '" + bad + "'",
+            assertEquals(key + ": expected a time above 0 with its unit, such as 60s or 2min, got '" + bad + "'",
                     e.getMessage());
         }
         SparseAttentionJob.checkMaster(new SparkConf(false).setMaster("spark://h:7077").set(key, "2min"), false);

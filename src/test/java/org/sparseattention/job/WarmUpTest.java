@@ -52,10 +52,20 @@ class WarmUpTest {
         Files.writeString(running.resolve("q.npy"), "in use");
         Path other = Files.createDirectories(parent.resolve("sparse-attention-warm-upx"));
         Path file = Files.writeString(parent.resolve(WarmUp.PREFIX + "notes"), "mine");
+        // A link under a gone process's name is not followed: what it points to stays.
+        Path elsewhere = Files.createDirectories(parent.resolve("elsewhere"));
+        Path kept = Files.writeString(elsewhere.resolve("keep.txt"), "mine");
+        Path link = Files.createSymbolicLink(parent.resolve(WarmUp.PREFIX + ended.pid() + "-789"), elsewhere);
+        // A link inside a gone process's directory is not followed either.
+        Path linkedDir = Files.createDirectories(parent.resolve(WarmUp.PREFIX + ended.pid() + "-321"));
+        Files.createSymbolicLink(linkedDir.resolve("v.npy"), kept);
         WarmUp.deleteLeftBehind(parent);
         assertFalse(Files.exists(gone));
         assertEquals("in use", Files.readString(running.resolve("q.npy")));
         assertTrue(Files.isDirectory(other));
         assertEquals("mine", Files.readString(file));
+        assertTrue(Files.isSymbolicLink(link));
+        assertEquals("mine", Files.readString(kept));
+        assertTrue(Files.exists(linkedDir), "a directory holding what the warm-up never writes is left");
     }
 }
