@@ -550,34 +550,32 @@ class CliTest {
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void aBadSparkSettingIsNamedWithItsFile() throws IOException {
         assertEquals(0, run("generate", "--out", dir.toString(), "--seq-len", "40", "--dim", "12").status());
-        Path settings = Files.writeString(dir.resolve("spark.properties"), "spark.shuffle.compress=maybe\n");
-        System.setProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY, settings.toString());
-        Outcome bad;
-        try {
-            bad = run(runArgs(dir.resolve("out"), "--heads", "3", "--mode", "all"));
-        } finally {
-            System.clearProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
-        }
+        Path settings = dir.resolve("spark.properties");
+        Outcome bad = runWithSparkSettings(settings, "spark.shuffle.compress=maybe\n");
         assertEquals(2, bad.status(), bad.err());
         assertTrue(bad.err().contains("error: " + settings + ": 'spark.shuffle.compress': The value 'maybe' in the config"
                 + " \"spark.shuffle.compress\" is invalid"), bad.err());
         assertFalse(bad.err().contains("\tat ") || bad.err().contains("SQLSTATE"), bad.err());
         assertFalse(Files.exists(dir.resolve("out")));
         // Too little executor memory there: named with the file too, in one line, without spark-submit's advice.
-        Files.writeString(settings, "spark.executor.memory=100m\n");
-        System.setProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY, settings.toString());
-        Outcome small;
-        try {
-            small = run(runArgs(dir.resolve("out"), "--heads", "3", "--mode", "all"));
-        } finally {
-            System.clearProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
-        }
+        Outcome small = runWithSparkSettings(settings, "spark.executor.memory=100m\n");
         assertEquals(2, small.status(), small.err());
         assertTrue(small.err().contains("error: spark.executor.memory 100m (" + settings + ": 'spark.executor.memory')"
                 + " does not fit: "), small.err());
         assertFalse(small.err().contains("Please") || small.err().contains("spark-submit"), small.err());
         assertEquals(1, small.err().lines().filter(line -> line.startsWith("error: ")).count(), small.err());
         assertFalse(Files.exists(dir.resolve("out")));
+    }
+
+    /** Runs `run` on the generated inputs with the launcher's Spark settings file {@code settings} holding {@code text}. */
+    private Outcome runWithSparkSettings(Path settings, String text) throws IOException {
+        Files.writeString(settings, text);
+        System.setProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY, settings.toString());
+        try {
+            return run(runArgs(dir.resolve("out"), "--heads", "3", "--mode", "all"));
+        } finally {
+            System.clearProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
+        }
     }
 
     /** The README's `layout` example is what the command prints (its "..." lines stand for rows left out). */
