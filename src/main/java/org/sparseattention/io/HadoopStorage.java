@@ -162,7 +162,15 @@ public final class HadoopStorage implements Storage, Serializable {
         if (dir == null || !"file".equals(dir.toUri().getScheme())) {
             return;
         }
-        java.nio.file.Path existing = nearestExisting(java.nio.file.Path.of(dir.toUri().getPath()));
+        java.nio.file.Path local = java.nio.file.Path.of(dir.toUri().getPath());
+        for (java.nio.file.Path p = local; p != null && !Files.exists(p); p = p.getParent()) {
+            // A link to nothing on the way: no directory can be made in its place (Mkdirs fails later).
+            if (Files.isSymbolicLink(p)) {
+                throw new InvalidInputException(what + ": " + p + " is a symbolic link to " + Files.readSymbolicLink(p)
+                        + ", which does not exist");
+            }
+        }
+        java.nio.file.Path existing = nearestExisting(local);
         if (existing == null) {
             return;
         }

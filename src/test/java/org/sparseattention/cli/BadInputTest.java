@@ -333,6 +333,22 @@ class BadInputTest {
         assertTrue(refused.err().contains("is a symbolic link to " + dir.resolve("missing") + ", which does not exist"),
                 refused.err());
         assertFalse(Files.exists(dir.resolve("missing")));
+        // An --out inside such a link: refused before Spark starts, not when the committer cannot make it.
+        CliTest.Outcome inside = CliTest.run(args(dangling.resolve("o"), "--heads", "3", "--mode", "all"));
+        assertEquals(2, inside.status(), inside.err());
+        assertTrue(inside.err().contains(dangling + " is a symbolic link to " + dir.resolve("missing")
+                + ", which does not exist"), inside.err());
+        assertFalse(inside.out().contains("stage"), "nothing ran: " + inside.out());
+        // generate and layout --npy into it: the same, where they once failed with Hadoop's "Mkdirs failed" trace.
+        CliTest.Outcome generate = CliTest.run("generate", "--out", dangling.toString(), "--seq-len", "8", "--dim", "4");
+        CliTest.Outcome layout = CliTest.run("layout", "--seq-len", "16", "--heads", "1", "--mode", "all",
+                "--block-size", "4", "--npy", dangling.resolve("grid.npy").toString());
+        for (CliTest.Outcome o : List.of(generate, layout)) {
+            assertEquals(2, o.status(), o.err());
+            assertTrue(o.err().contains(dangling + " is a symbolic link to "), o.err());
+            assertFalse(o.err().contains("\tat "), o.err());
+        }
+        assertFalse(Files.exists(dir.resolve("missing")));
     }
 
     @Test
