@@ -75,7 +75,11 @@ final class RunCommand implements Callable<Integer> {
                 pattern.blockSize, pattern.numVerts, pattern.vertsize, scale == null ? Double.NaN : scale, partitions,
                 maxKeyBlocks, unitTiles, shardRows, merge, lse, overwrite, allowNonfinite);
         SparkConf conf = SparseAttentionJob.embeddedConf("sparse-attention " + pattern.mode, master);
-        SparseAttentionJob.checkMaster(conf, SparseAttentionJob.embedded());
+        try {
+            SparseAttentionJob.checkMaster(conf, SparseAttentionJob.embedded());
+        } catch (InvalidInputException e) {
+            throw masterNamed(e);
+        }
         // Inputs and --out checked first: a refused run starts nothing, the warm-up included.
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings, conf);
         SparseAttentionJob.warmUpWhileStarting(conf);
@@ -134,7 +138,7 @@ final class RunCommand implements Callable<Integer> {
      * Spark runs in (the driver's heap, an executor's), is bad usage (exit status 2), named with
      * where to change it.
      */
-    private static JavaSparkContext start(SparkConf conf) {
+    private JavaSparkContext start(SparkConf conf) {
         try {
             return new JavaSparkContext(conf);
         } catch (Exception e) {
@@ -143,8 +147,8 @@ final class RunCommand implements Callable<Integer> {
             String condition = e instanceof org.apache.spark.SparkThrowable spark ? spark.getCondition() : null;
             if (e instanceof org.apache.spark.SparkException && (message.startsWith("Could not parse Master URL")
                     || message.startsWith("Invalid master URL"))) {
-                throw new InvalidInputException("--master (or spark.master) " + conf.get("spark.master", "") + ": "
-                        + message, e);
+                throw masterNamed(new InvalidInputException("--master (or spark.master) " + conf.get("spark.master", "")
+                        + ": " + message, e));
             }
             if (condition != null && condition.startsWith("INVALID_CONF_VALUE")) {
                 throw new InvalidInputException(settingSource(message) + ": " + plain(message), e);
@@ -163,6 +167,16 @@ final class RunCommand implements Callable<Integer> {
             }
             throw e;
         }
+    }
+
+    /**
+     * Returns {@code e}, about the master, with where the master was set when that was the
+     * launcher's settings file or a {@code -D} option rather than {@code --master}.
+     */
+    private InvalidInputException masterNamed(InvalidInputException e) {
+        String source = master == null ? sourceOf("spark.master") : null;
+        return source == null || !e.getMessage().startsWith("--master (or spark.master) ") ? e
+                : new InvalidInputException(e.getMessage() + " (spark.master from " + source + ")", e);
     }
 
     /**

@@ -565,6 +565,21 @@ class CliTest {
         assertFalse(small.err().contains("Please") || small.err().contains("spark-submit"), small.err());
         assertEquals(1, small.err().lines().filter(line -> line.startsWith("error: ")).count(), small.err());
         assertFalse(Files.exists(dir.resolve("out")));
+        // A master from that file (no --master given): named with it.
+        Files.writeString(settings, "spark.master=local[0]\n");
+        List<String> noMaster = new java.util.ArrayList<>(List.of(runArgs(dir.resolve("out"), "--heads", "3", "--mode",
+                "all")));
+        noMaster.subList(noMaster.indexOf("--master"), noMaster.indexOf("--master") + 2).clear();
+        System.setProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY, settings.toString());
+        Outcome master;
+        try {
+            master = run(noMaster.toArray(String[]::new));
+        } finally {
+            System.clearProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
+        }
+        assertEquals(2, master.status(), master.err());
+        assertTrue(master.err().contains("error: --master (or spark.master) local[0]: expected at least 1 thread")
+                && master.err().contains("(spark.master from " + settings + ": 'spark.master')"), master.err());
     }
 
     /** Runs `run` on the generated inputs with the launcher's Spark settings file {@code settings} holding {@code text}. */
