@@ -250,9 +250,10 @@ public final class SparseAttentionJob {
         // with it in their closures, 16-22 ms without).
         Broadcast<HadoopStorage> storage = spark.broadcast(new HadoopStorage(spark.hadoopConfiguration()));
         TaskTimes times = TaskTimes.register(spark.sc());
-        StageTimes stageTimes = new StageTimes(console, times);
-        spark.sc().addSparkListener(stageTimes);
         BadInputStop badInput = new BadInputStop(spark.sc(), group);
+        // Told of bad input by the listener above, which hears of the failed task before the stage's end.
+        StageTimes stageTimes = new StageTimes(console, times, () -> badInput.message != null);
+        spark.sc().addSparkListener(stageTimes);
         spark.sc().addSparkListener(badInput);
         ExecutorWatch executors = ExecutorWatch.start(spark, group);
         try {
@@ -327,6 +328,8 @@ public final class SparseAttentionJob {
             if (location.interrupted()) {
                 throw location.interruptedError(e);
             }
+            // The failed stage's line, which Spark delivers on its own thread, before the listener goes.
+            stageTimes.awaitJobEnd(5);
             if (badInput.message != null) {
                 throw new InvalidInputException(badInput.message, e);
             }

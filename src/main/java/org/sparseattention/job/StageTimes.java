@@ -34,8 +34,12 @@ final class StageTimes extends SparkListener {
     /** Opened when a job ends: its stages' lines, which Spark delivers before, are then printed. */
     private final CountDownLatch jobEnded = new CountDownLatch(1);
 
-    StageTimes(Consumer<String> console, TaskTimes times) {
+    /** Whether a task of the run failed on bad input (a cluster's job is then cancelled, with Spark's words for that). */
+    private final java.util.function.BooleanSupplier badInput;
+
+    StageTimes(Consumer<String> console, TaskTimes times, java.util.function.BooleanSupplier badInput) {
         this.console = console;
+        this.badInput = badInput;
         this.phaseIds = new long[] {times.reading().id(), times.kernel().id(), times.merging().id(),
             times.cutting().id(), times.writing().id(), times.rows().id()};
     }
@@ -87,17 +91,18 @@ final class StageTimes extends SparkListener {
         console.accept(String.format(Locale.ROOT, "stage %d (%s): %d tasks in %.2f s, input rows read %d, shuffle written %.1f MB,"
                 + " read %.1f MB%s%s", stage.stageId(), stage.name().split(" at ")[0], stage.numTasks(),
                 (end - start) / 1000.0, figures[PHASES.length], written / 1e6, read / 1e6, breakdown(metrics, figures),
-                stage.failureReason().isDefined() ? failure(stage.failureReason().get()) : ""));
+                stage.failureReason().isDefined() ? failure(stage.failureReason().get(), badInput.getAsBoolean()) : ""));
     }
 
     /**
      * Returns how a stage line ends for a stage that failed for {@code reason}: its first line, or
-     * for bad input only that (the run's last line names the input and the value).
+     * for bad input only that (the run's last line names the input and the value), also where the
+     * stage was cancelled for it ({@code badInput}: on a cluster).
      */
-    static String failure(String reason) {
+    static String failure(String reason, boolean badInput) {
         String first = reason.lines().findFirst().orElse("");
-        return first.contains(InvalidInputException.class.getName() + ": ") ? ", failed on bad input (named below)"
-                : ", failed: " + first;
+        return badInput || first.contains(InvalidInputException.class.getName() + ": ")
+                ? ", failed on bad input (named below)" : ", failed: " + first;
     }
 
     /**

@@ -211,14 +211,16 @@ class ClusterJobTest {
         TestArrays.writeNpy(bad.resolve("k.npy"), new long[] {2, 300, H * 8}, qkv[1]);
         Path out = bad.resolve("out");
         AtomicReference<InvalidInputException> refused = new AtomicReference<>();
+        List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
         spark.setLocalProperty(FaultInjection.KEY, "delay:1000");
         int failed = taskEndsDuring(end -> end.reason() instanceof ExceptionFailure failure
                 && failure.toErrorString().contains(InvalidInputException.class.getName()), () -> {
             // local+strided: the residue-order stage reads the bad row first. local with blocks of
             // 10 rows, which never straddle the shards of 50: only the shard tasks compute, and
             // Spark's writer wraps their failures.
-            refused.set(assertThrows(InvalidInputException.class, () -> run(JobTestSupport.settings(bad, out, H,
-                    mode, 24, mode.equals("local") ? 10 : 16, 4, 64, false))));
+            refused.set(assertThrows(InvalidInputException.class, () -> SparseAttentionJob.execute(
+                    SparseAttentionJob.prepare(JobTestSupport.settings(bad, out, H, mode, 24,
+                            mode.equals("local") ? 10 : 16, 4, 64, false)), spark, lines::add)));
             // The caller learns of the end before the listener of every attempt's: let them arrive.
             Thread.sleep(2000);
             return null;
@@ -228,6 +230,9 @@ class ClusterJobTest {
         // spark.task.maxFailures is 4 here: the first attempt fails, and a retry Spark starts at once
         // is stopped in its delay, or fails too where the cancellation reaches it late.
         assertTrue(failed >= 1 && failed <= 2, "attempts failed on the bad input: " + failed);
+        // The failed stage's line says why in Spark's stead (its reason speaks of the cancelled job group).
+        assertTrue(lines.stream().anyMatch(line -> line.endsWith(", failed on bad input (named below)")), lines.toString());
+        assertTrue(lines.stream().noneMatch(line -> line.contains("cancelled")), lines.toString());
         assertFalse(Files.exists(out), "nothing written");
     }
 

@@ -325,7 +325,7 @@ class LocalJobTest {
     void stageAttemptsAreCountedApart() {
         TaskTimes times = TaskTimes.register(spark.sc());
         List<String> lines = new ArrayList<>();
-        StageTimes stageTimes = new StageTimes(lines::add, times);
+        StageTimes stageTimes = new StageTimes(lines::add, times, () -> false);
         stageTimes.onTaskEnd(taskEnd(7, 0, times.reading().id(), 1_000_000_000L));
         stageTimes.onTaskEnd(taskEnd(7, 1, times.reading().id(), 2_000_000_000L));
         stageTimes.onTaskEnd(taskEnd(7, 1, times.kernel().id(), 500_000_000L));

@@ -40,8 +40,12 @@ class StageTimesTest {
     void aStageFailedOnBadInputLeavesTheDetailsToTheLastLine() {
         assertEquals(", failed on bad input (named below)", StageTimes.failure("Job aborted due to stage failure: Task 0"
                 + " in stage 0.0 failed 1 times, most recent failure: Lost task 0.0 in stage 0.0 (TID 0):"
-                + " org.sparseattention.errors.InvalidInputException: --q q.npy: non-finite value NaN\n\tat x.y(Z.java:1)"));
+                + " org.sparseattention.errors.InvalidInputException: --q q.npy: non-finite value NaN\n\tat x.y(Z.java:1)",
+                false));
         assertEquals(", failed: Job aborted: java.lang.IllegalStateException: bad",
-                StageTimes.failure("Job aborted: java.lang.IllegalStateException: bad\n\tat x.y(Z.java:1)"));
+                StageTimes.failure("Job aborted: java.lang.IllegalStateException: bad\n\tat x.y(Z.java:1)", false));
+        // On a cluster the job group is cancelled for it: Spark's reason then speaks of the cancellation.
+        assertEquals(", failed on bad input (named below)", StageTimes.failure("Job 0 cancelled part of cancelled job"
+                + " group sparse-attention-x", true));
     }
 }
