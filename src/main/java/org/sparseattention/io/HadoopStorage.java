@@ -166,8 +166,16 @@ public final class HadoopStorage implements Storage, Serializable {
         for (java.nio.file.Path p = local; p != null && !Files.exists(p); p = p.getParent()) {
             // A link to nothing on the way: no directory can be made in its place (Mkdirs fails later).
             if (Files.isSymbolicLink(p)) {
-                throw new InvalidInputException(what + ": " + p + " is a symbolic link to " + Files.readSymbolicLink(p)
-                        + ", which does not exist");
+                java.nio.file.Path target;
+                try {
+                    target = p.resolveSibling(Files.readSymbolicLink(p));
+                } catch (IOException e) {
+                    target = null;
+                }
+                // A relative target named from the link's directory; a chain or a loop cannot be reached.
+                throw new InvalidInputException(what + ": " + p + " is a symbolic link to " + (target == null
+                        ? "a target that cannot be read" : target + (Files.exists(target,
+                        java.nio.file.LinkOption.NOFOLLOW_LINKS) ? ", which cannot be reached" : ", which does not exist")));
             }
         }
         java.nio.file.Path existing = nearestExisting(local);

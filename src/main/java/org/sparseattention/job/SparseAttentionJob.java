@@ -221,6 +221,18 @@ public final class SparseAttentionJob {
         return conf;
     }
 
+    /** Returns whether {@code e} comes from a job the scheduler ran: aborted on a stage's failure, or cancelled. */
+    private static boolean jobRan(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String message = String.valueOf(t.getMessage());
+            if (t instanceof org.apache.spark.SparkException
+                    && (message.startsWith("Job aborted") || message.contains(" cancelled"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Returns whether {@code master} runs tasks in this JVM (as {@code SparkContext.isLocal} says of a running one). */
     private static boolean isLocal(String master) {
         return master.equals("local") || master.startsWith("local[");
@@ -251,8 +263,9 @@ public final class SparseAttentionJob {
         Broadcast<HadoopStorage> storage = spark.broadcast(new HadoopStorage(spark.hadoopConfiguration()));
         TaskTimes times = TaskTimes.register(spark.sc());
         BadInputStop badInput = new BadInputStop(spark.sc(), group);
-        // Told of bad input by the listener above, which hears of the failed task before the stage's end.
-        StageTimes stageTimes = new StageTimes(console, times, () -> badInput.message != null);
+        // Told of bad input by the listener above: both are on Spark's shared event queue, one thread
+        // delivering events in order, and a failed task's end comes before its stage's.
+        StageTimes stageTimes = new StageTimes(console, times, () -> badInput.message != null, group);
         spark.sc().addSparkListener(stageTimes);
         spark.sc().addSparkListener(badInput);
         ExecutorWatch executors = ExecutorWatch.start(spark, group);
@@ -328,8 +341,11 @@ public final class SparseAttentionJob {
             if (location.interrupted()) {
                 throw location.interruptedError(e);
             }
-            // The failed stage's line, which Spark delivers on its own thread, before the listener goes.
-            stageTimes.awaitJobEnd(5);
+            // The failed stage's line, which Spark delivers on its own thread, before the listener goes;
+            // only where the scheduler ran the job (a failure before its submission has no end to wait for).
+            if (jobRan(e)) {
+                stageTimes.awaitJobEnd(5);
+            }
             if (badInput.message != null) {
                 throw new InvalidInputException(badInput.message, e);
             }

@@ -10,6 +10,7 @@ import org.apache.spark.executor.TaskMetrics;
 import org.apache.spark.scheduler.AccumulableInfo;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerJobEnd;
+import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.StageInfo;
@@ -37,9 +38,14 @@ final class StageTimes extends SparkListener {
     /** Whether a task of the run failed on bad input (a cluster's job is then cancelled, with Spark's words for that). */
     private final java.util.function.BooleanSupplier badInput;
 
-    StageTimes(Consumer<String> console, TaskTimes times, java.util.function.BooleanSupplier badInput) {
+    /** The run's job group (null: every job), and the ids of its jobs seen starting. */
+    private final String group;
+    private final java.util.Set<Integer> jobs = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    StageTimes(Consumer<String> console, TaskTimes times, java.util.function.BooleanSupplier badInput, String group) {
         this.console = console;
         this.badInput = badInput;
+        this.group = group;
         this.phaseIds = new long[] {times.reading().id(), times.kernel().id(), times.merging().id(),
             times.cutting().id(), times.writing().id(), times.rows().id()};
     }
@@ -63,8 +69,24 @@ final class StageTimes extends SparkListener {
     }
 
     @Override
+    public void onJobStart(SparkListenerJobStart event) {
+        if (group == null || event.properties() != null
+                && group.equals(event.properties().getProperty("spark.jobGroup.id"))) {
+            jobs.add(event.jobId());
+        }
+    }
+
+    /** Only the run's own job: another thread's jobs on a shared context end when they end. */
+    @Override
     public void onJobEnd(SparkListenerJobEnd event) {
-        jobEnded.countDown();
+        if (jobs.contains(event.jobId())) {
+            jobEnded.countDown();
+        }
+    }
+
+    /** Whether the run's job has ended, as far as this listener has heard. */
+    boolean jobEnded() {
+        return jobEnded.getCount() == 0;
     }
 
     /**

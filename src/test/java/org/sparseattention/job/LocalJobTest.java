@@ -320,12 +320,33 @@ class LocalJobTest {
         }
     }
 
+    /** Only the run's own job ends the wait for its stage lines: another job on a shared context does not. */
+    @Test
+    void onlyTheRunsJobGroupEndsTheWaitForItsStageLines() {
+        StageTimes stageTimes = new StageTimes(line -> { }, TaskTimes.register(spark.sc()), () -> false, "run-group");
+        stageTimes.onJobStart(jobStart(1, "another-group"));
+        stageTimes.onJobEnd(new org.apache.spark.scheduler.SparkListenerJobEnd(1, 0L,
+                org.apache.spark.scheduler.JobSucceeded$.MODULE$));
+        assertFalse(stageTimes.jobEnded(), "another group's job");
+        stageTimes.onJobStart(jobStart(2, "run-group"));
+        stageTimes.onJobEnd(new org.apache.spark.scheduler.SparkListenerJobEnd(2, 0L,
+                org.apache.spark.scheduler.JobSucceeded$.MODULE$));
+        assertTrue(stageTimes.jobEnded());
+    }
+
+    private static org.apache.spark.scheduler.SparkListenerJobStart jobStart(int job, String group) {
+        java.util.Properties properties = new java.util.Properties();
+        properties.setProperty("spark.jobGroup.id", group);
+        return new org.apache.spark.scheduler.SparkListenerJobStart(job, 0L, scala.jdk.javaapi.CollectionConverters
+                .asScala(List.<org.apache.spark.scheduler.StageInfo>of()).toSeq(), properties);
+    }
+
     /** A stage that ran again is reported with its own attempt's tasks, not with those of both attempts. */
     @Test
     void stageAttemptsAreCountedApart() {
         TaskTimes times = TaskTimes.register(spark.sc());
         List<String> lines = new ArrayList<>();
-        StageTimes stageTimes = new StageTimes(lines::add, times, () -> false);
+        StageTimes stageTimes = new StageTimes(lines::add, times, () -> false, null);
         stageTimes.onTaskEnd(taskEnd(7, 0, times.reading().id(), 1_000_000_000L));
         stageTimes.onTaskEnd(taskEnd(7, 1, times.reading().id(), 2_000_000_000L));
         stageTimes.onTaskEnd(taskEnd(7, 1, times.kernel().id(), 500_000_000L));
