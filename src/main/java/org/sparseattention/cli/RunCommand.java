@@ -159,11 +159,14 @@ final class RunCommand implements Callable<Integer> {
             }
             if ("INVALID_EXECUTOR_MEMORY".equals(condition) || message.startsWith("Asked to launch cluster with")) {
                 String key = "spark.executor.memory";
-                String source = sourceOf(key);
-                throw new InvalidInputException(key + " " + conf.get(key, "1g") + (source != null ? " (" + source + ")"
-                        : SparseAttentionJob.embedded() ? " (set it in " + System.getProperty(
-                        SparseAttentionJob.SPARK_SETTINGS_PROPERTY) + " or with -D" + key + ")"
-                        : " (--conf " + key + "=... under jobs/spark-submit)") + " does not fit: " + plain(message), e);
+                String where = sourceOf(key);
+                if (where == null) {
+                    where = SparseAttentionJob.embedded() ? "set it in " + System.getProperty(
+                            SparseAttentionJob.SPARK_SETTINGS_PROPERTY) + " or with -D" + key
+                            : "--conf " + key + "=... under jobs/spark-submit";
+                }
+                throw new InvalidInputException(key + " " + conf.get(key, "1g") + " (" + where + ") does not fit: "
+                        + plain(message), e);
             }
             throw e;
         }

@@ -166,16 +166,16 @@ public final class HadoopStorage implements Storage, Serializable {
         for (java.nio.file.Path p = local; p != null && !Files.exists(p); p = p.getParent()) {
             // A link to nothing on the way: no directory can be made in its place (Mkdirs fails later).
             if (Files.isSymbolicLink(p)) {
-                java.nio.file.Path target;
+                String target;
                 try {
-                    target = p.resolveSibling(Files.readSymbolicLink(p));
+                    // Named from the link's directory; a chain or a loop exists but cannot be reached.
+                    java.nio.file.Path to = p.resolveSibling(Files.readSymbolicLink(p));
+                    target = to + (Files.exists(to, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? ", which cannot be"
+                            + " reached" : ", which does not exist");
                 } catch (IOException e) {
-                    target = null;
+                    target = "a target that cannot be read";
                 }
-                // A relative target named from the link's directory; a chain or a loop cannot be reached.
-                throw new InvalidInputException(what + ": " + p + " is a symbolic link to " + (target == null
-                        ? "a target that cannot be read" : target + (Files.exists(target,
-                        java.nio.file.LinkOption.NOFOLLOW_LINKS) ? ", which cannot be reached" : ", which does not exist")));
+                throw new InvalidInputException(what + ": " + p + " is a symbolic link to " + target);
             }
         }
         java.nio.file.Path existing = nearestExisting(local);

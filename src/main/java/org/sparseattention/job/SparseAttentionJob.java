@@ -457,7 +457,7 @@ public final class SparseAttentionJob {
 
         @Override
         public void onJobStart(SparkListenerJobStart start) {
-            if (start.properties() != null && group.equals(start.properties().getProperty("spark.jobGroup.id"))) {
+            if (StageTimes.ofGroup(start, group)) {
                 for (StageInfo stage : CollectionConverters.asJava(start.stageInfos())) {
                     stages.add(stage.stageId());
                 }

@@ -14,7 +14,6 @@ import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.StageInfo;
-import org.sparseattention.errors.InvalidInputException;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
@@ -70,8 +69,7 @@ final class StageTimes extends SparkListener {
 
     @Override
     public void onJobStart(SparkListenerJobStart event) {
-        if (group == null || event.properties() != null
-                && group.equals(event.properties().getProperty("spark.jobGroup.id"))) {
+        if (group == null || ofGroup(event, group)) {
             jobs.add(event.jobId());
         }
     }
@@ -117,14 +115,17 @@ final class StageTimes extends SparkListener {
     }
 
     /**
-     * Returns how a stage line ends for a stage that failed for {@code reason}: its first line, or
-     * for bad input only that (the run's last line names the input and the value), also where the
-     * stage was cancelled for it ({@code badInput}: on a cluster).
+     * Returns how a stage line ends for a stage that failed for {@code reason}: its first line, or,
+     * where a task failed on bad input, only that (the run's last line names the input and the value;
+     * on a cluster Spark's reason speaks of the cancelled job group instead).
      */
     static String failure(String reason, boolean badInput) {
-        String first = reason.lines().findFirst().orElse("");
-        return badInput || first.contains(InvalidInputException.class.getName() + ": ")
-                ? ", failed on bad input (named below)" : ", failed: " + first;
+        return badInput ? ", failed on bad input (named below)" : ", failed: " + reason.lines().findFirst().orElse("");
+    }
+
+    /** Whether {@code start} is a job of {@code group}. */
+    static boolean ofGroup(SparkListenerJobStart start, String group) {
+        return start.properties() != null && group.equals(start.properties().getProperty("spark.jobGroup.id"));
     }
 
     /**

@@ -103,17 +103,15 @@ final class UnitRunner implements AutoCloseable {
             // A file cut short or corrupted after planning: named with its option, as before Spark started.
             SparseAttentionException named = e.naming(option);
             String where = onExecutor();
-            boolean unseen = e.getMessage().endsWith(": no such file") || e.getMessage().contains(": cannot be read: ");
             // Local files only: a shared file system's file that fails here was moved or deleted since.
-            if (where == null || !unseen || !uri.startsWith("file:")) {
+            if (where == null || !uri.startsWith("file:") || !(e.getCause() instanceof java.io.FileNotFoundException
+                    || e.getCause() instanceof java.nio.file.AccessDeniedException)) {
                 throw named;
             }
             // The driver read it before the job: an executor that cannot most likely does not see the same files.
-            String message = named.getMessage() + " (read by a task on " + where + ", where the driver read it before"
-                    + " the job: on a cluster a local file must be at the same path on every executor's machine, or it"
-                    + " was moved or deleted since)";
-            throw named instanceof InvalidInputException ? new InvalidInputException(message, e)
-                    : new SparseAttentionException(message, e);
+            throw new InvalidInputException(named.getMessage() + " (read by a task on " + where + ", where the driver"
+                    + " read it before the job: on a cluster a local file must be at the same path on every executor's"
+                    + " machine, or it was moved or deleted since)", e);
         }
         long[] planned = {shape.batch(), shape.seqLen(), shape.features()};
         if (!Arrays.equals(NpyFile.batchShape(header), planned)) {

@@ -186,6 +186,7 @@ class BadInputTest {
         assertEquals(2, refused.status(), refused.err());
         assertTrue(refused.err().contains("error: --q ") && refused.err().contains("q.npy")
                 && refused.err().contains("batch 1, row 17"), "names the tensor, its file and where: " + refused.err());
+        assertTrue(refused.out().contains(", failed on bad input (named below)"), "the stage line: " + refused.out());
         assertFalse(Files.exists(dir.resolve("out")));
 
         CliTest.Outcome allowed = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "local", "--local-ctx",
