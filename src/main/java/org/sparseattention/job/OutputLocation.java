@@ -147,9 +147,19 @@ final class OutputLocation {
             System.err.println("interrupted: the new output is complete in " + staging + " (see the error above)");
             return;
         }
+        boolean deleted = deleteStagingSettled();
+        System.err.println("interrupted: --out " + out + " is as it was; " + (deleted ? "the unfinished output was deleted"
+                : "the unfinished output is in " + staging));
+    }
+
+    /**
+     * Deletes the staging directory as {@link #deleteStaging} does, and again while it comes back:
+     * tasks still running (local mode lets them end when Spark stops; a failed job's other tasks end
+     * after it) may still create their directories in it. Watches until none has come back for half
+     * a second, at most {@link #SETTLE_NANOS}; returns whether it is gone.
+     */
+    private boolean deleteStagingSettled() {
         boolean deleted = deleteStaging();
-        // Tasks that were running when Spark stopped (local mode lets them end) may still create
-        // their directories in it: deleted again until none has come back for half a second.
         long quiet = System.nanoTime();
         for (long until = quiet + SETTLE_NANOS; deleted && System.nanoTime() < until; ) {
             try {
@@ -171,11 +181,10 @@ final class OutputLocation {
                 break;
             }
         }
-        System.err.println("interrupted: --out " + out + " is as it was; " + (deleted ? "the unfinished output was deleted"
-                : "the unfinished output is in " + staging));
+        return deleted;
     }
 
-    /** How long {@link #shutDown} watches for task directories coming back into the deleted staging directory. */
+    /** How long {@link #deleteStagingSettled} watches for task directories coming back into the deleted staging directory. */
     private static final long SETTLE_NANOS = 2_000_000_000L;
 
     /** Deletes the staging directory, and then the parents of the output the run created, while they are empty. */
@@ -350,7 +359,7 @@ final class OutputLocation {
     synchronized void discard() {
         if (!keepStaging) {
             // Best effort: a leftover hidden staging directory holds no user data.
-            deleteStaging();
+            deleteStagingSettled();
         }
     }
 }

@@ -337,14 +337,15 @@ public final class SparseAttentionJob {
                     seconds, plan.partitions().size() + shards,
                     plan.units().size(), location.out().toString());
         } catch (Exception e) {
-            location.discard();
-            if (location.interrupted()) {
-                throw location.interruptedError(e);
-            }
+            boolean interrupted = location.interrupted();
             // The failed stage's line, which Spark delivers on its own thread, before the listener goes;
             // only where the scheduler ran the job (a failure before its submission has no end to wait for).
-            if (jobRan(e)) {
+            if (!interrupted && jobRan(e)) {
                 stageTimes.awaitJobEnd(5);
+            }
+            location.discard();
+            if (interrupted) {
+                throw location.interruptedError(e);
             }
             if (badInput.message != null) {
                 throw new InvalidInputException(badInput.message, e);
