@@ -32,6 +32,9 @@ CASES = [
     # fixed with every column of a window a summary column, and with the heads' columns filling it
     ("fixed_all_columns_L48", "fixed", 48, 4, 2, 3, 16, 1, 4),
     ("fixed_filled_L48", "fixed", 48, 4, 2, 3, 16, 2, 2),
+    # local and fixed in one head; fixed with columns left between the heads' summary columns
+    ("local_fixed_L50", "local+fixed", 50, 4, 2, 3, 16, 2, 1),
+    ("fixed_sparse_columns_L70", "fixed", 70, 4, 4, 3, 32, 2, 2),
 ]
 
 

@@ -21,6 +21,7 @@ import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.job.SparseAttentionJob;
 import org.sparseattention.kernel.AttentionOutput;
+import org.sparseattention.kernel.BlockSparseKernel;
 import org.sparseattention.kernel.KernelProfile;
 import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.kernel.Threads;
@@ -123,6 +124,7 @@ final class BenchCommand implements Callable<Integer> {
                 throw new InvalidInputException("--patterns '" + mode + "'" + (listed ? " (of the default list "
                         + defaults + ")" : "") + ": " + problem, e);
             }
+            BlockSparseKernel.requireBlockFits(blockSize, length);
             String lengthOption = dense(mode) ? "--all-seq-len" : "--seq-len";
             long values = arrayLength(lengthOption + " x --heads x --head-dim for '" + mode + "'", length, heads,
                     headDim);

@@ -5,6 +5,7 @@ import java.util.concurrent.Callable;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.kernel.AttentionOutput;
+import org.sparseattention.kernel.BlockSparseKernel;
 import org.sparseattention.kernel.ReferenceAttention;
 import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.layout.BlockLayout;
@@ -53,6 +54,7 @@ final class VerifyCommand implements Callable<Integer> {
         int n = BenchCommand.arrayLength("--batch x --seq-len x --heads x --head-dim", batch, seqLen, pattern.heads,
                 headDim);
         BlockLayout layout = BlockLayout.of(parsed, seqLen, pattern.blockSize, pattern.heads);
+        BlockSparseKernel.requireBlockFits(pattern.blockSize, seqLen);
         pattern.noteDenseLocal();
         float[][] qkv = {BenchCommand.normal(seed * 3, n), BenchCommand.normal(seed * 3 + 1, n),
             BenchCommand.normal(seed * 3 + 2, n)};

@@ -6,6 +6,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
+import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.TileList;
@@ -70,11 +71,42 @@ public final class BlockSparseKernel {
     private boolean packed;
 
     public BlockSparseKernel(BlockLayout layout, int headDim, float scale) {
+        requireBlockFits(layout.blockSize(), layout.seqLen());
         this.layout = layout;
         this.headDim = headDim;
         this.scale = scale;
         this.mergeRow = new float[headDim];
         this.panelRows = new float[TileMath.panelRowsLength(headDim)];
+    }
+
+    /**
+     * Refuses a block size whose scores against the most key blocks one pass computes
+     * ({@link #SPLIT_ABOVE_TILES}) would not fit one Java array, naming the largest that fits.
+     */
+    public static void requireBlockFits(int blockSize, int seqLen) {
+        int rows = Math.min(blockSize, seqLen);
+        if (passScores(rows) <= MAX_ARRAY) {
+            return;
+        }
+        int largest = Math.min(rows, 1 << 13);
+        while (passScores(largest) > MAX_ARRAY) {
+            largest--;
+        }
+        throw new InvalidInputException("block size (--block-size) " + blockSize + ": a block's scores against the "
+                + SPLIT_ABOVE_TILES + " key blocks one pass computes, " + SPLIT_ABOVE_TILES + " x " + rows + " x "
+                + rows + " float32 values, are more than one array holds; at most " + largest);
+    }
+
+    /** The most elements a Java array may have on common JVMs. */
+    private static final long MAX_ARRAY = Integer.MAX_VALUE - 8L;
+
+    /** Scores of one pass over {@code rows} query rows and as many rows in each of its key blocks. */
+    private static long passScores(int rows) {
+        if (rows > 1 << 20) {
+            // Far beyond any array, and the product below would pass a long's range.
+            return Long.MAX_VALUE;
+        }
+        return (long) SPLIT_ABOVE_TILES * rows * (((long) rows + TileMath.LANES - 1) / TileMath.LANES * TileMath.LANES);
     }
 
     /**

@@ -22,9 +22,14 @@ final class Softmax {
     private static final float LOG2E = 1.44269504088896341f;
     private static final float LN2_HIGH = 0.693359375f;
     private static final float LN2_LOW = -2.12194440e-4f;
-    /** Below this exp underflows to 0; above, 2^n stays a normal float. */
+    /** Below this exp underflows to 0. */
     private static final float LOWEST = -87.33654f;
-    private static final float HIGHEST = 88.72283f;
+    /**
+     * The exponential is only taken of a score less a maximum of scores, at most 0: a larger input
+     * is taken as 0, which also keeps {@code 2^n} a normal float (from 127.5 ln 2, about 88.38,
+     * {@code n} would be 128 and {@code 2^n} infinite, and the result NaN).
+     */
+    private static final float HIGHEST = 0f;
     /** 1.5 * 2^23: adding it rounds to the nearest integer in the low mantissa bits. */
     private static final float ROUNDER = 12582912f;
     /**
@@ -62,7 +67,8 @@ final class Softmax {
 
     /**
      * Replaces {@code values[offset .. offset + length)} by {@code exp(value - shift)} and
-     * returns their sum, added in a fixed order.
+     * returns their sum, added in a fixed order; {@code shift} is at least every value (their
+     * maximum), as the exponential takes values above it as equal to it.
      */
     static double expShifted(float[] values, int offset, int length, float shift) {
         int bound = SPECIES.loopBound(length);
@@ -236,7 +242,7 @@ final class Softmax {
         sum.intoArray(sums, 0);
     }
 
-    /** Returns {@code exp(x)} with exactly the operations of the vector version. */
+    /** Returns {@code exp(min(x, 0))} with exactly the operations of the vector version. */
     static float exp(float x) {
         if (x < LOWEST) {
             return 0f;

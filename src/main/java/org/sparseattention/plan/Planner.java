@@ -5,6 +5,7 @@ import java.util.BitSet;
 import java.util.Comparator;
 import java.util.List;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.kernel.BlockSparseKernel;
 import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
@@ -24,6 +25,7 @@ public final class Planner {
                     + " float32 values, more than one array of " + (Integer.MAX_VALUE - 8) + " bytes holds (at most "
                     + maxUnitRows(shape) + " rows at E = " + shape.features() + "); choose a smaller block size");
         }
+        BlockSparseKernel.requireBlockFits(settings.blockSize(), shape.seqLen());
         return BlockLayout.of(settings.pattern(), shape.seqLen(), settings.blockSize(), settings.heads());
     }
 

@@ -244,7 +244,11 @@ class CliTest {
         Outcome big = run("bench", "--seq-len", "1048576", "--heads", "16", "--head-dim", "128", "--patterns", "local");
         Outcome unknown = run("bench", "--patterns", "local,nonsense");
         Outcome wrapped = run("verify", "--seq-len", "65536", "--heads", "65536", "--head-dim", "65536", "--mode", "all");
-        for (Outcome o : List.of(big, unknown, wrapped)) {
+        Outcome wide = run("verify", "--seq-len", "20000", "--heads", "1", "--head-dim", "1", "--mode", "all",
+                "--block-size", "20000");
+        Outcome wideBench = run("bench", "--seq-len", "20000", "--heads", "1", "--head-dim", "1", "--patterns",
+                "local", "--local-ctx", "20000", "--block-size", "20000");
+        for (Outcome o : List.of(big, unknown, wrapped, wide, wideBench)) {
             assertEquals(2, o.status(), o.err());
             assertFalse(o.out().contains("ceiling"), "refused before the ceiling is measured: " + o.out());
             assertFalse(o.err().contains("\tat "), "no stack trace: " + o.err());
@@ -254,6 +258,10 @@ class CliTest {
         assertTrue(unknown.err().contains("nonsense"), unknown.err());
         // 65536 x 65536 wraps to 0 in int arithmetic: the product must be taken whole.
         assertTrue(wrapped.err().contains("got 2 x 65536 x 65536 x 65536 = 562949953421312"), wrapped.err());
+        // A block's scores against the key blocks of one pass: 40 x 20000 x 20000 values, no array holds them.
+        for (Outcome o : List.of(wide, wideBench)) {
+            assertTrue(o.err().contains("block size (--block-size) 20000: a block's scores"), o.err());
+        }
         Outcome ceiling = run("bench", "--ceiling-size", "0");
         assertEquals(2, ceiling.status(), ceiling.err());
         assertTrue(ceiling.err().contains("--ceiling-size must be >= 1, got 0"), ceiling.err());

@@ -88,6 +88,7 @@ class KernelParityTest {
         if (seqLen <= 257) {
             AttentionOutput dense = DenseAttention.compute(q, k, v, batch, seqLen, heads, headDim, pattern, scale);
             assertClose(expected.output(), dense.output(), TOLERANCE, mode + " dense output");
+            assertClose(expected.logSumExp(), dense.logSumExp(), TOLERANCE, mode + " dense log-sum-exp");
         }
     }
 
