@@ -1,23 +1,77 @@
 # Sourced by the launchers in jobs/.
-#
+
+# Builds the project's jars if $3, ... (the files the caller needs) are missing or older than the
+# sources, printing $2 first. One build at a time per checkout: a command that finds another
+# building waits for it (a lock in target/), then builds only if that build did not do the job.
+ensure_built() {
+  local root="$1" message="$2" lock
+  shift 2
+  outdated "$root" "$@" || return 0
+  mkdir -p "$root/target"
+  exec {lock}> "$root/target/.build.lock"
+  if ! flock -n "$lock"; then
+    echo "waiting for another command's build of $root to finish ..." >&2
+    flock "$lock"
+  fi
+  if outdated "$root" "$@"; then
+    echo "$message" >&2
+    build_project "$root"
+  fi
+  exec {lock}>&-
+}
+
 # Builds the project's jars, showing Maven's output only when the build fails (Maven 3.8 writes
-# colour codes even in batch mode); exits 1 then.
+# colour codes even in batch mode); exits 1 then. A build that does not finish (interrupted,
+# killed, failed) leaves target/.build-incomplete, so that the next command builds again: the
+# shaded jar is written in place, and a half-written one has a new time.
 build_project() {
-  local root="$1" build_output
-  if ! build_output="$(cd "$root" && mvn -B -q -ntp -DskipTests package 2>&1)"; then
-    printf '%s\n' "$build_output" >&2
+  local root="$1" log pid status=0 signalled=0 entries entry jar
+  local incomplete="$root/target/.build-incomplete"
+  mkdir -p "$root/target"
+  : > "$incomplete"
+  log="$(mktemp)"
+  # In the background, so that a signal reaches the trap at once and Maven is stopped with it.
+  (cd "$root" && exec mvn -B -q -ntp -DskipTests package) > "$log" 2>&1 &
+  pid=$!
+  trap 'signalled=130; kill "$pid" 2> /dev/null' INT
+  trap 'signalled=143; kill "$pid" 2> /dev/null' TERM
+  wait "$pid" || status=$?
+  trap - INT TERM
+  if ((signalled != 0)); then
+    wait "$pid" 2> /dev/null || true
+    rm -f "$log"
+    exit "$signalled"
+  fi
+  if ((status != 0)); then
+    cat "$log" >&2
+    rm -f "$log"
     echo "the build failed (mvn -B -ntp -DskipTests package in $root)" >&2
     exit 1
   fi
+  rm -f "$log"
+  # copy-dependencies adds jars to target/spark-home/jars and never removes one: those of versions
+  # the pom no longer names would stand beside the current ones on the daemons' classpath.
+  if [[ -f $root/target/classpath.txt && -d $root/target/spark-home/jars ]]; then
+    declare -A current=()
+    IFS=: read -r -a entries < "$root/target/classpath.txt" || true
+    for entry in ${entries[@]+"${entries[@]}"}; do
+      current["${entry##*/}"]=1
+    done
+    for jar in "$root"/target/spark-home/jars/*.jar; do
+      [[ -n ${current["${jar##*/}"]:-} ]] || rm -f "$jar"
+    done
+  fi
+  rm -f "$incomplete"
 }
 
-# Succeeds when one of the files after the root ($2, ...) is missing, or when the sources
-# (src/main, pom.xml) are newer than the first of them.
+# Succeeds when one of the files after the root ($2, ...) is missing, when a build did not finish,
+# or when the sources (src/main, pom.xml) are newer than the first of them.
 outdated() {
   local root="$1" file
   shift
+  [[ ! -e $root/target/.build-incomplete ]] || return 0
   for file in "$@"; do
-    [[ -f $file ]] || return 0
+    [[ -e $file ]] || return 0
   done
   [[ -n $(find "$root/src/main" "$root/pom.xml" -newer "$1" -print -quit) ]]
 }

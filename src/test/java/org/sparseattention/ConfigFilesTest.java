@@ -78,13 +78,28 @@ class ConfigFilesTest {
                 List.of("--master", "local[2]", "-c", "spark.driver.memory=0g"), "--conf spark.driver.memory '0g':"
                         + " expected a size above 0",
                 List.of("--master", "local[2]", "--executor-cores=abc"), "--executor-cores 'abc': expected a whole number"
-                        + " of at least 1",
+                        + " from 1",
                 List.of("--master", "local[2]", "--num-executors", "-1"), "--num-executors '-1': expected a whole number");
+        Map<List<String>, String> more = Map.of(
+                List.of("--master", "local[2]", "--num-executors", "99999999999"), "--num-executors '99999999999':"
+                        + " expected a whole number from 0 to 2147483647",
+                // --master outranks spark.master wherever either stands, as in spark-submit.
+                List.of("--master", "bogus", "--conf", "spark.master=local[2]"), "master 'bogus': expected local[N]",
+                // Without an installation, the project's own Spark, which has no YARN or Kubernetes module.
+                List.of("--master", "yarn"), "master 'yarn' needs a Spark installation's spark-submit",
+                List.of("--master", "local[2]", "--conf", "spark.submit.deployMode=cluster"),
+                "deploy mode cluster needs a Spark installation's spark-submit",
+                List.of("--master", "k8s://https://127.0.0.1:6443"), "the project's own Spark has no Kubernetes support");
+        masters = new java.util.HashMap<>(masters);
+        masters.putAll(more);
         for (Map.Entry<List<String>, String> master : masters.entrySet()) {
             List<String> command = new java.util.ArrayList<>(List.of("bash", "jobs/spark-submit"));
             command.addAll(master.getKey());
             command.addAll(List.of("--", "run", "--q", "q.npy"));
-            Process refused = new ProcessBuilder(command).redirectErrorStream(true).start();
+            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+            builder.environment().remove("SPARK_HOME");
+            builder.environment().remove("SPARK_SUBMIT");
+            Process refused = builder.start();
             String said = new String(refused.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(refused.waitFor(50, TimeUnit.SECONDS), "jobs/spark-submit did not end");
             assertEquals(2, refused.exitValue(), said);

@@ -70,7 +70,9 @@ class LauncherTest {
     void javaOptionsKeepTheDefaultHeapUnlessTheySizeIt(@TempDir Path dir) throws Exception {
         // Without the default, MaxRAM=64g would give the JVM's own default heap of 16 GiB.
         String[][] cases = {{"-Dspark.ui.enabled=false -XX:MaxRAM=64g", "4294967296"}, {"-Xmx1g", "1073741824"},
-            {"-Xms6g", "17179869184"}, {"-XX:MaxRAM=64g -XX:MaxRAMPercentage=50", "34359738368"}};
+            {"-Xms6g", "17179869184"}, {"-XX:MaxRAM=64g -XX:MaxRAMPercentage=50", "34359738368"},
+            // Options that name a heap size but do not bound the heap keep the default.
+            {"-XX:SoftMaxHeapSize=1g -XX:InitialRAMPercentage=1", "4294967296"}};
         for (String[] c : cases) {
             Result result = launch(dir.resolve("heap.log"), Map.of("SPARSE_ATTENTION_CLASS_ARCHIVES", "off",
                     "SPARSE_ATTENTION_JAVA_OPTS", c[0] + " -XX:MaxRAM=64g -XX:+PrintFlagsFinal"), "--version");
