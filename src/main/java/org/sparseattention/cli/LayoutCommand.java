@@ -28,6 +28,9 @@ final class LayoutCommand implements Callable<Integer> {
     @Mixin
     PatternOptions pattern;
 
+    /** The most tiles layout counts: about a minute. */
+    static final long MAX_COUNTED_TILES = 10_000_000_000L;
+
     @Option(names = "--head-dim", defaultValue = "64", description = "Head dimension D, for the FLOP count. Default: ${DEFAULT-VALUE}.")
     int headDim;
 
@@ -55,6 +58,13 @@ final class LayoutCommand implements Callable<Integer> {
             storage.checkWritable("--npy ", npy, overwrite);
         } else if (overwrite) {
             System.err.println("note: --overwrite does nothing without --npy");
+        }
+        // Counted tile by tile, about 5 ns each: beyond this, minutes.
+        double tiles = layout.estimatedTiles(MAX_COUNTED_TILES);
+        if (tiles > MAX_COUNTED_TILES) {
+            throw new InvalidInputException(String.format(Locale.ROOT, "--seq-len %d at --block-size %d: about %.3g"
+                    + " tiles or more to count, over the %d layout counts one by one; choose a larger --block-size or"
+                    + " a shorter --seq-len", seqLen, pattern.blockSize, tiles, MAX_COUNTED_TILES));
         }
         // After the checks: a refused command says only why.
         pattern.noteDenseLocal();

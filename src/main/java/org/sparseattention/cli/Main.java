@@ -119,8 +119,57 @@ public final class Main {
         }
     }
 
+    /** Set once the command has ended or said what an interruption left (a later shutdown has nothing to add). */
+    private static volatile boolean settled;
+
+    /** Marks the command's outcome as said: a shutdown from now on reports itself, if at all. */
+    static void settle() {
+        settled = true;
+    }
+
     public static void main(String[] args) {
-        System.exit(execute(args));
+        // Last of the shutdown hooks (after Spark's and the file systems'): a signal that came before
+        // any part of the command could say what it left (a JVM or Spark still starting, a plan being
+        // made) would otherwise end the command with its exit status alone.
+        org.apache.hadoop.util.ShutdownHookManager.get().addShutdownHook(() -> {
+            long deadline = System.nanoTime() + 1_000_000_000L;
+            while (!settled && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            if (!settled && !SparseAttentionJob.interruptionReported() && !HadoopStorage.interruptionReported()) {
+                System.err.println("interrupted: stopped before anything was written");
+            }
+        }, 0);
+        // First of them, before Spark's: Spark and the committer stopped half-way by a signal log
+        // errors that are no news (a run's output guard does the same while the job runs).
+        org.apache.hadoop.util.ShutdownHookManager.get().addShutdownHook(() -> {
+            if (!settled) {
+                SparseAttentionJob.quietSpark();
+            }
+        }, org.apache.hadoop.fs.FileSystem.SHUTDOWN_HOOK_PRIORITY + 35);
+        int status;
+        try {
+            status = execute(args);
+        } catch (Error e) {
+            // A class that failed to initialise because the JVM was shutting down (Spark's, as it starts).
+            if (!shuttingDown()) {
+                throw e;
+            }
+            status = FAILED;
+        }
+        if (!shuttingDown()) {
+            settle();
+        }
+        System.exit(status);
+    }
+
+    /** Whether the JVM is shutting down (Ctrl-C, SIGTERM): Hadoop's hook manager, which every hook here goes through, has begun. */
+    private static boolean shuttingDown() {
+        return org.apache.hadoop.util.ShutdownHookManager.get().isShutdownInProgress();
     }
 
     /** Runs the command line and returns its exit status instead of exiting. */
@@ -164,12 +213,21 @@ public final class Main {
                         (option, key) -> !command.hasMatchedOption(option), defaultKeys, defaults));
                 return BAD_INPUT;
             }
-            if (e instanceof SparseAttentionException) {
+            if (e instanceof SparseAttentionException && String.valueOf(e.getMessage()).startsWith("interrupted:")) {
+                settle();
                 // A shutdown hook reports an interruption (a run's, a written file's) itself.
-                if (!(String.valueOf(e.getMessage()).startsWith("interrupted:")
-                        && (SparseAttentionJob.interruptionReported() || HadoopStorage.interruptionReported()))) {
-                    err.println("error: " + e.getMessage());
+                if (!SparseAttentionJob.interruptionReported() && !HadoopStorage.interruptionReported()) {
+                    err.println(e.getMessage());
                 }
+                return FAILED;
+            }
+            if (shuttingDown()) {
+                // What broke under a signal (Spark starting, say) is no error of the command: the last
+                // shutdown hook says it was interrupted.
+                return FAILED;
+            }
+            if (e instanceof SparseAttentionException) {
+                err.println("error: " + e.getMessage());
                 return FAILED;
             }
             err.println("error: " + e);

@@ -97,6 +97,7 @@ final class RunCommand implements Callable<Integer> {
                 throw stopped(spark, e);
             }
             System.out.println(summary.describe());
+            Main.settle();
             try {
                 Runtime.getRuntime().addShutdownHook(finished);
             } catch (IllegalStateException shuttingDown) {

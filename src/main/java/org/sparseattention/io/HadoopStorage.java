@@ -616,11 +616,14 @@ public final class HadoopStorage implements Storage, Serializable {
                 return leftOver;
             }
         } catch (FSError e) {
-            staged.forEach(this::discard);
+            interruption.failed();
             throw new SparseAttentionException("could not write " + String.join(", ", uris) + " (" + e.getMessage()
                     + "); nothing was written", e);
         } catch (IOException | RuntimeException | Error e) {
-            staged.forEach(this::discard);
+            interruption.failed();
+            if (interruption.causedBy(e)) {
+                throw interruption.error();
+            }
             throw e;
         } finally {
             try {
@@ -662,6 +665,42 @@ public final class HadoopStorage implements Storage, Serializable {
             this.existed = nearestExisting(fileSystem(uris.get(0)), parent);
         }
 
+        /** After a failed write: deletes the staged files and the directories made for them. */
+        void failed() {
+            staged.forEach(HadoopStorage.this::discard);
+            try {
+                deleteEmptyBelow(fileSystem(uris.get(0)), parent, existed);
+            } catch (IOException e) {
+                // Best effort: what is left is empty directories.
+            }
+        }
+
+        /**
+         * Whether a write's failure came from a shutdown under way: Ctrl-C on a terminal also stops
+         * the {@code chmod} that Hadoop's local file system runs for a new file, which may fail the
+         * write just before the JVM hears of the signal. Waits up to 2 s for the shutdown's report
+         * then, so that the command says only that.
+         */
+        boolean causedBy(Throwable e) {
+            boolean signalled = false;
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                signalled |= t instanceof org.apache.hadoop.util.Shell.ExitCodeException exit && exit.getExitCode() > 128;
+            }
+            if (!signalled && !ShutdownHookManager.get().isShutdownInProgress()) {
+                return false;
+            }
+            long deadline = System.nanoTime() + 2_000_000_000L;
+            while (!interruptionReported && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException stop) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            return interruptionReported;
+        }
+
         /** The writing thread's error once a shutdown came: nothing was written. */
         SparseAttentionException error() {
             return new SparseAttentionException("interrupted: nothing was written to " + option + String.join(", ", uris));
@@ -676,12 +715,7 @@ public final class HadoopStorage implements Storage, Serializable {
                 return;
             }
             abandoned = true;
-            staged.forEach(HadoopStorage.this::discard);
-            try {
-                deleteEmptyBelow(fileSystem(uris.get(0)), parent, existed);
-            } catch (IOException e) {
-                // Best effort: what is left is empty directories.
-            }
+            failed();
             System.err.println("interrupted: nothing was written to " + files + " (what was there is as it was; the"
                     + " unfinished files, and directories made for them, were deleted)");
         }

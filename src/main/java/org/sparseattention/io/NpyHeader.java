@@ -122,10 +122,12 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
                 throw bad(file, "header", "the keys 'descr', 'fortran_order' and 'shape'", "key '" + key + "'");
             }
         }
-        String descr = unquote(file, "descr", required(file, fields, "descr"));
+        String given = unquote(file, "descr", required(file, fields, "descr"));
+        // Without a byte-order character ('f4'), NumPy reads the native order, as for '='.
+        String descr = given.length() == 2 ? "=" + given : given;
         if (descr.length() != 3 || "<>|=".indexOf(descr.charAt(0)) < 0 || NpyDType.ofCode(descr.substring(1)) == null
                 || descr.charAt(0) == '|') {
-            throw bad(file, "descr", "a float type '<f4', '<f8' or '<f2' (or big-endian '>')", "'" + descr + "'");
+            throw bad(file, "descr", "a float type '<f4', '<f8' or '<f2' (or big-endian '>')", "'" + given + "'");
         }
         ByteOrder order = descr.charAt(0) == '>' ? ByteOrder.BIG_ENDIAN
                 : descr.charAt(0) == '<' ? ByteOrder.LITTLE_ENDIAN : ByteOrder.nativeOrder();
@@ -146,7 +148,7 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
         }
         if (expected != fileLength) {
             throw bad(file, "data length", (expected - dataOffset) + " bytes for shape " + Arrays.toString(shape)
-                    + " of " + descr, (fileLength - dataOffset) + " bytes");
+                    + " of " + given, (fileLength - dataOffset) + " bytes");
         }
         return header;
     }

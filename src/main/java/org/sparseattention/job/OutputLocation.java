@@ -58,12 +58,7 @@ final class OutputLocation {
      * committer the files those tasks still write as it aborts, while {@link #onShutdown} says in
      * one line what became of --out (and deletes what they wrote).
      */
-    private static final Runnable QUIET_SPARK = () -> {
-        for (String logger : new String[] {"org.apache.spark", "org.apache.hadoop.mapreduce",
-            "org.apache.hadoop.fs.FileUtil"}) {
-            org.apache.logging.log4j.core.config.Configurator.setLevel(logger, org.apache.logging.log4j.Level.OFF);
-        }
-    };
+    private static final Runnable QUIET_SPARK = SparseAttentionJob::quietSpark;
 
     /** For {@code --out} {@code outUri}, which existed when the run checked it or not ({@code existedAtStart}). */
     OutputLocation(String outUri, Configuration configuration, boolean existedAtStart) throws IOException {

@@ -149,6 +149,17 @@ public final class SparseAttentionJob {
     }
 
     /**
+     * Turns off the logging of Spark and of the output committer: what they log while the JVM shuts
+     * down under a signal (tasks and a context stopped half-way) is no news to the user.
+     */
+    public static void quietSpark() {
+        for (String logger : new String[] {"org.apache.spark", "org.apache.hadoop.mapreduce",
+            "org.apache.hadoop.fs.FileUtil"}) {
+            org.apache.logging.log4j.core.config.Configurator.setLevel(logger, org.apache.logging.log4j.Level.OFF);
+        }
+    }
+
+    /**
      * Whether an interrupted run's shutdown hook reports what became of {@code --out}: the run's own
      * "interrupted" error would only repeat it.
      */
@@ -352,6 +363,11 @@ public final class SparseAttentionJob {
             }
             if (executors != null && executors.message != null) {
                 throw new SparseAttentionException(executors.message, e);
+            }
+            String full = diskFull(e, location.staging().getParent().toString(),
+                    spark.getConf().get("spark.local.dir", System.getProperty("java.io.tmpdir")));
+            if (full != null) {
+                throw new SparseAttentionException(full, e);
             }
             throw translate(e);
         } catch (Error e) {
@@ -561,6 +577,21 @@ public final class SparseAttentionJob {
     }
 
     /** Turns a Spark failure into the project's exception, keeping the failed task's own message. */
+    /**
+     * Returns what to say of a job that failed on a full disk (an error anywhere in {@code e}, a
+     * task's trace included, saying so), naming where it was writing, or null.
+     */
+    static String diskFull(Throwable e, String outDirectory, String localDirectories) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (String.valueOf(t.getMessage()).contains("No space left on device")) {
+                return "no space left on a device the job wrote to: the output's directory " + outDirectory
+                        + " (where --out goes) or Spark's local directories for the shuffle (spark.local.dir: "
+                        + localDirectories + "); --out is as it was";
+            }
+        }
+        return null;
+    }
+
     static RuntimeException translate(Exception e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof InvalidInputException invalid) {

@@ -85,7 +85,10 @@ final class WarmUp {
             LOG.info(String.format(Locale.ROOT, "warm-up finished in %.2f s", (System.nanoTime() - started) / 1e9));
             return pairs;
         } catch (IOException | RuntimeException e) {
-            LOG.warn("warm-up skipped, the first tasks will run slower: " + e);
+            // The JVM exiting under it (a command that failed as it started, a signal) deletes its files.
+            if (!exiting()) {
+                LOG.warn("warm-up skipped, the first tasks will run slower: " + e);
+            }
             return -1;
         } finally {
             if (dir != null) {
@@ -95,10 +98,17 @@ final class WarmUp {
                     }
                     Files.deleteIfExists(dir);
                 } catch (IOException e) {
-                    LOG.warn("could not delete the warm-up's files in " + dir + ": " + e);
+                    if (!exiting()) {
+                        LOG.warn("could not delete the warm-up's files in " + dir + ": " + e);
+                    }
                 }
             }
         }
+    }
+
+    /** Whether the JVM is shutting down: its shutdown hooks have begun, and deletes its files at the end. */
+    private static boolean exiting() {
+        return org.apache.hadoop.util.ShutdownHookManager.get().isShutdownInProgress();
     }
 
     /** How a warm-up's directory is named: this prefix, the process id, '-', a random part. */

@@ -288,6 +288,39 @@ public final class BlockLayout {
     }
 
     /** Returns the tile and pair counts of this layout; partial tiles are counted pair by pair. */
+    /**
+     * Returns an estimate of the tiles {@link #stats} lists (every frame and head), from 16 query
+     * blocks spread over each grid, or, as soon as it passes {@code limit}, what it has counted so
+     * far, which is then above it. Each sampled block's list costs its length, so a layout too
+     * large to count is told in milliseconds where counting it would take days.
+     */
+    public double estimatedTiles(long limit) {
+        double causal = 0;
+        for (BlockGrid grid : grids) {
+            causal += (double) grid.numBlocks() * (grid.numBlocks() + 1) / 2 * heads;
+        }
+        if (causal <= limit) {
+            // No pattern lists more than the causal tiles: nothing to sample.
+            return causal;
+        }
+        double estimate = 0;
+        TileList list = new TileList();
+        for (int f = 0; f < grids.size(); f++) {
+            int nb = grids.get(f).numBlocks();
+            int samples = Math.min(nb, 16);
+            for (int h = 0; h < heads; h++) {
+                for (int s = 0; s < samples; s++) {
+                    keyBlocks(f, h, (int) ((2L * s + 1) * nb / (2L * samples)), list);
+                    estimate += (double) list.size() * nb / samples;
+                    if (estimate > limit) {
+                        return estimate;
+                    }
+                }
+            }
+        }
+        return estimate;
+    }
+
     public LayoutStats stats() {
         long[] tiles = new long[heads];
         long[] fullTiles = new long[heads];

@@ -106,6 +106,15 @@ class CliTest {
         Outcome refused = run("layout", "--seq-len", "128", "--heads", "3", "--mode", "local,fixed", "--block-size", "8");
         assertEquals(2, refused.status(), refused.err());
         assertFalse(refused.err().contains("note:"), refused.err());
+        // Too many tiles to count one by one (5.6e14 for `all` here: days): refused at once. `local` at a
+        // length as long counts 5 tiles a row, and is counted.
+        Outcome huge = run("layout", "--seq-len", "2147483647", "--heads", "1", "--mode", "all");
+        assertEquals(2, huge.status(), huge.err());
+        assertTrue(huge.err().contains("--seq-len 2147483647 at --block-size 64: about ")
+                && huge.err().contains("tiles or more to count, over the 10000000000 layout counts"), huge.err());
+        Outcome long_ = run("layout", "--seq-len", "200000000", "--heads", "1", "--mode", "local", "--local-ctx", "256");
+        assertEquals(0, long_.status(), long_.err());
+        assertTrue(long_.out().contains("total: 15624990 tiles"), long_.out());
         assertTrue(o.out().contains("  +###+..........."), o.out());
         byte[] bytes = Files.readAllBytes(npy);
         int dataOffset = 10 + ((bytes[8] & 0xff) | (bytes[9] & 0xff) << 8);

@@ -116,6 +116,24 @@ class HadoopStorageTest {
     }
 
     @Test
+    void aFailedWriteDeletesTheDirectoriesItMade(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("kept.txt"), "a user's");
+        Path deep = dir.resolve("a/b/c");
+        List<String> uris = List.of(deep.resolve("q.npy").toString(), deep.resolve("k.npy").toString());
+        IOException e = assertThrows(IOException.class, () -> storage.writeWhole("--out ", uris, false, (file, out) -> {
+            out.write(1);
+            if (file == 1) {
+                throw new IOException("No space left on device");
+            }
+        }));
+        assertEquals("No space left on device", e.getMessage());
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            assertEquals(List.of("kept.txt"), files.map(f -> f.getFileName().toString()).toList(),
+                    "a/b/c made for the files and left empty: deleted");
+        }
+    }
+
+    @Test
     void withoutOverwriteAFileThatAppearedMeanwhileIsKept(@TempDir Path dir) throws IOException {
         List<String> uris = List.of(dir.resolve("q.npy").toString(), dir.resolve("k.npy").toString());
         // Checked while nothing was there; then another writer's k.npy appears before the move.

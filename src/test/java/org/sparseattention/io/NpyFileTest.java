@@ -103,7 +103,9 @@ class NpyFileTest {
         for (Object[] c : new Object[][] {
             {"f8.npy", file(1, dict("<f8", "False", "(2, 3)"), f8.array())},
             {"f2.npy", file(2, dict("<f2", "False", "(2, 3)"), f2.array())},
-            {"be.npy", file(3, dict(">f4", "False", "(2, 3)"), floats(ByteOrder.BIG_ENDIAN, SIX))}}) {
+            {"be.npy", file(3, dict(">f4", "False", "(2, 3)"), floats(ByteOrder.BIG_ENDIAN, SIX))},
+            // No byte-order character: the native order, as NumPy reads it.
+            {"bare.npy", file(1, dict("f4", "False", "(2, 3)"), floats(ByteOrder.nativeOrder(), SIX))}}) {
             String uri = write((String) c[0], (byte[]) c[1]);
             NpyHeader header = NpyFile.readHeader(storage, uri);
             float[] values = new float[6];

@@ -1,0 +1,28 @@
+package org.sparseattention.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.io.IOException;
+import org.junit.jupiter.api.Test;
+
+/** A job that failed on a full disk says so in one line, naming where it wrote, whichever layer reported it. */
+class DiskFullTest {
+    private static final String SAID = "no space left on a device the job wrote to: the output's directory"
+            + " file:/data/runs (where --out goes) or Spark's local directories for the shuffle (spark.local.dir:"
+            + " /tmp); --out is as it was";
+
+    @Test
+    void aFullDiskIsNamedWhereverItIsReported() {
+        // As the driver hears of a task's failure: the executor's trace quoted in Spark's message.
+        RuntimeException aborted = new RuntimeException("Job aborted due to stage failure: Task 0 in stage 1.0"
+                + " failed 1 times, most recent failure: Lost task 0.0: java.io.IOException: No space left on device\n"
+                + "\tat java.base/java.io.FileOutputStream.writeBytes(Native Method)");
+        assertEquals(SAID, SparseAttentionJob.diskFull(aborted, "file:/data/runs", "/tmp"));
+        // As a cause in the driver itself (merging files, say).
+        RuntimeException wrapped = new RuntimeException("the job failed", new IOException("No space left on device"));
+        assertEquals(SAID, SparseAttentionJob.diskFull(wrapped, "file:/data/runs", "/tmp"));
+        assertNull(SparseAttentionJob.diskFull(new RuntimeException("Job aborted", new IOException("Stream closed")),
+                "file:/data/runs", "/tmp"));
+    }
+}
