@@ -166,16 +166,7 @@ public final class HadoopStorage implements Storage, Serializable {
         for (java.nio.file.Path p = local; p != null && !Files.exists(p); p = p.getParent()) {
             // A link to nothing on the way: no directory can be made in its place (Mkdirs fails later).
             if (Files.isSymbolicLink(p)) {
-                String target;
-                try {
-                    // Named from the link's directory; a chain or a loop exists but cannot be reached.
-                    java.nio.file.Path to = p.resolveSibling(Files.readSymbolicLink(p));
-                    target = to + (Files.exists(to, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? ", which cannot be"
-                            + " reached" : ", which does not exist");
-                } catch (IOException e) {
-                    target = "a target that cannot be read";
-                }
-                throw new InvalidInputException(what + ": " + p + " is a symbolic link to " + target);
+                throw new InvalidInputException(what + ": " + p + " is a symbolic link to " + danglingTarget(p));
             }
         }
         java.nio.file.Path existing = nearestExisting(local);
@@ -456,6 +447,18 @@ public final class HadoopStorage implements Storage, Serializable {
         return realPath(path(uri));
     }
 
+    /** Names where the link {@code link}, which leads nowhere, points, and why that cannot be reached. */
+    private static String danglingTarget(java.nio.file.Path link) {
+        try {
+            // Named from the link's directory; a chain or a loop exists but cannot be reached.
+            java.nio.file.Path to = link.resolveSibling(Files.readSymbolicLink(link));
+            return to + (Files.exists(to, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? ", which cannot be reached"
+                    : ", which does not exist");
+        } catch (IOException e) {
+            return "a target that cannot be read";
+        }
+    }
+
     /**
      * Checks that a file may be written at {@code uri}: nothing is there, or a file that
      * {@code overwrite} allows replacing; never a directory. {@code option} names the location in
@@ -467,8 +470,8 @@ public final class HadoopStorage implements Storage, Serializable {
             java.nio.file.Path local = java.nio.file.Path.of(target.toUri().getPath());
             if (Files.isSymbolicLink(local) && !Files.exists(local)) {
                 // Writing would replace the link itself, which the user may not mean.
-                throw new InvalidInputException(option + uri + " is a symbolic link to nothing: remove it or make"
-                        + " what it points to");
+                throw new InvalidInputException(option + uri + " is a symbolic link to " + danglingTarget(local)
+                        + ": remove it or make what it points to");
             }
         }
         FileStatus status;

@@ -163,7 +163,8 @@ class HadoopStorageTest {
         Path dangling = Files.createSymbolicLink(dir.resolve("dangling.json"), dir.resolve("nothing.json"));
         InvalidInputException e = assertThrows(InvalidInputException.class,
                 () -> storage.checkWritable("--json ", dangling.toString(), true));
-        assertTrue(e.getMessage().startsWith("--json " + dangling + " is a symbolic link to nothing"), e.getMessage());
+        assertEquals("--json " + dangling + " is a symbolic link to " + dir.resolve("nothing.json") + ", which does not"
+                + " exist: remove it or make what it points to", e.getMessage());
     }
 
     @Test
