@@ -40,6 +40,7 @@ build_project() {
   if ((signalled != 0)); then
     wait "$pid" 2> /dev/null || true
     rm -f "$log"
+    echo "interrupted during the build of $root: the command did not run (the next one builds again)" >&2
     exit "$signalled"
   fi
   if ((status != 0)); then

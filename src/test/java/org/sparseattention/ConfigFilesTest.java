@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.core.LogEvent;
 import org.apache.logging.log4j.core.impl.Log4jLogEvent;
@@ -97,8 +98,11 @@ class ConfigFilesTest {
             command.addAll(master.getKey());
             command.addAll(List.of("--", "run", "--q", "q.npy"));
             ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+            // As on a machine without a Spark installation, whatever this one has.
             builder.environment().remove("SPARK_HOME");
             builder.environment().remove("SPARK_SUBMIT");
+            builder.environment().put("PATH", Arrays.stream(System.getenv("PATH").split(":"))
+                    .filter(dir -> !Files.isExecutable(Path.of(dir, "spark-submit"))).collect(Collectors.joining(":")));
             Process refused = builder.start();
             String said = new String(refused.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(refused.waitFor(50, TimeUnit.SECONDS), "jobs/spark-submit did not end");

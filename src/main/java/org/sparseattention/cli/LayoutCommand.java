@@ -28,8 +28,8 @@ final class LayoutCommand implements Callable<Integer> {
     @Mixin
     PatternOptions pattern;
 
-    /** The most tiles layout counts: about a minute. */
-    static final long MAX_COUNTED_TILES = 10_000_000_000L;
+    /** The most tiles listed and pairs checked that layout counts: about 20 s. */
+    static final long MAX_COUNTED = 4_000_000_000L;
 
     @Option(names = "--head-dim", defaultValue = "64", description = "Head dimension D, for the FLOP count. Default: ${DEFAULT-VALUE}.")
     int headDim;
@@ -49,27 +49,31 @@ final class LayoutCommand implements Callable<Integer> {
                 pattern.numVerts, pattern.vertsize), seqLen, pattern.blockSize, pattern.heads);
         // The launcher's file system settings, only for a file to write.
         HadoopStorage storage = npy == null ? null : SparseAttentionJob.launcherStorage();
-        boolean grids = seqLen <= BlockLayout.MAX_GRID_LENGTH;
+        // The original-order grid checks every pair of every head.
+        boolean grids = seqLen <= BlockLayout.MAX_GRID_LENGTH
+                && (double) pattern.heads * seqLen * seqLen / 2 <= MAX_COUNTED;
         if (npy != null && !grids) {
             throw new InvalidInputException("--npy needs the original-order grid, computed for --seq-len up to "
-                    + BlockLayout.MAX_GRID_LENGTH + ", got " + seqLen);
+                    + BlockLayout.MAX_GRID_LENGTH + " and --heads x --seq-len^2 / 2 pairs up to " + MAX_COUNTED
+                    + ", got --seq-len " + seqLen + " and --heads " + pattern.heads);
         }
         if (npy != null) {
             storage.checkWritable("--npy ", npy, overwrite);
         } else if (overwrite) {
             System.err.println("note: --overwrite does nothing without --npy");
         }
-        // Counted tile by tile, about 5 ns each: beyond this, minutes.
-        double tiles = layout.estimatedTiles(MAX_COUNTED_TILES);
-        if (tiles > MAX_COUNTED_TILES) {
-            throw new InvalidInputException(String.format(Locale.ROOT, "--seq-len %d at --block-size %d: about %.3g"
-                    + " tiles or more to count, over the %d layout counts one by one; choose a larger --block-size or"
-                    + " a shorter --seq-len", seqLen, pattern.blockSize, tiles, MAX_COUNTED_TILES));
+        // Far too many tiles, from a sample: refused at once. Up to ten times the bound, counting stops at it.
+        double tiles = layout.estimatedTiles(10 * MAX_COUNTED);
+        LayoutStats stats = tiles > 10 * MAX_COUNTED ? null : layout.stats(MAX_COUNTED);
+        if (stats == null) {
+            throw new InvalidInputException(String.format(Locale.ROOT, "--seq-len %d at --block-size %d, --heads %d:"
+                    + " more than the %d tiles and pairs layout counts one by one (about 20 s); choose a larger"
+                    + " --block-size, a shorter --seq-len or fewer --heads", seqLen, pattern.blockSize, pattern.heads,
+                    MAX_COUNTED));
         }
         // After the checks: a refused command says only why.
         pattern.noteDenseLocal();
         int nb = layout.numBlocks();
-        LayoutStats stats = layout.stats();
         System.out.printf(Locale.ROOT, "layout: mode %s, L=%d, block %d, %d x %d blocks, %d head%s, %d frame%s%n",
                 pattern.mode, seqLen, pattern.blockSize, nb, nb, pattern.heads, pattern.heads == 1 ? "" : "s",
                 layout.frameCount(), layout.frameCount() == 1 ? "" : "s");

@@ -121,6 +121,8 @@ public final class Main {
 
     /** Set once the command has ended or said what an interruption left (a later shutdown has nothing to add). */
     private static volatile boolean settled;
+    /** Set when SIGINT or SIGTERM came: a shutdown for any other reason (an exit elsewhere) is no interruption. */
+    private static volatile boolean signalled;
 
     /** Marks the command's outcome as said: a shutdown from now on reports itself, if at all. */
     static void settle() {
@@ -128,43 +130,69 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        watchSignals();
         // Last of the shutdown hooks (after Spark's and the file systems'): a signal that came before
         // any part of the command could say what it left (a JVM or Spark still starting, a plan being
         // made) would otherwise end the command with its exit status alone.
         org.apache.hadoop.util.ShutdownHookManager.get().addShutdownHook(() -> {
             long deadline = System.nanoTime() + 1_000_000_000L;
-            while (!settled && System.nanoTime() < deadline) {
+            while (signalled && !settled && System.nanoTime() < deadline) {
                 try {
                     Thread.sleep(20);
                 } catch (InterruptedException e) {
                     return;
                 }
             }
-            if (!settled && !SparseAttentionJob.interruptionReported() && !HadoopStorage.interruptionReported()) {
-                System.err.println("interrupted: stopped before anything was written");
+            if (!signalled || settled || SparseAttentionJob.interruptionReported() || HadoopStorage.interruptionReported()) {
+                return;
             }
+            String written = HadoopStorage.lastWritten();
+            System.err.println(written == null ? "interrupted: stopped before anything was written"
+                    : "interrupted after " + written + " were written whole");
         }, 0);
         // First of them, before Spark's: Spark and the committer stopped half-way by a signal log
         // errors that are no news (a run's output guard does the same while the job runs).
         org.apache.hadoop.util.ShutdownHookManager.get().addShutdownHook(() -> {
-            if (!settled) {
+            if (signalled && !settled) {
                 SparseAttentionJob.quietSpark();
             }
         }, org.apache.hadoop.fs.FileSystem.SHUTDOWN_HOOK_PRIORITY + 35);
-        int status;
+        int status = FAILED;
         try {
             status = execute(args);
         } catch (Error e) {
-            // A class that failed to initialise because the JVM was shutting down (Spark's, as it starts).
-            if (!shuttingDown()) {
+            // A class that failed to initialise because a signal was shutting the JVM down (Spark's, as it starts).
+            if (!(signalled && shuttingDown())) {
                 throw e;
             }
-            status = FAILED;
-        }
-        if (!shuttingDown()) {
-            settle();
+        } finally {
+            if (!(signalled && shuttingDown())) {
+                settle();
+            }
         }
         System.exit(status);
+    }
+
+    /**
+     * Notes SIGINT and SIGTERM as they come, then lets the JVM's own handling go on (its shutdown);
+     * a signal this JVM ignores (started in the background of a script) stays ignored.
+     */
+    private static void watchSignals() {
+        for (String name : new String[] {"INT", "TERM"}) {
+            try {
+                sun.misc.Signal signal = new sun.misc.Signal(name);
+                sun.misc.SignalHandler[] previous = new sun.misc.SignalHandler[1];
+                previous[0] = sun.misc.Signal.handle(signal, s -> {
+                    signalled = true;
+                    previous[0].handle(s);
+                });
+                if (previous[0] == sun.misc.SignalHandler.SIG_IGN) {
+                    sun.misc.Signal.handle(signal, sun.misc.SignalHandler.SIG_IGN);
+                }
+            } catch (IllegalArgumentException taken) {
+                // Not a signal the JVM lets this code handle here: its shutdown then reports nothing extra.
+            }
+        }
     }
 
     /** Whether the JVM is shutting down (Ctrl-C, SIGTERM): Hadoop's hook manager, which every hook here goes through, has begun. */
@@ -221,7 +249,7 @@ public final class Main {
                 }
                 return FAILED;
             }
-            if (shuttingDown()) {
+            if (signalled && shuttingDown()) {
                 // What broke under a signal (Spark starting, say) is no error of the command: the last
                 // shutdown hook says it was interrupted.
                 return FAILED;

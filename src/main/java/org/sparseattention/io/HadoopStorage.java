@@ -616,6 +616,7 @@ public final class HadoopStorage implements Storage, Serializable {
                 }
                 List<Path> leftOver = publish(staged, option, uris, overwrite);
                 interruption.published = true;
+                lastWritten = option + String.join(", ", uris);
                 return leftOver;
             }
         } catch (FSError e) {
@@ -635,6 +636,14 @@ public final class HadoopStorage implements Storage, Serializable {
                 // The hook runs, or has run, and says what became of the files.
             }
         }
+    }
+
+    /** The files the last {@link #writeWhole} of this JVM put in place, with their option; null before. */
+    private static volatile String lastWritten;
+
+    /** Returns the files the last {@link #writeWhole} put in place ("--out a, b"), or null if none has. */
+    public static String lastWritten() {
+        return lastWritten;
     }
 
     /** Set once a shutdown during {@link #writeWhole} has said what became of its files. */

@@ -576,7 +576,6 @@ public final class SparseAttentionJob {
         }
     }
 
-    /** Turns a Spark failure into the project's exception, keeping the failed task's own message. */
     /**
      * Returns what to say of a job that failed on a full disk (an error anywhere in {@code e}, a
      * task's trace included, saying so), naming where it was writing, or null.
@@ -592,6 +591,7 @@ public final class SparseAttentionJob {
         return null;
     }
 
+    /** Turns a Spark failure into the project's exception, keeping the failed task's own message. */
     static RuntimeException translate(Exception e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof InvalidInputException invalid) {

@@ -80,33 +80,30 @@ public final class BlockSparseKernel {
     }
 
     /**
-     * Refuses a block size whose scores against the most key blocks one pass computes
-     * ({@link #SPLIT_ABOVE_TILES}) would not fit one Java array, naming the largest that fits.
+     * Refuses a block size whose scores against one key block, its own (every pattern lets a
+     * position attend itself), would not fit one Java array: before any work, as no layout of it
+     * could run. A pass over more key blocks is checked as its scores are sized.
      */
     public static void requireBlockFits(int blockSize, int seqLen) {
         int rows = Math.min(blockSize, seqLen);
-        if (passScores(rows) <= MAX_ARRAY) {
-            return;
+        if (passScores(rows, rows) > MAX_ARRAY) {
+            throw tooWide(blockSize, rows, rows);
         }
-        int largest = Math.min(rows, 1 << 13);
-        while (passScores(largest) > MAX_ARRAY) {
-            largest--;
-        }
-        throw new InvalidInputException("block size (--block-size) " + blockSize + ": a block's scores against the "
-                + SPLIT_ABOVE_TILES + " key blocks one pass computes, " + SPLIT_ABOVE_TILES + " x " + rows + " x "
-                + rows + " float32 values, are more than one array holds; at most " + largest);
+    }
+
+    private static InvalidInputException tooWide(int blockSize, int queryRows, long keyRows) {
+        return new InvalidInputException("block size (--block-size) " + blockSize + ": the scores of a block's "
+                + queryRows + " rows against " + keyRows + " key rows of one pass (" + (keyRows / queryRows < 2 ? "its own"
+                : "up to " + SPLIT_ABOVE_TILES + " key blocks") + ") are more than one array holds; choose a smaller"
+                + " block size");
     }
 
     /** The most elements a Java array may have on common JVMs. */
     private static final long MAX_ARRAY = Integer.MAX_VALUE - 8L;
 
-    /** Scores of one pass over {@code rows} query rows and as many rows in each of its key blocks. */
-    private static long passScores(int rows) {
-        if (rows > 1 << 20) {
-            // Far beyond any array, and the product below would pass a long's range.
-            return Long.MAX_VALUE;
-        }
-        return (long) SPLIT_ABOVE_TILES * rows * (((long) rows + TileMath.LANES - 1) / TileMath.LANES * TileMath.LANES);
+    /** Scores of one pass: {@code keyRows} keys by {@code queryRows} queries padded to whole vectors. */
+    private static long passScores(long queryRows, long keyRows) {
+        return keyRows * ((queryRows + TileMath.LANES - 1) / TileMath.LANES * TileMath.LANES);
     }
 
     /**
@@ -269,11 +266,12 @@ public final class BlockSparseKernel {
         long clock = profile ? System.nanoTime() : 0;
         int queryRows = grid.blockRows(qb);
         int ld = TileMath.padded(queryRows);
-        int keyRows = 0;
+        long keyRowCount = 0;
         for (int t = firstTile; t < lastTile; t++) {
-            keyRows += grid.blockRows(tiles.keyBlock(t));
+            keyRowCount += grid.blockRows(tiles.keyBlock(t));
         }
-        ensureCapacity(ld, keyRows);
+        ensureCapacity(ld, keyRowCount);
+        int keyRows = (int) keyRowCount;
         int headOffset = head * headDim;
         int keyHead = k.headOffset(head, headDim);
         int valueHead = v.headOffset(head, headDim);
@@ -507,7 +505,11 @@ public final class BlockSparseKernel {
     }
 
     /** Grows the scratch arrays for {@code ld} query columns and {@code keyRows} keys. */
-    private void ensureCapacity(int ld, int keyRows) {
+    private void ensureCapacity(int ld, long keyRowCount) {
+        if (passScores(ld, keyRowCount) > MAX_ARRAY) {
+            throw tooWide(layout.blockSize(), Math.min(layout.blockSize(), layout.seqLen()), keyRowCount);
+        }
+        int keyRows = (int) keyRowCount;
         if (queryOffsets.length < ld) {
             queryOffsets = new int[ld];
             rowLse = new float[ld];

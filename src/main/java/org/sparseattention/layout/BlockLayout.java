@@ -127,6 +127,12 @@ public final class BlockLayout {
         if (heads < 1) {
             throw new InvalidInputException("heads must be >= 1, got " + heads);
         }
+        // Per-block tables hold two ints per block.
+        if ((seqLen - 1L) / blockSize + 1 > 1 << 29) {
+            throw new InvalidInputException("sequence length " + seqLen + " at block size " + blockSize + ": "
+                    + ((seqLen - 1L) / blockSize + 1) + " blocks, more than the " + (1 << 29) + " a layout holds;"
+                    + " choose a larger block size");
+        }
         pattern.checkHeads(heads);
         return new BlockLayout(pattern, seqLen, blockSize, heads);
     }
@@ -287,30 +293,24 @@ public final class BlockLayout {
         return count;
     }
 
-    /** Returns the tile and pair counts of this layout; partial tiles are counted pair by pair. */
     /**
-     * Returns an estimate of the tiles {@link #stats} lists (every frame and head), from 16 query
-     * blocks spread over each grid, or, as soon as it passes {@code limit}, what it has counted so
-     * far, which is then above it. Each sampled block's list costs its length, so a layout too
-     * large to count is told in milliseconds where counting it would take days.
+     * Returns an estimate of the tiles {@link #stats} lists (every frame and head), from 61 query
+     * blocks of each grid at an irrational spacing (evenly spaced ones fall on one residue class's
+     * place in every class of a reordered frame), or, as soon as it passes {@code limit}, what it
+     * has counted so far. Each sampled block's list costs its length, so a layout far too large to
+     * count is told in milliseconds.
      */
     public double estimatedTiles(long limit) {
-        double causal = 0;
-        for (BlockGrid grid : grids) {
-            causal += (double) grid.numBlocks() * (grid.numBlocks() + 1) / 2 * heads;
-        }
-        if (causal <= limit) {
-            // No pattern lists more than the causal tiles: nothing to sample.
-            return causal;
-        }
         double estimate = 0;
         TileList list = new TileList();
         for (int f = 0; f < grids.size(); f++) {
             int nb = grids.get(f).numBlocks();
-            int samples = Math.min(nb, 16);
+            int samples = Math.min(nb, 61);
             for (int h = 0; h < heads; h++) {
                 for (int s = 0; s < samples; s++) {
-                    keyBlocks(f, h, (int) ((2L * s + 1) * nb / (2L * samples)), list);
+                    // The fractional parts of s times the golden ratio spread over [0, 1) without a period.
+                    double at = (s + 0.5) * 0.6180339887498949 % 1.0;
+                    keyBlocks(f, h, samples == nb ? s : (int) (at * nb), list);
                     estimate += (double) list.size() * nb / samples;
                     if (estimate > limit) {
                         return estimate;
@@ -321,7 +321,17 @@ public final class BlockLayout {
         return estimate;
     }
 
+    /** Returns the tile and pair counts of this layout; partial tiles are counted pair by pair. */
     public LayoutStats stats() {
+        return stats(Long.MAX_VALUE);
+    }
+
+    /**
+     * Returns the counts of {@link #stats()}, or null once counting them has cost more than
+     * {@code maxWork}: tiles listed, and for partial tiles the rows or pairs checked.
+     */
+    public LayoutStats stats(long maxWork) {
+        long work = 0;
         long[] tiles = new long[heads];
         long[] fullTiles = new long[heads];
         long[] pairs = new long[heads];
@@ -329,8 +339,10 @@ public final class BlockLayout {
         for (int f = 0; f < grids.size(); f++) {
             BlockGrid grid = grids.get(f);
             for (int h = 0; h < heads; h++) {
+                boolean intervals = hasIntervals(f, h);
                 for (int qb = 0; qb < grid.numBlocks(); qb++) {
                     keyBlocks(f, h, qb, list);
+                    work += list.size();
                     for (int t = 0; t < list.size(); t++) {
                         int kb = list.keyBlock(t);
                         tiles[h]++;
@@ -339,7 +351,11 @@ public final class BlockLayout {
                             pairs[h] += (long) grid.blockRows(qb) * grid.blockRows(kb);
                         } else {
                             pairs[h] += countAllowed(f, h, grid, qb, kb);
+                            work += intervals ? grid.blockRows(qb) : (long) grid.blockRows(qb) * grid.blockRows(kb);
                         }
+                    }
+                    if (work > maxWork) {
+                        return null;
                     }
                 }
             }

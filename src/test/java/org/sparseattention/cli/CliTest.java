@@ -110,8 +110,12 @@ class CliTest {
         // length as long counts 5 tiles a row, and is counted.
         Outcome huge = run("layout", "--seq-len", "2147483647", "--heads", "1", "--mode", "all");
         assertEquals(2, huge.status(), huge.err());
-        assertTrue(huge.err().contains("--seq-len 2147483647 at --block-size 64: about ")
-                && huge.err().contains("tiles or more to count, over the 10000000000 layout counts"), huge.err());
+        assertTrue(huge.err().contains("--seq-len 2147483647 at --block-size 64, --heads 1: more than the"
+                + " 4000000000 tiles and pairs layout counts one by one"), huge.err());
+        // `strided` at a stride of 32 blocks: each class's first block has one tile, where an even sample lands.
+        Outcome strided = run("layout", "--seq-len", "2147483647", "--heads", "1", "--mode", "strided", "--local-ctx",
+                "32", "--block-size", "64");
+        assertEquals(2, strided.status(), strided.err());
         Outcome long_ = run("layout", "--seq-len", "200000000", "--heads", "1", "--mode", "local", "--local-ctx", "256");
         assertEquals(0, long_.status(), long_.err());
         assertTrue(long_.out().contains("total: 15624990 tiles"), long_.out());
@@ -253,10 +257,10 @@ class CliTest {
         Outcome big = run("bench", "--seq-len", "1048576", "--heads", "16", "--head-dim", "128", "--patterns", "local");
         Outcome unknown = run("bench", "--patterns", "local,nonsense");
         Outcome wrapped = run("verify", "--seq-len", "65536", "--heads", "65536", "--head-dim", "65536", "--mode", "all");
-        Outcome wide = run("verify", "--seq-len", "20000", "--heads", "1", "--head-dim", "1", "--mode", "all",
-                "--block-size", "20000");
-        Outcome wideBench = run("bench", "--seq-len", "20000", "--heads", "1", "--head-dim", "1", "--patterns",
-                "local", "--local-ctx", "20000", "--block-size", "20000");
+        Outcome wide = run("verify", "--seq-len", "50000", "--heads", "1", "--head-dim", "1", "--mode", "all",
+                "--block-size", "50000");
+        Outcome wideBench = run("bench", "--seq-len", "50000", "--heads", "1", "--head-dim", "1", "--patterns",
+                "local", "--local-ctx", "50000", "--block-size", "50000");
         for (Outcome o : List.of(big, unknown, wrapped, wide, wideBench)) {
             assertEquals(2, o.status(), o.err());
             assertFalse(o.out().contains("ceiling"), "refused before the ceiling is measured: " + o.out());
@@ -267,9 +271,9 @@ class CliTest {
         assertTrue(unknown.err().contains("nonsense"), unknown.err());
         // 65536 x 65536 wraps to 0 in int arithmetic: the product must be taken whole.
         assertTrue(wrapped.err().contains("got 2 x 65536 x 65536 x 65536 = 562949953421312"), wrapped.err());
-        // A block's scores against the key blocks of one pass: 40 x 20000 x 20000 values, no array holds them.
+        // A block's scores against itself: 50000 x 50000 values, no array holds them.
         for (Outcome o : List.of(wide, wideBench)) {
-            assertTrue(o.err().contains("block size (--block-size) 20000: a block's scores"), o.err());
+            assertTrue(o.err().contains("block size (--block-size) 50000: the scores of a block's 50000 rows"), o.err());
         }
         Outcome ceiling = run("bench", "--ceiling-size", "0");
         assertEquals(2, ceiling.status(), ceiling.err());

@@ -130,6 +130,40 @@ class LauncherTest {
         }
     }
 
+    /**
+     * SIGTERM at any moment of a run gives exit status 143 and one line saying what became of --out,
+     * never a stack trace of what stopped under it (Spark starting, a context stopping half-way);
+     * a run that finished first exits 0.
+     */
+    @Test
+    void aRunStoppedBySigtermSaysSoInOneLine(@TempDir Path dir) throws Exception {
+        JobTestSupport.writeInputs(dir, 2, 150, 16, 5);
+        int stopped = 0;
+        for (long delay : new long[] {1500, 2500, 3500}) {
+            Path log = dir.resolve("run-" + delay + ".log");
+            List<String> args = new ArrayList<>(List.of("bash", "jobs/sparse-attention"));
+            args.addAll(List.of(run(dir, dir.resolve("out-" + delay))));
+            ProcessBuilder builder = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(log.toFile());
+            builder.environment().put("SPARSE_ATTENTION_CLASS_ARCHIVES", "off");
+            Process process = builder.start();
+            Thread.sleep(delay);
+            // The launcher has become the JVM (exec): its pid is the JVM's.
+            process.destroy();
+            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "no exit after SIGTERM; see " + log);
+            String said = Files.readString(log);
+            List<String> interrupted = said.lines().filter(line -> line.startsWith("interrupted")).toList();
+            if (process.exitValue() == 0) {
+                assertTrue(said.contains("done: ") && interrupted.isEmpty(), said);
+                continue;
+            }
+            stopped++;
+            assertEquals(143, process.exitValue(), said);
+            assertEquals(1, interrupted.size(), said);
+            assertFalse(said.contains("\tat ") || said.contains("Exception") || said.contains("error:"), said);
+        }
+        assertTrue(stopped > 0, "every run finished before its SIGTERM: none was stopped");
+    }
+
     @Test
     void anArchiveThatCannotBeMadeIsReportedOnceAndTheCommandRunsWithoutIt(@TempDir Path dir) throws Exception {
         assertTrue(new File("target/classpath.txt").isFile(), "run after mvn package");

@@ -9,27 +9,29 @@ import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.Patterns;
 
-/** A block whose scores of one pass would not fit one array is refused by name, not by an index out of bounds. */
+/** A pass whose scores no array holds is refused by name, not by an index out of bounds or a wrapped size. */
 class BlockBoundTest {
-    /** Scores of a pass of {@code rows}, padded to whole vectors: counted here in long arithmetic from the definition. */
-    private static long scores(long rows) {
+    private static final long MAX = Integer.MAX_VALUE - 8L;
+
+    /** Scores of a block against itself: its rows by its rows padded to whole vectors, from the definition. */
+    private static long selfScores(long rows) {
         long lanes = TileMath.LANES;
-        return BlockSparseKernel.SPLIT_ABOVE_TILES * rows * ((rows + lanes - 1) / lanes * lanes);
+        return rows * ((rows + lanes - 1) / lanes * lanes);
     }
 
     @Test
-    void theLargestBlockThatFitsIsAllowedAndTheNextRefused() {
-        long max = Integer.MAX_VALUE - 8L;
+    void aBlockWhoseScoresAgainstItselfFitIsAllowedAndTheNextRefused() {
         int largest = 1;
-        while (scores(largest + 1) <= max) {
+        while (selfScores(largest + 1) <= MAX) {
             largest++;
         }
         int fits = largest;
         assertDoesNotThrow(() -> BlockSparseKernel.requireBlockFits(fits, fits));
         InvalidInputException refused = assertThrows(InvalidInputException.class,
                 () -> BlockSparseKernel.requireBlockFits(fits + 1, 1_000_000));
-        assertTrue(refused.getMessage().contains("block size (--block-size) " + (fits + 1)), refused.getMessage());
-        assertTrue(refused.getMessage().endsWith("at most " + fits), refused.getMessage());
+        assertTrue(refused.getMessage().startsWith("block size (--block-size) " + (fits + 1) + ": the scores of a"
+                + " block's " + (fits + 1) + " rows against " + (fits + 1) + " key rows of one pass (its own)"),
+                refused.getMessage());
         // A block longer than the sequence has only the sequence's rows; an int's worth of rows wraps no count.
         assertDoesNotThrow(() -> BlockSparseKernel.requireBlockFits(Integer.MAX_VALUE, 100));
         assertThrows(InvalidInputException.class,
@@ -37,8 +39,17 @@ class BlockBoundTest {
     }
 
     @Test
-    void theKernelRefusesSuchALayoutWhenMade() {
-        BlockLayout layout = BlockLayout.of(Patterns.parse("all", 0, 50_000, 1, 1), 50_000, 50_000, 1);
-        assertThrows(InvalidInputException.class, () -> new BlockSparseKernel(layout, 4, 0.5f));
+    void aPassOverMoreKeyBlocksThanAnArrayHoldsIsRefusedWhenItsScoresAreSized() {
+        // `all` in blocks of 8192: the 40th block's pass has 40 x 8192 keys by 8192 queries, 2.7e9 scores.
+        int blockSize = 8192;
+        int seqLen = 40 * blockSize;
+        BlockLayout layout = BlockLayout.of(Patterns.parse("all", 0, blockSize, 1, 1), seqLen, blockSize, 1);
+        BlockSparseKernel kernel = new BlockSparseKernel(layout, 1, 1f);
+        float[] data = new float[seqLen];
+        Rows rows = Rows.dense(data, 0, 1);
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> kernel.compute(rows, rows, rows, 0, 39, 40, 0, Integer.MAX_VALUE));
+        assertTrue(e.getMessage().startsWith("block size (--block-size) 8192: the scores of a block's 8192 rows"
+                + " against 327680 key rows of one pass (up to 40 key blocks)"), e.getMessage());
     }
 }

@@ -266,12 +266,12 @@ class PlannerTest {
                 () -> Planner.layout(wide, new InputShape(1, 4096, 1 << 20, 1)));
         assertTrue(e.getMessage().startsWith("--block-size 1024: a block's partial result of 1024 rows"),
                 e.getMessage());
-        // And one whose scores against the key blocks of a kernel pass would not fit one array.
-        JobSettings square = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "all", 0, 8192, 1, 1, Double.NaN, 0,
-                64, 2048, 8192, false, false, false, false);
+        // And one whose scores against itself would not fit one array.
+        JobSettings square = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "all", 0, 50000, 1, 1, Double.NaN,
+                0, 64, 2048, 50000, false, false, false, false);
         InvalidInputException scores = assertThrows(InvalidInputException.class,
-                () -> Planner.layout(square, new InputShape(1, 8192, 8, 1)));
-        assertTrue(scores.getMessage().startsWith("block size (--block-size) 8192: a block's scores"),
+                () -> Planner.layout(square, new InputShape(1, 50000, 8, 1)));
+        assertTrue(scores.getMessage().startsWith("block size (--block-size) 50000: the scores of a block's"),
                 scores.getMessage());
     }
 
