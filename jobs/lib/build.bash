@@ -4,20 +4,20 @@
 # sources, printing $2 first. One build at a time per checkout: a command that finds another
 # building waits for it (a lock in target/), then builds only if that build did not do the job.
 ensure_built() {
-  local root="$1" message="$2" lock
+  local root="$1" message="$2"
   shift 2
   outdated "$root" "$@" || return 0
   mkdir -p "$root/target"
-  exec {lock}> "$root/target/.build.lock"
-  if ! flock -n "$lock"; then
+  exec {build_lock}> "$root/target/.build.lock"
+  if ! flock -n "$build_lock"; then
     echo "waiting for another command's build of $root to finish ..." >&2
-    flock "$lock"
+    flock "$build_lock"
   fi
   if outdated "$root" "$@"; then
     echo "$message" >&2
     build_project "$root"
   fi
-  exec {lock}>&-
+  exec {build_lock}>&-
 }
 
 # Builds the project's jars, showing Maven's output only when the build fails (Maven 3.8 writes
@@ -31,7 +31,8 @@ build_project() {
   : > "$incomplete"
   log="$(mktemp)"
   # In the background, so that a signal reaches the trap at once and Maven is stopped with it.
-  (cd "$root" && exec mvn -B -q -ntp -DskipTests package) > "$log" 2>&1 &
+  # Without the lock's descriptor: what Maven leaves running, should it be killed, must not hold the lock.
+  ([[ -z ${build_lock:-} ]] || exec {build_lock}>&-; cd "$root" && exec mvn -B -q -ntp -DskipTests package) > "$log" 2>&1 &
   pid=$!
   trap 'signalled=130; kill "$pid" 2> /dev/null' INT
   trap 'signalled=143; kill "$pid" 2> /dev/null' TERM

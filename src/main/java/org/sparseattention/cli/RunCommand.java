@@ -85,8 +85,10 @@ final class RunCommand implements Callable<Integer> {
         SparseAttentionJob.warmUpWhileStarting(conf);
         // Says, should Ctrl-C come while Spark stops after the run, that --out is complete: the
         // exit status (130) alone would read as a run that failed.
-        Thread finished = new Thread(() -> System.err.println("interrupted after the run had finished: --out " + out
-                + " holds its new, complete output"));
+        Thread finished = new Thread(() -> {
+            Main.settle();
+            System.err.println("interrupted after the run had finished: --out " + out + " holds its new, complete output");
+        });
         try (JavaSparkContext spark = start(conf)) {
             // After every check, Spark's start included: a refused run says only why.
             pattern.noteDenseLocal();
@@ -96,13 +98,16 @@ final class RunCommand implements Callable<Integer> {
             } catch (RuntimeException e) {
                 throw stopped(spark, e);
             }
-            System.out.println(summary.describe());
-            Main.settle();
+            // From here the output is in place: a shutdown says so (unless the run's own hook did).
             try {
                 Runtime.getRuntime().addShutdownHook(finished);
             } catch (IllegalStateException shuttingDown) {
-                finished.run();
+                if (!SparseAttentionJob.interruptionReported()) {
+                    finished.run();
+                }
             }
+            System.out.println(summary.describe());
+            Main.settle();
         } finally {
             try {
                 Runtime.getRuntime().removeShutdownHook(finished);

@@ -134,7 +134,11 @@ final class OutputLocation {
 
     /** The shutdown hook's work (see {@link #guard}). */
     synchronized void shutDown() {
+        // Said here, whatever the run's main thread does by then.
+        hookReports = true;
         if (promoted) {
+            System.err.println("interrupted after the run had finished: --out " + out + " holds its new, complete"
+                    + " output");
             return;
         }
         abandoned = true;
