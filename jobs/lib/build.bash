@@ -11,7 +11,11 @@ ensure_built() {
   exec {build_lock}> "$root/target/.build.lock"
   if ! flock -n "$build_lock"; then
     echo "waiting for another command's build of $root to finish ..." >&2
-    flock "$build_lock"
+    # Tried again every half second rather than waited for in one flock, which a signal to this
+    # script would leave behind, still waiting.
+    until flock -n "$build_lock"; do
+      sleep 0.5
+    done
   fi
   if outdated "$root" "$@"; then
     echo "$message" >&2

@@ -83,7 +83,10 @@ class ConfigFilesTest {
                 List.of("--master", "local[2]", "--num-executors", "-1"), "--num-executors '-1': expected a whole number");
         Map<List<String>, String> more = Map.of(
                 List.of("--master", "local[2]", "--num-executors", "99999999999"), "--num-executors '99999999999':"
-                        + " expected a whole number from 0 to 2147483647",
+                        + " expected a whole number from 1 to 2147483647",
+                // 0 executors only under dynamic allocation, as spark-submit has it; no second properties file.
+                List.of("--master", "local[2]", "--num-executors", "0"), "(0 only with spark.dynamicAllocation.enabled=true)",
+                List.of("--properties-file", "mine.conf"), "--properties-file: spark-submit reads one properties file",
                 // --master outranks spark.master wherever either stands, as in spark-submit.
                 List.of("--master", "bogus", "--conf", "spark.master=local[2]"), "master 'bogus': expected local[N]",
                 // Without an installation, the project's own Spark, which has no YARN or Kubernetes module.
