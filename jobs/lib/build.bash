@@ -13,9 +13,18 @@ ensure_built() {
     echo "waiting for another command's build of $root to finish ..." >&2
     # Tried again every half second rather than waited for in one flock, which a signal to this
     # script would leave behind, still waiting.
-    until flock -n "$build_lock"; do
+    local status
+    while true; do
+      status=0
+      flock -n "$build_lock" || status=$?
+      ((status == 1)) || break
       sleep 0.5
     done
+    # Other than "held by another": flock missing or failing here.
+    if ((status != 0)); then
+      echo "could not take the build lock $root/target/.build.lock (flock exit status $status)" >&2
+      exit 1
+    fi
   fi
   if outdated "$root" "$@"; then
     echo "$message" >&2

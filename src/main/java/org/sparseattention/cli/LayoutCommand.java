@@ -108,8 +108,10 @@ final class LayoutCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "total: %d tiles, %d allowed pairs, density %.4f of causal, useful %.6f GFLOP per batch"
                         + " item at D=%d%n", stats.totalTiles(), stats.totalAllowedPairs(), stats.density(),
                 stats.usefulFlops(headDim) / 1e9, headDim);
-        if (nb <= MAX_PRINTED_BLOCKS) {
+        if (grids && nb <= MAX_PRINTED_BLOCKS) {
             System.out.println("grid: # all pairs allowed, + some, . none (rows: query blocks, columns: key blocks)");
+        } else if (!grids && seqLen <= BlockLayout.MAX_GRID_LENGTH) {
+            System.out.println("(no grids: --heads x --seq-len^2 / 2 pairs to check is over " + MAX_COUNTED + ")");
         }
         if (npy != null) {
             // Written beside the file and renamed over it: an existing file is replaced whole or not at all.

@@ -148,7 +148,7 @@ public final class Main {
             }
             String written = HadoopStorage.lastWritten();
             System.err.println(written == null ? "interrupted: stopped before anything was written"
-                    : "interrupted after " + written + " were written whole");
+                    : "interrupted after " + written + (written.contains(", ") ? " were" : " was") + " written whole");
         }, 0);
         // First of them, before Spark's: Spark and the committer stopped half-way by a signal log
         // errors that are no news (a run's output guard does the same while the job runs).
@@ -162,11 +162,11 @@ public final class Main {
             status = execute(args);
         } catch (Error e) {
             // A class that failed to initialise because a signal was shutting the JVM down (Spark's, as it starts).
-            if (!(signalled && shuttingDown())) {
+            if (!signalled) {
                 throw e;
             }
         } finally {
-            if (!(signalled && shuttingDown())) {
+            if (!signalled) {
                 settle();
             }
         }
@@ -178,7 +178,7 @@ public final class Main {
      * a signal this JVM ignores (started in the background of a script) stays ignored.
      */
     private static void watchSignals() {
-        for (String name : new String[] {"INT", "TERM"}) {
+        for (String name : new String[] {"INT", "TERM", "HUP"}) {
             try {
                 sun.misc.Signal signal = new sun.misc.Signal(name);
                 sun.misc.SignalHandler[] previous = new sun.misc.SignalHandler[1];
@@ -193,11 +193,6 @@ public final class Main {
                 // Not a signal the JVM lets this code handle here: its shutdown then reports nothing extra.
             }
         }
-    }
-
-    /** Whether the JVM is shutting down (Ctrl-C, SIGTERM): Hadoop's hook manager, which every hook here goes through, has begun. */
-    private static boolean shuttingDown() {
-        return org.apache.hadoop.util.ShutdownHookManager.get().isShutdownInProgress();
     }
 
     /** Runs the command line and returns its exit status instead of exiting. */
@@ -235,12 +230,6 @@ public final class Main {
         });
         line.setExecutionExceptionHandler((e, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
-            if (e instanceof InvalidInputException) {
-                CommandLine.ParseResult command = parsed.subcommand() == null ? parsed : parsed.subcommand();
-                err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), command.commandSpec(),
-                        (option, key) -> !command.hasMatchedOption(option), defaultKeys, defaults));
-                return BAD_INPUT;
-            }
             if (e instanceof SparseAttentionException && String.valueOf(e.getMessage()).startsWith("interrupted:")) {
                 settle();
                 // A shutdown hook reports an interruption (a run's, a written file's) itself.
@@ -249,10 +238,16 @@ public final class Main {
                 }
                 return FAILED;
             }
-            if (signalled && shuttingDown()) {
-                // What broke under a signal (Spark starting, say) is no error of the command: the last
-                // shutdown hook says it was interrupted.
+            if (signalled) {
+                // What broke under a signal (Spark starting, a file system closed under a read) is no
+                // error of the command: the last shutdown hook says it was interrupted.
                 return FAILED;
+            }
+            if (e instanceof InvalidInputException) {
+                CommandLine.ParseResult command = parsed.subcommand() == null ? parsed : parsed.subcommand();
+                err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), command.commandSpec(),
+                        (option, key) -> !command.hasMatchedOption(option), defaultKeys, defaults));
+                return BAD_INPUT;
             }
             if (e instanceof SparseAttentionException) {
                 err.println("error: " + e.getMessage());

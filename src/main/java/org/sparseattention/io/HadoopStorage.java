@@ -723,7 +723,7 @@ public final class HadoopStorage implements Storage, Serializable {
             interruptionReported = true;
             String files = option + String.join(", ", uris);
             if (published) {
-                System.err.println("interrupted after " + files + " were written whole");
+                System.err.println("interrupted after " + files + (uris.size() > 1 ? " were" : " was") + " written whole");
                 return;
             }
             abandoned = true;

@@ -85,17 +85,26 @@ public final class BlockSparseKernel {
      * could run. A pass over more key blocks is checked as its scores are sized.
      */
     public static void requireBlockFits(int blockSize, int seqLen) {
+        requirePassFits(blockSize, seqLen, 1);
+    }
+
+    /**
+     * Refuses a block size whose scores over the key blocks of one pass would not fit one Java
+     * array, where a query block's call has {@code callTiles} tiles (a pass has them all up to
+     * {@link #SPLIT_ABOVE_TILES}, else {@link #SUB_CHUNK_TILES}).
+     */
+    public static void requirePassFits(int blockSize, int seqLen, long callTiles) {
         int rows = Math.min(blockSize, seqLen);
-        if (passScores(rows, rows) > MAX_ARRAY) {
-            throw tooWide(blockSize, rows, rows);
+        long passTiles = callTiles <= SPLIT_ABOVE_TILES ? callTiles : SUB_CHUNK_TILES;
+        if (passScores(rows, passTiles * rows) > MAX_ARRAY) {
+            throw tooWide(blockSize, rows, passTiles * rows, passTiles == 1);
         }
     }
 
-    private static InvalidInputException tooWide(int blockSize, int queryRows, long keyRows) {
+    private static InvalidInputException tooWide(int blockSize, int queryRows, long keyRows, boolean own) {
         return new InvalidInputException("block size (--block-size) " + blockSize + ": the scores of a block's "
-                + queryRows + " rows against " + keyRows + " key rows of one pass (" + (keyRows / queryRows < 2 ? "its own"
-                : "up to " + SPLIT_ABOVE_TILES + " key blocks") + ") are more than one array holds; choose a smaller"
-                + " block size");
+                + queryRows + " rows against " + keyRows + " key rows of one pass (" + (own ? "its own" : "up to "
+                + SPLIT_ABOVE_TILES + " key blocks") + ") are more than one array holds; choose a smaller block size");
     }
 
     /** The most elements a Java array may have on common JVMs. */
@@ -507,7 +516,7 @@ public final class BlockSparseKernel {
     /** Grows the scratch arrays for {@code ld} query columns and {@code keyRows} keys. */
     private void ensureCapacity(int ld, long keyRowCount) {
         if (passScores(ld, keyRowCount) > MAX_ARRAY) {
-            throw tooWide(layout.blockSize(), Math.min(layout.blockSize(), layout.seqLen()), keyRowCount);
+            throw tooWide(layout.blockSize(), Math.min(layout.blockSize(), layout.seqLen()), keyRowCount, false);
         }
         int keyRows = (int) keyRowCount;
         if (queryOffsets.length < ld) {

@@ -350,8 +350,12 @@ public final class BlockLayout {
                             fullTiles[h]++;
                             pairs[h] += (long) grid.blockRows(qb) * grid.blockRows(kb);
                         } else {
-                            pairs[h] += countAllowed(f, h, grid, qb, kb);
+                            // Counted before the tile is: one tile of large blocks may cost the whole budget.
                             work += intervals ? grid.blockRows(qb) : (long) grid.blockRows(qb) * grid.blockRows(kb);
+                            if (work > maxWork) {
+                                return null;
+                            }
+                            pairs[h] += countAllowed(f, h, grid, qb, kb);
                         }
                     }
                     if (work > maxWork) {

@@ -197,6 +197,8 @@ public final class Planner {
             long maxRows) {
         List<WorkUnit> units = new ArrayList<>();
         TileList scratch = new TileList();
+        // The most tiles one head's query block has in one chunk: the kernel's longest pass.
+        long[] longestRow = {0};
         for (int b = 0; b < batch; b++) {
             for (int f = 0; f < layout.frameCount(); f++) {
                 BlockGrid grid = layout.grid(f);
@@ -206,7 +208,7 @@ public final class Planner {
                 long pending = 0;
                 for (int qb = 0; qb < blocks; qb++) {
                     int chunks = SparseForward.chunkCount(layout, f, qb, maxKeyBlocks, scratch);
-                    long tiles = tiles(layout, f, qb, 0, Integer.MAX_VALUE, scratch);
+                    long tiles = tiles(layout, f, qb, 0, Integer.MAX_VALUE, scratch, longestRow);
                     if (chunks > 1) {
                         if (qb > start) {
                             units.add(new WorkUnit(units.size(), b, f, start, qb, 0, 0, Integer.MAX_VALUE, pending));
@@ -215,7 +217,7 @@ public final class Planner {
                             int fromKey = (int) Math.min(Integer.MAX_VALUE, (long) c * maxKeyBlocks);
                             int toKey = (int) Math.min(Integer.MAX_VALUE, (long) fromKey + maxKeyBlocks);
                             units.add(new WorkUnit(units.size(), b, f, qb, qb + 1, c, fromKey, toKey,
-                                    tiles(layout, f, qb, fromKey, toKey, scratch)));
+                                    tiles(layout, f, qb, fromKey, toKey, scratch, null)));
                         }
                         start = qb + 1;
                         pending = 0;
@@ -238,6 +240,7 @@ public final class Planner {
                 }
             }
         }
+        BlockSparseKernel.requirePassFits(layout.blockSize(), layout.seqLen(), Math.min(longestRow[0], maxKeyBlocks));
         return units;
     }
 
@@ -259,11 +262,16 @@ public final class Planner {
         return (grid.blockEnd(qb) - 1) / shardRows == shard ? shard : -1 - qb;
     }
 
-    private static long tiles(BlockLayout layout, int frame, int qb, int fromKey, int toKey, TileList scratch) {
+    /** Tiles of block {@code qb} over all heads in key positions {@code [fromKey, toKey)}; the longest head's list into {@code longest}, if given. */
+    private static long tiles(BlockLayout layout, int frame, int qb, int fromKey, int toKey, TileList scratch,
+            long[] longest) {
         long tiles = 0;
         for (int h = 0; h < layout.heads(); h++) {
             layout.keyBlocks(frame, h, qb, scratch);
             tiles += Math.max(0, Math.min(toKey, scratch.size()) - Math.max(0, fromKey));
+            if (longest != null) {
+                longest[0] = Math.max(longest[0], scratch.size());
+            }
         }
         return tiles;
     }

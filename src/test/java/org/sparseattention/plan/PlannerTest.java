@@ -273,6 +273,16 @@ class PlannerTest {
                 () -> Planner.layout(square, new InputShape(1, 50000, 8, 1)));
         assertTrue(scores.getMessage().startsWith("block size (--block-size) 50000: the scores of a block's"),
                 scores.getMessage());
+        // Or whose longest pass would not: `all` in blocks of 8192, whose 40th block has a pass of 40 key blocks.
+        JobSettings wide8k = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "all", 0, 8192, 1, 1, Double.NaN,
+                0, 64, 2048, 8192, false, false, false, false);
+        InputShape long8k = new InputShape(1, 40 * 8192, 8, 1);
+        Planner.layout(wide8k, long8k);
+        InvalidInputException pass = assertThrows(InvalidInputException.class, () -> Planner.plan(wide8k, long8k, 2));
+        assertTrue(pass.getMessage().startsWith("block size (--block-size) 8192: the scores of a block's 8192 rows"
+                + " against 327680 key rows of one pass (up to 40 key blocks)"), pass.getMessage());
+        // With 31 blocks the longest pass, 31 x 8192 x 8192 scores, fits.
+        Planner.plan(wide8k, new InputShape(1, 31 * 8192, 8, 1), 2);
     }
 
     @Test
