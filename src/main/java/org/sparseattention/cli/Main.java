@@ -121,7 +121,7 @@ public final class Main {
 
     /** Set once the command has ended or said what an interruption left (a later shutdown has nothing to add). */
     private static volatile boolean settled;
-    /** Set when SIGINT or SIGTERM came: a shutdown for any other reason (an exit elsewhere) is no interruption. */
+    /** Set when SIGINT, SIGTERM or SIGHUP came: a shutdown for any other reason (an exit elsewhere) is no interruption. */
     private static volatile boolean signalled;
 
     /** Marks the command's outcome as said: a shutdown from now on reports itself, if at all. */
@@ -148,7 +148,7 @@ public final class Main {
             }
             String written = HadoopStorage.lastWritten();
             System.err.println(written == null ? "interrupted: stopped before anything was written"
-                    : "interrupted after " + written + (written.contains(", ") ? " were" : " was") + " written whole");
+                    : "interrupted after " + written + " written whole");
         }, 0);
         // First of them, before Spark's: Spark and the committer stopped half-way by a signal log
         // errors that are no news (a run's output guard does the same while the job runs).
@@ -174,7 +174,7 @@ public final class Main {
     }
 
     /**
-     * Notes SIGINT and SIGTERM as they come, then lets the JVM's own handling go on (its shutdown);
+     * Notes SIGINT, SIGTERM and SIGHUP as they come, then lets the JVM's own handling go on (its shutdown);
      * a signal this JVM ignores (started in the background of a script) stays ignored.
      */
     private static void watchSignals() {

@@ -616,7 +616,7 @@ public final class HadoopStorage implements Storage, Serializable {
                 }
                 List<Path> leftOver = publish(staged, option, uris, overwrite);
                 interruption.published = true;
-                lastWritten = option + String.join(", ", uris);
+                lastWritten = option + String.join(", ", uris) + (uris.size() > 1 ? " were" : " was");
                 return leftOver;
             }
         } catch (FSError e) {
@@ -641,7 +641,7 @@ public final class HadoopStorage implements Storage, Serializable {
     /** The files the last {@link #writeWhole} of this JVM put in place, with their option; null before. */
     private static volatile String lastWritten;
 
-    /** Returns the files the last {@link #writeWhole} put in place ("--out a, b"), or null if none has. */
+    /** Returns the files the last {@link #writeWhole} put in place, with their verb ("--out a, b were"), or null if none has. */
     public static String lastWritten() {
         return lastWritten;
     }

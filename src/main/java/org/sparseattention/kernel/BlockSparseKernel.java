@@ -85,26 +85,52 @@ public final class BlockSparseKernel {
      * could run. A pass over more key blocks is checked as its scores are sized.
      */
     public static void requireBlockFits(int blockSize, int seqLen) {
-        requirePassFits(blockSize, seqLen, 1);
-    }
-
-    /**
-     * Refuses a block size whose scores over the key blocks of one pass would not fit one Java
-     * array, where a query block's call has {@code callTiles} tiles (a pass has them all up to
-     * {@link #SPLIT_ABOVE_TILES}, else {@link #SUB_CHUNK_TILES}).
-     */
-    public static void requirePassFits(int blockSize, int seqLen, long callTiles) {
         int rows = Math.min(blockSize, seqLen);
-        long passTiles = callTiles <= SPLIT_ABOVE_TILES ? callTiles : SUB_CHUNK_TILES;
-        if (passScores(rows, passTiles * rows) > MAX_ARRAY) {
-            throw tooWide(blockSize, rows, passTiles * rows, passTiles == 1);
+        if (passScores(rows, rows) > MAX_ARRAY) {
+            throw tooWide(blockSize, rows, rows, 1);
         }
     }
 
-    private static InvalidInputException tooWide(int blockSize, int queryRows, long keyRows, boolean own) {
+    /**
+     * Refuses a layout any of whose passes would have more scores than one Java array holds, as
+     * calls of up to {@code maxKeyBlocks} tiles split them ({@link #partStart}). Block sizes whose
+     * longest possible pass fits (all up to about 7,300 rows) are passed at once; for larger ones
+     * every query block's list is looked at, which their few blocks make quick.
+     */
+    public static void requirePassesFit(BlockLayout layout, int maxKeyBlocks) {
+        int rows = Math.min(layout.blockSize(), layout.seqLen());
+        if (passScores(rows, (long) Math.min(SPLIT_ABOVE_TILES, layout.numBlocks()) * rows) <= MAX_ARRAY) {
+            return;
+        }
+        TileList list = new TileList();
+        for (int f = 0; f < layout.frameCount(); f++) {
+            BlockGrid grid = layout.grid(f);
+            for (int h = 0; h < layout.heads(); h++) {
+                for (int qb = 0; qb < grid.numBlocks(); qb++) {
+                    layout.keyBlocks(f, h, qb, list);
+                    for (int first = 0; first < list.size(); first += maxKeyBlocks) {
+                        int count = Math.min(maxKeyBlocks, list.size() - first);
+                        for (int part = 0; partStart(first, count, part) >= 0; part++) {
+                            int from = partStart(first, count, part);
+                            int to = partEnd(first, count, part);
+                            long keyRows = 0;
+                            for (int t = from; t < to; t++) {
+                                keyRows += grid.blockRows(list.keyBlock(t));
+                            }
+                            if (passScores(grid.blockRows(qb), keyRows) > MAX_ARRAY) {
+                                throw tooWide(layout.blockSize(), grid.blockRows(qb), keyRows, to - from);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static InvalidInputException tooWide(int blockSize, int queryRows, long keyRows, int keyBlocks) {
         return new InvalidInputException("block size (--block-size) " + blockSize + ": the scores of a block's "
-                + queryRows + " rows against " + keyRows + " key rows of one pass (" + (own ? "its own" : "up to "
-                + SPLIT_ABOVE_TILES + " key blocks") + ") are more than one array holds; choose a smaller block size");
+                + queryRows + " rows against " + keyRows + " key rows of one pass (" + (keyBlocks == 1 ? "one key block"
+                : keyBlocks + " key blocks") + ") are more than one array holds; choose a smaller block size");
     }
 
     /** The most elements a Java array may have on common JVMs. */
@@ -279,7 +305,7 @@ public final class BlockSparseKernel {
         for (int t = firstTile; t < lastTile; t++) {
             keyRowCount += grid.blockRows(tiles.keyBlock(t));
         }
-        ensureCapacity(ld, keyRowCount);
+        ensureCapacity(ld, keyRowCount, lastTile - firstTile, queryRows);
         int keyRows = (int) keyRowCount;
         int headOffset = head * headDim;
         int keyHead = k.headOffset(head, headDim);
@@ -514,9 +540,9 @@ public final class BlockSparseKernel {
     }
 
     /** Grows the scratch arrays for {@code ld} query columns and {@code keyRows} keys. */
-    private void ensureCapacity(int ld, long keyRowCount) {
+    private void ensureCapacity(int ld, long keyRowCount, int keyBlocks, int queryRows) {
         if (passScores(ld, keyRowCount) > MAX_ARRAY) {
-            throw tooWide(layout.blockSize(), Math.min(layout.blockSize(), layout.seqLen()), keyRowCount, false);
+            throw tooWide(layout.blockSize(), queryRows, keyRowCount, keyBlocks);
         }
         int keyRows = (int) keyRowCount;
         if (queryOffsets.length < ld) {

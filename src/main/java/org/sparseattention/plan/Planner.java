@@ -26,7 +26,9 @@ public final class Planner {
                     + maxUnitRows(shape) + " rows at E = " + shape.features() + "); choose a smaller block size");
         }
         BlockSparseKernel.requireBlockFits(settings.blockSize(), shape.seqLen());
-        return BlockLayout.of(settings.pattern(), shape.seqLen(), settings.blockSize(), settings.heads());
+        BlockLayout layout = BlockLayout.of(settings.pattern(), shape.seqLen(), settings.blockSize(), settings.heads());
+        BlockSparseKernel.requirePassesFit(layout, settings.maxKeyBlocks());
+        return layout;
     }
 
     /** Values per row of a unit's partial result as the shuffle carries it: position, outputs, log-sum-exps. */
@@ -197,8 +199,6 @@ public final class Planner {
             long maxRows) {
         List<WorkUnit> units = new ArrayList<>();
         TileList scratch = new TileList();
-        // The most tiles one head's query block has in one chunk: the kernel's longest pass.
-        long[] longestRow = {0};
         for (int b = 0; b < batch; b++) {
             for (int f = 0; f < layout.frameCount(); f++) {
                 BlockGrid grid = layout.grid(f);
@@ -208,7 +208,7 @@ public final class Planner {
                 long pending = 0;
                 for (int qb = 0; qb < blocks; qb++) {
                     int chunks = SparseForward.chunkCount(layout, f, qb, maxKeyBlocks, scratch);
-                    long tiles = tiles(layout, f, qb, 0, Integer.MAX_VALUE, scratch, longestRow);
+                    long tiles = tiles(layout, f, qb, 0, Integer.MAX_VALUE, scratch);
                     if (chunks > 1) {
                         if (qb > start) {
                             units.add(new WorkUnit(units.size(), b, f, start, qb, 0, 0, Integer.MAX_VALUE, pending));
@@ -217,7 +217,7 @@ public final class Planner {
                             int fromKey = (int) Math.min(Integer.MAX_VALUE, (long) c * maxKeyBlocks);
                             int toKey = (int) Math.min(Integer.MAX_VALUE, (long) fromKey + maxKeyBlocks);
                             units.add(new WorkUnit(units.size(), b, f, qb, qb + 1, c, fromKey, toKey,
-                                    tiles(layout, f, qb, fromKey, toKey, scratch, null)));
+                                    tiles(layout, f, qb, fromKey, toKey, scratch)));
                         }
                         start = qb + 1;
                         pending = 0;
@@ -240,7 +240,6 @@ public final class Planner {
                 }
             }
         }
-        BlockSparseKernel.requirePassFits(layout.blockSize(), layout.seqLen(), Math.min(longestRow[0], maxKeyBlocks));
         return units;
     }
 
@@ -262,16 +261,11 @@ public final class Planner {
         return (grid.blockEnd(qb) - 1) / shardRows == shard ? shard : -1 - qb;
     }
 
-    /** Tiles of block {@code qb} over all heads in key positions {@code [fromKey, toKey)}; the longest head's list into {@code longest}, if given. */
-    private static long tiles(BlockLayout layout, int frame, int qb, int fromKey, int toKey, TileList scratch,
-            long[] longest) {
+    private static long tiles(BlockLayout layout, int frame, int qb, int fromKey, int toKey, TileList scratch) {
         long tiles = 0;
         for (int h = 0; h < layout.heads(); h++) {
             layout.keyBlocks(frame, h, qb, scratch);
             tiles += Math.max(0, Math.min(toKey, scratch.size()) - Math.max(0, fromKey));
-            if (longest != null) {
-                longest[0] = Math.max(longest[0], scratch.size());
-            }
         }
         return tiles;
     }

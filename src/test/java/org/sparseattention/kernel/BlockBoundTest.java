@@ -30,7 +30,7 @@ class BlockBoundTest {
         InvalidInputException refused = assertThrows(InvalidInputException.class,
                 () -> BlockSparseKernel.requireBlockFits(fits + 1, 1_000_000));
         assertTrue(refused.getMessage().startsWith("block size (--block-size) " + (fits + 1) + ": the scores of a"
-                + " block's " + (fits + 1) + " rows against " + (fits + 1) + " key rows of one pass (its own)"),
+                + " block's " + (fits + 1) + " rows against " + (fits + 1) + " key rows of one pass (one key block)"),
                 refused.getMessage());
         // A block longer than the sequence has only the sequence's rows; an int's worth of rows wraps no count.
         assertDoesNotThrow(() -> BlockSparseKernel.requireBlockFits(Integer.MAX_VALUE, 100));
@@ -50,6 +50,6 @@ class BlockBoundTest {
         InvalidInputException e = assertThrows(InvalidInputException.class,
                 () -> kernel.compute(rows, rows, rows, 0, 39, 40, 0, Integer.MAX_VALUE));
         assertTrue(e.getMessage().startsWith("block size (--block-size) 8192: the scores of a block's 8192 rows"
-                + " against 327680 key rows of one pass (up to 40 key blocks)"), e.getMessage());
+                + " against 327680 key rows of one pass (40 key blocks)"), e.getMessage());
     }
 }

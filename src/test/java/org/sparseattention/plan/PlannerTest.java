@@ -273,16 +273,25 @@ class PlannerTest {
                 () -> Planner.layout(square, new InputShape(1, 50000, 8, 1)));
         assertTrue(scores.getMessage().startsWith("block size (--block-size) 50000: the scores of a block's"),
                 scores.getMessage());
-        // Or whose longest pass would not: `all` in blocks of 8192, whose 40th block has a pass of 40 key blocks.
+        // Or whose longest pass would not, before Spark starts: `all` in blocks of 8192, whose 32nd block
+        // has a pass of 32 key blocks, 2^31 scores.
         JobSettings wide8k = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "all", 0, 8192, 1, 1, Double.NaN,
                 0, 64, 2048, 8192, false, false, false, false);
-        InputShape long8k = new InputShape(1, 40 * 8192, 8, 1);
-        Planner.layout(wide8k, long8k);
-        InvalidInputException pass = assertThrows(InvalidInputException.class, () -> Planner.plan(wide8k, long8k, 2));
+        InvalidInputException pass = assertThrows(InvalidInputException.class,
+                () -> Planner.layout(wide8k, new InputShape(1, 32 * 8192, 8, 1)));
         assertTrue(pass.getMessage().startsWith("block size (--block-size) 8192: the scores of a block's 8192 rows"
-                + " against 327680 key rows of one pass (up to 40 key blocks)"), pass.getMessage());
-        // With 31 blocks the longest pass, 31 x 8192 x 8192 scores, fits.
-        Planner.plan(wide8k, new InputShape(1, 31 * 8192, 8, 1), 2);
+                + " against 262144 key rows of one pass (32 key blocks)"), pass.getMessage());
+        // With 31 blocks the longest pass, 31 x 8192 x 8192 scores, fits; so does a 32nd block of fewer rows,
+        // whose pass has fewer query rows; and 40 blocks at --max-key-blocks 31 split every row to 31 blocks.
+        Planner.layout(wide8k, new InputShape(1, 31 * 8192, 8, 1));
+        Planner.layout(wide8k, new InputShape(1, 31 * 8192 + 8000, 8, 1));
+        JobSettings chunked = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "all", 0, 8192, 1, 1, Double.NaN,
+                0, 31, 2048, 8192, false, false, false, false);
+        Planner.layout(chunked, new InputShape(1, 40 * 8192, 8, 1));
+        // 34 to 40 tiles are one pass, above 40 parts of 32: blocks of 8000 at 41 blocks pass 34 x 8000 keys.
+        JobSettings blocks8000 = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "all", 0, 8000, 1, 1,
+                Double.NaN, 0, 64, 2048, 8000, false, false, false, false);
+        assertThrows(InvalidInputException.class, () -> Planner.layout(blocks8000, new InputShape(1, 41 * 8000, 8, 1)));
     }
 
     @Test
