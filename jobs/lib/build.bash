@@ -91,6 +91,18 @@ outdated() {
   [[ -n $(find "$root/src/main" "$root/pom.xml" -newer "$1" -print -quit) ]]
 }
 
+# Runs a command in the background and waits for it, keeping its pid in $child meanwhile: a
+# signal then reaches the caller's trap at once (a foreground child delays it to the child's end),
+# which can stop the child.
+run_child() {
+  local status=0
+  "$@" &
+  child=$!
+  wait "$child" || status=$?
+  child=""
+  return "$status"
+}
+
 # Reads conf/jit.options into the array jit_options: one option per line, surrounding spaces
 # trimmed, blank lines and lines starting with '#' skipped, a last line without a newline kept.
 read_jit_options() {

@@ -111,8 +111,10 @@ final class BenchCommand implements Callable<Integer> {
         // Every pattern, array size and the --json file checked before the ceiling's products, which take a while.
         for (String mode : patterns) {
             int length = lengthOf(mode);
+            BlockLayout layout;
             try {
-                BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length, blockSize, heads);
+                layout = BlockLayout.of(Patterns.parse(mode, context, blockSize, numVerts, vertsize), length, blockSize,
+                        heads);
             } catch (InvalidInputException e) {
                 String defaults = spec.findOption("--patterns").defaultValue();
                 boolean listed = !spec.commandLine().getParseResult().hasMatchedOption("--patterns")
@@ -124,7 +126,7 @@ final class BenchCommand implements Callable<Integer> {
                 throw new InvalidInputException("--patterns '" + mode + "'" + (listed ? " (of the default list "
                         + defaults + ")" : "") + ": " + problem, e);
             }
-            BlockSparseKernel.requireBlockFits(blockSize, length);
+            BlockSparseKernel.requirePassesFit(layout, SparseForward.DEFAULT_MAX_KEY_BLOCKS);
             String lengthOption = dense(mode) ? "--all-seq-len" : "--seq-len";
             long values = arrayLength(lengthOption + " x --heads x --head-dim for '" + mode + "'", length, heads,
                     headDim);

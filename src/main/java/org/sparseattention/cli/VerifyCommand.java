@@ -54,7 +54,7 @@ final class VerifyCommand implements Callable<Integer> {
         int n = BenchCommand.arrayLength("--batch x --seq-len x --heads x --head-dim", batch, seqLen, pattern.heads,
                 headDim);
         BlockLayout layout = BlockLayout.of(parsed, seqLen, pattern.blockSize, pattern.heads);
-        BlockSparseKernel.requireBlockFits(pattern.blockSize, seqLen);
+        BlockSparseKernel.requirePassesFit(layout, SparseForward.DEFAULT_MAX_KEY_BLOCKS);
         pattern.noteDenseLocal();
         float[][] qkv = {BenchCommand.normal(seed * 3, n), BenchCommand.normal(seed * 3 + 1, n),
             BenchCommand.normal(seed * 3 + 2, n)};

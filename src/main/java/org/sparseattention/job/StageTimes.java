@@ -111,16 +111,20 @@ final class StageTimes extends SparkListener {
         console.accept(String.format(Locale.ROOT, "stage %d (%s): %d tasks in %.2f s, input rows read %d, shuffle written %.1f MB,"
                 + " read %.1f MB%s%s", stage.stageId(), stage.name().split(" at ")[0], stage.numTasks(),
                 (end - start) / 1000.0, figures[PHASES.length], written / 1e6, read / 1e6, breakdown(metrics, figures),
-                stage.failureReason().isDefined() ? failure(stage.failureReason().get(), badInput.getAsBoolean()) : ""));
+                stage.failureReason().isDefined() ? failure(stage.failureReason().get(), badInput.getAsBoolean(),
+                        org.apache.hadoop.util.ShutdownHookManager.get().isShutdownInProgress()) : ""));
     }
 
     /**
      * Returns how a stage line ends for a stage that failed for {@code reason}: its first line, or,
      * where a task failed on bad input, only that (the run's last line names the input and the value;
-     * on a cluster Spark's reason speaks of the cancelled job group instead).
+     * on a cluster Spark's reason speaks of the cancelled job group instead), or, where the JVM was
+     * shutting down ({@code stopping}: Ctrl-C, SIGTERM), that (Spark's reason then speaks of its
+     * stopped context; the run's last line says what became of --out).
      */
-    static String failure(String reason, boolean badInput) {
-        return badInput ? ", failed on bad input (named below)" : ", failed: " + reason.lines().findFirst().orElse("");
+    static String failure(String reason, boolean badInput, boolean stopping) {
+        return badInput ? ", failed on bad input (named below)" : stopping ? ", stopped by the interruption (below)"
+                : ", failed: " + reason.lines().findFirst().orElse("");
     }
 
     /** Whether {@code start} is a job of {@code group}. */

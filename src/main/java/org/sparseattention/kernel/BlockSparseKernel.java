@@ -71,7 +71,6 @@ public final class BlockSparseKernel {
     private boolean packed;
 
     public BlockSparseKernel(BlockLayout layout, int headDim, float scale) {
-        requireBlockFits(layout.blockSize(), layout.seqLen());
         this.layout = layout;
         this.headDim = headDim;
         this.scale = scale;
@@ -80,20 +79,9 @@ public final class BlockSparseKernel {
     }
 
     /**
-     * Refuses a block size whose scores against one key block, its own (every pattern lets a
-     * position attend itself), would not fit one Java array: before any work, as no layout of it
-     * could run. A pass over more key blocks is checked as its scores are sized.
-     */
-    public static void requireBlockFits(int blockSize, int seqLen) {
-        int rows = Math.min(blockSize, seqLen);
-        if (passScores(rows, rows) > MAX_ARRAY) {
-            throw tooWide(blockSize, rows, rows, 1);
-        }
-    }
-
-    /**
      * Refuses a layout any of whose passes would have more scores than one Java array holds, as
-     * calls of up to {@code maxKeyBlocks} tiles split them ({@link #partStart}). Block sizes whose
+     * calls of up to {@code maxKeyBlocks} tiles split them ({@link #partStart}): before any work,
+     * where {@link #ensureCapacity} would refuse the pass only when it comes. Block sizes whose
      * longest possible pass fits (all up to about 7,300 rows) are passed at once; for larger ones
      * every query block's list is looked at, which their few blocks make quick.
      */

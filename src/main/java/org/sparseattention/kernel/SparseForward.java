@@ -94,6 +94,7 @@ public final class SparseForward {
             throw new IllegalArgumentException("maxKeyBlocks must be >= 1, got " + maxKeyBlocks);
         }
         checkScale("scale", scale);
+        BlockSparseKernel.requirePassesFit(layout, maxKeyBlocks);
         int seqLen = layout.seqLen();
         int heads = layout.heads();
         if (into.seqLen() != seqLen || into.heads() != heads) {

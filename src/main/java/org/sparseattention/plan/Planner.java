@@ -25,7 +25,6 @@ public final class Planner {
                     + " float32 values, more than one array of " + (Integer.MAX_VALUE - 8) + " bytes holds (at most "
                     + maxUnitRows(shape) + " rows at E = " + shape.features() + "); choose a smaller block size");
         }
-        BlockSparseKernel.requireBlockFits(settings.blockSize(), shape.seqLen());
         BlockLayout layout = BlockLayout.of(settings.pattern(), shape.seqLen(), settings.blockSize(), settings.heads());
         BlockSparseKernel.requirePassesFit(layout, settings.maxKeyBlocks());
         return layout;

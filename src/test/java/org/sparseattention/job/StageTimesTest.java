@@ -39,8 +39,12 @@ class StageTimesTest {
     @Test
     void aStageFailedOnBadInputLeavesTheDetailsToTheLastLine() {
         String cancelled = "Job 0 cancelled part of cancelled job group sparse-attention-x\n\tat x.y(Z.java:1)";
-        assertEquals(", failed on bad input (named below)", StageTimes.failure(cancelled, true));
+        assertEquals(", failed on bad input (named below)", StageTimes.failure(cancelled, true, false));
         assertEquals(", failed: Job 0 cancelled part of cancelled job group sparse-attention-x",
-                StageTimes.failure(cancelled, false));
+                StageTimes.failure(cancelled, false, false));
+        // A stage stopped under a signal: Spark's words of its stopped context are no failure of the run.
+        assertEquals(", stopped by the interruption (below)", StageTimes.failure(
+                "Job aborted due to stage failure: Task serialization failed: java.lang.IllegalStateException: Cannot"
+                        + " call methods on a stopped SparkContext.", false, true));
     }
 }

@@ -19,6 +19,10 @@ class BlockBoundTest {
         return rows * ((rows + lanes - 1) / lanes * lanes);
     }
 
+    private static BlockLayout allIn(int seqLen, int blockSize) {
+        return BlockLayout.of(Patterns.parse("all", 0, blockSize, 1, 1), seqLen, blockSize, 1);
+    }
+
     @Test
     void aBlockWhoseScoresAgainstItselfFitIsAllowedAndTheNextRefused() {
         int largest = 1;
@@ -26,16 +30,14 @@ class BlockBoundTest {
             largest++;
         }
         int fits = largest;
-        assertDoesNotThrow(() -> BlockSparseKernel.requireBlockFits(fits, fits));
+        assertDoesNotThrow(() -> BlockSparseKernel.requirePassesFit(allIn(fits, fits), 64));
         InvalidInputException refused = assertThrows(InvalidInputException.class,
-                () -> BlockSparseKernel.requireBlockFits(fits + 1, 1_000_000));
+                () -> BlockSparseKernel.requirePassesFit(allIn(fits + 1, fits + 1), 64));
         assertTrue(refused.getMessage().startsWith("block size (--block-size) " + (fits + 1) + ": the scores of a"
                 + " block's " + (fits + 1) + " rows against " + (fits + 1) + " key rows of one pass (one key block)"),
                 refused.getMessage());
-        // A block longer than the sequence has only the sequence's rows; an int's worth of rows wraps no count.
-        assertDoesNotThrow(() -> BlockSparseKernel.requireBlockFits(Integer.MAX_VALUE, 100));
-        assertThrows(InvalidInputException.class,
-                () -> BlockSparseKernel.requireBlockFits(Integer.MAX_VALUE, Integer.MAX_VALUE));
+        // A block longer than the sequence has only the sequence's rows.
+        assertDoesNotThrow(() -> BlockSparseKernel.requirePassesFit(allIn(100, Integer.MAX_VALUE), 64));
     }
 
     @Test
@@ -51,5 +53,10 @@ class BlockBoundTest {
                 () -> kernel.compute(rows, rows, rows, 0, 39, 40, 0, Integer.MAX_VALUE));
         assertTrue(e.getMessage().startsWith("block size (--block-size) 8192: the scores of a block's 8192 rows"
                 + " against 327680 key rows of one pass (40 key blocks)"), e.getMessage());
+        // The in-process entry refuses such a layout before any work, on the first pass too large (the 32nd block's).
+        InvalidInputException early = assertThrows(InvalidInputException.class,
+                () -> SparseForward.forward(data, data, data, 1, layout, 1, 1f, 64));
+        assertTrue(early.getMessage().contains("against 262144 key rows of one pass (32 key blocks)"),
+                early.getMessage());
     }
 }

@@ -260,23 +260,20 @@ class PlannerTest {
         }
         assertEquals(131072, covered);
         // A single block too wide for one array is refused before anything runs, naming the option.
-        JobSettings wide = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "local", 64, 1024, 1, 1, Double.NaN, 0,
-                64, 2048, 1024, false, false, false, false);
+        JobSettings wide = settings("local", 64, 1024, 1, 0, 64, 2048);
         InvalidInputException e = assertThrows(InvalidInputException.class,
                 () -> Planner.layout(wide, new InputShape(1, 4096, 1 << 20, 1)));
         assertTrue(e.getMessage().startsWith("--block-size 1024: a block's partial result of 1024 rows"),
                 e.getMessage());
         // And one whose scores against itself would not fit one array.
-        JobSettings square = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "all", 0, 50000, 1, 1, Double.NaN,
-                0, 64, 2048, 50000, false, false, false, false);
+        JobSettings square = settings("all", 0, 50000, 1, 0, 64, 2048);
         InvalidInputException scores = assertThrows(InvalidInputException.class,
                 () -> Planner.layout(square, new InputShape(1, 50000, 8, 1)));
         assertTrue(scores.getMessage().startsWith("block size (--block-size) 50000: the scores of a block's"),
                 scores.getMessage());
         // Or whose longest pass would not, before Spark starts: `all` in blocks of 8192, whose 32nd block
         // has a pass of 32 key blocks, 2^31 scores.
-        JobSettings wide8k = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "all", 0, 8192, 1, 1, Double.NaN,
-                0, 64, 2048, 8192, false, false, false, false);
+        JobSettings wide8k = settings("all", 0, 8192, 1, 0, 64, 2048);
         InvalidInputException pass = assertThrows(InvalidInputException.class,
                 () -> Planner.layout(wide8k, new InputShape(1, 32 * 8192, 8, 1)));
         assertTrue(pass.getMessage().startsWith("block size (--block-size) 8192: the scores of a block's 8192 rows"
@@ -285,13 +282,10 @@ class PlannerTest {
         // whose pass has fewer query rows; and 40 blocks at --max-key-blocks 31 split every row to 31 blocks.
         Planner.layout(wide8k, new InputShape(1, 31 * 8192, 8, 1));
         Planner.layout(wide8k, new InputShape(1, 31 * 8192 + 8000, 8, 1));
-        JobSettings chunked = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "all", 0, 8192, 1, 1, Double.NaN,
-                0, 31, 2048, 8192, false, false, false, false);
-        Planner.layout(chunked, new InputShape(1, 40 * 8192, 8, 1));
+        Planner.layout(settings("all", 0, 8192, 1, 0, 31, 2048), new InputShape(1, 40 * 8192, 8, 1));
         // 34 to 40 tiles are one pass, above 40 parts of 32: blocks of 8000 at 41 blocks pass 34 x 8000 keys.
-        JobSettings blocks8000 = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "all", 0, 8000, 1, 1,
-                Double.NaN, 0, 64, 2048, 8000, false, false, false, false);
-        assertThrows(InvalidInputException.class, () -> Planner.layout(blocks8000, new InputShape(1, 41 * 8000, 8, 1)));
+        assertThrows(InvalidInputException.class,
+                () -> Planner.layout(settings("all", 0, 8000, 1, 0, 64, 2048), new InputShape(1, 41 * 8000, 8, 1)));
     }
 
     @Test
