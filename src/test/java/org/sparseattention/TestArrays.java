@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyFile;
@@ -36,18 +37,22 @@ public final class TestArrays {
     }
 
     /**
-     * Asserts that {@code actual} matches {@code expected} within {@code tolerance} relative to
-     * the largest magnitude of {@code expected}; infinities must match exactly.
+     * Asserts that each element of {@code actual} matches {@code expected} within {@code tolerance}
+     * relative to the larger of its own expected magnitude and the median magnitude of the finite
+     * expected values (so elements near zero are held to the array's typical size, not to its
+     * largest); infinities must match exactly and NaN never passes.
      */
     public static void assertClose(double[] expected, float[] actual, double tolerance, String what) {
         assertEquals(expected.length, actual.length, what + ": lengths");
-        double scale = 0;
+        double[] magnitudes = new double[expected.length];
+        int finite = 0;
         for (double e : expected) {
             if (Double.isFinite(e)) {
-                scale = Math.max(scale, Math.abs(e));
+                magnitudes[finite++] = Math.abs(e);
             }
         }
-        scale = Math.max(scale, 1e-30);
+        Arrays.sort(magnitudes, 0, finite);
+        double floor = Math.max(finite == 0 ? 0 : magnitudes[finite / 2], 1e-30);
         double worst = 0;
         int worstIndex = -1;
         for (int i = 0; i < expected.length; i++) {
@@ -60,7 +65,7 @@ public final class TestArrays {
             if (Double.isNaN(expected[i]) || Float.isNaN(actual[i])) {
                 fail(what + ": at " + i + " expected " + expected[i] + " but got " + actual[i]);
             }
-            double error = Math.abs(expected[i] - actual[i]) / scale;
+            double error = Math.abs(expected[i] - actual[i]) / Math.max(Math.abs(expected[i]), floor);
             if (error > worst) {
                 worst = error;
                 worstIndex = i;

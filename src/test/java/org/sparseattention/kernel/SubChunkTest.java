@@ -21,6 +21,12 @@ import org.sparseattention.layout.TileList;
  * in length).
  */
 class SubChunkTest {
+    /**
+     * Rows of hundreds to thousands of keys, summed in float32: each element within 3e-5 of its
+     * size (the short rows of {@link KernelParityTest} within 1e-5).
+     */
+    static final double LONG_ROWS = 3e-5;
+
     @ParameterizedTest(name = "{0} L={1} bs={2} H={3} D={4} l={5}")
     @CsvSource({"all, 1000, 4, 2, 5, 0", "all, 333, 3, 1, 8, 0", "fixed, 2000, 2, 2, 8, 40",
         "strided, 1001, 2, 2, 3, 7", "local+strided, 700, 2, 2, 8, 160",
@@ -41,8 +47,8 @@ class SubChunkTest {
         AttentionOutput ranges = SparseForward.forward(q, k, v, 1, layout, headDim, scale, Integer.MAX_VALUE);
         ReferenceAttention.Result expected = ReferenceAttention.compute(q, k, v, 1, seqLen, heads, headDim, pattern,
                 scale);
-        assertClose(expected.output(), ranges.output(), KernelParityTest.TOLERANCE, mode + " output");
-        assertClose(expected.logSumExp(), ranges.logSumExp(), KernelParityTest.TOLERANCE, mode + " log-sum-exp");
+        assertClose(expected.output(), ranges.output(), LONG_ROWS, mode + " output");
+        assertClose(expected.logSumExp(), ranges.logSumExp(), LONG_ROWS, mode + " log-sum-exp");
 
         // The same frames in calls of 1, 5, 33 (in runs) and all blocks: the same bits.
         for (int callBlocks : new int[] {1, 5, BlockSparseKernel.HEADS_OUTER_MAX_BLOCKS + 1, Integer.MAX_VALUE}) {
@@ -110,7 +116,7 @@ class SubChunkTest {
         assertArrayEquals(rowMajor.logSumExp(), headMajor.logSumExp(), mode + ": log-sum-exp");
         ReferenceAttention.Result expected = ReferenceAttention.compute(q, k, v, 1, seqLen, heads, headDim, pattern,
                 scale);
-        assertClose(expected.output(), headMajor.output(), KernelParityTest.TOLERANCE, mode + " vs reference");
+        assertClose(expected.output(), headMajor.output(), LONG_ROWS, mode + " vs reference");
     }
 
     private static int mostTiles(BlockLayout layout) {
