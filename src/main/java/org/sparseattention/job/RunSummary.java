@@ -1,6 +1,7 @@
 package org.sparseattention.job;
 
 import java.util.Locale;
+import org.sparseattention.errors.Words;
 
 /** What a finished run did, for the console. */
 public record RunSummary(long rows, int heads, long tiles, double usefulGflop, double seconds, int tasks,
@@ -11,8 +12,8 @@ public record RunSummary(long rows, int heads, long tiles, double usefulGflop, d
     }
 
     public String describe() {
-        return String.format(Locale.ROOT, "done: %d rows x %d heads, %d tiles, %.3f useful GFLOP in %.2f s = %.2f GFLOP/s,"
-                + " %d units in %d tasks -> %s", rows, heads, tiles, usefulGflop, seconds, gflops(), units,
-                tasks, out);
+        return String.format(Locale.ROOT, "done: %s x %s, %s, %.3f useful GFLOP in %.2f s = %.2f GFLOP/s,"
+                + " %s in %s -> %s", Words.count(rows, "row"), Words.count(heads, "head"), Words.count(tiles, "tile"),
+                usefulGflop, seconds, gflops(), Words.count(units, "unit"), Words.count(tasks, "task"), out);
     }
 }

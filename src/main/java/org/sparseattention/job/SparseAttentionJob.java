@@ -32,6 +32,7 @@ import org.apache.spark.scheduler.StageInfo;
 import org.apache.spark.util.LongAccumulator;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.errors.Words;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
@@ -323,7 +324,8 @@ public final class SparseAttentionJob {
             output.setBoolean("mapreduce.fileoutputcommitter.marksuccessfuljobs", false);
             output.setBoolean(ShardOutputFormat.WRITE_LSE, settings.lse());
             output.setInt(ShardOutputFormat.HEADS, shape.heads());
-            spark.setJobDescription("compute " + plan.units().size() + " units, write " + shards + " shards");
+            spark.setJobDescription("compute " + Words.count(plan.units().size(), "unit") + ", write "
+                    + Words.count(shards, "shard"));
             spark.setCallSite("shard tasks");
             results.saveAsNewAPIHadoopFile(location.staging().toString(), Integer.class, ShardResult.class,
                     ShardOutputFormat.class, output);
@@ -440,8 +442,9 @@ public final class SparseAttentionJob {
                     conf.get("spark.executor.memory", "1g"), conf.get("spark.executor.cores", "all of a worker's")));
         }
         int slots = spark.defaultParallelism();
-        console.accept(String.format(Locale.ROOT, "planning for %d task slots on %d executors%s (waited %.1f s for them to"
-                + " register; spark.default.parallelism fixes the number)", slots, Math.max(seen, 0),
+        console.accept(String.format(Locale.ROOT, "planning for %s on %s%s (waited %.1f s for them to"
+                + " register; spark.default.parallelism fixes the number)", Words.count(slots, "task slot"),
+                Words.count(Math.max(seen, 0), "executor"),
                 expected > seen ? " of the " + expected + " spark.executor.instances asks for" : "",
                 (System.nanoTime() - started) / 1e9));
         return slots;

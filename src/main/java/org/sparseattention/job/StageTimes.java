@@ -14,6 +14,7 @@ import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.StageInfo;
+import org.sparseattention.errors.Words;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
@@ -108,8 +109,8 @@ final class StageTimes extends SparkListener {
         long written = metrics.shuffleWriteMetrics().bytesWritten();
         long read = metrics.shuffleReadMetrics().totalBytesRead();
         long[] figures = byStage.getOrDefault(key(stage.stageId(), stage.attemptNumber()), new long[PHASES.length + 1]);
-        console.accept(String.format(Locale.ROOT, "stage %d (%s): %d tasks in %.2f s, input rows read %d, shuffle written %.1f MB,"
-                + " read %.1f MB%s%s", stage.stageId(), stage.name().split(" at ")[0], stage.numTasks(),
+        console.accept(String.format(Locale.ROOT, "stage %d (%s): %s in %.2f s, input rows read %d, shuffle written %.1f MB,"
+                + " read %.1f MB%s%s", stage.stageId(), stage.name().split(" at ")[0], Words.count(stage.numTasks(), "task"),
                 (end - start) / 1000.0, figures[PHASES.length], written / 1e6, read / 1e6, breakdown(metrics, figures),
                 stage.failureReason().isDefined() ? failure(stage.failureReason().get(), badInput.getAsBoolean(),
                         org.apache.hadoop.util.ShutdownHookManager.get().isShutdownInProgress()) : ""));

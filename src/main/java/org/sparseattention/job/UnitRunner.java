@@ -8,6 +8,7 @@ import java.util.TreeMap;
 import org.apache.spark.TaskContext;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.errors.Words;
 import org.sparseattention.io.NpyDType;
 import org.sparseattention.io.NpyFile;
 import org.sparseattention.io.NpyHeader;
@@ -218,9 +219,9 @@ final class UnitRunner implements AutoCloseable {
      */
     String describe() {
         StringBuilder frames = new StringBuilder();
-        byFrame.forEach((frame, f) -> frames.append(String.format(Locale.ROOT, "; frame %d: %d units, %d tiles, reading %.2f s,"
-                + " kernel %.2f s", frame, f[0], f[1], f[3] / 1e9, f[2] / 1e9)));
-        return String.format(Locale.ROOT, "%d units in %.2f s: warm-up %.2f s, reading %.2f s, kernel %.2f s%s", done,
+        byFrame.forEach((frame, f) -> frames.append(String.format(Locale.ROOT, "; frame %d: %s, %s, reading %.2f s,"
+                + " kernel %.2f s", frame, Words.count(f[0], "unit"), Words.count(f[1], "tile"), f[3] / 1e9, f[2] / 1e9)));
+        return String.format(Locale.ROOT, "%s in %.2f s: warm-up %.2f s, reading %.2f s, kernel %.2f s%s", Words.count(done, "unit"),
                 (System.nanoTime() - created) / 1e9, warmUpNanos / 1e9, readNanos / 1e9, computeNanos / 1e9, frames);
     }
 

@@ -50,8 +50,9 @@ public record PerHeadPattern(List<Pattern> patterns) implements Pattern {
                 } catch (InvalidInputException refused) {
                     // Which item, and whether a head uses it: every item is checked, used or not.
                     throw new InvalidInputException(refused.getMessage() + " (item " + i + " of the per-head list '"
-                            + describe() + "', " + (i < heads ? "used by " + headsOf(i, heads) : "which none of the "
-                            + heads + " heads uses; every item is checked") + ")", refused);
+                            + describe() + "', " + (i < heads ? "used by " + headsOf(i, heads) : (heads == 1
+                            ? "which the one head does not use" : "which none of the " + heads + " heads uses")
+                            + "; every item is checked") + ")", refused);
                 }
             }
         }

@@ -2,6 +2,7 @@ package org.sparseattention.plan;
 
 import java.io.Serializable;
 import java.util.Locale;
+import org.sparseattention.errors.Words;
 
 /**
  * What a plan costs: units, the partitions that compute shuffled units, the units computed in
@@ -15,9 +16,10 @@ public record PlanFigures(int units, int partitions, int inPlaceUnits, int shard
 
     /** Returns a few lines for the console. */
     public String describe() {
-        String where = inPlaceUnits == 0 ? String.format(Locale.ROOT, "%d units in %d partitions", units, partitions)
-                : String.format(Locale.ROOT, "%d units: %d computed in place by %d shard tasks, %d in %d partitions", units,
-                        inPlaceUnits, shardTasks, units - inPlaceUnits, partitions);
+        String where = inPlaceUnits == 0 ? Words.count(units, "unit") + " in " + Words.count(partitions, "partition")
+                : Words.count(units, "unit") + ": " + inPlaceUnits + " computed in place by "
+                        + Words.count(shardTasks, "shard task") + ", " + (units - inPlaceUnits) + " in "
+                        + Words.count(partitions, "partition");
         return String.format(Locale.ROOT, "plan: %s; tiles %d (per task max %d, mean %.1f); rows read %d = %.2f x input"
                         + " (per task max %d); rows merged %d", where, tiles, maxTilesPerTask, meanTilesPerTask,
                 rowsRead, inputRows == 0 ? 0.0 : (double) rowsRead / inputRows, maxRowsReadPerTask, mergedRows);

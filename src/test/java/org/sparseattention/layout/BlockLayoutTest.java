@@ -80,8 +80,8 @@ class BlockLayoutTest {
         InvalidInputException unused = assertThrows(InvalidInputException.class,
                 () -> BlockLayout.of(Patterns.parse("local,fixed", 8, 2, 2, 1), 10, 2, 1));
         assertTrue(unused.getMessage().contains("1 % 2"), unused.getMessage());
-        assertTrue(unused.getMessage().endsWith("(item 1 of the per-head list 'local,fixed', which none of the 1 heads"
-                + " uses; every item is checked)"), unused.getMessage());
+        assertTrue(unused.getMessage().endsWith("(item 1 of the per-head list 'local,fixed', which the one head"
+                + " does not use; every item is checked)"), unused.getMessage());
         InvalidInputException used = assertThrows(InvalidInputException.class,
                 () -> BlockLayout.of(Patterns.parse("fixed,local", 8, 2, 2, 1), 10, 2, 3));
         assertTrue(used.getMessage().endsWith("(item 0 of the per-head list 'fixed,local', used by heads 0 and 2)"),

@@ -1,0 +1,29 @@
+package org.sparseattention.errors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+import org.sparseattention.job.RunSummary;
+import org.sparseattention.plan.PlanFigures;
+
+/** Console lines count in English: one unit, two units. */
+class WordsTest {
+    @Test
+    void oneTakesTheSingular() {
+        assertEquals("1 unit", Words.count(1, "unit"));
+        assertEquals("0 units", Words.count(0, "unit"));
+        assertEquals("2 shard tasks", Words.count(2, "shard task"));
+    }
+
+    @Test
+    void planAndSummaryLinesOfOneOfEach() {
+        PlanFigures one = new PlanFigures(1, 1, 0, 0, 1, 1, 1, 3, 3, 3, 0);
+        assertEquals("plan: 1 unit in 1 partition; tiles 1 (per task max 1, mean 1.0); rows read 3 = 1.00 x input"
+                + " (per task max 3); rows merged 0", one.describe());
+        PlanFigures inPlace = new PlanFigures(3, 1, 2, 1, 3, 2, 1.5, 6, 9, 9, 0);
+        assertEquals("plan: 3 units: 2 computed in place by 1 shard task, 1 in 1 partition; tiles 3 (per task max 2,"
+                + " mean 1.5); rows read 9 = 1.00 x input (per task max 6); rows merged 0", inPlace.describe());
+        assertEquals("done: 1 row x 1 head, 1 tile, 0.000 useful GFLOP in 1.00 s = 0.00 GFLOP/s, 1 unit in 1 task -> o",
+                new RunSummary(1, 1, 1, 0, 1, 1, 1, "o").describe());
+    }
+}
