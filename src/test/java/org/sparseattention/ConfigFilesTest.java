@@ -93,7 +93,11 @@ class ConfigFilesTest {
                 List.of("--master", "yarn"), "master 'yarn' needs a Spark installation's spark-submit",
                 List.of("--master", "local[2]", "--conf", "spark.submit.deployMode=cluster"),
                 "deploy mode cluster needs a Spark installation's spark-submit",
-                List.of("--master", "k8s://https://127.0.0.1:6443"), "the project's own Spark has no Kubernetes support");
+                List.of("--master", "k8s://https://127.0.0.1:6443"), "the project's own Spark has no Kubernetes support",
+                List.of("--master", "local[2]", "--deploy-mode", "bogus"), "deploy mode 'bogus': expected client or cluster",
+                // The last spark.master setting wins, here an empty one (--master would outrank it).
+                List.of("--conf", "spark.master=local[2]", "--conf", "spark.master="),
+                "--conf spark.master=: expected a master URL, got an empty one");
         masters = new java.util.HashMap<>(masters);
         masters.putAll(more);
         for (Map.Entry<List<String>, String> master : masters.entrySet()) {
@@ -122,6 +126,61 @@ class ConfigFilesTest {
         assertEquals(2, noSubmit.exitValue(), said);
         assertTrue(said.contains("SPARK_SUBMIT=/nonexistent/spark-submit: no such program"), said);
         assertFalse(said.contains("building"), said);
+    }
+
+    /**
+     * With a Spark installation, its {@code spark-defaults.conf} counts where neither an option
+     * nor {@code conf/spark-cluster.conf} says: dynamic allocation set only there allows 0
+     * executors. Run on a copy of the scripts with a built-looking {@code target/} and a stand-in
+     * installation whose spark-submit prints what it was given.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void sparkSubmitReadsTheInstallationsDefaults(@TempDir Path dir) throws IOException, InterruptedException {
+        Path root = dir.resolve("project");
+        for (String file : List.of("jobs/spark-submit", "jobs/lib/build.bash", "conf/spark-cluster.conf",
+                "conf/jit.options", "conf/log4j2.properties", "pom.xml")) {
+            Files.createDirectories(root.resolve(file).getParent());
+            Files.copy(Path.of(file), root.resolve(file));
+        }
+        Files.createDirectories(root.resolve("src/main"));
+        Files.createDirectories(root.resolve("target/spark-home/jars"));
+        Files.writeString(root.resolve("target/sparse-attention-app.jar"), "");
+        Path installation = dir.resolve("spark");
+        Path submit = installation.resolve("bin/spark-submit");
+        Files.createDirectories(submit.getParent());
+        Files.writeString(submit, "#!/bin/sh\necho \"submitted: $*\"\n");
+        Files.setPosixFilePermissions(submit, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.createDirectories(installation.resolve("conf"));
+        List<String> zero = List.of("--master", "local[2]", "--num-executors", "0");
+        String refused = submit(root, submit, zero);
+        assertTrue(refused.contains("--num-executors '0': expected a whole number from 1") && refused.endsWith("(exit 2)"),
+                refused);
+        Files.writeString(installation.resolve("conf/spark-defaults.conf"), "spark.dynamicAllocation.enabled  true\n");
+        String accepted = submit(root, submit, zero);
+        assertTrue(accepted.startsWith("submitted: --class org.sparseattention.cli.Main") && accepted.endsWith("(exit 0)"),
+                accepted);
+        // The project's own file outranks the installation's.
+        Files.writeString(root.resolve("conf/spark-cluster.conf"), "spark.dynamicAllocation.enabled false\n",
+                java.nio.file.StandardOpenOption.APPEND);
+        assertTrue(submit(root, submit, zero).endsWith("(exit 2)"));
+        // An empty spark.master that --master outranks is no error.
+        String outranked = submit(root, submit, List.of("--conf", "spark.master=", "--master", "local[2]"));
+        assertTrue(outranked.startsWith("submitted: ") && outranked.endsWith("(exit 0)"), outranked);
+    }
+
+    private static String submit(Path root, Path submit, List<String> options) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("bash", root.resolve("jobs/spark-submit").toString()));
+        command.addAll(options);
+        command.addAll(List.of("--", "run", "--help"));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().remove("SPARK_HOME");
+        builder.environment().remove("SPARK_CONF_DIR");
+        builder.environment().put("SPARK_SUBMIT", submit.toString());
+        Process process = builder.start();
+        String said = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(50, TimeUnit.SECONDS), "jobs/spark-submit did not end");
+        return said.strip() + " (exit " + process.exitValue() + ")";
     }
 
     @Test
