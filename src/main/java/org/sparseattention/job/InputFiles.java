@@ -119,6 +119,10 @@ public final class InputFiles {
             }
         }
         Path realOut = storage.comparablePath(out);
+        if (realOut.getName().contains(":")) {
+            // A link to a directory whose name has ':': the run writes beside where the link leads.
+            throw noColon(settings.out(), realOut.getName());
+        }
         for (String input : new String[] {settings.q(), settings.k(), settings.v()}) {
             Path in = storage.comparablePath(storage.path(input));
             if (isAncestorOrSelf(realOut, in) || isAncestorOrSelf(in, realOut)) {
@@ -132,9 +136,14 @@ public final class InputFiles {
             try {
                 refused = whyNotReplaceable(storage.fileSystem(settings.out()), out);
             } catch (java.io.FileNotFoundException gone) {
-                // Deleted since it was seen: there is nothing to replace.
-                exists = false;
-                refused = null;
+                if (storage.exists(settings.out())) {
+                    // Hadoop's local file system says "not found" of a file it may not open.
+                    refused = "cannot be read to check that it is an output of this tool (" + gone.getMessage() + ")";
+                } else {
+                    // Deleted since it was seen: there is nothing to replace.
+                    exists = false;
+                    refused = null;
+                }
             } catch (java.nio.file.AccessDeniedException | org.apache.hadoop.security.AccessControlException e) {
                 // A directory that cannot be listed, a manifest that cannot be read: not known to be ours.
                 refused = "cannot be read to check that it is an output of this tool (" + e.getMessage() + ")";
@@ -174,6 +183,25 @@ public final class InputFiles {
         String noManifest = "is not an output of this tool (no " + OutputFiles.MANIFEST + " of format "
                 + OutputFiles.FORMAT + ")";
         FileStatus[] entries = fs.listStatus(out);
+        if ("file".equals(out.toUri().getScheme())) {
+            // Hadoop's local listing leaves out the entries it cannot look at (a directory without
+            // search permission lists as empty): the names themselves, from the operating system.
+            String[] names = new java.io.File(out.toUri().getPath()).list();
+            if (names == null) {
+                return "cannot be read to check that it is an output of this tool (it cannot be listed)";
+            }
+            java.util.Set<String> listed = new java.util.HashSet<>();
+            for (FileStatus entry : entries) {
+                listed.add(entry.getPath().getName());
+            }
+            for (String name : names) {
+                boolean checksum = fs instanceof org.apache.hadoop.fs.ChecksumFileSystem && name.endsWith(".crc");
+                if (!listed.contains(name) && !checksum) {
+                    return "cannot be read to check that it is an output of this tool (its entry " + name
+                            + " cannot be looked at)";
+                }
+            }
+        }
         if (entries.length == 0) {
             return null;
         }
@@ -193,6 +221,12 @@ public final class InputFiles {
         try (FSDataInputStream in = fs.open(manifest)) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8).contains("\"" + OutputFiles.FORMAT + "\"")
                     ? null : noManifest;
+        } catch (java.io.FileNotFoundException e) {
+            // Hadoop's local file system says "not found" of a file it may not open.
+            if (fs.exists(manifest)) {
+                return "cannot be read to check that it is an output of this tool (" + e.getMessage() + ")";
+            }
+            throw e;
         }
     }
 

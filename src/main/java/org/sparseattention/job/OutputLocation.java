@@ -1,12 +1,7 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
-import java.net.URI;
-import java.util.Collections;
-import java.util.Map;
 import java.util.UUID;
-import java.util.WeakHashMap;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
@@ -27,12 +22,6 @@ import org.sparseattention.io.HadoopStorage;
  */
 final class OutputLocation {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OutputLocation.class);
-    /**
-     * One per Hadoop configuration (a Spark context's) and file system: each holds a client, which
-     * HDFS never closes; a configuration no longer used lets go of its own.
-     */
-    private static final Map<Configuration, Map<URI, FileContext>> CONTEXTS =
-            Collections.synchronizedMap(new WeakHashMap<>());
     private final FileSystem fs;
     private final Path out;
     private final Path staging;
@@ -44,6 +33,9 @@ final class OutputLocation {
     /** Whether the output existed when the job started: only then may {@code --overwrite} replace it. */
     private final boolean existedAtStart;
     private final Configuration configuration;
+    /** The file system's {@code FileContext} for renames, made at the first; null before, or where it has none. */
+    private FileContext context;
+    private boolean noContext;
     /** Set while the staging directory holds a finished output that {@link #promote} could not put in place. */
     private boolean keepStaging;
     /** Set once the output is in place. */
@@ -335,21 +327,21 @@ final class OutputLocation {
      * system's {@code FileContext} where it has one (HDFS checks and renames in one step).
      */
     private void renameOnlyIfAbsent(Path from, Path to) throws IOException {
-        Map<URI, FileContext> contexts = CONTEXTS.computeIfAbsent(configuration, c -> new ConcurrentHashMap<>());
-        FileContext context = contexts.get(fs.getUri());
-        if (context == null) {
+        if (context == null && !noContext) {
             try {
                 context = FileContext.getFileContext(fs.getUri(), configuration);
             } catch (UnsupportedFileSystemException e) {
-                if (fs.exists(to)) {
-                    throw new FileAlreadyExistsException(to + " exists");
-                }
-                if (!fs.rename(from, to)) {
-                    throw new IOException("the file system refused to rename " + from + " to " + to);
-                }
-                return;
+                noContext = true;
             }
-            contexts.putIfAbsent(fs.getUri(), context);
+        }
+        if (context == null) {
+            if (fs.exists(to)) {
+                throw new FileAlreadyExistsException(to + " exists");
+            }
+            if (!fs.rename(from, to)) {
+                throw new IOException("the file system refused to rename " + from + " to " + to);
+            }
+            return;
         }
         context.rename(from, to, Options.Rename.NONE);
     }

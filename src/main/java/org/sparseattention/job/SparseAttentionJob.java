@@ -375,6 +375,13 @@ public final class SparseAttentionJob {
         } catch (Error e) {
             // Out of memory in the driver, a class that would not load: the unfinished output goes too.
             location.discard();
+            if (e instanceof org.apache.hadoop.fs.FSError) {
+                // Hadoop's local file system reports a failed write (the manifest's) as an Error.
+                String full = diskFull(e, location.staging().getParent().toString(),
+                        spark.getConf().get("spark.local.dir", System.getProperty("java.io.tmpdir")));
+                throw new SparseAttentionException(full != null ? full : "could not write the output beside --out "
+                        + location.out() + " (" + e.getCause() + "); --out is as it was", e);
+            }
             throw e;
         } finally {
             spark.sc().removeSparkListener(badInput);

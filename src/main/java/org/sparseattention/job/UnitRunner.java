@@ -268,8 +268,10 @@ final class UnitRunner implements AutoCloseable {
                 positions[0], positions.length) : 0;
         int held = kept > 0 ? positions[0] - heldFirst[buffer] : 0;
         heldCount[buffer] = 0;
-        if (buffers[buffer].length < positions.length * rowLength) {
-            float[] grown = new float[positions.length * rowLength];
+        // The planner refuses units whose rows no array holds (Planner.requireKeysFit).
+        int values = Math.multiplyExact(positions.length, rowLength);
+        if (buffers[buffer].length < values) {
+            float[] grown = new float[values];
             System.arraycopy(buffers[buffer], held * rowLength, grown, 0, kept * rowLength);
             buffers[buffer] = grown;
         } else if (kept > 0 && held > 0) {

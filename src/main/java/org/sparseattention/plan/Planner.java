@@ -30,6 +30,21 @@ public final class Planner {
         return layout;
     }
 
+    /**
+     * Refuses a unit whose key rows (the union of its query blocks' and heads' key blocks) a task
+     * could not hold in one array of E values per row.
+     */
+    static void requireKeysFit(JobSettings settings, InputShape shape, WorkUnit unit, long keyRows) {
+        long values = keyRows * shape.features();
+        if (values > Integer.MAX_VALUE - 8L) {
+            throw new InvalidInputException("--max-key-blocks " + settings.maxKeyBlocks() + ", --unit-tiles "
+                    + settings.unitTiles() + ": query blocks " + unit.fromBlock() + " to " + (unit.toBlock() - 1)
+                    + " of frame " + unit.frame() + " read " + keyRows + " key rows x E = " + keyRows + " x "
+                    + shape.features() + " = " + values + " values, more than one array holds (" + (Integer.MAX_VALUE - 8)
+                    + "); choose a smaller --max-key-blocks or --unit-tiles");
+        }
+    }
+
     /** Values per row of a unit's partial result as the shuffle carries it: position, outputs, log-sum-exps. */
     private static long pieceRowFloats(InputShape shape) {
         return 1L + shape.features() + shape.heads();
@@ -100,6 +115,9 @@ public final class Planner {
         int partitions = settings.partitions() > 0 ? settings.partitions()
                 : defaultPartitions(pieceBytes, shuffled, Math.max(1, slots), shuffleBytesPerPartition);
         Reads[] reads = reads(layout, units);
+        for (WorkUnit unit : units) {
+            requireKeysFit(settings, shape, unit, reads[unit.index()].keyRows());
+        }
         long[] costs = new long[units.size()];
         for (WorkUnit unit : units) {
             costs[unit.index()] = cost(layout, shape, unit, reads[unit.index()]);

@@ -380,4 +380,17 @@ class BadInputTest {
         assertFalse(Files.exists(dir.resolve("out")));
         assertFalse(Files.exists(Path.of(colon)));
     }
+
+    /** A link whose directory's name has ':' is refused for that name, before Spark starts, as the name itself is. */
+    @Test
+    void anOutputLinkToANameWithAColonIsRefusedForThatName() throws IOException {
+        Path target = Files.createDirectories(dir.resolve("run:3"));
+        Path link = Files.createSymbolicLink(dir.resolve("latest"), target);
+        CliTest.Outcome o = CliTest.run(args(link, "--heads", "3", "--mode", "all", "--overwrite"));
+        assertEquals(2, o.status(), o.err());
+        assertTrue(o.err().contains("--out " + link + ": field 'name': expected a name without ':', got 'run:3'"),
+                o.err());
+        assertFalse(o.out().contains("plan: "), o.out());
+        assertEquals(List.of(), Files.list(target).toList(), "the link's directory is as it was");
+    }
 }

@@ -272,6 +272,41 @@ class OutputLocationTest {
         assertFalse(OutputFiles.isOwnName("output-b0000-r0000000000.npy"), "shard names have at least 5 digits");
     }
 
+    /**
+     * What Hadoop's local file system cannot look at is not taken for absent: a directory whose
+     * entries it leaves out of a listing (no search permission), a manifest it may not open (it
+     * says "not found").
+     */
+    @Test
+    void whatCannotBeLookedAtIsNotReplaceable(@TempDir Path dir) throws IOException {
+        org.apache.hadoop.fs.FileSystem fs = location(dir.resolve("x")).fileSystem();
+        Path tool = dir.resolve("tool");
+        finished(tool, "old");
+        org.apache.hadoop.fs.FileSystem blind = new org.apache.hadoop.fs.FilterFileSystem(fs) {
+            @Override
+            public org.apache.hadoop.fs.FileStatus[] listStatus(org.apache.hadoop.fs.Path f) {
+                return new org.apache.hadoop.fs.FileStatus[0];
+            }
+
+            @Override
+            public org.apache.hadoop.fs.FSDataInputStream open(org.apache.hadoop.fs.Path f) throws IOException {
+                throw new java.io.FileNotFoundException(f + " (Permission denied)");
+            }
+        };
+        String unlisted = InputFiles.whyNotReplaceable(blind, hadoop(tool));
+        assertTrue(unlisted.startsWith("cannot be read to check that it is an output of this tool (its entry "),
+                unlisted);
+        org.apache.hadoop.fs.FileSystem unreadable = new org.apache.hadoop.fs.FilterFileSystem(fs) {
+            @Override
+            public org.apache.hadoop.fs.FSDataInputStream open(org.apache.hadoop.fs.Path f) throws IOException {
+                throw new java.io.FileNotFoundException(f + " (Permission denied)");
+            }
+        };
+        String closed = InputFiles.whyNotReplaceable(unreadable, hadoop(tool));
+        assertTrue(closed.startsWith("cannot be read to check") && closed.contains("(Permission denied)"), closed);
+        assertEquals(null, InputFiles.whyNotReplaceable(fs, hadoop(tool)), "the same directory, readable");
+    }
+
     private static org.apache.hadoop.fs.Path hadoop(Path path) {
         return new org.apache.hadoop.fs.Path(path.toUri());
     }

@@ -407,4 +407,22 @@ class PlannerTest {
         assertEquals(settings("local,strided+all", 4, 16, 4, 0, 64, 6).pattern().describe(),
                 spaced.pattern().describe());
     }
+
+    /**
+     * A unit's key rows go into one array of E values per row: a unit that could not have them
+     * (at L = 1,048,576 and E = 4096 with all keys in one chunk, 2^32 values) is refused by the planner,
+     * naming the settings that make units smaller; the largest that fits is not.
+     */
+    @Test
+    void aUnitWhoseKeyRowsNoArrayHoldsIsRefused() {
+        JobSettings settings = settings("all", 0, 64, 32, 0, 16384, 2048);
+        InputShape shape = new InputShape(1, 1 << 20, 4096, 32);
+        WorkUnit unit = new WorkUnit(0, 0, 0, 16383, 16384, 0, 0, 16384, 16384);
+        InvalidInputException refused = assertThrows(InvalidInputException.class,
+                () -> Planner.requireKeysFit(settings, shape, unit, 1 << 20));
+        assertEquals("--max-key-blocks 16384, --unit-tiles 2048: query blocks 16383 to 16383 of frame 0 read 1048576 key"
+                + " rows x E = 1048576 x 4096 = 4294967296 values, more than one array holds (2147483639); choose a"
+                + " smaller --max-key-blocks or --unit-tiles", refused.getMessage());
+        Planner.requireKeysFit(settings, shape, unit, (Integer.MAX_VALUE - 8) / 4096);
+    }
 }
