@@ -191,8 +191,12 @@ public final class HadoopStorage implements Storage, Serializable {
      * place: a name of its own, so that no file already there is touched.
      */
     public static Path asideOf(Path target) {
-        return besideAs(target, "." + target.getName() + ".replaced-" + java.util.UUID.randomUUID());
+        return besideAs(target, "." + target.getName() + ASIDE + java.util.UUID.randomUUID());
     }
+
+    private static final String ASIDE = ".replaced-";
+    /** Bytes {@link #asideOf} adds to a name: a leading dot, the suffix and a UUID. */
+    public static final int ASIDE_EXTRA = 1 + ASIDE.length() + 36;
 
     /**
      * Returns {@code name} in {@code target}'s directory; built from its parts: a name with ':' would

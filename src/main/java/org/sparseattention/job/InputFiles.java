@@ -111,6 +111,12 @@ public final class InputFiles {
             // beside it could not be named.
             throw noColon(settings.out(), out.getName());
         }
+        int nameBytes = out.getName().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (nameBytes > MAX_OUT_NAME_BYTES) {
+            // The names made beside it (staging, moved aside) must stay within 255 bytes.
+            throw new InvalidInputException("--out " + settings.out() + ": field 'name': expected a name of at most "
+                    + MAX_OUT_NAME_BYTES + " bytes, got " + nameBytes);
+        }
         if ("file".equals(out.toUri().getScheme())) {
             java.nio.file.Path local = java.nio.file.Path.of(out.toUri().getPath());
             if (Files.isSymbolicLink(local) && !Files.exists(local)) {
@@ -165,6 +171,13 @@ public final class InputFiles {
         HadoopStorage.checkCanWriteIn("--out " + settings.out(), realOut.getParent());
         return exists;
     }
+
+    /**
+     * The longest last name of --out: 255 bytes (what a name may have in local file systems and
+     * HDFS) less what the staging directory's name, or the name a replaced output is moved aside
+     * to, adds to it.
+     */
+    static final int MAX_OUT_NAME_BYTES = 255 - Math.max(OutputLocation.STAGING_EXTRA, HadoopStorage.ASIDE_EXTRA);
 
     private static InvalidInputException noColon(String out, String name) {
         return new InvalidInputException("--out " + out + ": field 'name': expected a name without ':', got '" + name

@@ -22,6 +22,9 @@ import org.sparseattention.io.HadoopStorage;
  */
 final class OutputLocation {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OutputLocation.class);
+    private static final String STAGING = ".staging-";
+    /** Bytes the staging directory's name adds to the output's: a leading dot, the suffix and a UUID. */
+    static final int STAGING_EXTRA = 1 + STAGING.length() + 36;
     private final FileSystem fs;
     private final Path out;
     private final Path staging;
@@ -61,7 +64,7 @@ final class OutputLocation {
         if (out.getParent() == null) {
             throw new InvalidInputException("--out " + outUri + ": the output cannot be a file system root");
         }
-        this.staging = new Path(out.getParent(), "." + out.getName() + ".staging-" + UUID.randomUUID());
+        this.staging = new Path(out.getParent(), "." + out.getName() + STAGING + UUID.randomUUID());
         this.existingAncestor = nearestExisting(out.getParent());
         this.existedAtStart = existedAtStart;
     }

@@ -25,10 +25,19 @@ public final class Planner {
                     + " float32 values, more than one array of " + (Integer.MAX_VALUE - 8) + " bytes holds (at most "
                     + maxUnitRows(shape) + " rows at E = " + shape.features() + "); choose a smaller block size");
         }
+        long shards = (long) shape.batch() * ((shape.seqLen() + (long) settings.shardRows() - 1) / settings.shardRows());
+        if (shards > MAX_SHARDS) {
+            throw new InvalidInputException("--shard-rows " + settings.shardRows() + ": B x ceil(L / --shard-rows) = "
+                    + shape.batch() + " x " + shards / shape.batch() + " = " + shards + " output shards, more than the "
+                    + MAX_SHARDS + " a run writes; choose a larger --shard-rows");
+        }
         BlockLayout layout = BlockLayout.of(settings.pattern(), shape.seqLen(), settings.blockSize(), settings.heads());
         BlockSparseKernel.requirePassesFit(layout, settings.maxKeyBlocks());
         return layout;
     }
+
+    /** The most output shards (files, and tasks that write them) a run makes. */
+    public static final int MAX_SHARDS = 1 << 20;
 
     /**
      * Refuses a unit whose key rows (the union of its query blocks' and heads' key blocks) a task

@@ -360,6 +360,7 @@ class BadInputTest {
             // Relative: refused for its name too, not offered a spelling that would then be refused.
             {"--out", "run:2", "--out run:2: field 'name': expected a name without ':', got 'run:2'"},
             {"--out", "", "'': not a path or URI"},
+            {"--out", "x".repeat(209), "field 'name': expected a name of at most 208 bytes, got 209"},
             {"--out", "nosuchscheme://host/out", "nosuchscheme://host/out: no file system for its scheme"},
             {"--q", "a:b.npy", "--q 'a:b.npy': not a path or URI: 'a:' reads as a URI scheme; for a local name with ':',"
                 + " write ./a:b.npy"},
@@ -392,5 +393,17 @@ class BadInputTest {
                 o.err());
         assertFalse(o.out().contains("plan: "), o.out());
         assertEquals(List.of(), Files.list(target).toList(), "the link's directory is as it was");
+    }
+
+    /** The longest name --out takes is written, and replaced: the names made beside it fit too. */
+    @Test
+    void theLongestOutputNameIsWrittenAndReplaced() throws IOException {
+        Path out = dir.resolve("y".repeat(208));
+        for (int run = 0; run < 2; run++) {
+            CliTest.Outcome o = CliTest.run(args(out, "--heads", "3", "--mode", "all", "--overwrite"));
+            assertEquals(0, o.status(), o.err());
+        }
+        assertEquals(List.of(out.getFileName().toString()),
+                Files.list(dir).map(p -> p.getFileName().toString()).filter(n -> n.contains("yyy")).toList());
     }
 }

@@ -425,4 +425,16 @@ class PlannerTest {
                 + " smaller --max-key-blocks or --unit-tiles", refused.getMessage());
         Planner.requireKeysFit(settings, shape, unit, (Integer.MAX_VALUE - 8) / 4096);
     }
+
+    /** More output shards than a run writes is refused before the layout is made, naming --shard-rows. */
+    @Test
+    void tooManyShardsAreRefused() {
+        JobSettings one = new JobSettings("q.npy", "k.npy", "v.npy", "out", 1, "local", 64, 64, 1, 1, Double.NaN, 0, 64,
+                2048, 1, false, false, false, false);
+        InvalidInputException refused = assertThrows(InvalidInputException.class,
+                () -> Planner.layout(one, new InputShape(2, 600_000, 8, 1)));
+        assertEquals("--shard-rows 1: B x ceil(L / --shard-rows) = 2 x 600000 = 1200000 output shards, more than the"
+                + " 1048576 a run writes; choose a larger --shard-rows", refused.getMessage());
+        Planner.layout(one, new InputShape(1, 600_000, 8, 1));
+    }
 }
