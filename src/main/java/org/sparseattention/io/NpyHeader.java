@@ -8,6 +8,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.sparseattention.errors.InvalidInputException;
 
 /**
@@ -16,6 +18,14 @@ import org.sparseattention.errors.InvalidInputException;
  * before anything is read; every message names the file, the field and both values.
  */
 public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] shape, long dataOffset) {
+    /** A float descriptor in NumPy's code form: an optional byte order, then the code. */
+    private static final Pattern FLOAT_DESCR = Pattern.compile("([<>|=]?)(f4|f8|f2|f|d|e)");
+    private static final Map<String, String> CODES = Map.of("f4", "f4", "f8", "f8", "f2", "f2", "f", "f4", "d", "f8",
+            "e", "f2");
+    /** Float type names numpy.dtype reads, in the native order ('float' is float64, as in NumPy). */
+    private static final Map<String, String> NAMES = Map.of("float32", "f4", "single", "f4", "float64", "f8",
+            "double", "f8", "float", "f8", "float16", "f2", "half", "f2");
+
     static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
     /** Longest header read: real headers are under 200 bytes. */
     static final int MAX_HEADER_BYTES = 1 << 20;
@@ -123,14 +133,17 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
             }
         }
         String given = unquote(file, "descr", required(file, fields, "descr"));
-        // Without a byte-order character ('f4'), NumPy reads the native order, as for '='.
-        String descr = given.length() == 2 ? "=" + given : given;
-        if (descr.length() != 3 || "<>|=".indexOf(descr.charAt(0)) < 0 || NpyDType.ofCode(descr.substring(1)) == null
-                || descr.charAt(0) == '|') {
+        // NumPy reads the descriptor as numpy.dtype does: a byte-order character or none (native
+        // order, as for '=' and '|'), then a code ('f4', or 'f', 'd', 'e'); or a name ('float32').
+        Matcher code = FLOAT_DESCR.matcher(given);
+        boolean coded = code.matches();
+        String canonical = coded ? CODES.get(code.group(2)) : NAMES.get(given);
+        if (canonical == null) {
             throw bad(file, "descr", "a float type '<f4', '<f8' or '<f2' (or big-endian '>')", "'" + given + "'");
         }
-        ByteOrder order = descr.charAt(0) == '>' ? ByteOrder.BIG_ENDIAN
-                : descr.charAt(0) == '<' ? ByteOrder.LITTLE_ENDIAN : ByteOrder.nativeOrder();
+        char orderCode = coded && !code.group(1).isEmpty() ? code.group(1).charAt(0) : '=';
+        ByteOrder order = orderCode == '>' ? ByteOrder.BIG_ENDIAN
+                : orderCode == '<' ? ByteOrder.LITTLE_ENDIAN : ByteOrder.nativeOrder();
         String fortran = required(file, fields, "fortran_order");
         if (fortran.equals("True")) {
             throw bad(file, "fortran_order", "False (C order)", "True");
@@ -139,7 +152,7 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
             throw bad(file, "fortran_order", "False", fortran);
         }
         long[] shape = shape(file, required(file, fields, "shape"));
-        NpyHeader header = new NpyHeader(file, NpyDType.ofCode(descr.substring(1)), order, shape, dataOffset);
+        NpyHeader header = new NpyHeader(file, NpyDType.ofCode(canonical), order, shape, dataOffset);
         long expected;
         try {
             expected = dataOffset + header.dataBytes();

@@ -124,7 +124,12 @@ final class OutputLocation {
 
     /** The error of a run interrupted before its output was in place. */
     SparseAttentionException interruptedError(Throwable cause) {
-        return new SparseAttentionException("interrupted: --out " + out + " is as it was", cause);
+        return new SparseAttentionException("interrupted: --out " + out + asItWas(), cause);
+    }
+
+    /** What an interrupted run left of --out: it as it was, or, where there was none, none. */
+    private String asItWas() {
+        return existedAtStart ? " is as it was" : " was not created";
     }
 
     /** The shutdown hook's work (see {@link #guard}). */
@@ -142,7 +147,7 @@ final class OutputLocation {
             return;
         }
         boolean deleted = deleteStagingSettled();
-        System.err.println("interrupted: --out " + out + " is as it was; " + (deleted ? "the unfinished output was deleted"
+        System.err.println("interrupted: --out " + out + asItWas() + "; " + (deleted ? "the unfinished output was deleted"
                 : "the unfinished output is in " + staging));
     }
 

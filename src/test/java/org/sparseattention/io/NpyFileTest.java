@@ -105,7 +105,14 @@ class NpyFileTest {
             {"f2.npy", file(2, dict("<f2", "False", "(2, 3)"), f2.array())},
             {"be.npy", file(3, dict(">f4", "False", "(2, 3)"), floats(ByteOrder.BIG_ENDIAN, SIX))},
             // No byte-order character: the native order, as NumPy reads it.
-            {"bare.npy", file(1, dict("f4", "False", "(2, 3)"), floats(ByteOrder.nativeOrder(), SIX))}}) {
+            {"bare.npy", file(1, dict("f4", "False", "(2, 3)"), floats(ByteOrder.nativeOrder(), SIX))},
+            // Other spellings numpy.dtype reads, each checked with NumPy: '|' and none are the native order.
+            {"bar.npy", file(1, dict("|f4", "False", "(2, 3)"), floats(ByteOrder.nativeOrder(), SIX))},
+            {"name.npy", file(1, dict("float32", "False", "(2, 3)"), floats(ByteOrder.nativeOrder(), SIX))},
+            {"letter.npy", file(1, dict(">f", "False", "(2, 3)"), floats(ByteOrder.BIG_ENDIAN, SIX))},
+            {"double.npy", file(1, dict("float", "False", "(2, 3)"), f8.array())},
+            {"d.npy", file(1, dict("<d", "False", "(2, 3)"), f8.array())},
+            {"half.npy", file(2, dict("half", "False", "(2, 3)"), f2.array())}}) {
             String uri = write((String) c[0], (byte[]) c[1]);
             NpyHeader header = NpyFile.readHeader(storage, uri);
             float[] values = new float[6];
@@ -349,6 +356,11 @@ class NpyFileTest {
     void complexDtype() throws IOException {
         assertRefused("complex.npy", file(1, dict("<c8", "False", "(3,)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)),
                 "'descr'", "'<c8'");
+        // Near misses NumPy refuses, or reads as no float.
+        for (String descr : new String[] {"f3", "<float32", "Float32", "<i", "|b1", "f4 "}) {
+            assertRefused("near.npy", file(1, dict(descr, "False", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)),
+                    "'descr'", "'" + descr + "'");
+        }
     }
 
     @Test

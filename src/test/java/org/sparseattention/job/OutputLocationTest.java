@@ -138,8 +138,12 @@ class OutputLocationTest {
         assertTrue(location.interrupted());
         assertEquals(List.of("out"), names(dir));
         SparseAttentionException refused = assertThrows(SparseAttentionException.class, () -> location.promote(true));
-        assertTrue(refused.getMessage().startsWith("interrupted: --out "), refused.getMessage());
+        assertTrue(refused.getMessage().startsWith("interrupted: --out ") && refused.getMessage().endsWith(" is as it was"),
+                refused.getMessage());
         assertEquals("old", Files.readString(out.resolve("output-b00000-r0000000000.npy")));
+        // Where there was no output, there is none.
+        OutputLocation fresh = location(dir.resolve("new"));
+        assertTrue(fresh.interruptedError(null).getMessage().endsWith("/new was not created"));
     }
 
     /** Ctrl-C while the output is put in place: the shutdown waits for it, and then leaves it be. */
