@@ -347,15 +347,31 @@ public final class HadoopStorage implements Storage, Serializable {
     @Override
     public long length(String uri) throws IOException {
         FileStatus status;
+        FileSystem fs;
         try {
-            status = fileSystem(uri).getFileStatus(parse(uri));
+            fs = fileSystem(uri);
+        } catch (IOException e) {
+            throw refused(uri, e);
+        }
+        Path path = fs.makeQualified(parse(uri));
+        java.nio.file.Path local = "file".equals(path.toUri().getScheme()) ? java.nio.file.Path.of(path.toUri().getPath())
+                : null;
+        try {
+            status = fs.getFileStatus(path);
         } catch (FileNotFoundException e) {
+            if (local != null && Files.isSymbolicLink(local)) {
+                throw new InvalidInputException(uri + ": a symbolic link to " + danglingTarget(local), e);
+            }
             throw new InvalidInputException(uri + ": no such file", e);
         } catch (IOException e) {
             throw refused(uri, e);
         }
         if (status.isDirectory()) {
             throw new InvalidInputException(uri + ": expected a file, got a directory");
+        }
+        if (local != null && !Files.isRegularFile(local)) {
+            // A named pipe would block the read until something writes to it; a device has no length.
+            throw new InvalidInputException(uri + ": expected a regular file, got a named pipe, device or socket");
         }
         return status.getLen();
     }

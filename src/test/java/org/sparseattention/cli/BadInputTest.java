@@ -406,4 +406,28 @@ class BadInputTest {
         assertEquals(List.of(out.getFileName().toString()),
                 Files.list(dir).map(p -> p.getFileName().toString()).filter(n -> n.contains("yyy")).toList());
     }
+
+    /**
+     * An input that is a link to nothing names where it points; one that is no regular file (a
+     * named pipe, which would block the read) is refused before it is opened.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void inputsThatAreNoRegularFileAreNamedForWhatTheyAre() throws Exception {
+        Path dangling = Files.createSymbolicLink(dir.resolve("gone.npy"), dir.resolve("missing.npy"));
+        String[] run = args(dir.resolve("out"), "--heads", "3", "--mode", "all");
+        run[Arrays.asList(run).indexOf("--q") + 1] = dangling.toString();
+        CliTest.Outcome o = CliTest.run(run);
+        assertEquals(2, o.status(), o.err());
+        assertTrue(o.err().contains("--q " + dangling + ": a symbolic link to " + dir.resolve("missing.npy")
+                + ", which does not exist"), o.err());
+        Path fifo = dir.resolve("pipe.npy");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        run[Arrays.asList(run).indexOf("--q") + 1] = fifo.toString();
+        CliTest.Outcome pipe = CliTest.run(run);
+        assertEquals(2, pipe.status(), pipe.err());
+        assertTrue(pipe.err().contains(fifo + ": expected a regular file, got a named pipe, device or socket"),
+                pipe.err());
+        assertFalse(Files.exists(dir.resolve("out")));
+    }
 }
