@@ -82,6 +82,7 @@ final class RunCommand implements Callable<Integer> {
         }
         // Inputs and --out checked first: a refused run starts nothing, the warm-up included.
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings, conf);
+        SparseAttentionJob.leftBeside(prepared, conf).forEach(System.err::println);
         SparseAttentionJob.warmUpWhileStarting(conf);
         // Says, should Ctrl-C come while Spark stops after the run, that --out is complete: the
         // exit status (130) alone would read as a run that failed.
@@ -96,7 +97,7 @@ final class RunCommand implements Callable<Integer> {
             try {
                 summary = SparseAttentionJob.execute(prepared, spark, System.out::println);
             } catch (RuntimeException e) {
-                throw stopped(spark, e);
+                throw stopped(spark, e, prepared.outExisted());
             }
             // From here the output is in place: a shutdown says so (unless the run's own hook did).
             try {
@@ -122,14 +123,15 @@ final class RunCommand implements Callable<Integer> {
      * Says why a job failed when Spark stopped under it: the JVM shutting down (Ctrl-C, SIGTERM),
      * or a cluster that never answered or ended the application.
      */
-    private RuntimeException stopped(JavaSparkContext spark, RuntimeException e) {
+    private RuntimeException stopped(JavaSparkContext spark, RuntimeException e, boolean outExisted) {
         // The job's own errors stand; "the job failed: ..." is what it says of Spark's.
         if (e instanceof InvalidInputException
                 || e instanceof SparseAttentionException && !String.valueOf(e.getMessage()).startsWith("the job failed")) {
             return e;
         }
         if (ShutdownHookManager.get().isShutdownInProgress()) {
-            return new SparseAttentionException("interrupted: --out " + out + " is as it was", e);
+            return new SparseAttentionException("interrupted: --out " + out + (outExisted ? " is as it was"
+                    : " was not created"), e);
         }
         if (spark.sc().isStopped()) {
             return new SparseAttentionException("Spark stopped before the job ended: the master "

@@ -191,7 +191,12 @@ public final class HadoopStorage implements Storage, Serializable {
      * place: a name of its own, so that no file already there is touched.
      */
     public static Path asideOf(Path target) {
-        return besideAs(target, "." + target.getName() + ASIDE + java.util.UUID.randomUUID());
+        return besideAs(target, asidePrefix(target) + java.util.UUID.randomUUID());
+    }
+
+    /** Returns how the names {@link #asideOf} gives {@code target} begin. */
+    public static String asidePrefix(Path target) {
+        return "." + target.getName() + ASIDE;
     }
 
     private static final String ASIDE = ".replaced-";

@@ -64,9 +64,14 @@ final class OutputLocation {
         if (out.getParent() == null) {
             throw new InvalidInputException("--out " + outUri + ": the output cannot be a file system root");
         }
-        this.staging = new Path(out.getParent(), "." + out.getName() + STAGING + UUID.randomUUID());
+        this.staging = new Path(out.getParent(), stagingPrefix(out) + UUID.randomUUID());
         this.existingAncestor = nearestExisting(out.getParent());
         this.existedAtStart = existedAtStart;
+    }
+
+    /** Returns how the names of the staging directories of runs on {@code out} begin. */
+    static String stagingPrefix(Path out) {
+        return "." + out.getName() + STAGING;
     }
 
     /** Returns the nearest of {@code dir} and its ancestors that exists now; {@code dir} if that is unknown. */

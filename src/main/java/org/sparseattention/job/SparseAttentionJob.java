@@ -66,6 +66,33 @@ public final class SparseAttentionJob {
     }
 
     /**
+     * Returns a warning for each directory earlier runs on --out left beside it: the hidden staging
+     * directory of a run that did not finish (killed, or still running), and a replaced output that
+     * could not be deleted. They are named, never deleted: one may be another run's, at work.
+     */
+    public static List<String> leftBeside(Prepared prepared, SparkConf conf) throws IOException {
+        org.apache.hadoop.fs.Path out = new org.apache.hadoop.fs.Path(prepared.settings().out());
+        org.apache.hadoop.fs.FileSystem fs = storage(conf).fileSystem(prepared.settings().out());
+        String staging = OutputLocation.stagingPrefix(out);
+        String aside = HadoopStorage.asidePrefix(out);
+        List<String> warnings = new ArrayList<>();
+        org.apache.hadoop.fs.FileStatus[] beside;
+        try {
+            beside = fs.listStatus(out.getParent(), p -> p.getName().startsWith(staging) || p.getName().startsWith(aside));
+        } catch (IOException e) {
+            // Only a warning is at stake: the run's own checks have passed.
+            return warnings;
+        }
+        for (org.apache.hadoop.fs.FileStatus entry : beside) {
+            warnings.add("warning: " + entry.getPath() + (entry.getPath().getName().startsWith(staging)
+                    ? " is the unfinished output of a run on --out that was killed, or of one still running: remove it"
+                    + " once no run is using it"
+                    : " holds what an --overwrite of --out moved aside and could not delete: remove it yourself"));
+        }
+        return warnings;
+    }
+
+    /**
      * Reads and checks the inputs' headers and the output location, and makes every location a
      * fully qualified URI so that executors resolve them as the driver did (the output's symbolic
      * links resolved, so that an output reached through a link replaces what the link points to);

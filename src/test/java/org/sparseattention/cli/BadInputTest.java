@@ -430,4 +430,20 @@ class BadInputTest {
                 pipe.err());
         assertFalse(Files.exists(dir.resolve("out")));
     }
+
+    /** What runs on --out left beside it is named on each run, and left where it is. */
+    @Test
+    void whatEarlierRunsLeftBesideTheOutputIsNamed() throws IOException {
+        Path staging = Files.createDirectories(dir.resolve(".out.staging-0b1c"));
+        Path aside = Files.createDirectories(dir.resolve(".out.replaced-2d3e"));
+        Path other = Files.createDirectories(dir.resolve(".other.staging-4f5a"));
+        CliTest.Outcome o = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "all"));
+        assertEquals(0, o.status(), o.err());
+        assertTrue(o.err().contains("warning: file:" + staging + " is the unfinished output of a run on --out that was"
+                + " killed, or of one still running: remove it once no run is using it"), o.err());
+        assertTrue(o.err().contains("warning: file:" + aside + " holds what an --overwrite of --out moved aside and"
+                + " could not delete: remove it yourself"), o.err());
+        assertFalse(o.err().contains(other.getFileName().toString()), o.err());
+        assertTrue(Files.isDirectory(staging) && Files.isDirectory(aside) && Files.isDirectory(other));
+    }
 }
