@@ -475,13 +475,30 @@ public final class SparseAttentionJob {
                     + " slow to start)", conf.get("spark.master", ""), (System.nanoTime() - started) / 1e9,
                     conf.get("spark.executor.memory", "1g"), conf.get("spark.executor.cores", "all of a worker's")));
         }
-        int slots = spark.defaultParallelism();
+        int slots = registeredSlots(spark);
         console.accept(String.format(Locale.ROOT, "planning for %s on %s%s (waited %.1f s for them to"
                 + " register; spark.default.parallelism fixes the number)", Words.count(slots, "task slot"),
                 Words.count(Math.max(seen, 0), "executor"),
                 expected > seen ? " of the " + expected + " spark.executor.instances asks for" : "",
                 (System.nanoTime() - started) / 1e9));
         return slots;
+    }
+
+    /**
+     * Returns the task slots of the registered executors: their cores over {@code spark.task.cpus}
+     * (Spark's default parallelism is at least 2, a 1-core cluster's included); Spark's default
+     * parallelism where its status store lists no executor's cores.
+     */
+    private static int registeredSlots(JavaSparkContext spark) {
+        long cores = 0;
+        for (org.apache.spark.status.api.v1.ExecutorSummary executor
+                : scala.jdk.javaapi.CollectionConverters.asJava(spark.sc().statusStore().executorList(true))) {
+            if (!"driver".equals(executor.id())) {
+                cores += executor.totalCores();
+            }
+        }
+        long slots = cores / Math.max(1, spark.getConf().getInt("spark.task.cpus", 1));
+        return slots > 0 ? (int) Math.min(Integer.MAX_VALUE, slots) : spark.defaultParallelism();
     }
 
     /** Returns the time this JVM's compiler threads have spent compiling, in milliseconds, or -1. */

@@ -63,14 +63,16 @@ class StandaloneSubmitTest {
                     unfitLog);
             assertTrue(unfitLog.contains("spark.executor.memory=4g"), unfitLog);
             assertFalse(Files.exists(dir.resolve("unfit")));
+            // One core of the two: one executor with one task slot (Spark's default parallelism would say 2).
             int status = script(dir.resolve("submit.log"), "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
-                    "--conf", "spark.executor.memory=700m", "--", "run", "--q", dir.resolve("q.npy").toString(),
+                    "--conf", "spark.executor.memory=700m", "--conf", "spark.cores.max=1", "--", "run", "--q", dir.resolve("q.npy").toString(),
                     "--k", dir.resolve("k.npy").toString(), "--v", dir.resolve("v.npy").toString(),
                     "--out", out.toString(), "--heads", "2", "--mode", "local+strided", "--local-ctx", "10",
                     "--block-size", "16", "--partitions", "4", "--merge");
             String log = read(dir.resolve("submit.log"));
             assertEquals(0, status, log);
             assertTrue(log.contains("done: 300 rows x 2 heads"), log);
+            assertTrue(log.contains("planning for 1 task slot on 1 executor ("), log);
             // The cluster stopped while a job runs (its tasks paused): Spark would wait for it forever.
             Path stoppedLog = dir.resolve("stopped.log");
             Process stopped = new ProcessBuilder("bash", "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
