@@ -21,6 +21,9 @@ import picocli.CommandLine.Option;
         description = "Runs the kernel and the float64 reference (every pair by the token rules, dense and quadratic) on random inputs"
                 + " and fails when they differ by more than the tolerance.")
 final class VerifyCommand implements Callable<Integer> {
+    /** The most pairs the reference checks: every pair of every head, each by the token rules. */
+    static final long MAX_PAIRS = 4_000_000_000L;
+
     @Option(names = "--seq-len", defaultValue = "1000", description = "Sequence length L. Default: ${DEFAULT-VALUE}.")
     int seqLen;
 
@@ -55,6 +58,13 @@ final class VerifyCommand implements Callable<Integer> {
                 headDim);
         BlockLayout layout = BlockLayout.of(parsed, seqLen, pattern.blockSize, pattern.heads);
         BlockSparseKernel.requirePassesFit(layout, SparseForward.DEFAULT_MAX_KEY_BLOCKS);
+        double pairs = (double) batch * pattern.heads * seqLen * seqLen;
+        if (pairs > MAX_PAIRS) {
+            // The reference checks every pair by the token rules: quadratic, a minute or two at this bound.
+            throw new InvalidInputException(String.format(Locale.ROOT, "--batch x --heads x --seq-len^2 = %d x %d x %d^2"
+                    + " = %.3g pairs for the float64 reference to check, more than the %d verify takes; choose a smaller"
+                    + " --seq-len, --batch or --heads", batch, pattern.heads, seqLen, pairs, MAX_PAIRS));
+        }
         pattern.noteDenseLocal();
         float[][] qkv = {BenchCommand.normal(seed * 3, n), BenchCommand.normal(seed * 3 + 1, n),
             BenchCommand.normal(seed * 3 + 2, n)};

@@ -250,6 +250,12 @@ class CliTest {
         Outcome strict = run("verify", "--seq-len", "150", "--heads", "2", "--head-dim", "8", "--mode", "all",
                 "--block-size", "16", "--tolerance", "0");
         assertEquals(1, strict.status(), "float32 cannot match float64 exactly: " + strict.out());
+        // The reference's every pair, over the bound: refused at once rather than computed for many minutes.
+        Outcome large = run("verify", "--seq-len", "50000", "--heads", "2", "--batch", "1", "--mode", "local",
+                "--local-ctx", "8");
+        assertEquals(2, large.status(), large.err());
+        assertTrue(large.err().contains("--batch x --heads x --seq-len^2 = 1 x 2 x 50000^2 = 5.00e+09 pairs for the"
+                + " float64 reference to check, more than the 4000000000 verify takes"), large.err());
     }
 
     @Test
