@@ -270,6 +270,20 @@ class ConfigFilesTest {
                 filter.filter(event("Task 12 in stage 1.0 failed 1 times; aborting job")));
         assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL,
                 filter.filter(event("Task 12 in stage 1.0 failed 4 times; aborting job")));
+        // A full disk: the run's last line names the directories.
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.DENY, filter.filter(event("Lost task 1.0 in stage 1.0"
+                + " (TID 3): org.apache.spark.SparkException: Task failed while writing rows\n\tat a.B.m(B.java:1)\n"
+                + "Caused by: org.apache.hadoop.fs.FSError: java.io.IOException: No space left on device\n\tat c.D.n")));
+        // Spark's "Aborting task", which the manager's warning or the last line repeats; its other errors stay.
+        org.apache.logging.log4j.core.Filter utils = config.getLoggerConfig("org.apache.spark.util.Utils").getFilter();
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.DENY, utils.filter(event("Aborting task")));
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL,
+                utils.filter(event("Uncaught exception in thread Executor task launch worker")));
+        // Hadoop's warnings from tasks a cancelled job interrupts, and of files it could not delete.
+        for (String logger : List.of("org.apache.hadoop.util.Shell",
+                "org.apache.hadoop.mapreduce.lib.output.FileOutputCommitter", "org.apache.hadoop.fs.FileUtil")) {
+            assertEquals(Level.ERROR, config.getLoggerConfig(logger).getLevel(), logger);
+        }
     }
 
     private static LogEvent event(String message) {

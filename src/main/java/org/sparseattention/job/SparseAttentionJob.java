@@ -636,7 +636,7 @@ public final class SparseAttentionJob {
      */
     static String diskFull(Throwable e, String outDirectory, String localDirectories) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (String.valueOf(t.getMessage()).contains("No space left on device")) {
+            if (String.valueOf(t.getMessage()).contains(StageTimes.NO_SPACE)) {
                 return "no space left on a device the job wrote to: the output's directory " + outDirectory
                         + " (where --out goes) or Spark's local directories for the shuffle (spark.local.dir: "
                         + localDirectories + "); --out is as it was";

@@ -22,6 +22,8 @@ import scala.jdk.javaapi.CollectionConverters;
  * time went: the run's {@link TaskTimes} phases, Spark's shuffle writing, and the rest.
  */
 final class StageTimes extends SparkListener {
+    /** How the operating system says a device is full, in Java's exceptions and so in Spark's failure reasons. */
+    static final String NO_SPACE = "No space left on device";
     private final Consumer<String> console;
     /** Accumulator ids of the run's phases, in the order of {@link #PHASES}, then of its rows read. */
     private final long[] phaseIds;
@@ -125,6 +127,7 @@ final class StageTimes extends SparkListener {
      */
     static String failure(String reason, boolean badInput, boolean stopping) {
         return badInput ? ", failed on bad input (named below)" : stopping ? ", stopped by the interruption (below)"
+                : reason.contains(NO_SPACE) ? ", failed on a full disk (below)"
                 : ", failed: " + reason.lines().findFirst().orElse("");
     }
 

@@ -46,5 +46,10 @@ class StageTimesTest {
         assertEquals(", stopped by the interruption (below)", StageTimes.failure(
                 "Job aborted due to stage failure: Task serialization failed: java.lang.IllegalStateException: Cannot"
                         + " call methods on a stopped SparkContext.", false, true));
+        // A full disk: the run's last line names the directories.
+        assertEquals(", failed on a full disk (below)", StageTimes.failure("Job aborted due to stage failure: Task 1 in"
+                + " stage 1.0 failed 1 times, most recent failure: Lost task 1.0: org.apache.spark.SparkException: Task"
+                + " failed while writing rows\nCaused by: org.apache.hadoop.fs.FSError: java.io.IOException: No space left"
+                + " on device", false, false));
     }
 }
