@@ -111,22 +111,28 @@ final class StageTimes extends SparkListener {
         long written = metrics.shuffleWriteMetrics().bytesWritten();
         long read = metrics.shuffleReadMetrics().totalBytesRead();
         long[] figures = byStage.getOrDefault(key(stage.stageId(), stage.attemptNumber()), new long[PHASES.length + 1]);
+        boolean stopping = org.apache.hadoop.util.ShutdownHookManager.get().isShutdownInProgress();
+        if (stage.failureReason().isDefined() && stopping) {
+            // The figures of tasks a signal stopped say nothing of the stage.
+            console.accept(String.format(Locale.ROOT, "stage %d (%s): stopped by the interruption (below)",
+                    stage.stageId(), stage.name().split(" at ")[0]));
+            return;
+        }
         console.accept(String.format(Locale.ROOT, "stage %d (%s): %s in %.2f s, input rows read %d, shuffle written %.1f MB,"
                 + " read %.1f MB%s%s", stage.stageId(), stage.name().split(" at ")[0], Words.count(stage.numTasks(), "task"),
                 (end - start) / 1000.0, figures[PHASES.length], written / 1e6, read / 1e6, breakdown(metrics, figures),
-                stage.failureReason().isDefined() ? failure(stage.failureReason().get(), badInput.getAsBoolean(),
-                        org.apache.hadoop.util.ShutdownHookManager.get().isShutdownInProgress()) : ""));
+                stage.failureReason().isDefined() ? failure(stage.failureReason().get(), badInput.getAsBoolean())
+                        : ""));
     }
 
     /**
      * Returns how a stage line ends for a stage that failed for {@code reason}: its first line, or,
-     * where a task failed on bad input, only that (the run's last line names the input and the value;
-     * on a cluster Spark's reason speaks of the cancelled job group instead), or, where the JVM was
-     * shutting down ({@code stopping}: Ctrl-C, SIGTERM), that (Spark's reason then speaks of its
-     * stopped context; the run's last line says what became of --out).
+     * where a task failed on bad input or on a full disk, only that (the run's last line names the
+     * input and the value, or the directories; on a cluster Spark's reason speaks of the cancelled
+     * job group instead). A stage a signal stopped has a line of its own ({@link #onStageCompleted}).
      */
-    static String failure(String reason, boolean badInput, boolean stopping) {
-        return badInput ? ", failed on bad input (named below)" : stopping ? ", stopped by the interruption (below)"
+    static String failure(String reason, boolean badInput) {
+        return badInput ? ", failed on bad input (named below)"
                 : reason.contains(NO_SPACE) ? ", failed on a full disk (below)"
                 : ", failed: " + reason.lines().findFirst().orElse("");
     }

@@ -39,17 +39,13 @@ class StageTimesTest {
     @Test
     void aStageFailedOnBadInputLeavesTheDetailsToTheLastLine() {
         String cancelled = "Job 0 cancelled part of cancelled job group sparse-attention-x\n\tat x.y(Z.java:1)";
-        assertEquals(", failed on bad input (named below)", StageTimes.failure(cancelled, true, false));
+        assertEquals(", failed on bad input (named below)", StageTimes.failure(cancelled, true));
         assertEquals(", failed: Job 0 cancelled part of cancelled job group sparse-attention-x",
-                StageTimes.failure(cancelled, false, false));
-        // A stage stopped under a signal: Spark's words of its stopped context are no failure of the run.
-        assertEquals(", stopped by the interruption (below)", StageTimes.failure(
-                "Job aborted due to stage failure: Task serialization failed: java.lang.IllegalStateException: Cannot"
-                        + " call methods on a stopped SparkContext.", false, true));
+                StageTimes.failure(cancelled, false));
         // A full disk: the run's last line names the directories.
         assertEquals(", failed on a full disk (below)", StageTimes.failure("Job aborted due to stage failure: Task 1 in"
                 + " stage 1.0 failed 1 times, most recent failure: Lost task 1.0: org.apache.spark.SparkException: Task"
                 + " failed while writing rows\nCaused by: org.apache.hadoop.fs.FSError: java.io.IOException: No space left"
-                + " on device", false, false));
+                + " on device", false));
     }
 }
