@@ -167,16 +167,41 @@ class ConfigFilesTest {
         // An empty spark.master that --master outranks is no error.
         String outranked = submit(root, submit, List.of("--conf", "spark.master=", "--master", "local[2]"));
         assertTrue(outranked.startsWith("submitted: ") && outranked.endsWith("(exit 0)"), outranked);
+        // A value from the defaults is named with its file and key, its escapes read as Java reads them.
+        Files.writeString(installation.resolve("conf/spark-defaults.conf"), "spark.master spark\\://h\\:7077/\n");
+        String named = submit(root, submit, List.of());
+        assertTrue(named.contains("master 'spark://h:7077/': expected spark://host:port (no path, no trailing '/')"
+                + " (given by " + installation.resolve("conf/spark-defaults.conf") + ": spark.master)"), named);
+        // Without an installation, Spark's own SparkSubmit reads SPARK_CONF_DIR's defaults: so does the check.
+        Path confDir = Files.createDirectories(dir.resolve("conf-dir"));
+        Files.writeString(confDir.resolve("spark-defaults.conf"), "spark.master\tyarn\n");
+        String yarn = submit(root, null, List.of(), "SPARK_CONF_DIR", confDir.toString());
+        assertTrue(yarn.contains("master 'yarn' needs a Spark installation's spark-submit") && yarn.contains("(given by "
+                + confDir.resolve("spark-defaults.conf") + ": spark.master)") && yarn.endsWith("(exit 2)"), yarn);
     }
 
-    private static String submit(Path root, Path submit, List<String> options) throws IOException, InterruptedException {
+    /**
+     * Runs the copy of jobs/spark-submit in {@code root} with {@code submit} as the installation's
+     * spark-submit (none: null, and none on the PATH either) and {@code environment}'s pairs.
+     */
+    private static String submit(Path root, Path submit, List<String> options, String... environment)
+            throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of("bash", root.resolve("jobs/spark-submit").toString()));
         command.addAll(options);
         command.addAll(List.of("--", "run", "--help"));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         builder.environment().remove("SPARK_HOME");
         builder.environment().remove("SPARK_CONF_DIR");
-        builder.environment().put("SPARK_SUBMIT", submit.toString());
+        builder.environment().remove("SPARK_SUBMIT");
+        if (submit != null) {
+            builder.environment().put("SPARK_SUBMIT", submit.toString());
+        } else {
+            builder.environment().put("PATH", Arrays.stream(System.getenv("PATH").split(":"))
+                    .filter(dir -> !Files.isExecutable(Path.of(dir, "spark-submit"))).collect(Collectors.joining(":")));
+        }
+        for (int i = 0; i < environment.length; i += 2) {
+            builder.environment().put(environment[i], environment[i + 1]);
+        }
         Process process = builder.start();
         String said = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(process.waitFor(50, TimeUnit.SECONDS), "jobs/spark-submit did not end");
@@ -270,10 +295,14 @@ class ConfigFilesTest {
                 filter.filter(event("Task 12 in stage 1.0 failed 1 times; aborting job")));
         assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL,
                 filter.filter(event("Task 12 in stage 1.0 failed 4 times; aborting job")));
-        // A full disk: the run's last line names the directories.
+        // A full disk in local mode: the run's last line names the directories. An executor's is kept: its
+        // tasks may succeed elsewhere, and then nothing else would say a disk is full.
+        String full = " org.apache.spark.SparkException: Task failed while writing rows\n\tat a.B.m(B.java:1)\n"
+                + "Caused by: org.apache.hadoop.fs.FSError: java.io.IOException: No space left on device\n\tat c.D.n";
         assertEquals(org.apache.logging.log4j.core.Filter.Result.DENY, filter.filter(event("Lost task 1.0 in stage 1.0"
-                + " (TID 3): org.apache.spark.SparkException: Task failed while writing rows\n\tat a.B.m(B.java:1)\n"
-                + "Caused by: org.apache.hadoop.fs.FSError: java.io.IOException: No space left on device\n\tat c.D.n")));
+                + " (TID 3) (localhost executor driver):" + full)));
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL, filter.filter(event("Lost task 1.0 in stage 1.0"
+                + " (TID 3) (10.0.0.7 executor 2):" + full)));
         // Spark's "Aborting task", which the manager's warning or the last line repeats; its other errors stay.
         org.apache.logging.log4j.core.Filter utils = config.getLoggerConfig("org.apache.spark.util.Utils").getFilter();
         assertEquals(org.apache.logging.log4j.core.Filter.Result.DENY, utils.filter(event("Aborting task")));

@@ -38,21 +38,21 @@ public final class TestArrays {
 
     /**
      * Asserts that each element of {@code actual} matches {@code expected} within {@code tolerance}
-     * relative to the larger of its own expected magnitude and the median magnitude of the finite
-     * expected values (so elements near zero are held to the array's typical size, not to its
+     * relative to the larger of its own expected magnitude and the median magnitude of the finite,
+     * nonzero expected values (so elements near zero are held to the array's typical size, not to its
      * largest); infinities must match exactly and NaN never passes.
      */
     public static void assertClose(double[] expected, float[] actual, double tolerance, String what) {
         assertEquals(expected.length, actual.length, what + ": lengths");
         double[] magnitudes = new double[expected.length];
-        int finite = 0;
+        int nonzero = 0;
         for (double e : expected) {
-            if (Double.isFinite(e)) {
-                magnitudes[finite++] = Math.abs(e);
+            if (Double.isFinite(e) && e != 0) {
+                magnitudes[nonzero++] = Math.abs(e);
             }
         }
-        Arrays.sort(magnitudes, 0, finite);
-        double floor = Math.max(finite == 0 ? 0 : magnitudes[finite / 2], 1e-30);
+        Arrays.sort(magnitudes, 0, nonzero);
+        double floor = Math.max(nonzero == 0 ? 0 : magnitudes[nonzero / 2], 1e-30);
         double worst = 0;
         int worstIndex = -1;
         for (int i = 0; i < expected.length; i++) {

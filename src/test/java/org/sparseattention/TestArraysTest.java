@@ -31,6 +31,11 @@ class TestArraysTest {
         assertClose(expected, close, 1e-6, "near zero");
         float[] far = {1, -1, 1, -1, 1e-4f};
         assertThrows(AssertionFailedError.class, () -> assertClose(expected, far, 1e-5, "near zero, far"));
+        // Mostly zeros: the typical size is that of the values that are not.
+        double[] sparse = {0, 0, 0, 1};
+        assertClose(sparse, new float[] {1e-9f, 0, 0, 1}, 1e-6, "mostly zero");
+        assertThrows(AssertionFailedError.class, () -> assertClose(sparse, new float[] {1e-3f, 0, 0, 1}, 1e-5,
+                "mostly zero, far"));
     }
 
     @Test

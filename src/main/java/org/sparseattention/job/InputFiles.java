@@ -111,12 +111,7 @@ public final class InputFiles {
             // beside it could not be named.
             throw noColon(settings.out(), out.getName());
         }
-        int nameBytes = out.getName().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-        if (nameBytes > MAX_OUT_NAME_BYTES) {
-            // The names made beside it (staging, moved aside) must stay within 255 bytes.
-            throw new InvalidInputException("--out " + settings.out() + ": field 'name': expected a name of at most "
-                    + MAX_OUT_NAME_BYTES + " bytes, got " + nameBytes);
-        }
+        checkNameLength(settings.out(), out.getName(), false);
         if ("file".equals(out.toUri().getScheme())) {
             java.nio.file.Path local = java.nio.file.Path.of(out.toUri().getPath());
             if (Files.isSymbolicLink(local) && !Files.exists(local)) {
@@ -129,6 +124,7 @@ public final class InputFiles {
             // A link to a directory whose name has ':': the run writes beside where the link leads.
             throw noColon(settings.out(), realOut.getName());
         }
+        checkNameLength(settings.out(), realOut.getName(), true);
         for (String input : new String[] {settings.q(), settings.k(), settings.v()}) {
             Path in = storage.comparablePath(storage.path(input));
             if (isAncestorOrSelf(realOut, in) || isAncestorOrSelf(in, realOut)) {
@@ -178,6 +174,16 @@ public final class InputFiles {
      * to, adds to it.
      */
     static final int MAX_OUT_NAME_BYTES = 255 - Math.max(OutputLocation.STAGING_EXTRA, HadoopStorage.ASIDE_EXTRA);
+
+    /** Refuses a last name of --out (as given, or where a link leads) whose names made beside it would pass 255 bytes. */
+    private static void checkNameLength(String given, String name, boolean whereLinkLeads) {
+        int nameBytes = name.getBytes(StandardCharsets.UTF_8).length;
+        if (nameBytes > MAX_OUT_NAME_BYTES) {
+            throw new InvalidInputException("--out " + given + ": field 'name': expected a name of at most "
+                    + MAX_OUT_NAME_BYTES + " bytes, got " + nameBytes + (whereLinkLeads ? " ('" + name
+                    + "', where a link on its path leads)" : ""));
+        }
+    }
 
     private static InvalidInputException noColon(String out, String name) {
         return new InvalidInputException("--out " + out + ": field 'name': expected a name without ':', got '" + name

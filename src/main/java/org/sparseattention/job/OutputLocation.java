@@ -361,9 +361,11 @@ final class OutputLocation {
 
     /** Deletes the staging directory, if any, unless it holds a finished output that could not be put in place. */
     synchronized void discard() {
-        if (!keepStaging) {
-            // Best effort: a leftover hidden staging directory holds no user data.
-            deleteStagingSettled();
+        // A leftover hidden staging directory holds no user data, but takes room: named when it stays
+        // (an interrupted run's shutdown hook says it itself).
+        if (!keepStaging && !deleteStagingSettled() && !abandoned) {
+            System.err.println("warning: the unfinished output in " + staging + " could not be deleted entirely:"
+                    + " remove it yourself");
         }
     }
 }

@@ -72,19 +72,25 @@ public final class SparseAttentionJob {
      */
     public static List<String> leftBeside(Prepared prepared, SparkConf conf) throws IOException {
         org.apache.hadoop.fs.Path out = new org.apache.hadoop.fs.Path(prepared.settings().out());
+        List<String> warnings = new ArrayList<>();
+        if (out.getParent() == null) {
+            return warnings;
+        }
         org.apache.hadoop.fs.FileSystem fs = storage(conf).fileSystem(prepared.settings().out());
         String staging = OutputLocation.stagingPrefix(out);
         String aside = HadoopStorage.asidePrefix(out);
-        List<String> warnings = new ArrayList<>();
+        // The prefix, then the UUID the name was made with, and nothing else (not another output's).
+        java.util.function.BiPredicate<String, String> madeAs = (name, prefix) -> name.startsWith(prefix)
+                && name.substring(prefix.length()).matches("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
         org.apache.hadoop.fs.FileStatus[] beside;
         try {
-            beside = fs.listStatus(out.getParent(), p -> p.getName().startsWith(staging) || p.getName().startsWith(aside));
+            beside = fs.listStatus(out.getParent(), p -> madeAs.test(p.getName(), staging) || madeAs.test(p.getName(), aside));
         } catch (IOException e) {
             // Only a warning is at stake: the run's own checks have passed.
             return warnings;
         }
         for (org.apache.hadoop.fs.FileStatus entry : beside) {
-            warnings.add("warning: " + entry.getPath() + (entry.getPath().getName().startsWith(staging)
+            warnings.add("warning: " + entry.getPath() + (madeAs.test(entry.getPath().getName(), staging)
                     ? " is the unfinished output of a run on --out that was killed, or of one still running: remove it"
                     + " once no run is using it"
                     : " holds what an --overwrite of --out moved aside and could not delete: remove it yourself"));
@@ -490,14 +496,15 @@ public final class SparseAttentionJob {
      * parallelism where its status store lists no executor's cores.
      */
     private static int registeredSlots(JavaSparkContext spark) {
-        long cores = 0;
+        int taskCpus = Math.max(1, spark.getConf().getInt("spark.task.cpus", 1));
+        long slots = 0;
         for (org.apache.spark.status.api.v1.ExecutorSummary executor
                 : scala.jdk.javaapi.CollectionConverters.asJava(spark.sc().statusStore().executorList(true))) {
             if (!"driver".equals(executor.id())) {
-                cores += executor.totalCores();
+                // A task takes its cores on one executor.
+                slots += executor.totalCores() / taskCpus;
             }
         }
-        long slots = cores / Math.max(1, spark.getConf().getInt("spark.task.cpus", 1));
         return slots > 0 ? (int) Math.min(Integer.MAX_VALUE, slots) : spark.defaultParallelism();
     }
 

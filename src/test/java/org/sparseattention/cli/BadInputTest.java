@@ -405,6 +405,14 @@ class BadInputTest {
         }
         assertEquals(List.of(out.getFileName().toString()),
                 Files.list(dir).map(p -> p.getFileName().toString()).filter(n -> n.contains("yyy")).toList());
+        // A link to a longer name: refused for that name, before Spark starts.
+        Path longer = Files.createDirectories(dir.resolve("z".repeat(230)));
+        Path link = Files.createSymbolicLink(dir.resolve("short"), longer);
+        CliTest.Outcome refused = CliTest.run(args(link, "--heads", "3", "--mode", "all", "--overwrite"));
+        assertEquals(2, refused.status(), refused.err());
+        assertTrue(refused.err().contains("--out " + link + ": field 'name': expected a name of at most 208 bytes, got"
+                + " 230 ('" + "z".repeat(230) + "', where a link on its path leads)"), refused.err());
+        assertFalse(refused.out().contains("plan: "), refused.out());
     }
 
     /**
@@ -434,16 +442,19 @@ class BadInputTest {
     /** What runs on --out left beside it is named on each run, and left where it is. */
     @Test
     void whatEarlierRunsLeftBesideTheOutputIsNamed() throws IOException {
-        Path staging = Files.createDirectories(dir.resolve(".out.staging-0b1c"));
-        Path aside = Files.createDirectories(dir.resolve(".out.replaced-2d3e"));
-        Path other = Files.createDirectories(dir.resolve(".other.staging-4f5a"));
+        Path staging = Files.createDirectories(dir.resolve(".out.staging-" + java.util.UUID.randomUUID()));
+        Path aside = Files.createDirectories(dir.resolve(".out.replaced-" + java.util.UUID.randomUUID()));
+        Path other = Files.createDirectories(dir.resolve(".other.staging-" + java.util.UUID.randomUUID()));
+        // Not a name this tool makes for --out: a prefix alone is not enough.
+        Path notes = Files.createDirectories(dir.resolve(".out.staging-notes"));
         CliTest.Outcome o = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "all"));
         assertEquals(0, o.status(), o.err());
         assertTrue(o.err().contains("warning: file:" + staging + " is the unfinished output of a run on --out that was"
                 + " killed, or of one still running: remove it once no run is using it"), o.err());
         assertTrue(o.err().contains("warning: file:" + aside + " holds what an --overwrite of --out moved aside and"
                 + " could not delete: remove it yourself"), o.err());
-        assertFalse(o.err().contains(other.getFileName().toString()), o.err());
+        assertFalse(o.err().contains(other.getFileName().toString()) || o.err().contains(notes.getFileName().toString()),
+                o.err());
         assertTrue(Files.isDirectory(staging) && Files.isDirectory(aside) && Files.isDirectory(other));
     }
 }
