@@ -498,12 +498,19 @@ public final class SparseAttentionJob {
     private static int registeredSlots(JavaSparkContext spark) {
         int taskCpus = Math.max(1, spark.getConf().getInt("spark.task.cpus", 1));
         long slots = 0;
+        int mostCores = 0;
         for (org.apache.spark.status.api.v1.ExecutorSummary executor
                 : scala.jdk.javaapi.CollectionConverters.asJava(spark.sc().statusStore().executorList(true))) {
             if (!"driver".equals(executor.id())) {
                 // A task takes its cores on one executor.
                 slots += executor.totalCores() / taskCpus;
+                mostCores = Math.max(mostCores, executor.totalCores());
             }
+        }
+        if (slots == 0 && mostCores > 0) {
+            // Tasks would wait forever for an executor with cores enough.
+            throw new InvalidInputException("spark.task.cpus " + taskCpus + ": more cores than any executor has (at"
+                    + " most " + mostCores + "): no task could run; lower spark.task.cpus or raise spark.executor.cores");
         }
         return slots > 0 ? (int) Math.min(Integer.MAX_VALUE, slots) : spark.defaultParallelism();
     }

@@ -593,6 +593,13 @@ class CliTest {
         assertFalse(small.err().contains("Please") || small.err().contains("spark-submit"), small.err());
         assertEquals(1, small.err().lines().filter(line -> line.startsWith("error: ")).count(), small.err());
         assertFalse(Files.exists(dir.resolve("out")));
+        // More cores per task than the master's threads: one line naming the file and key, not Spark's trace.
+        Outcome cpus = runWithSparkSettings(settings, "spark.task.cpus=4\n");
+        assertEquals(2, cpus.status(), cpus.err());
+        assertTrue(cpus.err().contains("error: spark.task.cpus 4 (" + settings + ": 'spark.task.cpus'): no task could"
+                + " run: The number of cores per executor (=2) has to be >= the number of cpus per task = 4."), cpus.err());
+        assertFalse(cpus.err().contains("\tat "), cpus.err());
+        assertFalse(Files.exists(dir.resolve("out")));
         // A master from that file (no --master given): named with it.
         Files.writeString(settings, "spark.master=local[0]\n");
         List<String> noMaster = new java.util.ArrayList<>(List.of(runArgs(dir.resolve("out"), "--heads", "3", "--mode",

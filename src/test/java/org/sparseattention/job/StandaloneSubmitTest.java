@@ -63,6 +63,17 @@ class StandaloneSubmitTest {
                     unfitLog);
             assertTrue(unfitLog.contains("spark.executor.memory=4g"), unfitLog);
             assertFalse(Files.exists(dir.resolve("unfit")));
+            // Tasks of more cores than any executor has would wait forever: refused once executors register.
+            int wide = script(dir.resolve("wide.log"), "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
+                    "--conf", "spark.executor.memory=700m", "--conf", "spark.task.cpus=2", "--", "run", "--q",
+                    dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(), "--v",
+                    dir.resolve("v.npy").toString(), "--out", dir.resolve("wide").toString(), "--heads", "2", "--mode",
+                    "all");
+            String wideLog = read(dir.resolve("wide.log"));
+            assertEquals(2, wide, wideLog);
+            assertTrue(wideLog.contains("error: spark.task.cpus 2: more cores than any executor has (at most 1): no task"
+                    + " could run"), wideLog);
+            assertFalse(Files.exists(dir.resolve("wide")));
             // One core of the two: one executor with one task slot (Spark's default parallelism would say 2).
             int status = script(dir.resolve("submit.log"), "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
                     "--conf", "spark.executor.memory=700m", "--conf", "spark.cores.max=1", "--", "run", "--q", dir.resolve("q.npy").toString(),
