@@ -106,12 +106,18 @@ run_child() {
 # Reads conf/jit.options into the array jit_options: one option per line, surrounding spaces
 # trimmed, blank lines and lines starting with '#' skipped, a last line without a newline kept.
 read_jit_options() {
-  local root="$1" line
+  local root="$1" line number=0
   jit_options=()
   while IFS= read -r line || [[ -n $line ]]; do
+    number=$((number + 1))
     line="${line#"${line%%[![:space:]]*}"}"
     line="${line%"${line##*[![:space:]]}"}"
     [[ -z $line || $line == \#* ]] && continue
+    # A line that is no option would be taken by java for the class to run.
+    if [[ $line != -* ]]; then
+      echo "$root/conf/jit.options: line $number: expected a JVM option starting with '-', got '$line'" >&2
+      exit 2
+    fi
     jit_options+=("$line")
   done < "$root/conf/jit.options"
 }

@@ -53,6 +53,16 @@ class ConfigFilesTest {
         assertTrue(bash.waitFor(50, TimeUnit.SECONDS), "bash did not end");
         assertEquals(0, bash.exitValue(), output);
         assertEquals("[-XX:+First]\n[-XX:Last=1]\n", output);
+        // A line that is no option (java would take it for the class to run): refused, with its file and line.
+        Files.writeString(root.resolve("conf/jit.options"), "-XX:+First\n# note\nXX:+UseG1GC\n");
+        Process refused = new ProcessBuilder("bash", "-c",
+                "set -euo pipefail; . jobs/lib/build.bash; read_jit_options \"$1\"; echo read", "bash", root.toString())
+                .redirectErrorStream(true).start();
+        String said = new String(refused.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(refused.waitFor(50, TimeUnit.SECONDS), "bash did not end");
+        assertEquals(2, refused.exitValue(), said);
+        assertEquals(root.resolve("conf/jit.options") + ": line 3: expected a JVM option starting with '-', got"
+                + " 'XX:+UseG1GC'\n", said);
     }
 
     @Test
@@ -95,6 +105,7 @@ class ConfigFilesTest {
                 "deploy mode cluster needs a Spark installation's spark-submit",
                 List.of("--master", "k8s://https://127.0.0.1:6443"), "the project's own Spark has no Kubernetes support",
                 List.of("--master", "local[2]", "--deploy-mode", "bogus"), "deploy mode 'bogus': expected client or cluster",
+                List.of("--master", "local[2]", "--conf", "foo"), "--conf 'foo': expected key=value",
                 // The last spark.master setting wins, here an empty one (--master would outrank it).
                 List.of("--conf", "spark.master=local[2]", "--conf", "spark.master="),
                 "--conf spark.master=: expected a master URL, got an empty one");
@@ -167,6 +178,16 @@ class ConfigFilesTest {
         // An empty spark.master that --master outranks is no error.
         String outranked = submit(root, submit, List.of("--conf", "spark.master=", "--master", "local[2]"));
         assertTrue(outranked.startsWith("submitted: ") && outranked.endsWith("(exit 0)"), outranked);
+        // The project's file's executor settings are checked as options are, where no option gives them.
+        String cluster = Files.readString(root.resolve("conf/spark-cluster.conf"));
+        Files.writeString(root.resolve("conf/spark-cluster.conf"), cluster.replace("spark.executor.memory=4g",
+                "spark.executor.memory=4x"));
+        String typo = submit(root, submit, List.of("--master", "local[2]"));
+        assertTrue(typo.contains("jobs/spark-submit: " + root.resolve("conf/spark-cluster.conf") + ": spark.executor.memory"
+                + " '4x': expected a size above 0") && typo.endsWith("(exit 2)"), typo);
+        String overridden = submit(root, submit, List.of("--master", "local[2]", "--executor-memory", "1g"));
+        assertTrue(overridden.startsWith("submitted: ") && overridden.endsWith("(exit 0)"), overridden);
+        Files.writeString(root.resolve("conf/spark-cluster.conf"), cluster);
         // A value from the defaults is named with its file and key, its escapes read as Java reads them.
         Files.writeString(installation.resolve("conf/spark-defaults.conf"), "spark.master spark\\://h\\:7077/\n");
         String named = submit(root, submit, List.of());
