@@ -18,6 +18,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.Words;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.job.SparseAttentionJob;
 import org.sparseattention.kernel.AttentionOutput;
@@ -157,8 +158,9 @@ final class BenchCommand implements Callable<Integer> {
             System.err.println("note: --overwrite does nothing without --json");
         }
         PatternOptions.noteDenseLocal(String.join(",", patterns), context);
-        System.out.printf(Locale.ROOT, "machine: %d cores, %s; %d kernel threads%n",
-                Runtime.getRuntime().availableProcessors(), System.getProperty("os.arch"), workers);
+        System.out.printf(Locale.ROOT, "machine: %s, %s; %s%n",
+                Words.count(Runtime.getRuntime().availableProcessors(), "core"), System.getProperty("os.arch"),
+                Words.count(workers, "kernel thread"));
         try {
             double ceiling = ceiling(workers);
             System.out.printf(Locale.ROOT, "ceiling: %.1f GFLOP/s (float32 %d^3 products through ND4J)%n", ceiling,
@@ -244,6 +246,11 @@ final class BenchCommand implements Callable<Integer> {
                 row.put("thread_seconds_by_phase", phases);
             }
             rows.add(row);
+        }
+        if (rows.stream().anyMatch(row -> (Double) row.get("ratio") > 1)) {
+            // A small product does not reach the machine's rate: the ratios are then no measure of the kernel.
+            System.err.println("note: a ratio above 1: the ceiling's " + ceilingSize + "^3 products ran slower than the"
+                    + " kernel; products of 2048^3 (the default --ceiling-size) measure the machine");
         }
         if (json != null) {
             Map<String, Object> root = new LinkedHashMap<>();
@@ -343,8 +350,9 @@ final class BenchCommand implements Callable<Integer> {
             Nd4j.gemm(operands[0][0], operands[0][1], operands[0][2], false, false, 1.0, 0.0);
             single = Math.max(single, flops / ((System.nanoTime() - start) / 1e9) / 1e9);
         }
-        System.out.printf(Locale.ROOT, "ceiling candidates: %d concurrent single-thread products %.1f GFLOP/s, one %d-thread product %.1f GFLOP/s%n",
-                workers, concurrent, workers, single);
+        System.out.printf(Locale.ROOT, "ceiling candidates: %s %.1f GFLOP/s, one %d-thread product %.1f GFLOP/s%n",
+                workers == 1 ? "one single-thread product" : workers + " concurrent single-thread products", concurrent,
+                workers, single);
         return Math.max(concurrent, single);
     }
 

@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.Words;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
 import org.sparseattention.job.SparseAttentionJob;
@@ -79,8 +80,9 @@ final class LayoutCommand implements Callable<Integer> {
                 layout.frameCount(), layout.frameCount() == 1 ? "" : "s");
         for (int h = 0; h < pattern.heads; h++) {
             if (!grids) {
-                System.out.printf(Locale.ROOT, "head %d: %d tiles computed, %d of them full; %d allowed pairs%n", h,
-                        stats.tiles()[h], stats.fullTiles()[h], stats.allowedPairs()[h]);
+                System.out.printf(Locale.ROOT, "head %d: %s computed, %d of them full; %s%n", h,
+                        Words.count(stats.tiles()[h], "tile"), stats.fullTiles()[h],
+                        Words.count(stats.allowedPairs()[h], "allowed pair"));
                 continue;
             }
             // One head's grid at a time (nb^2 bytes each): every head's at once could pass the heap.
@@ -91,10 +93,10 @@ final class LayoutCommand implements Callable<Integer> {
                     covered += cell != 0 ? 1 : 0;
                 }
             }
-            System.out.printf(Locale.ROOT, "head %d: %d of %d blocks hold allowed pairs (%.1f%%); %d tiles computed,"
-                            + " %d of them full; %d allowed pairs%n", h, covered, (long) nb * nb,
-                    100.0 * covered / ((double) nb * nb), stats.tiles()[h], stats.fullTiles()[h],
-                    stats.allowedPairs()[h]);
+            System.out.printf(Locale.ROOT, "head %d: %d of %s hold allowed pairs (%.1f%%); %s computed,"
+                            + " %d of them full; %s%n", h, covered, Words.count((long) nb * nb, "block"),
+                    100.0 * covered / ((double) nb * nb), Words.count(stats.tiles()[h], "tile"), stats.fullTiles()[h],
+                    Words.count(stats.allowedPairs()[h], "allowed pair"));
             if (nb <= MAX_PRINTED_BLOCKS) {
                 for (byte[] row : cells) {
                     StringBuilder line = new StringBuilder("  ");
@@ -110,6 +112,9 @@ final class LayoutCommand implements Callable<Integer> {
                 stats.usefulFlops(headDim) / 1e9, headDim);
         if (grids && nb <= MAX_PRINTED_BLOCKS) {
             System.out.println("grid: # all pairs allowed, + some, . none (rows: query blocks, columns: key blocks)");
+        } else if (grids) {
+            System.out.println("(grids printed up to " + MAX_PRINTED_BLOCKS + " x " + MAX_PRINTED_BLOCKS + " blocks;"
+                    + " --npy FILE writes them all)");
         } else if (!grids && seqLen <= BlockLayout.MAX_GRID_LENGTH) {
             System.out.println("(no grids: --heads x --seq-len^2 / 2 pairs to check is over " + MAX_COUNTED + ")");
         }

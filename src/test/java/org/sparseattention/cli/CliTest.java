@@ -88,6 +88,12 @@ class CliTest {
         assertEquals(4.0 * 16 * 4 * pairs / 1e9, patterns.get(0).get("useful_gflop").asDouble(), 1e-15);
         // all: every key up to the query's own.
         assertEquals(4.0 * 16 * 4 * (256L * 257 / 2) / 1e9, patterns.get(4).get("useful_gflop").asDouble(), 1e-15);
+        // A ceiling this small may run below the kernel: said where, and only where, a ratio passes 1.
+        boolean above = false;
+        for (JsonNode row : patterns) {
+            above |= row.get("ratio").asDouble() > 1;
+        }
+        assertEquals(above, o.err().contains("note: a ratio above 1: the ceiling's 128^3 products ran slower"), o.err());
     }
 
     @Test
@@ -97,6 +103,13 @@ class CliTest {
                 "--block-size", "8", "--npy", npy.toString());
         assertEquals(0, o.status(), o.err());
         assertTrue(o.out().contains("head 0: 70 of 256 blocks"), o.out());
+        // More blocks than a grid prints: said, and --npy offered (l = 32 over blocks of 16: each query block
+        // meets its own and the two before it, 65 + 64 + 63 blocks).
+        Outcome wide = run("layout", "--seq-len", "1040", "--heads", "1", "--mode", "local", "--local-ctx", "32",
+                "--block-size", "16");
+        assertEquals(0, wide.status(), wide.err());
+        assertTrue(wide.out().contains("head 0: 192 of 4225 blocks hold allowed pairs")
+                && wide.out().contains("(grids printed up to 64 x 64 blocks; --npy FILE writes them all)"), wide.out());
         assertTrue(o.out().contains("total: 140 tiles"), o.out());
         assertFalse(o.err().contains("note:"), o.err());
         Outcome dense = run("layout", "--seq-len", "128", "--heads", "2", "--mode", "local", "--block-size", "8");
