@@ -76,8 +76,8 @@ final class VerifyCommand implements Callable<Integer> {
         double outputError = relativeError(reference.output(), kernel.output());
         double lseError = relativeError(reference.logSumExp(), kernel.logSumExp());
         System.out.printf(Locale.ROOT, "verify %s: B=%d L=%d H=%d D=%d block %d: output relative error %.3g, log-sum-exp %.3g"
-                        + " (tolerance %.3g)%n", Patterns.canonical(pattern.mode), batch, seqLen, pattern.heads, headDim, pattern.blockSize,
-                outputError, lseError, tolerance);
+                        + " (tolerance %.3g)%n", Patterns.canonical(pattern.mode), batch, seqLen, pattern.heads, headDim,
+                pattern.blockSize, outputError, lseError, tolerance);
         if (!(outputError <= tolerance && lseError <= tolerance)) {
             throw new SparseAttentionException(String.format(Locale.ROOT,
                     "the kernel differs from the float64 reference by more than the tolerance %.3g", tolerance));
