@@ -171,6 +171,11 @@ class ConfigFilesTest {
         String accepted = submit(root, submit, zero);
         assertTrue(accepted.startsWith("submitted: --class org.sparseattention.cli.Main") && accepted.endsWith("(exit 0)"),
                 accepted);
+        // Read as Java reads a properties file: a continued line's next line is its value's, not a setting.
+        Files.writeString(installation.resolve("conf/spark-defaults.conf"),
+                "spark.driver.extraJavaOptions=-Da=1 \\\n  spark.dynamicAllocation.enabled true\n");
+        assertTrue(submit(root, submit, zero).endsWith("(exit 2)"));
+        Files.writeString(installation.resolve("conf/spark-defaults.conf"), "spark.dynamicAllocation.enabled  true\n");
         // The project's own file outranks the installation's.
         Files.writeString(root.resolve("conf/spark-cluster.conf"), "spark.dynamicAllocation.enabled false\n",
                 java.nio.file.StandardOpenOption.APPEND);

@@ -73,7 +73,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "Kernel threads, at most the cores; 0 (the default) for all cores.")
     int threads;
 
-    @Option(names = "--ceiling-size", defaultValue = "2048", description = "n of the n x n x n ceiling product. Default: ${DEFAULT-VALUE}.")
+    /** The ceiling product's default size: large enough that BLAS runs at the machine's rate. */
+    static final int DEFAULT_CEILING_SIZE = 2048;
+
+    @Option(names = "--ceiling-size", defaultValue = "" + DEFAULT_CEILING_SIZE, description = "n of the n x n x n ceiling product. Default: ${DEFAULT-VALUE}.")
     int ceilingSize;
 
     @Option(names = "--num-verts", defaultValue = "4", description = "num_verts of 'fixed' (--heads must be a multiple). Default: ${DEFAULT-VALUE}.")
@@ -250,7 +253,9 @@ final class BenchCommand implements Callable<Integer> {
         if (rows.stream().anyMatch(row -> (Double) row.get("ratio") > 1)) {
             // A small product does not reach the machine's rate: the ratios are then no measure of the kernel.
             System.err.println("note: a ratio above 1: the ceiling's " + ceilingSize + "^3 products ran slower than the"
-                    + " kernel; products of 2048^3 (the default --ceiling-size) measure the machine");
+                    + " kernel; " + (ceilingSize < DEFAULT_CEILING_SIZE ? "products of " + DEFAULT_CEILING_SIZE
+                    + "^3 (the default --ceiling-size) measure the machine" : "the ceiling was understated (another"
+                    + " process on the cores while it ran?): run again"));
         }
         if (json != null) {
             Map<String, Object> root = new LinkedHashMap<>();

@@ -93,8 +93,9 @@ final class LayoutCommand implements Callable<Integer> {
                     covered += cell != 0 ? 1 : 0;
                 }
             }
-            System.out.printf(Locale.ROOT, "head %d: %d of %s hold allowed pairs (%.1f%%); %s computed,"
+            System.out.printf(Locale.ROOT, "head %d: %d of %s %s allowed pairs (%.1f%%); %s computed,"
                             + " %d of them full; %s%n", h, covered, Words.count((long) nb * nb, "block"),
+                    covered == 1 ? "holds" : "hold",
                     100.0 * covered / ((double) nb * nb), Words.count(stats.tiles()[h], "tile"), stats.fullTiles()[h],
                     Words.count(stats.allowedPairs()[h], "allowed pair"));
             if (nb <= MAX_PRINTED_BLOCKS) {
@@ -107,14 +108,15 @@ final class LayoutCommand implements Callable<Integer> {
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "total: %d tiles, %d allowed pairs, density %.4f of causal, useful %.6f GFLOP per batch"
-                        + " item at D=%d%n", stats.totalTiles(), stats.totalAllowedPairs(), stats.density(),
+        System.out.printf(Locale.ROOT, "total: %s, %s, density %.4f of causal, useful %.6f GFLOP per batch"
+                        + " item at D=%d%n", Words.count(stats.totalTiles(), "tile"),
+                Words.count(stats.totalAllowedPairs(), "allowed pair"), stats.density(),
                 stats.usefulFlops(headDim) / 1e9, headDim);
         if (grids && nb <= MAX_PRINTED_BLOCKS) {
             System.out.println("grid: # all pairs allowed, + some, . none (rows: query blocks, columns: key blocks)");
         } else if (grids) {
-            System.out.println("(grids printed up to " + MAX_PRINTED_BLOCKS + " x " + MAX_PRINTED_BLOCKS + " blocks;"
-                    + " --npy FILE writes them all)");
+            System.out.println("(grids printed up to " + MAX_PRINTED_BLOCKS + " x " + MAX_PRINTED_BLOCKS + " blocks"
+                    + (npy == null ? "; --npy FILE writes them all)" : "; --npy writes them all)"));
         } else if (!grids && seqLen <= BlockLayout.MAX_GRID_LENGTH) {
             System.out.println("(no grids: --heads x --seq-len^2 / 2 pairs to check is over " + MAX_COUNTED + ")");
         }

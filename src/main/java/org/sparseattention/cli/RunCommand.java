@@ -165,12 +165,14 @@ final class RunCommand implements Callable<Integer> {
                 throw new InvalidInputException("the JVM's heap is too small for Spark (raise -Xmx in"
                         + " SPARSE_ATTENTION_JAVA_OPTS, or --driver-memory under spark-submit): " + plain(message), e);
             }
-            if (message.contains("has to be >= the number of cpus per task")) {
+            if (message.contains("has to be >= the number of cpus per task") && conf.getInt("spark.task.cpus", 1) > 1) {
                 // More cores per task than an executor (local mode: the master's threads) has.
                 String key = "spark.task.cpus";
                 String where = sourceOf(key);
-                throw new InvalidInputException(key + " " + conf.get(key, "1") + (where == null ? "" : " (" + where
-                        + ")") + ": no task could run: " + plain(message), e);
+                throw new InvalidInputException(key + " " + conf.get(key) + (where == null ? "" : " (" + where + ")")
+                        + ": no task could run: " + plain(message) + " (lower " + key + ", or give "
+                        + (conf.get("spark.master", "").startsWith("local") ? "--master " + conf.get("spark.master")
+                        + " more threads" : "executors more cores") + ")", e);
             }
             if ("INVALID_EXECUTOR_MEMORY".equals(condition) || message.startsWith("Asked to launch cluster with")) {
                 String key = "spark.executor.memory";

@@ -481,7 +481,7 @@ public final class SparseAttentionJob {
                     + " slow to start)", conf.get("spark.master", ""), (System.nanoTime() - started) / 1e9,
                     conf.get("spark.executor.memory", "1g"), conf.get("spark.executor.cores", "all of a worker's")));
         }
-        int slots = registeredSlots(spark);
+        int slots = registeredSlots(spark, deadline);
         console.accept(String.format(Locale.ROOT, "planning for %s on %s%s (waited %.1f s for them to"
                 + " register; spark.default.parallelism fixes the number)", Words.count(slots, "task slot"),
                 Words.count(Math.max(seen, 0), "executor"),
@@ -491,28 +491,40 @@ public final class SparseAttentionJob {
     }
 
     /**
-     * Returns the task slots of the registered executors: their cores over {@code spark.task.cpus}
-     * (Spark's default parallelism is at least 2, a 1-core cluster's included); Spark's default
-     * parallelism where its status store lists no executor's cores.
+     * Returns the task slots of the registered executors: on each, its cores over {@code
+     * spark.task.cpus} (Spark's default parallelism is at least 2, a 1-core cluster's included);
+     * Spark's default parallelism where its status store lists no executor's cores. Where every
+     * executor has fewer cores than a task takes, waits until {@code deadline} for one with more,
+     * then refuses the run: its tasks would wait forever.
      */
-    private static int registeredSlots(JavaSparkContext spark) {
+    private static int registeredSlots(JavaSparkContext spark, long deadline) {
         int taskCpus = Math.max(1, spark.getConf().getInt("spark.task.cpus", 1));
-        long slots = 0;
-        int mostCores = 0;
-        for (org.apache.spark.status.api.v1.ExecutorSummary executor
-                : scala.jdk.javaapi.CollectionConverters.asJava(spark.sc().statusStore().executorList(true))) {
-            if (!"driver".equals(executor.id())) {
-                // A task takes its cores on one executor.
-                slots += executor.totalCores() / taskCpus;
-                mostCores = Math.max(mostCores, executor.totalCores());
+        while (true) {
+            long slots = 0;
+            int mostCores = 0;
+            for (org.apache.spark.status.api.v1.ExecutorSummary executor
+                    : scala.jdk.javaapi.CollectionConverters.asJava(spark.sc().statusStore().executorList(true))) {
+                if (!"driver".equals(executor.id())) {
+                    // A task takes its cores on one executor.
+                    slots += executor.totalCores() / taskCpus;
+                    mostCores = Math.max(mostCores, executor.totalCores());
+                }
+            }
+            if (slots > 0 || mostCores == 0) {
+                return slots > 0 ? (int) Math.min(Integer.MAX_VALUE, slots) : spark.defaultParallelism();
+            }
+            if (System.nanoTime() >= deadline || spark.sc().isStopped()) {
+                throw new InvalidInputException("spark.task.cpus " + taskCpus + ": more cores than any executor has (at"
+                        + " most " + mostCores + "): no task could run; lower spark.task.cpus or raise"
+                        + " spark.executor.cores");
+            }
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return spark.defaultParallelism();
             }
         }
-        if (slots == 0 && mostCores > 0) {
-            // Tasks would wait forever for an executor with cores enough.
-            throw new InvalidInputException("spark.task.cpus " + taskCpus + ": more cores than any executor has (at"
-                    + " most " + mostCores + "): no task could run; lower spark.task.cpus or raise spark.executor.cores");
-        }
-        return slots > 0 ? (int) Math.min(Integer.MAX_VALUE, slots) : spark.defaultParallelism();
     }
 
     /** Returns the time this JVM's compiler threads have spent compiling, in milliseconds, or -1. */

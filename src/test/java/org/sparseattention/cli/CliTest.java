@@ -103,6 +103,11 @@ class CliTest {
                 "--block-size", "8", "--npy", npy.toString());
         assertEquals(0, o.status(), o.err());
         assertTrue(o.out().contains("head 0: 70 of 256 blocks"), o.out());
+        // One of everything, counted in the singular.
+        Outcome one = run("layout", "--seq-len", "1", "--heads", "1", "--mode", "all");
+        assertEquals(0, one.status(), one.err());
+        assertTrue(one.out().contains("head 0: 1 of 1 block holds allowed pairs (100.0%); 1 tile computed")
+                && one.out().contains("total: 1 tile, 1 allowed pair, "), one.out());
         // More blocks than a grid prints: said, and --npy offered (l = 32 over blocks of 16: each query block
         // meets its own and the two before it, 65 + 64 + 63 blocks).
         Outcome wide = run("layout", "--seq-len", "1040", "--heads", "1", "--mode", "local", "--local-ctx", "32",

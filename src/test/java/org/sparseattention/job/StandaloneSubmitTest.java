@@ -65,7 +65,8 @@ class StandaloneSubmitTest {
             assertFalse(Files.exists(dir.resolve("unfit")));
             // Tasks of more cores than any executor has would wait forever: refused once executors register.
             int wide = script(dir.resolve("wide.log"), "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
-                    "--conf", "spark.executor.memory=700m", "--conf", "spark.task.cpus=2", "--", "run", "--q",
+                    "--conf", "spark.executor.memory=700m", "--conf", "spark.task.cpus=2",
+                    "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=3s", "--", "run", "--q",
                     dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(), "--v",
                     dir.resolve("v.npy").toString(), "--out", dir.resolve("wide").toString(), "--heads", "2", "--mode",
                     "all");
