@@ -15,6 +15,7 @@ import org.sparseattention.io.NpyHeader;
 import org.sparseattention.io.Storage;
 import org.sparseattention.kernel.BlockSparseKernel;
 import org.sparseattention.kernel.Partial;
+import org.sparseattention.kernel.Rows;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.plan.InputShape;
@@ -36,10 +37,9 @@ final class UnitRunner implements AutoCloseable {
     private final Tensor q;
     private final Tensor k;
     private final Tensor v;
-    /** Row buffers of q, k and v. */
-    private final float[][] buffers = new float[3][0];
-    /** Slot tables of the query rows and of the key and value rows. */
-    private final int[][] slots = new int[2][0];
+    /** Rows of q; rows of k and v, which are read for the same positions and held at the same places. */
+    private final RowCache queryRows = new RowCache(1);
+    private final RowCache keyRows = new RowCache(2);
     /** Rows of one run on their way to a buffer held in another order. */
     private float[] staging = new float[0];
     /** Bytes between the file and the row buffers. */
@@ -47,15 +47,6 @@ final class UnitRunner implements AutoCloseable {
     /** The same for float32 inputs, read into it directly; and the places of one run's rows. */
     private final ByteBuffer directScratch = ByteBuffer.allocateDirect(NpyFile.READ_CHUNK);
     private int[] runOffsets = new int[0];
-    /**
-     * Per row buffer, the rows it holds from its last read when they were one run of positions:
-     * the first, how many (0 for none) and their batch item. A unit's key rows overlap the
-     * previous unit's in the original order (a local window reaches back into it), and the
-     * overlap is moved inside the buffer instead of being read again.
-     */
-    private final int[] heldFirst = new int[3];
-    private final int[] heldCount = new int[3];
-    private final int[] heldBatch = new int[3];
     private final long created = System.nanoTime();
     private final long warmUpNanos;
     private long readNanos;
@@ -184,16 +175,13 @@ final class UnitRunner implements AutoCloseable {
             int[] queryPositions = Planner.framePositions(grid, Planner.range(unit.fromBlock(), unit.toBlock()));
             int[] keyPositions = Planner.framePositions(grid, Planner.keyBlocks(layout, unit));
             long clock = System.nanoTime();
-            int[] queryOrder = ascending(queryPositions);
-            int[] keyOrder = ascending(keyPositions);
-            SparseRows queries = rows(queryPositions, queryOrder, 0);
-            queries = queries.withData(read(q, 0, unit.batch(), queryPositions, queryOrder, queries));
-            SparseRows keys = rows(keyPositions, keyOrder, 1);
-            keys = keys.withData(read(k, 1, unit.batch(), keyPositions, keyOrder, keys));
-            SparseRows values = keys.withData(read(v, 2, unit.batch(), keyPositions, keyOrder, keys));
+            Rows[] queries = read(queryRows, new Tensor[] {q}, unit.batch(), ascending(queryPositions));
+            Rows[] keysAndValues = read(keyRows, new Tensor[] {k, v}, unit.batch(), ascending(keyPositions));
+            Rows keys = keysAndValues[0];
+            Rows values = keysAndValues[1];
             long read = System.nanoTime();
             long before = kernel.allowedPairs();
-            Partial partial = kernel.compute(queries, keys, values, unit.frame(), unit.fromBlock(), unit.toBlock(),
+            Partial partial = kernel.compute(queries[0], keys, values, unit.frame(), unit.fromBlock(), unit.toBlock(),
                     unit.fromKey(), unit.toKey());
             long computed = System.nanoTime();
             lastAllowedPairs = kernel.allowedPairs() - before;
@@ -225,7 +213,7 @@ final class UnitRunner implements AutoCloseable {
                 (System.nanoTime() - created) / 1e9, warmUpNanos / 1e9, readNanos / 1e9, computeNanos / 1e9, frames);
     }
 
-    /** Returns {@code positions} sorted, or {@code positions} itself when already ascending. */
+    /** Returns {@code positions} sorted (a copy where they were not already ascending). */
     private static int[] ascending(int[] positions) {
         for (int i = 1; i < positions.length; i++) {
             if (positions[i] < positions[i - 1]) {
@@ -238,79 +226,164 @@ final class UnitRunner implements AutoCloseable {
     }
 
     /**
-     * Returns rows {@code positions} (in frame order; {@code ascending} sorted) without values yet,
-     * found through slot table {@code slotTable}.
+     * Rows of one or two inputs held from unit to unit at places found by position: a unit's rows
+     * that the unit before (of the same batch item) also read stay where they are, the others are
+     * let go and their places reused. A local window reaches back into the previous unit's keys,
+     * and {@code fixed}'s summary columns are keys of every unit after them: each is read once per
+     * task, however many units share it ({@link Planner#rowsRead} counts the same).
      */
-    private SparseRows rows(int[] positions, int[] ascending, int slotTable) {
-        int base = positions.length == 0 ? 0 : ascending[0];
-        int span = positions.length == 0 ? 0 : ascending[ascending.length - 1] - base + 1;
-        if (slots[slotTable].length < span) {
-            slots[slotTable] = new int[span];
+    private static final class RowCache {
+        final float[][] data;
+        /** By position, 1 + the row that holds it, or 0 (for batch item {@link #batch}). */
+        int[] rowOf = new int[0];
+        /** By row, the position it holds, or -1 for a free row. */
+        int[] positionOf = new int[0];
+        /** By row, the unit that last needed it. */
+        int[] neededBy = new int[0];
+        /** Rows in use or free, from 0. */
+        int rows;
+        int batch = -1;
+        int unit;
+        /** Free rows of the current unit, ascending; new rows to read and their places. */
+        int[] free = new int[0];
+        int[] fresh = new int[0];
+        int[] freshOffsets = new int[0];
+
+        RowCache(int arrays) {
+            data = new float[arrays][0];
         }
-        SparseRows.index(positions, slots[slotTable], base);
-        return new SparseRows(positions, null, shape.features(), slots[slotTable], base);
     }
 
     /**
-     * Reads rows {@code positions} into row buffer {@code buffer} at their places in {@code rows}:
-     * run by run over {@code ascending} (the same positions sorted, or the same array when they
-     * are), directly when the order is ascending and through a staging buffer otherwise (float32
-     * rows go from a direct buffer to their places, whatever the order). When the positions are
-     * one run that starts inside the run the buffer holds, the rows they share are moved, not
-     * read. Checks their values and returns the buffer.
+     * Reads into {@code cache} the rows {@code ascending} (positions of batch item {@code batch},
+     * ascending) of {@code tensors} that it does not hold yet, checking their values, and returns
+     * the rows of each tensor; they are valid until the cache's next read.
      */
-    private float[] read(Tensor tensor, int buffer, int batch, int[] positions, int[] ascending, SparseRows rows)
+    private Rows[] read(RowCache cache, Tensor[] tensors, int batch, int[] ascending) throws IOException {
+        int rowLength = shape.features();
+        cache.unit++;
+        if (cache.batch != batch) {
+            forget(cache);
+            cache.batch = batch;
+        }
+        int end = ascending.length == 0 ? 0 : ascending[ascending.length - 1] + 1;
+        if (cache.rowOf.length < end) {
+            cache.rowOf = Arrays.copyOf(cache.rowOf, Math.max(end, (int) Math.min(shape.seqLen(),
+                    cache.rowOf.length * 2L)));
+        }
+        // What this unit needs stays; the rest is let go.
+        for (int p : ascending) {
+            int r = cache.rowOf[p] - 1;
+            if (r >= 0) {
+                cache.neededBy[r] = cache.unit;
+            }
+        }
+        if (cache.free.length < cache.rows) {
+            cache.free = new int[cache.rows];
+        }
+        int frees = 0;
+        for (int r = 0; r < cache.rows; r++) {
+            if (cache.positionOf[r] >= 0 && cache.neededBy[r] != cache.unit) {
+                cache.rowOf[cache.positionOf[r]] = 0;
+                cache.positionOf[r] = -1;
+            }
+            if (cache.positionOf[r] < 0) {
+                cache.free[frees++] = r;
+            }
+        }
+        // New rows go to free places, lowest first, then past the rows in use.
+        if (cache.fresh.length < ascending.length) {
+            cache.fresh = new int[ascending.length];
+            cache.freshOffsets = new int[ascending.length];
+        }
+        int fresh = 0;
+        int nextFree = 0;
+        for (int p : ascending) {
+            if (cache.rowOf[p] != 0) {
+                continue;
+            }
+            int r = nextFree < frees ? cache.free[nextFree++] : grow(cache, rowLength);
+            cache.rowOf[p] = r + 1;
+            cache.positionOf[r] = p;
+            cache.neededBy[r] = cache.unit;
+            cache.fresh[fresh] = p;
+            cache.freshOffsets[fresh] = r * rowLength;
+            fresh++;
+        }
+        Rows[] rows = new Rows[tensors.length];
+        try {
+            for (int t = 0; t < tensors.length; t++) {
+                readRows(tensors[t], cache.data[t], batch, cache.fresh, cache.freshOffsets, fresh);
+                rowsRead += fresh;
+                rows[t] = new HeldRows(cache.data[t], cache.rowOf, rowLength);
+            }
+        } catch (IOException | RuntimeException e) {
+            // Rows half read, or refused: none is held.
+            forget(cache);
+            throw e;
+        }
+        return rows;
+    }
+
+    /** Lets go of every row {@code cache} holds. */
+    private static void forget(RowCache cache) {
+        for (int r = 0; r < cache.rows; r++) {
+            if (cache.positionOf[r] >= 0) {
+                cache.rowOf[cache.positionOf[r]] = 0;
+                cache.positionOf[r] = -1;
+            }
+        }
+    }
+
+    /** Adds a row to {@code cache} and returns it, growing its arrays by half where they are full. */
+    private static int grow(RowCache cache, int rowLength) {
+        int r = cache.rows++;
+        if (cache.positionOf.length <= r) {
+            // The planner refuses units whose rows no array holds (Planner.requireKeysFit); by half
+            // again, up to what an array holds, so that longer units do not copy the rows each time.
+            int most = (Integer.MAX_VALUE - 8) / rowLength;
+            int rows = (int) Math.max(r + 1L, Math.min(most, r + (r >> 1) + 16L));
+            cache.positionOf = Arrays.copyOf(cache.positionOf, rows);
+            Arrays.fill(cache.positionOf, r, rows, -1);
+            cache.neededBy = Arrays.copyOf(cache.neededBy, rows);
+            for (int t = 0; t < cache.data.length; t++) {
+                cache.data[t] = Arrays.copyOf(cache.data[t], Math.multiplyExact(rows, rowLength));
+            }
+        }
+        return r;
+    }
+
+    /**
+     * Reads rows {@code positions[0, count)} (ascending) of batch item {@code batch} of {@code
+     * tensor} into {@code data} at {@code offsets}, run by run: float32 rows straight from the file
+     * through a direct buffer, others through a staging buffer. Checks their values.
+     */
+    private void readRows(Tensor tensor, float[] data, int batch, int[] positions, int[] offsets, int count)
             throws IOException {
         int rowLength = shape.features();
-        boolean inOrder = positions == ascending;
-        boolean oneRun = inOrder && Planner.isRun(positions);
-        int kept = oneRun ? Planner.keptRows(heldBatch[buffer], heldFirst[buffer], heldCount[buffer], batch,
-                positions[0], positions.length) : 0;
-        int held = kept > 0 ? positions[0] - heldFirst[buffer] : 0;
-        heldCount[buffer] = 0;
-        // The planner refuses units whose rows no array holds (Planner.requireKeysFit).
-        int values = Math.multiplyExact(positions.length, rowLength);
-        if (buffers[buffer].length < values) {
-            float[] grown = new float[values];
-            System.arraycopy(buffers[buffer], held * rowLength, grown, 0, kept * rowLength);
-            buffers[buffer] = grown;
-        } else if (kept > 0 && held > 0) {
-            System.arraycopy(buffers[buffer], held * rowLength, buffers[buffer], 0, kept * rowLength);
-        }
-        float[] data = buffers[buffer];
         boolean direct = tensor.header().dtype() == NpyDType.FLOAT32 && rowLength * Float.BYTES <= NpyFile.READ_CHUNK;
         boolean finite = true;
-        int i = kept;
         try {
-            while (i < ascending.length) {
+            for (int i = 0; i < count; ) {
                 int j = i + 1;
-                while (j < ascending.length && ascending[j] == ascending[j - 1] + 1) {
+                while (j < count && positions[j] == positions[j - 1] + 1) {
                     j++;
                 }
+                // Rows at consecutive places are read as one piece; others placed one by one.
+                boolean together = offsets[j - 1] - offsets[i] == (j - 1 - i) * rowLength;
                 if (direct) {
-                    // float32 rows straight from the file to their places, through a direct buffer.
-                    int[] offsets = null;
-                    if (!inOrder) {
-                        if (runOffsets.length < j - i) {
-                            runOffsets = new int[j - i];
-                        }
-                        for (int r = i; r < j; r++) {
-                            runOffsets[r - i] = rows.offset(ascending[r]);
-                        }
-                        offsets = runOffsets;
-                    }
-                    finite &= NpyFile.readFloat32Rows(tensor.input(), tensor.header(), batch, ascending[i], j - i, data,
-                            i * rowLength, offsets, 0, directScratch);
-                } else if (inOrder) {
-                    NpyFile.readRows(tensor.input(), tensor.header(), batch, ascending[i], j - i, data, i * rowLength,
+                    finite &= NpyFile.readFloat32Rows(tensor.input(), tensor.header(), batch, positions[i], j - i, data,
+                            offsets[i], together ? null : offsets, i, directScratch);
+                } else if (together) {
+                    NpyFile.readRows(tensor.input(), tensor.header(), batch, positions[i], j - i, data, offsets[i],
                             scratch);
                 } else {
                     if (staging.length < (j - i) * rowLength) {
                         staging = new float[(j - i) * rowLength];
                     }
-                    NpyFile.readRows(tensor.input(), tensor.header(), batch, ascending[i], j - i, staging, 0, scratch);
+                    NpyFile.readRows(tensor.input(), tensor.header(), batch, positions[i], j - i, staging, 0, scratch);
                     for (int r = i; r < j; r++) {
-                        System.arraycopy(staging, (r - i) * rowLength, data, rows.offset(ascending[r]), rowLength);
+                        System.arraycopy(staging, (r - i) * rowLength, data, offsets[r], rowLength);
                     }
                 }
                 i = j;
@@ -321,19 +394,26 @@ final class UnitRunner implements AutoCloseable {
         }
         // Rows read directly were checked as they came; the others here, and any bad value found.
         if (!settings.allowNonfinite() && !(direct && finite)) {
-            int e = NpyFile.firstNonFinite(data, 0, positions.length * rowLength);
-            if (e >= 0) {
-                throw new InvalidInputException(tensor.option() + " " + tensor.uri() + ": non-finite value " + data[e]
-                        + " at batch " + batch + ", row " + positions[e / rowLength] + ", feature " + e % rowLength
-                        + " (pass --allow-nonfinite to compute with it)");
+            for (int r = 0; r < count; r++) {
+                int e = NpyFile.firstNonFinite(data, offsets[r], offsets[r] + rowLength);
+                if (e >= 0) {
+                    throw new InvalidInputException(tensor.option() + " " + tensor.uri() + ": non-finite value " + data[e]
+                            + " at batch " + batch + ", row " + positions[r] + ", feature " + (e - offsets[r])
+                            + " (pass --allow-nonfinite to compute with it)");
+                }
             }
         }
-        rowsRead += positions.length - kept;
-        if (oneRun) {
-            heldFirst[buffer] = ascending[0];
-            heldCount[buffer] = positions.length;
-            heldBatch[buffer] = batch;
+    }
+
+    /** Rows held in a {@link RowCache}: a position's row wherever the cache put it. */
+    private record HeldRows(float[] data, int[] rowOf, int rowLength) implements Rows {
+        @Override
+        public int offset(int position) {
+            int row = position < rowOf.length ? rowOf[position] - 1 : -1;
+            if (row < 0) {
+                throw new IllegalStateException("row " + position + " was not read for this unit");
+            }
+            return row * rowLength;
         }
-        return data;
     }
 }

@@ -151,7 +151,7 @@ public final class Planner {
         order.sort((a, b) -> shardCosts[a] != shardCosts[b] ? Long.compare(shardCosts[b], shardCosts[a])
                 : Integer.compare(a, b));
         return new Plan(settings, shape, units, groups, byShard, order,
-                figures(layout, shape, units, groups, inPlace ? byShard : List.of(), reads));
+                figures(layout, shape, units, groups, inPlace ? byShard : List.of()));
     }
 
     /**
@@ -296,65 +296,53 @@ public final class Planner {
         return tiles;
     }
 
-    /** Returns whether {@code positions} are one run of consecutive positions, ascending. */
-    public static boolean isRun(int[] positions) {
-        for (int i = 1; i < positions.length; i++) {
-            if (positions[i] != positions[i - 1] + 1) {
-                return false;
-            }
-        }
-        return positions.length > 0;
-    }
-
-    /**
-     * Returns how many of a unit's rows a task keeps from the unit before instead of reading them
-     * again: when the rows are one run (positions {@code [first, first + count)} of batch item
-     * {@code batch}) that starts inside the run the task read last for the same tensor
-     * ({@code heldCount} rows from {@code heldFirst} of {@code heldBatch}; 0 rows for none), the
-     * rows the two runs share. A local window reaches back into the previous unit's keys.
-     */
-    public static int keptRows(int heldBatch, int heldFirst, int heldCount, int batch, int first, int count) {
-        long into = (long) first - heldFirst;
-        return heldBatch == batch && into >= 0 && into < heldCount ? (int) Math.min(heldCount - into, count) : 0;
-    }
-
     /**
      * Returns the rows of q, k and v a task reads for {@code task}'s units, computed in that order
-     * (key rows count for k and for v): the rows of each unit less those it keeps from the unit
-     * before ({@link #keptRows}).
+     * (key rows count for k and for v): the rows of each unit less those the unit before of the
+     * same batch item also read, which the task keeps where they are (a local window reaches back
+     * into the previous unit's keys; {@code fixed}'s summary columns are shared by every unit after
+     * them).
      */
     public static long rowsRead(BlockLayout layout, List<WorkUnit> task) {
-        List<Reads> reads = new ArrayList<>();
-        for (WorkUnit unit : task) {
-            reads.add(read(layout, unit));
-        }
-        return rowsRead(reads);
-    }
-
-    /** {@link #rowsRead(BlockLayout, List)} from the units' {@link Reads}, in the task's order. */
-    private static long rowsRead(List<Reads> task) {
         long rows = 0;
-        // Per tensor kind (queries, keys): batch item, first position and count of the run held.
-        int[][] held = new int[2][3];
-        for (Reads unit : task) {
+        // Per tensor kind (queries, keys): the positions the unit before read, ascending, and its batch item.
+        int[][] held = {new int[0], new int[0]};
+        int heldBatch = -1;
+        for (WorkUnit unit : task) {
+            BlockGrid grid = layout.grid(unit.frame());
+            int[][] now = {framePositions(grid, range(unit.fromBlock(), unit.toBlock())),
+                framePositions(grid, keyBlocks(layout, unit))};
             for (int kind = 0; kind < 2; kind++) {
-                int count = kind == 0 ? unit.queryRows() : unit.keyRows();
-                int first = kind == 0 ? unit.queryRun() : unit.keyRun();
-                boolean run = first >= 0;
-                int kept = run ? keptRows(held[kind][0], held[kind][1], held[kind][2], unit.batch(), first, count) : 0;
-                rows += (kind == 0 ? 1L : 2L) * (count - kept);
-                held[kind] = run ? new int[] {unit.batch(), first, count} : new int[3];
+                java.util.Arrays.sort(now[kind]);
+                long fresh = heldBatch == unit.batch() ? notIn(now[kind], held[kind]) : now[kind].length;
+                rows += (kind == 0 ? 1L : 2L) * fresh;
+                held[kind] = now[kind];
             }
+            heldBatch = unit.batch();
         }
         return rows;
     }
 
+    /** Returns how many of {@code positions} (ascending) are not in {@code held} (ascending). */
+    private static int notIn(int[] positions, int[] held) {
+        int missing = 0;
+        int h = 0;
+        for (int p : positions) {
+            while (h < held.length && held[h] < p) {
+                h++;
+            }
+            if (h == held.length || held[h] != p) {
+                missing++;
+            }
+        }
+        return missing;
+    }
+
     /**
-     * What a unit reads: rows of q, k and v (key rows count for k and for v), in that many separate
-     * reads; and of batch item {@code batch}, its query rows and key rows, each with its first
-     * position when they are one run in frame order ({@link #isRun}), else -1.
+     * What a unit reads by itself: rows of q, k and v (key rows count for k and for v), in that
+     * many separate reads, and its key rows.
      */
-    record Reads(long rows, long runs, int batch, int queryRows, int queryRun, int keyRows, int keyRun) {
+    record Reads(long rows, long runs, int keyRows) {
     }
 
     /** Returns what each unit reads, by unit index. */
@@ -370,12 +358,9 @@ public final class Planner {
         BlockGrid grid = layout.grid(unit.frame());
         int[] queries = framePositions(grid, range(unit.fromBlock(), unit.toBlock()));
         int[] keys = framePositions(grid, keyBlocks(layout, unit));
-        int queryRun = isRun(queries) ? queries[0] : -1;
-        int keyRun = isRun(keys) ? keys[0] : -1;
         java.util.Arrays.sort(queries);
         java.util.Arrays.sort(keys);
-        return new Reads(queries.length + 2L * keys.length, runs(queries) + 2L * runs(keys), unit.batch(),
-                queries.length, queryRun, keys.length, keyRun);
+        return new Reads(queries.length + 2L * keys.length, runs(queries) + 2L * runs(keys), keys.length);
     }
 
     /** Returns the number of runs of consecutive positions in {@code positions} (ascending). */
@@ -568,7 +553,7 @@ public final class Planner {
     }
 
     private static PlanFigures figures(BlockLayout layout, InputShape shape, List<WorkUnit> units,
-            List<List<WorkUnit>> groups, List<List<WorkUnit>> inPlace, Reads[] reads) {
+            List<List<WorkUnit>> groups, List<List<WorkUnit>> inPlace) {
         long maxTiles = 0;
         long totalTiles = 0;
         long maxRows = 0;
@@ -582,11 +567,7 @@ public final class Planner {
             for (WorkUnit unit : task) {
                 tiles += unit.tiles();
             }
-            List<Reads> taskReads = new ArrayList<>();
-            for (WorkUnit unit : inTaskOrder(task, t < groups.size())) {
-                taskReads.add(reads[unit.index()]);
-            }
-            long rows = rowsRead(taskReads);
+            long rows = rowsRead(layout, inTaskOrder(task, t < groups.size()));
             maxTiles = Math.max(maxTiles, tiles);
             totalTiles += tiles;
             maxRows = Math.max(maxRows, rows);

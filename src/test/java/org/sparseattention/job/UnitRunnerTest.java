@@ -53,6 +53,41 @@ class UnitRunnerTest {
         // chunks of one query block, the second keeping all its query rows.
         int[][] units = {{0, 0, 2}, {0, 2, 4}, {0, 3, 6}, {0, 6, 10}, {1, 6, 10}, {1, 2, 5}, {1, 4, 6}, {1, 8, 10},
             {1, 0, 1}, {1, 1, 2}, {0, 6, 7, 0, 0, 2}, {0, 6, 7, 1, 2, 4}};
+        assertSharedRowsGiveTheBytesOfFreshOnes(settings, shape, storage, units);
+    }
+
+    /**
+     * fixed: a unit's keys are its window and the summary columns of every window before, rows in
+     * many runs that the next unit reads too; a task reads each once.
+     */
+    @Test
+    void fixedSummaryColumnsAreReadOncePerTask(@TempDir Path dir) throws IOException {
+        writeInputs(dir, "<f4");
+        JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out"), H, "fixed", 32, 16, 1, 1, 64, false);
+        InputShape shape = new InputShape(B, L, H * D, H);
+        BlockLayout layout = Planner.layout(settings, shape);
+        int[][] units = {{0, 4, 5}, {0, 5, 6}, {0, 6, 7}, {0, 7, 8}, {0, 8, 10}, {1, 8, 10}, {0, 9, 10}, {0, 2, 3}};
+        assertSharedRowsGiveTheBytesOfFreshOnes(settings, shape, new HadoopStorage(), units);
+        // Units 2 to 4 read their summary columns from the units before: far fewer rows than alone.
+        List<WorkUnit> forward = new ArrayList<>();
+        long alone = 0;
+        for (int[] u : Arrays.copyOfRange(units, 0, 5)) {
+            WorkUnit unit = new WorkUnit(0, u[0], 0, u[1], u[2], 0, 0, Integer.MAX_VALUE, 0);
+            forward.add(unit);
+            alone += Planner.rowsRead(layout, List.of(unit));
+        }
+        int[] keys = Planner.positions(layout.grid(0), Planner.keyBlocks(layout, forward.get(4)));
+        assertTrue(keys.length > 2 && !isRun(keys), Arrays.toString(keys));
+        assertTrue(Planner.rowsRead(layout, forward) < alone * 2 / 3, Planner.rowsRead(layout, forward) + " of " + alone);
+    }
+
+    /**
+     * Computes {@code units} ({batch, first block, end block} or {..., chunk, first key block, end
+     * key block}) in turn with one runner, and each with a fresh one: the same bits, and the rows
+     * read as the planner counts them.
+     */
+    private static void assertSharedRowsGiveTheBytesOfFreshOnes(JobSettings settings, InputShape shape,
+            HadoopStorage storage, int[][] units) throws IOException {
         BlockLayout layout = Planner.layout(settings, shape);
         List<WorkUnit> computed = new ArrayList<>();
         try (UnitRunner shared = new UnitRunner(settings, shape, storage)) {
@@ -85,7 +120,7 @@ class UnitRunnerTest {
         // A block of the residue order: its key rows come in short runs 8 apart, a read for each.
         WorkUnit unit = new WorkUnit(0, 1, 0, 2, 3, 0, 0, Integer.MAX_VALUE, 0);
         int[] keys = Planner.positions(layout.grid(0), Planner.keyBlocks(layout, unit));
-        assertTrue(keys.length > 2 && !Planner.isRun(keys), Arrays.toString(keys));
+        assertTrue(keys.length > 2 && !isRun(keys), Arrays.toString(keys));
         // NaN in k at the unit's first key row: its first read, with later reads all finite.
         float[] k = TestArrays.readNpy(dir.resolve("k.npy"));
         k[(L + keys[0]) * H * D + 3] = Float.NaN;
@@ -126,6 +161,16 @@ class UnitRunnerTest {
                 () -> new UnitRunner(settings, planned, new HadoopStorage()).close());
         assertTrue(e.getMessage().contains("v.npy: field 'shape': expected [2, 150, 10] as when the job was planned,"
                 + " got [2, 149, 10]"), e.getMessage());
+    }
+
+    /** Returns whether {@code positions} are one run of consecutive positions, ascending. */
+    private static boolean isRun(int[] positions) {
+        for (int i = 1; i < positions.length; i++) {
+            if (positions[i] != positions[i - 1] + 1) {
+                return false;
+            }
+        }
+        return positions.length > 0;
     }
 
     private static void writeInputs(Path dir, String dtype) throws IOException {

@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.layout.BlockGrid;
 import org.sparseattention.layout.BlockLayout;
@@ -190,11 +192,15 @@ class PlannerTest {
         assertEquals(0, Planner.plan(s, shape, 8).figures().inPlaceUnits());
     }
 
-    @Test
-    void rowsReadCountKeyRowsThatConsecutiveUnitsShareOnce() {
-        // local, l=24 with blocks of 8: a unit's keys reach three blocks back into the unit before.
-        // Shards of 64 rows: the straddling blocks shuffled to partitions are 64 rows apart.
-        JobSettings s = new JobSettings("q.npy", "k.npy", "v.npy", "out", 2, "local", 24, 8, 1, 1, Double.NaN, 0, 64,
+    /**
+     * local, l=24 with blocks of 8: a unit's keys reach three blocks back into the unit before.
+     * fixed, l=24: its keys are also the summary columns of every window before, which every later
+     * unit reads too. Shards of 64 rows: the straddling blocks shuffled to partitions are 64 rows apart.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "fixed"})
+    void rowsReadCountKeyRowsThatConsecutiveUnitsShareOnce(String mode) {
+        JobSettings s = new JobSettings("q.npy", "k.npy", "v.npy", "out", 2, mode, 24, 8, 1, 1, Double.NaN, 0, 64,
                 12, 64, false, false, false, false);
         InputShape shape = new InputShape(2, 203, 8, 2);
         BlockLayout layout = Planner.layout(s, shape);
@@ -329,7 +335,7 @@ class PlannerTest {
         List<WorkUnit> units = Planner.plan(local, shape, 1).units();
         assertEquals(1, units.size());
         // All 32 rows as queries and as keys, each tensor in one read: one run from position 0.
-        assertEquals(new Planner.Reads(32 + 2 * 32, 3, 0, 32, 0, 32, 0),
+        assertEquals(new Planner.Reads(32 + 2 * 32, 3, 32),
                 Planner.reads(Planner.layout(local, shape), units)[0]);
         // Residue order with stride 8 and blocks of 4: the one unit covering classes 0..7 reads every
         // row, but rows of one class are 8 apart, so each row is a read of its own...
@@ -339,14 +345,12 @@ class PlannerTest {
         assertEquals(3 * 32, all.rows());
         // ...except that consecutive classes make consecutive positions: one run of 32 per tensor.
         assertEquals(3, all.runs());
-        // The frame holds them class by class, not in that order: a task keeps none for the next unit.
-        assertEquals(-1, all.queryRun());
-        assertEquals(-1, all.keyRun());
+        assertEquals(32, all.keyRows());
         // A unit of one class (stride 8, 4 rows) reads 4 rows 8 apart: 4 runs per tensor.
         BlockLayout layout = Planner.layout(strided, shape);
         WorkUnit oneClass = new WorkUnit(0, 0, 0, 0, 1, 0, 0, Integer.MAX_VALUE, 1);
         Planner.Reads first = Planner.reads(layout, List.of(oneClass))[0];
-        assertEquals(new Planner.Reads(3 * 4, 3 * 4, 0, 4, -1, 4, -1), first, oneClass.describe());
+        assertEquals(new Planner.Reads(3 * 4, 3 * 4, 4), first, oneClass.describe());
     }
 
     @Test
