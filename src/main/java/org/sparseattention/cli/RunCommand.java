@@ -83,6 +83,7 @@ final class RunCommand implements Callable<Integer> {
         // Inputs and --out checked first: a refused run starts nothing, the warm-up included.
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings, conf);
         SparseAttentionJob.leftBeside(prepared, conf).forEach(System.err::println);
+        SparseAttentionJob.ownLocalDir(conf);
         SparseAttentionJob.warmUpWhileStarting(conf);
         // Says, should Ctrl-C come while Spark stops after the run, that --out is complete: the
         // exit status (130) alone would read as a run that failed.

@@ -219,6 +219,41 @@ public final class SparseAttentionJob {
         }
     }
 
+    /** How the local directory of a local-mode run is named ({@link ProcessDirs}). */
+    static final String LOCAL_DIR_PREFIX = "sparse-attention-spark-";
+
+    /**
+     * In local mode, where neither {@code spark.local.dir} nor {@code SPARK_LOCAL_DIRS} names Spark's
+     * local directory, gives Spark one of this process's own under {@code java.io.tmpdir}, deleted
+     * as the JVM exits after Spark, and first deletes those of earlier processes that ended without
+     * deleting theirs: a JVM out of memory exits at once, its hooks unrun, and the shuffle files of
+     * a large run take gigabytes.
+     */
+    public static void ownLocalDir(SparkConf conf) {
+        if (!isLocal(conf.get("spark.master", "")) || conf.contains("spark.local.dir")
+                || System.getenv("SPARK_LOCAL_DIRS") != null) {
+            return;
+        }
+        Path parent = Path.of(System.getProperty("java.io.tmpdir"));
+        ProcessDirs.deleteLeftBehind(parent, LOCAL_DIR_PREFIX);
+        Path dir;
+        try {
+            dir = ProcessDirs.create(parent, LOCAL_DIR_PREFIX);
+        } catch (IOException e) {
+            // Spark's own default then, which names the problem if it has one too.
+            return;
+        }
+        conf.set("spark.local.dir", dir.toString());
+        // After Spark's own hooks (which delete what it made there), before the file systems close.
+        org.apache.hadoop.util.ShutdownHookManager.get().addShutdownHook(() -> {
+            try {
+                ProcessDirs.deleteTree(dir);
+            } catch (IOException e) {
+                // The next local run deletes it: its process is gone by then.
+            }
+        }, org.apache.hadoop.fs.FileSystem.SHUTDOWN_HOOK_PRIORITY + 10);
+    }
+
     /**
      * Returns Spark settings with {@code master} (the command line's; null for spark-submit's or
      * the launcher's, else local mode on every core). A local run stays on loopback; a run on a

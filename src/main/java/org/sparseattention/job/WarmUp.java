@@ -77,8 +77,8 @@ final class WarmUp {
         Path dir = null;
         try {
             long started = System.nanoTime();
-            deleteLeftBehind(parent);
-            dir = Files.createTempDirectory(parent, PREFIX + ProcessHandle.current().pid() + "-");
+            ProcessDirs.deleteLeftBehind(parent, PREFIX);
+            dir = ProcessDirs.create(parent, PREFIX);
             // Registered before its files, so deleted after them should the JVM exit mid-warm-up.
             dir.toFile().deleteOnExit();
             long pairs = job(dir, new HadoopStorage());
@@ -113,49 +113,6 @@ final class WarmUp {
 
     /** How a warm-up's directory is named: this prefix, the process id, '-', a random part. */
     static final String PREFIX = "sparse-attention-warm-up-";
-
-    /**
-     * Deletes the warm-up directories under {@code parent} of processes that no longer run: a JVM
-     * killed mid-warm-up (an executor's SIGKILL) leaves its 12 MB of inputs, which its exit hook
-     * would have deleted. A directory of a running process, or of a process id taken again since, is
-     * left alone.
-     */
-    static void deleteLeftBehind(Path parent) {
-        List<Path> entries;
-        try (Stream<Path> listed = Files.list(parent)) {
-            entries = listed.filter(p -> p.getFileName().toString().startsWith(PREFIX)).toList();
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("could not look for earlier warm-up directories in " + parent + ": " + e);
-            return;
-        }
-        String me = System.getProperty("user.name");
-        for (Path dir : entries) {
-            // Each on its own: one that cannot be read (another user's) leaves the others to delete.
-            try {
-                String name = dir.getFileName().toString();
-                int end = name.indexOf('-', PREFIX.length());
-                String pid = end < 0 ? "" : name.substring(PREFIX.length(), end);
-                // Only this user's own directories, of a process that no longer runs: another user's, or
-                // a link in their place, are left alone (in a shared /tmp others cannot replace ours).
-                if (!pid.matches("\\d{1,18}") || ProcessHandle.of(Long.parseLong(pid)).isPresent()
-                        || !Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                        || !Files.getOwner(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS).getName().equals(me)) {
-                    continue;
-                }
-                try (Stream<Path> files = Files.list(dir)) {
-                    for (Path file : files.toList()) {
-                        if (Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                            Files.deleteIfExists(file);
-                        }
-                    }
-                }
-                Files.deleteIfExists(dir);
-            } catch (IOException | RuntimeException e) {
-                // Being deleted by another JVM as we look, or holding what the warm-up never writes.
-                LOG.debug("left the earlier warm-up directory " + dir + ": " + e);
-            }
-        }
-    }
 
     /** The warm-up job's settings: 8 heads of 64, local+strided with l=256, blocks of 64. */
     static JobSettings settings(String q, String k, String v, String out) {

@@ -15,6 +15,33 @@ import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.plan.JobSettings;
 
 class EmbeddedConfTest {
+    /**
+     * A local run gives Spark a directory of its own process, and deletes those of processes that
+     * ended without deleting theirs (out of memory); one the user names, or a cluster's, is theirs.
+     */
+    @Test
+    void aLocalRunHasItsOwnSparkDirectoryAndDeletesThoseLeftBehind() throws Exception {
+        Path parent = Path.of(System.getProperty("java.io.tmpdir"));
+        Process ended = new ProcessBuilder("true").start();
+        ended.waitFor();
+        Path left = Files.createDirectories(parent.resolve(SparseAttentionJob.LOCAL_DIR_PREFIX + ended.pid()
+                + "-99/blockmgr-1/0c"));
+        Files.writeString(left.resolve("shuffle_0_1_0.data"), "left by a JVM out of memory");
+        SparkConf local = new SparkConf(false).setMaster("local[2]");
+        SparseAttentionJob.ownLocalDir(local);
+        Path own = Path.of(local.get("spark.local.dir"));
+        assertTrue(Files.isDirectory(own) && own.getParent().equals(parent) && own.getFileName().toString()
+                .startsWith(SparseAttentionJob.LOCAL_DIR_PREFIX + ProcessHandle.current().pid() + "-"), own.toString());
+        assertFalse(Files.exists(parent.resolve(SparseAttentionJob.LOCAL_DIR_PREFIX + ended.pid() + "-99")));
+        Files.delete(own);
+        SparkConf named = new SparkConf(false).setMaster("local[2]").set("spark.local.dir", "/data/spark");
+        SparseAttentionJob.ownLocalDir(named);
+        assertEquals("/data/spark", named.get("spark.local.dir"));
+        SparkConf cluster = new SparkConf(false).setMaster("spark://10.1.2.3:7077");
+        SparseAttentionJob.ownLocalDir(cluster);
+        assertFalse(cluster.contains("spark.local.dir"));
+    }
+
     @Test
     void onlyALocalRunIsKeptOnLoopback() {
         SparkConf local = SparseAttentionJob.embeddedConf("test", "local[3]");

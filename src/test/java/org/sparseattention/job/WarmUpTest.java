@@ -59,13 +59,17 @@ class WarmUpTest {
         // A link inside a gone process's directory is not followed either.
         Path linkedDir = Files.createDirectories(parent.resolve(WarmUp.PREFIX + ended.pid() + "-321"));
         Files.createSymbolicLink(linkedDir.resolve("v.npy"), kept);
-        WarmUp.deleteLeftBehind(parent);
+        // Spark's local directory of a process gone: nested directories of shuffle files, all deleted.
+        Path nested = Files.createDirectories(parent.resolve(WarmUp.PREFIX + ended.pid() + "-654/blockmgr-1/0c"));
+        Files.writeString(nested.resolve("shuffle_0_1_0.data"), "left by a JVM out of memory");
+        ProcessDirs.deleteLeftBehind(parent, WarmUp.PREFIX);
         assertFalse(Files.exists(gone));
+        assertFalse(Files.exists(parent.resolve(WarmUp.PREFIX + ended.pid() + "-654")));
         assertEquals("in use", Files.readString(running.resolve("q.npy")));
         assertTrue(Files.isDirectory(other));
         assertEquals("mine", Files.readString(file));
         assertTrue(Files.isSymbolicLink(link));
         assertEquals("mine", Files.readString(kept));
-        assertTrue(Files.exists(linkedDir), "a directory holding what the warm-up never writes is left");
+        assertFalse(Files.exists(linkedDir), "the link inside is deleted, not what it points to");
     }
 }
