@@ -117,8 +117,11 @@ final class LayoutCommand implements Callable<Integer> {
         } else if (grids) {
             System.out.println("(grids printed up to " + MAX_PRINTED_BLOCKS + " x " + MAX_PRINTED_BLOCKS + " blocks"
                     + (npy == null ? "; --npy FILE writes them all)" : "; --npy writes them all)"));
-        } else if (!grids && seqLen <= BlockLayout.MAX_GRID_LENGTH) {
+        } else if (seqLen <= BlockLayout.MAX_GRID_LENGTH) {
             System.out.println("(no grids: --heads x --seq-len^2 / 2 pairs to check is over " + MAX_COUNTED + ")");
+        } else {
+            System.out.println("(no grids, nor blocks that hold allowed pairs: computed for --seq-len up to "
+                    + BlockLayout.MAX_GRID_LENGTH + ")");
         }
         if (npy != null) {
             // Written beside the file and renamed over it: an existing file is replaced whole or not at all.

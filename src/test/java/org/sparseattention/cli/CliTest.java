@@ -103,6 +103,11 @@ class CliTest {
                 "--block-size", "8", "--npy", npy.toString());
         assertEquals(0, o.status(), o.err());
         assertTrue(o.out().contains("head 0: 70 of 256 blocks"), o.out());
+        // Longer than grids are computed for: said.
+        Outcome longer = run("layout", "--seq-len", "20000", "--heads", "1", "--mode", "local", "--local-ctx", "64");
+        assertEquals(0, longer.status(), longer.err());
+        assertTrue(longer.out().contains("(no grids, nor blocks that hold allowed pairs: computed for --seq-len up to"
+                + " 16384)"), longer.out());
         // One of everything, counted in the singular.
         Outcome one = run("layout", "--seq-len", "1", "--heads", "1", "--mode", "all");
         assertEquals(0, one.status(), one.err());
