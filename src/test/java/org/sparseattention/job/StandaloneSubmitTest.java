@@ -32,6 +32,19 @@ import org.sparseattention.TestArrays;
 class StandaloneSubmitTest {
     static final String PORT = "7277";
 
+    /**
+     * Submits {@code run} of the inputs in {@code dir}, mode all, to --out {@code dir/name}, with
+     * {@code spark} options before '--'; the log goes to {@code dir/name.log}. Returns the exit status.
+     */
+    private static int submitAll(Path dir, String name, String... spark) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT));
+        command.addAll(List.of(spark));
+        command.addAll(List.of("--", "run", "--q", dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(),
+                "--v", dir.resolve("v.npy").toString(), "--out", dir.resolve(name).toString(), "--heads", "2", "--mode",
+                "all"));
+        return script(dir.resolve(name + ".log"), command.toArray(String[]::new));
+    }
+
     private static int script(Path log, String... command) throws IOException, InterruptedException {
         List<String> args = new ArrayList<>(List.of("bash"));
         args.addAll(List.of(command));
@@ -52,11 +65,7 @@ class StandaloneSubmitTest {
             assertEquals(0, script(dir.resolve("start.log"), "jobs/local-cluster", "start", PORT, "2", "1", "1g"),
                     () -> read(dir.resolve("start.log")));
             // Executors of conf/spark-cluster.conf's 4g do not fit workers of 1g: an error, not a wait forever.
-            int unfit = script(dir.resolve("unfit.log"), "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
-                    "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=3s", "--", "run", "--q",
-                    dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(), "--v",
-                    dir.resolve("v.npy").toString(), "--out", dir.resolve("unfit").toString(), "--heads", "2", "--mode",
-                    "all");
+            int unfit = submitAll(dir, "unfit", "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=3s");
             String unfitLog = read(dir.resolve("unfit.log"));
             assertEquals(1, unfit, unfitLog);
             assertTrue(unfitLog.contains("error: no executor registered with the master spark://127.0.0.1:" + PORT),
@@ -64,12 +73,8 @@ class StandaloneSubmitTest {
             assertTrue(unfitLog.contains("spark.executor.memory=4g"), unfitLog);
             assertFalse(Files.exists(dir.resolve("unfit")));
             // Tasks of more cores than any executor has would wait forever: refused once executors register.
-            int wide = script(dir.resolve("wide.log"), "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
-                    "--conf", "spark.executor.memory=700m", "--conf", "spark.task.cpus=2",
-                    "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=3s", "--", "run", "--q",
-                    dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(), "--v",
-                    dir.resolve("v.npy").toString(), "--out", dir.resolve("wide").toString(), "--heads", "2", "--mode",
-                    "all");
+            int wide = submitAll(dir, "wide", "--conf", "spark.executor.memory=700m", "--conf", "spark.task.cpus=2",
+                    "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=3s");
             String wideLog = read(dir.resolve("wide.log"));
             assertEquals(2, wide, wideLog);
             assertTrue(wideLog.contains("error: spark.task.cpus 2: more cores than any executor has (at most 1): no task"
@@ -77,7 +82,8 @@ class StandaloneSubmitTest {
             assertFalse(Files.exists(dir.resolve("wide")));
             // One core of the two: one executor with one task slot (Spark's default parallelism would say 2).
             int status = script(dir.resolve("submit.log"), "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT,
-                    "--conf", "spark.executor.memory=700m", "--conf", "spark.cores.max=1", "--", "run", "--q", dir.resolve("q.npy").toString(),
+                    "--conf", "spark.executor.memory=700m", "--conf", "spark.cores.max=1", "--", "run", "--q",
+                    dir.resolve("q.npy").toString(),
                     "--k", dir.resolve("k.npy").toString(), "--v", dir.resolve("v.npy").toString(),
                     "--out", out.toString(), "--heads", "2", "--mode", "local+strided", "--local-ctx", "10",
                     "--block-size", "16", "--partitions", "4", "--merge");
