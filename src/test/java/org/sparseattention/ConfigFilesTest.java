@@ -334,6 +334,13 @@ class ConfigFilesTest {
         assertEquals(org.apache.logging.log4j.core.Filter.Result.DENY, utils.filter(event("Aborting task")));
         assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL,
                 utils.filter(event("Uncaught exception in thread Executor task launch worker")));
+        // Spark's note on spark.local.dir, which a local run sets itself; SparkConf's other warnings stay.
+        org.apache.logging.log4j.core.Filter sparkConf = config.getLoggerConfig("org.apache.spark.SparkConf").getFilter();
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.DENY, sparkConf.filter(event("Note that spark.local.dir"
+                + " will be overridden by the value set by the cluster manager (via SPARK_LOCAL_DIRS in"
+                + " standalone/kubernetes and LOCAL_DIRS in YARN).")));
+        assertEquals(org.apache.logging.log4j.core.Filter.Result.NEUTRAL,
+                sparkConf.filter(event("The configuration key 'spark.x' has been deprecated")));
         // Hadoop's warnings from tasks a cancelled job interrupts, and of files it could not delete.
         for (String logger : List.of("org.apache.hadoop.util.Shell",
                 "org.apache.hadoop.mapreduce.lib.output.FileOutputCommitter", "org.apache.hadoop.fs.FileUtil")) {

@@ -244,14 +244,15 @@ public final class SparseAttentionJob {
             return;
         }
         conf.set("spark.local.dir", dir.toString());
-        // After Spark's own hooks (which delete what it made there), before the file systems close.
+        // After Spark's own hooks (which delete what it made there) and the run's reports of --out
+        // (java.nio alone, so after the file systems close too).
         org.apache.hadoop.util.ShutdownHookManager.get().addShutdownHook(() -> {
             try {
                 ProcessDirs.deleteTree(dir);
             } catch (IOException e) {
                 // The next local run deletes it: its process is gone by then.
             }
-        }, org.apache.hadoop.fs.FileSystem.SHUTDOWN_HOOK_PRIORITY + 10);
+        }, org.apache.hadoop.fs.FileSystem.SHUTDOWN_HOOK_PRIORITY - 5);
     }
 
     /**

@@ -25,7 +25,7 @@ import org.sparseattention.plan.WorkUnit;
 
 /**
  * Computes units inside one task: reads exactly the rows a unit needs from the open inputs and
- * runs the kernel on them. Row buffers, slot tables and the kernel's result arrays are reused from
+ * runs the kernel on them. Row buffers, their position tables and the kernel's result arrays are reused from
  * unit to unit (large arrays are costly to collect), so a result is valid until the next unit.
  * Closed when the task completes, whatever its end.
  */
@@ -44,9 +44,8 @@ final class UnitRunner implements AutoCloseable {
     private float[] staging = new float[0];
     /** Bytes between the file and the row buffers. */
     private final byte[] scratch = new byte[NpyFile.READ_CHUNK];
-    /** The same for float32 inputs, read into it directly; and the places of one run's rows. */
+    /** The same for float32 inputs, read into it directly. */
     private final ByteBuffer directScratch = ByteBuffer.allocateDirect(NpyFile.READ_CHUNK);
-    private int[] runOffsets = new int[0];
     private final long created = System.nanoTime();
     private final long warmUpNanos;
     private long readNanos;
@@ -234,8 +233,13 @@ final class UnitRunner implements AutoCloseable {
      */
     private static final class RowCache {
         final float[][] data;
-        /** By position, 1 + the row that holds it, or 0 (for batch item {@link #batch}). */
+        /**
+         * By position less {@link #base}, 1 + the row that holds it, or 0 (for batch item {@link
+         * #batch}): made anew for each unit over the span of its positions, which every row held
+         * then lies in.
+         */
         int[] rowOf = new int[0];
+        int base;
         /** By row, the position it holds, or -1 for a free row. */
         int[] positionOf = new int[0];
         /** By row, the unit that last needed it. */
@@ -266,14 +270,9 @@ final class UnitRunner implements AutoCloseable {
             forget(cache);
             cache.batch = batch;
         }
-        int end = ascending.length == 0 ? 0 : ascending[ascending.length - 1] + 1;
-        if (cache.rowOf.length < end) {
-            cache.rowOf = Arrays.copyOf(cache.rowOf, Math.max(end, (int) Math.min(shape.seqLen(),
-                    cache.rowOf.length * 2L)));
-        }
         // What this unit needs stays; the rest is let go.
         for (int p : ascending) {
-            int r = cache.rowOf[p] - 1;
+            int r = held(cache, p);
             if (r >= 0) {
                 cache.neededBy[r] = cache.unit;
             }
@@ -282,16 +281,35 @@ final class UnitRunner implements AutoCloseable {
             cache.free = new int[cache.rows];
         }
         int frees = 0;
+        int kept = 0;
         for (int r = 0; r < cache.rows; r++) {
             if (cache.positionOf[r] >= 0 && cache.neededBy[r] != cache.unit) {
-                cache.rowOf[cache.positionOf[r]] = 0;
                 cache.positionOf[r] = -1;
             }
             if (cache.positionOf[r] < 0) {
                 cache.free[frees++] = r;
+            } else {
+                kept++;
             }
         }
-        // New rows go to free places, lowest first, then past the rows in use.
+        // The position table over this unit's span, which holds every row kept.
+        int span = ascending.length == 0 ? 0 : ascending[ascending.length - 1] - ascending[0] + 1;
+        if (cache.rowOf.length < span) {
+            cache.rowOf = new int[span];
+        } else {
+            Arrays.fill(cache.rowOf, 0, span, 0);
+        }
+        cache.base = ascending.length == 0 ? 0 : ascending[0];
+        for (int r = 0; r < cache.rows; r++) {
+            if (cache.positionOf[r] >= 0) {
+                cache.rowOf[cache.positionOf[r] - cache.base] = r + 1;
+            }
+        }
+        // New rows go to free places, lowest first, then past the rows in use: room for them all made at once.
+        int added = Math.max(0, ascending.length - kept - frees);
+        if (added > 0) {
+            grow(cache, cache.rows + added, rowLength);
+        }
         if (cache.fresh.length < ascending.length) {
             cache.fresh = new int[ascending.length];
             cache.freshOffsets = new int[ascending.length];
@@ -299,11 +317,11 @@ final class UnitRunner implements AutoCloseable {
         int fresh = 0;
         int nextFree = 0;
         for (int p : ascending) {
-            if (cache.rowOf[p] != 0) {
+            if (cache.rowOf[p - cache.base] != 0) {
                 continue;
             }
-            int r = nextFree < frees ? cache.free[nextFree++] : grow(cache, rowLength);
-            cache.rowOf[p] = r + 1;
+            int r = nextFree < frees ? cache.free[nextFree++] : cache.rows++;
+            cache.rowOf[p - cache.base] = r + 1;
             cache.positionOf[r] = p;
             cache.neededBy[r] = cache.unit;
             cache.fresh[fresh] = p;
@@ -315,7 +333,8 @@ final class UnitRunner implements AutoCloseable {
             for (int t = 0; t < tensors.length; t++) {
                 readRows(tensors[t], cache.data[t], batch, cache.fresh, cache.freshOffsets, fresh);
                 rowsRead += fresh;
-                rows[t] = new HeldRows(cache.data[t], cache.rowOf, rowLength);
+                rows[t] = new HeldRows(cache.data[t], cache.rowOf, cache.base, ascending.length == 0 ? 0
+                        : ascending[ascending.length - 1] - cache.base + 1, rowLength);
             }
         } catch (IOException | RuntimeException e) {
             // Rows half read, or refused: none is held.
@@ -327,30 +346,35 @@ final class UnitRunner implements AutoCloseable {
 
     /** Lets go of every row {@code cache} holds. */
     private static void forget(RowCache cache) {
-        for (int r = 0; r < cache.rows; r++) {
-            if (cache.positionOf[r] >= 0) {
-                cache.rowOf[cache.positionOf[r]] = 0;
-                cache.positionOf[r] = -1;
-            }
-        }
+        Arrays.fill(cache.positionOf, 0, cache.rows, -1);
     }
 
-    /** Adds a row to {@code cache} and returns it, growing its arrays by half where they are full. */
-    private static int grow(RowCache cache, int rowLength) {
-        int r = cache.rows++;
-        if (cache.positionOf.length <= r) {
-            // The planner refuses units whose rows no array holds (Planner.requireKeysFit); by half
-            // again, up to what an array holds, so that longer units do not copy the rows each time.
-            int most = (Integer.MAX_VALUE - 8) / rowLength;
-            int rows = (int) Math.max(r + 1L, Math.min(most, r + (r >> 1) + 16L));
-            cache.positionOf = Arrays.copyOf(cache.positionOf, rows);
-            Arrays.fill(cache.positionOf, r, rows, -1);
-            cache.neededBy = Arrays.copyOf(cache.neededBy, rows);
-            for (int t = 0; t < cache.data.length; t++) {
-                cache.data[t] = Arrays.copyOf(cache.data[t], Math.multiplyExact(rows, rowLength));
-            }
+    /** Returns the row of {@code cache} that holds {@code position} (by the last unit's table), or -1. */
+    private static int held(RowCache cache, int position) {
+        int at = position - cache.base;
+        return at >= 0 && at < cache.rowOf.length && cache.rowOf[at] > 0 && cache.positionOf[cache.rowOf[at] - 1] == position
+                ? cache.rowOf[at] - 1 : -1;
+    }
+
+    /**
+     * Makes room in {@code cache} for {@code rows} rows: exactly that the first time, then a quarter
+     * more, up to what an array holds, so that a task whose units grow does not copy its rows for
+     * each (the planner refuses units whose rows no array holds: Planner.requireKeysFit).
+     */
+    private static void grow(RowCache cache, int rows, int rowLength) {
+        if (cache.positionOf.length >= rows) {
+            return;
         }
-        return r;
+        int most = (Integer.MAX_VALUE - 8) / rowLength;
+        int room = cache.positionOf.length == 0 ? rows
+                : (int) Math.max(rows, Math.min(most, cache.positionOf.length + (cache.positionOf.length >> 2)));
+        int old = cache.positionOf.length;
+        for (int t = 0; t < cache.data.length; t++) {
+            cache.data[t] = Arrays.copyOf(cache.data[t], Math.multiplyExact(room, rowLength));
+        }
+        cache.neededBy = Arrays.copyOf(cache.neededBy, room);
+        cache.positionOf = Arrays.copyOf(cache.positionOf, room);
+        Arrays.fill(cache.positionOf, old, room, -1);
     }
 
     /**
@@ -406,10 +430,11 @@ final class UnitRunner implements AutoCloseable {
     }
 
     /** Rows held in a {@link RowCache}: a position's row wherever the cache put it. */
-    private record HeldRows(float[] data, int[] rowOf, int rowLength) implements Rows {
+    private record HeldRows(float[] data, int[] rowOf, int base, int span, int rowLength) implements Rows {
         @Override
         public int offset(int position) {
-            int row = position < rowOf.length ? rowOf[position] - 1 : -1;
+            int at = position - base;
+            int row = at >= 0 && at < span ? rowOf[at] - 1 : -1;
             if (row < 0) {
                 throw new IllegalStateException("row " + position + " was not read for this unit");
             }

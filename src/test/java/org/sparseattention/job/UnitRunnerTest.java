@@ -82,6 +82,37 @@ class UnitRunnerTest {
     }
 
     /**
+     * A bad value in rows read into places let go by the unit before is named with its row; the
+     * runner then computes the next unit as a fresh one does.
+     */
+    @Test
+    void aBadValueInRowsReadIntoFreedPlacesIsNamedAndTheRunnerGoesOn(@TempDir Path dir) throws IOException {
+        writeInputs(dir, "<f4");
+        float[] k = TestArrays.readNpy(dir.resolve("k.npy"));
+        // Batch 0, row 100 (block 6), feature 3: first read by the unit of block 6, into block 4's places.
+        k[100 * H * D + 3] = Float.NaN;
+        TestArrays.writeNpy(dir.resolve("k.npy"), new long[] {B, L, H * D}, k);
+        JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out"), H, "fixed", 32, 16, 1, 1, 64, false);
+        InputShape shape = new InputShape(B, L, H * D, H);
+        HadoopStorage storage = new HadoopStorage();
+        WorkUnit other = new WorkUnit(0, 1, 0, 6, 7, 0, 0, Integer.MAX_VALUE, 0);
+        try (UnitRunner runner = new UnitRunner(settings, shape, storage)) {
+            runner.compute(new WorkUnit(0, 0, 0, 4, 5, 0, 0, Integer.MAX_VALUE, 0));
+            runner.compute(new WorkUnit(0, 0, 0, 5, 6, 0, 0, Integer.MAX_VALUE, 0));
+            InvalidInputException e = assertThrows(InvalidInputException.class,
+                    () -> runner.compute(new WorkUnit(0, 0, 0, 6, 7, 0, 0, Integer.MAX_VALUE, 0)));
+            assertTrue(e.getMessage().startsWith("--k ") && e.getMessage().contains("non-finite value NaN at batch 0,"
+                    + " row 100, feature 3"), e.getMessage());
+            Partial after = copy(runner.compute(other));
+            try (UnitRunner fresh = new UnitRunner(settings, shape, storage)) {
+                Partial alone = copy(fresh.compute(other));
+                assertArrayEquals(alone.output(), after.output());
+                assertArrayEquals(alone.logSumExp(), after.logSumExp());
+            }
+        }
+    }
+
+    /**
      * Computes {@code units} ({batch, first block, end block} or {..., chunk, first key block, end
      * key block}) in turn with one runner, and each with a fresh one: the same bits, and the rows
      * read as the planner counts them.
