@@ -352,8 +352,8 @@ final class UnitRunner implements AutoCloseable {
     /** Returns the row of {@code cache} that holds {@code position} (by the last unit's table), or -1. */
     private static int held(RowCache cache, int position) {
         int at = position - cache.base;
-        return at >= 0 && at < cache.rowOf.length && cache.rowOf[at] > 0 && cache.positionOf[cache.rowOf[at] - 1] == position
-                ? cache.rowOf[at] - 1 : -1;
+        int row = at >= 0 && at < cache.rowOf.length ? cache.rowOf[at] - 1 : -1;
+        return row >= 0 && cache.positionOf[row] == position ? row : -1;
     }
 
     /**
