@@ -90,7 +90,9 @@ class ConfigFilesTest {
                         + " expected a size above 0",
                 List.of("--master", "local[2]", "--executor-cores=abc"), "--executor-cores 'abc': expected a whole number"
                         + " from 1",
-                List.of("--master", "local[2]", "--num-executors", "-1"), "--num-executors '-1': expected a whole number");
+                List.of("--master", "local[2]", "--num-executors", "-1"), "--num-executors '-1': expected a whole number",
+                List.of("--master", "local[2]", "--deploy-mode", ""), "--deploy-mode: expected client or cluster, got an"
+                        + " empty one");
         Map<List<String>, String> more = Map.of(
                 List.of("--master", "local[2]", "--num-executors", "99999999999"), "--num-executors '99999999999':"
                         + " expected a whole number from 1 to 2147483647",
@@ -180,9 +182,14 @@ class ConfigFilesTest {
         Files.writeString(root.resolve("conf/spark-cluster.conf"), "spark.dynamicAllocation.enabled false\n",
                 java.nio.file.StandardOpenOption.APPEND);
         assertTrue(submit(root, submit, zero).endsWith("(exit 2)"));
-        // An empty spark.master that --master outranks is no error.
+        // An empty spark.master that --master outranks is no error, nor an empty --master a later one outranks.
         String outranked = submit(root, submit, List.of("--conf", "spark.master=", "--master", "local[2]"));
         assertTrue(outranked.startsWith("submitted: ") && outranked.endsWith("(exit 0)"), outranked);
+        String later = submit(root, submit, List.of("--master", "", "--master", "local[2]"));
+        assertTrue(later.startsWith("submitted: ") && later.endsWith("(exit 0)"), later);
+        String empty = submit(root, submit, List.of("--master", "local[2]", "--master="));
+        assertTrue(empty.contains("--master: expected a master URL, got an empty one") && empty.endsWith("(exit 2)"),
+                empty);
         // The project's file's executor settings are checked as options are, where no option gives them.
         String cluster = Files.readString(root.resolve("conf/spark-cluster.conf"));
         Files.writeString(root.resolve("conf/spark-cluster.conf"), cluster.replace("spark.executor.memory=4g",
