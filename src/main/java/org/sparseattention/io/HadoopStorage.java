@@ -641,7 +641,7 @@ public final class HadoopStorage implements Storage, Serializable {
                 }
                 List<Path> leftOver = publish(staged, option, uris, overwrite);
                 interruption.published = true;
-                lastWritten = option + String.join(", ", uris) + (uris.size() > 1 ? " were" : " was");
+                lastWritten = interruption.written();
                 return leftOver;
             }
         } catch (FSError e) {
@@ -738,6 +738,11 @@ public final class HadoopStorage implements Storage, Serializable {
             return interruptionReported;
         }
 
+        /** The files with their option and verb: "--out a, b were". */
+        String written() {
+            return option + String.join(", ", uris) + (uris.size() > 1 ? " were" : " was");
+        }
+
         /** The writing thread's error once a shutdown came: nothing was written. */
         SparseAttentionException error() {
             return new SparseAttentionException("interrupted: nothing was written to " + option + String.join(", ", uris));
@@ -746,14 +751,13 @@ public final class HadoopStorage implements Storage, Serializable {
         @Override
         public synchronized void run() {
             interruptionReported = true;
-            String files = option + String.join(", ", uris);
             if (published) {
-                System.err.println("interrupted after " + files + (uris.size() > 1 ? " were" : " was") + " written whole");
+                System.err.println("interrupted after " + written() + " written whole");
                 return;
             }
             abandoned = true;
             failed();
-            System.err.println("interrupted: nothing was written to " + files + " (what was there is as it was; the"
+            System.err.println("interrupted: nothing was written to " + option + String.join(", ", uris) + " (what was there is as it was; the"
                     + " unfinished files, and directories made for them, were deleted)");
         }
     }

@@ -435,8 +435,7 @@ public final class SparseAttentionJob {
             if (executors != null && executors.message != null) {
                 throw new SparseAttentionException(executors.message, e);
             }
-            String full = diskFull(e, location.staging().getParent().toString(),
-                    spark.getConf().get("spark.local.dir", System.getProperty("java.io.tmpdir")));
+            String full = diskFull(e, location, spark);
             if (full != null) {
                 throw new SparseAttentionException(full, e);
             }
@@ -446,8 +445,7 @@ public final class SparseAttentionJob {
             location.discard();
             if (e instanceof org.apache.hadoop.fs.FSError) {
                 // Hadoop's local file system reports a failed write (the manifest's) as an Error.
-                String full = diskFull(e, location.staging().getParent().toString(),
-                        spark.getConf().get("spark.local.dir", System.getProperty("java.io.tmpdir")));
+                String full = diskFull(e, location, spark);
                 throw new SparseAttentionException(full != null ? full : "could not write the output beside --out "
                         + location.out() + " (" + e.getCause() + "); --out is as it was", e);
             }
@@ -696,6 +694,12 @@ public final class SparseAttentionJob {
      * Returns what to say of a job that failed on a full disk (an error anywhere in {@code e}, a
      * task's trace included, saying so), naming where it was writing, or null.
      */
+    private static String diskFull(Throwable e, OutputLocation location, JavaSparkContext spark) {
+        return diskFull(e, location.staging().getParent().toString(),
+                spark.getConf().get("spark.local.dir", System.getProperty("java.io.tmpdir")));
+    }
+
+    /** {@link #diskFull(Throwable, OutputLocation, JavaSparkContext)} with the two places named. */
     static String diskFull(Throwable e, String outDirectory, String localDirectories) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (String.valueOf(t.getMessage()).contains(StageTimes.NO_SPACE)) {

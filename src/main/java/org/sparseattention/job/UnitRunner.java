@@ -333,8 +333,7 @@ final class UnitRunner implements AutoCloseable {
             for (int t = 0; t < tensors.length; t++) {
                 readRows(tensors[t], cache.data[t], batch, cache.fresh, cache.freshOffsets, fresh);
                 rowsRead += fresh;
-                rows[t] = new HeldRows(cache.data[t], cache.rowOf, cache.base, ascending.length == 0 ? 0
-                        : ascending[ascending.length - 1] - cache.base + 1, rowLength);
+                rows[t] = new HeldRows(cache.data[t], cache.rowOf, cache.base, span, rowLength);
             }
         } catch (IOException | RuntimeException e) {
             // Rows half read, or refused: none is held.

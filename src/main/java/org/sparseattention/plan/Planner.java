@@ -305,20 +305,48 @@ public final class Planner {
      */
     public static long rowsRead(BlockLayout layout, List<WorkUnit> task) {
         long rows = 0;
-        // Per tensor kind (queries, keys): the positions the unit before read, ascending, and its batch item.
+        // Per tensor kind (queries, keys): the frame blocks the unit before read, ascending, of its
+        // frame and batch item. Within a frame, a block's rows are its own: blocks are compared.
         int[][] held = {new int[0], new int[0]};
+        int heldFrame = -1;
         int heldBatch = -1;
         for (WorkUnit unit : task) {
             BlockGrid grid = layout.grid(unit.frame());
-            int[][] now = {framePositions(grid, range(unit.fromBlock(), unit.toBlock())),
-                framePositions(grid, keyBlocks(layout, unit))};
+            int[][] now = {range(unit.fromBlock(), unit.toBlock()), keyBlocks(layout, unit)};
             for (int kind = 0; kind < 2; kind++) {
-                java.util.Arrays.sort(now[kind]);
-                long fresh = heldBatch == unit.batch() ? notIn(now[kind], held[kind]) : now[kind].length;
+                long fresh;
+                if (heldBatch != unit.batch()) {
+                    fresh = rowsNotIn(grid, now[kind], new int[0]);
+                } else if (heldFrame == unit.frame()) {
+                    fresh = rowsNotIn(grid, now[kind], held[kind]);
+                } else {
+                    // Another frame's blocks hold other rows: compared row by row.
+                    int[] positions = framePositions(grid, now[kind]);
+                    int[] before = framePositions(layout.grid(heldFrame), held[kind]);
+                    java.util.Arrays.sort(positions);
+                    java.util.Arrays.sort(before);
+                    fresh = notIn(positions, before);
+                }
                 rows += (kind == 0 ? 1L : 2L) * fresh;
                 held[kind] = now[kind];
             }
+            heldFrame = unit.frame();
             heldBatch = unit.batch();
+        }
+        return rows;
+    }
+
+    /** Returns the rows of frame blocks {@code blocks} (ascending) not in {@code held} (ascending). */
+    private static long rowsNotIn(BlockGrid grid, int[] blocks, int[] held) {
+        long rows = 0;
+        int h = 0;
+        for (int block : blocks) {
+            while (h < held.length && held[h] < block) {
+                h++;
+            }
+            if (h == held.length || held[h] != block) {
+                rows += grid.blockRows(block);
+            }
         }
         return rows;
     }

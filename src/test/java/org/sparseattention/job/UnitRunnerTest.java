@@ -82,6 +82,21 @@ class UnitRunnerTest {
     }
 
     /**
+     * local+strided: units of the original order and of the residue order one after another share
+     * rows that their frames hold in other blocks; the plan counts them row by row.
+     */
+    @Test
+    void unitsOfTwoFramesShareRowsAsThePlanCounts(@TempDir Path dir) throws IOException {
+        writeInputs(dir, "<f4");
+        JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out"), H, "local+strided", 8, 16, 1, 64, false);
+        InputShape shape = new InputShape(B, L, H * D, H);
+        assertEquals(2, Planner.layout(settings, shape).frameCount());
+        // {batch, frame, first block, end block}.
+        int[][] units = {{0, 0, 0, 3}, {0, 1, 0, 2}, {0, 1, 2, 5}, {0, 0, 3, 6}, {1, 1, 4, 6}, {1, 0, 5, 10}};
+        assertSharedRowsGiveTheBytesOfFreshOnes(settings, shape, new HadoopStorage(), units);
+    }
+
+    /**
      * A bad value in rows read into places let go by the unit before is named with its row; the
      * runner then computes the next unit as a fresh one does.
      */
@@ -114,9 +129,9 @@ class UnitRunnerTest {
     }
 
     /**
-     * Computes {@code units} ({batch, first block, end block} or {..., chunk, first key block, end
-     * key block}) in turn with one runner, and each with a fresh one: the same bits, and the rows
-     * read as the planner counts them.
+     * Computes {@code units} ({batch, first block, end block}, {batch, frame, first block, end block}
+     * or {batch, first block, end block, chunk, first key block, end key block}) in turn with one
+     * runner, and each with a fresh one: the same bits, and the rows read as the planner counts them.
      */
     private static void assertSharedRowsGiveTheBytesOfFreshOnes(JobSettings settings, InputShape shape,
             HadoopStorage storage, int[][] units) throws IOException {
@@ -125,6 +140,7 @@ class UnitRunnerTest {
         try (UnitRunner shared = new UnitRunner(settings, shape, storage)) {
             for (int[] u : units) {
                 WorkUnit unit = u.length == 3 ? new WorkUnit(0, u[0], 0, u[1], u[2], 0, 0, Integer.MAX_VALUE, 0)
+                        : u.length == 4 ? new WorkUnit(0, u[0], u[1], u[2], u[3], 0, 0, Integer.MAX_VALUE, 0)
                         : new WorkUnit(0, u[0], 0, u[1], u[2], u[3], u[4], u[5], 0);
                 computed.add(unit);
                 Partial kept = copy(shared.compute(unit));
