@@ -53,7 +53,11 @@ public final class SparseForward {
 
     /** Returns the number of key chunks of {@code queryBlock} in {@code frame}. */
     public static int chunkCount(BlockLayout layout, int frame, int queryBlock, int maxKeyBlocks, TileList scratch) {
-        int tiles = layout.maxTiles(frame, queryBlock, scratch);
+        return chunkCount(layout.maxTiles(frame, queryBlock, scratch), maxKeyBlocks);
+    }
+
+    /** Returns the chunks of a query block whose longest tile list over the heads holds {@code tiles}. */
+    public static int chunkCount(int tiles, int maxKeyBlocks) {
         return tiles == 0 ? 0 : (tiles - 1) / maxKeyBlocks + 1;
     }
 

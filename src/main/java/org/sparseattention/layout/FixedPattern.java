@@ -81,11 +81,12 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
         }
         int perWindow = blocksPerWindow();
         int window = queryBlock / perWindow;
+        // The summary columns of this head, [first - vertsize + 1, first] (isSummaryColumn), listed
+        // directly: scanning every column of every earlier window cost O(L) per row.
+        int first = perWindow - 1 - (head % numVerts) * vertsize;
         for (int w = 0; w < window; w++) {
-            for (int column = 0; column < perWindow; column++) {
-                if (isSummaryColumn(head, column)) {
-                    out.add(w * perWindow + column, true);
-                }
+            for (int column = first - vertsize + 1; column <= first; column++) {
+                out.add(w * perWindow + column, true);
             }
         }
         int rowStart = grid.blockStart(queryBlock);

@@ -225,6 +225,7 @@ public final class Planner {
             long maxRows) {
         List<WorkUnit> units = new ArrayList<>();
         TileList scratch = new TileList();
+        int[] sizes = new int[layout.heads()];
         for (int b = 0; b < batch; b++) {
             for (int f = 0; f < layout.frameCount(); f++) {
                 BlockGrid grid = layout.grid(f);
@@ -233,8 +234,15 @@ public final class Planner {
                 int start = 0;
                 long pending = 0;
                 for (int qb = 0; qb < blocks; qb++) {
-                    int chunks = SparseForward.chunkCount(layout, f, qb, maxKeyBlocks, scratch);
-                    long tiles = tiles(layout, f, qb, 0, Integer.MAX_VALUE, scratch);
+                    // Each head's tiles listed once: a `fixed` row's list grows with L, and it has L / l of them.
+                    int most = 0;
+                    for (int h = 0; h < sizes.length; h++) {
+                        layout.keyBlocks(f, h, qb, scratch);
+                        sizes[h] = scratch.size();
+                        most = Math.max(most, sizes[h]);
+                    }
+                    int chunks = SparseForward.chunkCount(most, maxKeyBlocks);
+                    long tiles = tiles(sizes, 0, Integer.MAX_VALUE);
                     if (chunks > 1) {
                         if (qb > start) {
                             units.add(new WorkUnit(units.size(), b, f, start, qb, 0, 0, Integer.MAX_VALUE, pending));
@@ -243,7 +251,7 @@ public final class Planner {
                             int fromKey = (int) Math.min(Integer.MAX_VALUE, (long) c * maxKeyBlocks);
                             int toKey = (int) Math.min(Integer.MAX_VALUE, (long) fromKey + maxKeyBlocks);
                             units.add(new WorkUnit(units.size(), b, f, qb, qb + 1, c, fromKey, toKey,
-                                    tiles(layout, f, qb, fromKey, toKey, scratch)));
+                                    tiles(sizes, fromKey, toKey)));
                         }
                         start = qb + 1;
                         pending = 0;
@@ -287,11 +295,11 @@ public final class Planner {
         return (grid.blockEnd(qb) - 1) / shardRows == shard ? shard : -1 - qb;
     }
 
-    private static long tiles(BlockLayout layout, int frame, int qb, int fromKey, int toKey, TileList scratch) {
+    /** Returns the tiles of key positions {@code [fromKey, toKey)} in lists of {@code sizes} tiles (one per head). */
+    private static long tiles(int[] sizes, int fromKey, int toKey) {
         long tiles = 0;
-        for (int h = 0; h < layout.heads(); h++) {
-            layout.keyBlocks(frame, h, qb, scratch);
-            tiles += Math.max(0, Math.min(toKey, scratch.size()) - Math.max(0, fromKey));
+        for (int size : sizes) {
+            tiles += Math.max(0, Math.min(toKey, size) - Math.max(0, fromKey));
         }
         return tiles;
     }
@@ -310,9 +318,21 @@ public final class Planner {
         int[][] held = {new int[0], new int[0]};
         int heldFrame = -1;
         int heldBatch = -1;
-        for (WorkUnit unit : task) {
+        // Listed in unit order, where a query block's chunk units are neighbours and share one listing.
+        Integer[] byIndex = new Integer[task.size()];
+        for (int i = 0; i < byIndex.length; i++) {
+            byIndex[i] = i;
+        }
+        java.util.Arrays.sort(byIndex, Comparator.comparingInt(i -> task.get(i).index()));
+        int[][] keys = new int[task.size()][];
+        KeyBlockLists lists = new KeyBlockLists(layout);
+        for (int i : byIndex) {
+            keys[i] = lists.of(task.get(i));
+        }
+        for (int i = 0; i < task.size(); i++) {
+            WorkUnit unit = task.get(i);
             BlockGrid grid = layout.grid(unit.frame());
-            int[][] now = {range(unit.fromBlock(), unit.toBlock()), keyBlocks(layout, unit)};
+            int[][] now = {range(unit.fromBlock(), unit.toBlock()), keys[i]};
             for (int kind = 0; kind < 2; kind++) {
                 long fresh;
                 if (heldBatch != unit.batch()) {
@@ -376,19 +396,38 @@ public final class Planner {
     /** Returns what each unit reads, by unit index. */
     static Reads[] reads(BlockLayout layout, List<WorkUnit> units) {
         Reads[] reads = new Reads[units.size()];
+        KeyBlockLists lists = new KeyBlockLists(layout);
         for (WorkUnit unit : units) {
-            reads[unit.index()] = read(layout, unit);
+            reads[unit.index()] = read(layout.grid(unit.frame()), unit, lists.of(unit));
         }
         return reads;
     }
 
-    private static Reads read(BlockLayout layout, WorkUnit unit) {
-        BlockGrid grid = layout.grid(unit.frame());
-        int[] queries = framePositions(grid, range(unit.fromBlock(), unit.toBlock()));
-        int[] keys = framePositions(grid, keyBlocks(layout, unit));
-        java.util.Arrays.sort(queries);
-        java.util.Arrays.sort(keys);
+    private static Reads read(BlockGrid grid, WorkUnit unit, int[] keyBlocks) {
+        int[] queryBlocks = range(unit.fromBlock(), unit.toBlock());
+        if (grid.frame().isIdentity()) {
+            // Blocks in the original order: consecutive blocks are consecutive rows.
+            long queries = rows(grid, queryBlocks);
+            long keys = rows(grid, keyBlocks);
+            return new Reads(queries + 2 * keys, blockRuns(queryBlocks) + 2L * blockRuns(keyBlocks), (int) keys);
+        }
+        int[] queries = positions(grid, queryBlocks);
+        int[] keys = positions(grid, keyBlocks);
         return new Reads(queries.length + 2L * keys.length, runs(queries) + 2L * runs(keys), keys.length);
+    }
+
+    /** Returns the rows of frame blocks {@code blocks}. */
+    private static long rows(BlockGrid grid, int[] blocks) {
+        long rows = 0;
+        for (int block : blocks) {
+            rows += grid.blockRows(block);
+        }
+        return rows;
+    }
+
+    /** Returns the number of runs of consecutive blocks in {@code blocks} (ascending). */
+    private static long blockRuns(int[] blocks) {
+        return runs(blocks);
     }
 
     /** Returns the number of runs of consecutive positions in {@code positions} (ascending). */
@@ -520,18 +559,48 @@ public final class Planner {
 
     /** Returns the frame blocks whose rows {@code unit} reads as keys and values, ascending. */
     public static int[] keyBlocks(BlockLayout layout, WorkUnit unit) {
-        BitSet blocks = new BitSet();
-        TileList tiles = new TileList();
-        for (int qb = unit.fromBlock(); qb < unit.toBlock(); qb++) {
-            for (int h = 0; h < layout.heads(); h++) {
-                layout.keyBlocks(unit.frame(), h, qb, tiles);
-                int last = Math.min(unit.toKey(), tiles.size());
-                for (int t = Math.max(0, unit.fromKey()); t < last; t++) {
-                    blocks.set(tiles.keyBlock(t));
-                }
+        return new KeyBlockLists(layout).of(unit);
+    }
+
+    /**
+     * Lists units' key blocks, keeping the last query block's tile lists (every head's) for the
+     * next unit: a query block split into chunk units is listed once for all of them, where a
+     * `fixed` row's list grows with L.
+     */
+    private static final class KeyBlockLists {
+        private final BlockLayout layout;
+        private final TileList[] lists;
+        private int frame = -1;
+        private int block = -1;
+
+        KeyBlockLists(BlockLayout layout) {
+            this.layout = layout;
+            this.lists = new TileList[layout.heads()];
+            for (int h = 0; h < lists.length; h++) {
+                lists[h] = new TileList();
             }
         }
-        return blocks.stream().toArray();
+
+        /** Returns the frame blocks whose rows {@code unit} reads as keys and values, ascending. */
+        int[] of(WorkUnit unit) {
+            BitSet blocks = new BitSet();
+            for (int qb = unit.fromBlock(); qb < unit.toBlock(); qb++) {
+                if (unit.frame() != frame || qb != block) {
+                    for (int h = 0; h < lists.length; h++) {
+                        layout.keyBlocks(unit.frame(), h, qb, lists[h]);
+                    }
+                    frame = unit.frame();
+                    block = qb;
+                }
+                for (TileList tiles : lists) {
+                    int last = Math.min(unit.toKey(), tiles.size());
+                    for (int t = Math.max(0, unit.fromKey()); t < last; t++) {
+                        blocks.set(tiles.keyBlock(t));
+                    }
+                }
+            }
+            return blocks.stream().toArray();
+        }
     }
 
     /** Returns the sequence positions of frame blocks {@code blocks}, ascending. */

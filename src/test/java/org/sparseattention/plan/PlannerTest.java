@@ -9,6 +9,7 @@ import java.util.BitSet;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.layout.BlockGrid;
@@ -190,6 +191,97 @@ class PlannerTest {
         }
         // Fewer than two shards per slot: nothing in place.
         assertEquals(0, Planner.plan(s, shape, 8).figures().inPlaceUnits());
+    }
+
+    /**
+     * Rows of `fixed` split into chunks of 3 key blocks (and the two frames of local+strided): each
+     * unit's reads, and a task's rows read with its chunk units apart (the order of a shard task),
+     * against a count from every head's own tile list.
+     */
+    @ParameterizedTest
+    @CsvSource({"fixed, 150", "local+strided, 150", "fixed+strided, 150", "local+strided, 3"})
+    void readsOfChunkUnitsMatchTheirOwnTileLists(String mode, int seqLen) {
+        // At L=3, one block: both frames' only unit is query block 0, listed for each frame.
+        JobSettings s = new JobSettings("q.npy", "k.npy", "v.npy", "out", 4, mode, 16, 4, 2, 1, Double.NaN, 0, 3,
+                10, 64, false, false, false, false);
+        InputShape shape = new InputShape(2, seqLen, 8, 4);
+        BlockLayout layout = Planner.layout(s, shape);
+        List<WorkUnit> units = Planner.units(layout, shape.batch(), 3, 10, 64, Planner.maxUnitRows(shape));
+        assertTrue(seqLen < 150 || units.stream().filter(u -> u.chunk() > 0).count() > 10, "rows split into chunks");
+        Planner.Reads[] reads = Planner.reads(layout, units);
+        List<int[]> keyRows = new ArrayList<>();
+        for (WorkUnit u : units) {
+            BlockGrid grid = layout.grid(u.frame());
+            BitSet blocks = new BitSet();
+            TileList tiles = new TileList();
+            for (int qb = u.fromBlock(); qb < u.toBlock(); qb++) {
+                for (int h = 0; h < layout.heads(); h++) {
+                    layout.keyBlocks(u.frame(), h, qb, tiles);
+                    for (int t = u.fromKey(); t < Math.min(u.toKey(), tiles.size()); t++) {
+                        blocks.set(tiles.keyBlock(t));
+                    }
+                }
+            }
+            BitSet queries = new BitSet();
+            BitSet keys = new BitSet();
+            for (int qb = u.fromBlock(); qb < u.toBlock(); qb++) {
+                for (int r = grid.blockStart(qb); r < grid.blockEnd(qb); r++) {
+                    queries.set(grid.frame().original(r));
+                }
+            }
+            blocks.stream().forEach(kb -> {
+                for (int r = grid.blockStart(kb); r < grid.blockEnd(kb); r++) {
+                    keys.set(grid.frame().original(r));
+                }
+            });
+            long runs = runsOf(queries) + 2L * runsOf(keys);
+            assertEquals(new Planner.Reads(queries.cardinality() + 2L * keys.cardinality(), runs, keys.cardinality()),
+                    reads[u.index()], u.describe());
+            keyRows.add(keys.stream().map(p -> p + u.batch() * shape.seqLen()).toArray());
+        }
+        // A task computing chunk 0 of every unit, then chunk 1, ...: a unit reads the rows the one before did not.
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < units.size(); i++) {
+            order.add(i);
+        }
+        order.sort(java.util.Comparator.comparingInt((Integer i) -> units.get(i).chunk()).thenComparingInt(i -> i));
+        List<WorkUnit> task = new ArrayList<>();
+        long expected = 0;
+        BitSet heldQueries = new BitSet();
+        BitSet heldKeys = new BitSet();
+        for (int i : order) {
+            WorkUnit u = units.get(i);
+            task.add(u);
+            BlockGrid grid = layout.grid(u.frame());
+            BitSet queries = new BitSet();
+            for (int qb = u.fromBlock(); qb < u.toBlock(); qb++) {
+                for (int r = grid.blockStart(qb); r < grid.blockEnd(qb); r++) {
+                    queries.set(u.batch() * shape.seqLen() + grid.frame().original(r));
+                }
+            }
+            BitSet keys = new BitSet();
+            for (int p : keyRows.get(i)) {
+                keys.set(p);
+            }
+            BitSet freshQueries = (BitSet) queries.clone();
+            freshQueries.andNot(heldQueries);
+            BitSet freshKeys = (BitSet) keys.clone();
+            freshKeys.andNot(heldKeys);
+            expected += freshQueries.cardinality() + 2L * freshKeys.cardinality();
+            heldQueries = queries;
+            heldKeys = keys;
+        }
+        assertEquals(expected, Planner.rowsRead(layout, task));
+    }
+
+    private static long runsOf(BitSet positions) {
+        long runs = 0;
+        for (int p = positions.nextSetBit(0); p >= 0; p = positions.nextSetBit(p + 1)) {
+            if (p == 0 || !positions.get(p - 1)) {
+                runs++;
+            }
+        }
+        return runs;
     }
 
     /**
