@@ -72,9 +72,10 @@ class StandaloneSubmitTest {
                     unfitLog);
             assertTrue(unfitLog.contains("spark.executor.memory=4g"), unfitLog);
             assertFalse(Files.exists(dir.resolve("unfit")));
-            // Tasks of more cores than any executor has would wait forever: refused once executors register.
+            // Tasks of more cores than any executor has would wait forever: refused once executors register
+            // (given 10 s to: on a busy machine an executor's JVM took more than 3).
             int wide = submitAll(dir, "wide", "--conf", "spark.executor.memory=700m", "--conf", "spark.task.cpus=2",
-                    "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=3s");
+                    "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=10s");
             String wideLog = read(dir.resolve("wide.log"));
             assertEquals(2, wide, wideLog);
             assertTrue(wideLog.contains("error: spark.task.cpus 2: more cores than any executor has (at most 1): no task"
