@@ -44,7 +44,7 @@ final class RunCommand implements Callable<Integer> {
     int maxKeyBlocks;
 
     @Option(names = "--unit-tiles", defaultValue = "2048",
-            description = "Tiles (all heads) per unit of work. Default: ${DEFAULT-VALUE}.")
+            description = "Tiles (all heads) per unit of whole rows (rows split by --max-key-blocks form units of up to 8 query blocks per key chunk). Default: ${DEFAULT-VALUE}.")
     int unitTiles;
 
     @Option(names = "--shard-rows", defaultValue = "16384", description = "Rows per output shard. Default: ${DEFAULT-VALUE}.")

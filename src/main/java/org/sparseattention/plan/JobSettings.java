@@ -12,7 +12,7 @@ import org.sparseattention.layout.Patterns;
  * @param scale score scale; NaN means {@code 1/sqrt(D)}
  * @param partitions Spark partitions; 0 means the cluster's default parallelism
  * @param maxKeyBlocks key blocks of one query block computed at once; rows with more are split and merged
- * @param unitTiles tiles (over all heads) a unit of consecutive query blocks grows to
+ * @param unitTiles tiles (over all heads) a unit of whole rows of consecutive query blocks grows to
  * @param shardRows sequence rows per output shard
  */
 public record JobSettings(String q, String k, String v, String out, int heads, String mode, int localCtx,

@@ -215,11 +215,14 @@ public final class Planner {
     }
 
     /**
-     * Returns the units of a layout, in (batch, frame, query block, chunk) order. In the original
-     * row order a unit never holds rows of two output shards ({@code shardRows}), and a query block
-     * that straddles two shards is a unit of its own, so that every other unit can be computed by
-     * the task that writes its shard. A unit holds at most {@code maxRows} query rows (from one
-     * block on).
+     * Returns the units of a layout, in (batch, frame, query block, chunk) order. Consecutive query
+     * blocks whose tile lists are split into the same number of chunks form a range of up to {@link
+     * #CHUNK_RANGE_BLOCKS} blocks with one unit per chunk; the others form units of whole rows of up
+     * to {@code unitTiles} tiles (from one block on). In
+     * the original row order a unit never holds rows of two output shards ({@code shardRows}), and
+     * a query block that straddles two shards is a range of its own, so that every other unit can be
+     * computed by the task that writes its shard. A unit holds at most {@code maxRows} query rows
+     * (from one block on).
      */
     static List<WorkUnit> units(BlockLayout layout, int batch, int maxKeyBlocks, int unitTiles, int shardRows,
             long maxRows) {
@@ -232,7 +235,9 @@ public final class Planner {
                 int blocks = grid.numBlocks();
                 int reorderedRows = Math.min(REORDERED_UNIT_ROWS, grid.seqLen() / REORDERED_UNITS_PER_FRAME);
                 int start = 0;
-                long pending = 0;
+                // The chunks of the blocks from start on (1 for whole rows), and their tiles by chunk.
+                int chunks = 1;
+                long[] pending = new long[1];
                 for (int qb = 0; qb < blocks; qb++) {
                     // Each head's tiles listed once: a `fixed` row's list grows with L, and it has L / l of them.
                     int most = 0;
@@ -241,40 +246,64 @@ public final class Planner {
                         sizes[h] = scratch.size();
                         most = Math.max(most, sizes[h]);
                     }
-                    int chunks = SparseForward.chunkCount(most, maxKeyBlocks);
-                    long tiles = tiles(sizes, 0, Integer.MAX_VALUE);
-                    if (chunks > 1) {
-                        if (qb > start) {
-                            units.add(new WorkUnit(units.size(), b, f, start, qb, 0, 0, Integer.MAX_VALUE, pending));
-                        }
-                        for (int c = 0; c < chunks; c++) {
-                            int fromKey = (int) Math.min(Integer.MAX_VALUE, (long) c * maxKeyBlocks);
-                            int toKey = (int) Math.min(Integer.MAX_VALUE, (long) fromKey + maxKeyBlocks);
-                            units.add(new WorkUnit(units.size(), b, f, qb, qb + 1, c, fromKey, toKey,
-                                    tiles(sizes, fromKey, toKey)));
-                        }
-                        start = qb + 1;
-                        pending = 0;
-                        continue;
+                    int own = Math.max(1, SparseForward.chunkCount(most, maxKeyBlocks));
+                    long[] tiles = new long[own];
+                    for (int c = 0; c < own; c++) {
+                        tiles[c] = own == 1 ? tiles(sizes, 0, Integer.MAX_VALUE) : tiles(sizes, fromKey(c, maxKeyBlocks),
+                                fromKey(c + 1, maxKeyBlocks));
                     }
                     boolean newShard = qb > start && grid.frame().isIdentity()
                             && shardKey(grid, qb, shardRows) != shardKey(grid, qb - 1, shardRows);
-                    boolean full = pending + tiles > unitTiles
-                            && (grid.frame().isIdentity() || grid.blockStart(qb) - grid.blockStart(start) >= reorderedRows);
+                    boolean full = own == 1
+                            ? pending[0] + tiles[0] > unitTiles && (grid.frame().isIdentity()
+                                    || grid.blockStart(qb) - grid.blockStart(start) >= reorderedRows)
+                            : qb - start >= CHUNK_RANGE_BLOCKS;
                     boolean tooLong = grid.blockEnd(qb) - grid.blockStart(start) > maxRows;
-                    if (qb > start && (full || newShard || tooLong)) {
-                        units.add(new WorkUnit(units.size(), b, f, start, qb, 0, 0, Integer.MAX_VALUE, pending));
+                    if (qb > start && (own != chunks || full || newShard || tooLong)) {
+                        add(units, b, f, start, qb, maxKeyBlocks, pending);
                         start = qb;
-                        pending = 0;
                     }
-                    pending += tiles;
+                    if (start == qb) {
+                        chunks = own;
+                        pending = new long[own];
+                    }
+                    for (int c = 0; c < own; c++) {
+                        pending[c] += tiles[c];
+                    }
                 }
                 if (blocks > start) {
-                    units.add(new WorkUnit(units.size(), b, f, start, blocks, 0, 0, Integer.MAX_VALUE, pending));
+                    add(units, b, f, start, blocks, maxKeyBlocks, pending);
                 }
             }
         }
         return units;
+    }
+
+    /**
+     * Query blocks of a range split into chunks, whatever {@code unitTiles} (which sizes units of
+     * whole rows): the kernel computes a range's blocks for one chunk in one call, each key block's
+     * rows serving all of them while cached, as the in-process path's {@link SparseForward#RANGE}
+     * does. `fixed` at L=262,144 (l=1024, E=512): the job's kernel took 85.3 thread-seconds with
+     * ranges of one block, 58.5 with four and 52.3 with eight, where `bench` takes 52.7.
+     */
+    static final int CHUNK_RANGE_BLOCKS = SparseForward.RANGE;
+
+    /** Adds the units of query blocks {@code [from, to)}: one of whole rows, or one per chunk. */
+    private static void add(List<WorkUnit> units, int batch, int frame, int from, int to, int maxKeyBlocks,
+            long[] tiles) {
+        if (tiles.length == 1) {
+            units.add(new WorkUnit(units.size(), batch, frame, from, to, 0, 0, Integer.MAX_VALUE, tiles[0]));
+            return;
+        }
+        for (int c = 0; c < tiles.length; c++) {
+            units.add(new WorkUnit(units.size(), batch, frame, from, to, c, fromKey(c, maxKeyBlocks),
+                    fromKey(c + 1, maxKeyBlocks), tiles[c]));
+        }
+    }
+
+    /** Returns the first tile position of chunk {@code chunk}. */
+    private static int fromKey(int chunk, int maxKeyBlocks) {
+        return (int) Math.min(Integer.MAX_VALUE, (long) chunk * maxKeyBlocks);
     }
 
     /**
@@ -679,7 +708,8 @@ public final class Planner {
         } else {
             for (WorkUnit unit : units) {
                 if (unit.chunk() == 1) {
-                    mergedRows += layout.grid(unit.frame()).blockRows(unit.fromBlock());
+                    BlockGrid grid = layout.grid(unit.frame());
+                    mergedRows += grid.blockEnd(unit.toBlock() - 1) - grid.blockStart(unit.fromBlock());
                 }
             }
         }

@@ -112,15 +112,16 @@ class PlannerTest {
     @Test
     void rowsSplitOnlyWhenTheyHaveMoreKeyBlocksThanAChunk() {
         Plan plan = Planner.plan(settings("all", 0, 16, 2, 3, 4, 64), new InputShape(1, 160, 8, 2), 2);
-        for (WorkUnit u : plan.units()) {
-            if (u.isSplit()) {
-                assertEquals(u.fromBlock() + 1, u.toBlock());
-                assertTrue(u.fromBlock() >= 4, "query block " + u.fromBlock() + " has at most 4 key blocks");
-            } else {
-                assertTrue(u.toBlock() <= 4, "rows past block 3 must be split: " + u.describe());
-            }
-        }
-        // Query block b has b + 1 key blocks: blocks 4..9 are split, 6 blocks of 16 rows.
+        // Query block b has b + 1 key blocks in chunks of 4: blocks 0..3 are whole, 4..7 in two
+        // chunks and 8..9 in three, each range one unit per chunk; 6 blocks of 16 rows are merged.
+        List<String> expected = List.of("0-4 whole", "4-8 chunk 0 [0, 4)", "4-8 chunk 1 [4, 8)",
+                "8-10 chunk 0 [0, 4)", "8-10 chunk 1 [4, 8)", "8-10 chunk 2 [8, 12)");
+        List<String> units = plan.units().stream().map(u -> u.fromBlock() + "-" + u.toBlock()
+                + (u.isSplit() ? " chunk " + u.chunk() + " [" + u.fromKey() + ", " + u.toKey() + ")" : " whole")).toList();
+        assertEquals(expected, units);
+        // Tiles per unit over both heads: whole rows 1 + 2 + 3 + 4; a chunk its blocks' tiles in it.
+        assertEquals(List.of(2L * 10, 2L * 16, 2L * (1 + 2 + 3 + 4), 2L * 8, 2L * 8, 2L * (1 + 2)),
+                plan.units().stream().map(WorkUnit::tiles).toList());
         assertEquals(6 * 16, plan.figures().mergedRows());
     }
 
@@ -207,7 +208,8 @@ class PlannerTest {
         InputShape shape = new InputShape(2, seqLen, 8, 4);
         BlockLayout layout = Planner.layout(s, shape);
         List<WorkUnit> units = Planner.units(layout, shape.batch(), 3, 10, 64, Planner.maxUnitRows(shape));
-        assertTrue(seqLen < 150 || units.stream().filter(u -> u.chunk() > 0).count() > 10, "rows split into chunks");
+        assertTrue(seqLen < 150 || units.stream().filter(u -> u.chunk() == 1).mapToInt(u -> u.toBlock() - u.fromBlock())
+                .sum() > 10, "rows split into chunks");
         Planner.Reads[] reads = Planner.reads(layout, units);
         List<int[]> keyRows = new ArrayList<>();
         for (WorkUnit u : units) {
