@@ -35,7 +35,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
         this.settings = settings;
         this.times = times;
         this.shape = shape;
-        this.units = units.iterator();
+        this.units = Planner.inTaskOrder(units).iterator();
         this.runner = new UnitRunner(settings, shape, storage);
     }
 

@@ -665,13 +665,12 @@ public final class Planner {
     }
 
     /**
-     * Returns {@code task}'s units in the order its task computes them: a partition's as listed, a
-     * shard task's in merge order (frame, chunk, unit).
+     * Returns {@code task}'s units in the order a task computes them, a partition's as a shard
+     * task's: merge order (frame, chunk, unit). A range's chunk units are then apart, and each
+     * follows the same chunk of the range before, whose key rows it shares (`all`: the same key
+     * blocks; `fixed`: the same summary columns), which the task holds instead of reading again.
      */
-    private static List<WorkUnit> inTaskOrder(List<WorkUnit> task, boolean partition) {
-        if (partition) {
-            return task;
-        }
+    public static List<WorkUnit> inTaskOrder(List<WorkUnit> task) {
         List<WorkUnit> sorted = new ArrayList<>(task);
         sorted.sort(Comparator.comparingInt(WorkUnit::frame).thenComparingInt(WorkUnit::chunk)
                 .thenComparingInt(WorkUnit::index));
@@ -693,7 +692,7 @@ public final class Planner {
             for (WorkUnit unit : task) {
                 tiles += unit.tiles();
             }
-            long rows = rowsRead(layout, inTaskOrder(task, t < groups.size()));
+            long rows = rowsRead(layout, inTaskOrder(task));
             maxTiles = Math.max(maxTiles, tiles);
             totalTiles += tiles;
             maxRows = Math.max(maxRows, rows);

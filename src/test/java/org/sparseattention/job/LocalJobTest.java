@@ -274,6 +274,28 @@ class LocalJobTest {
         Plan plan = Planner.plan(settings, shape, spark.defaultParallelism());
         assertTrue(plan.inPlace().stream().flatMap(List::stream).anyMatch(WorkUnit::isSplit),
                 "split units computed in place");
+        assertStagesReadWhatThePlanCounts(settings, plan, shape);
+    }
+
+    @Test
+    void partitionsReadTheRowsThePlanCountsInMergeOrder(@TempDir Path out) throws IOException {
+        // all, blocks of 16, 2 key blocks per chunk, one shard per batch item: every unit goes to
+        // the one partition, whose ranges of 2, 3 and 4 chunks share key rows with the same chunk of
+        // the range before (blocks 2 and 3: chunk 0 is key blocks 0 and 1 for both).
+        JobSettings settings = new JobSettings(inputs.resolve("q.npy").toString(), inputs.resolve("k.npy").toString(),
+                inputs.resolve("v.npy").toString(), out.resolve("result").toString(), H, "all", 0, 16, 1, 1, Double.NaN,
+                1, 2, 64, L, true, true, false, false);
+        InputShape shape = new InputShape(B, L, H * D, H);
+        Plan plan = Planner.plan(settings, shape, spark.defaultParallelism());
+        assertEquals(List.of(plan.units()), plan.partitions(), "one partition of every unit");
+        List<WorkUnit> listed = plan.partitions().get(0);
+        assertTrue(Planner.rowsRead(Planner.layout(settings, shape), Planner.inTaskOrder(listed))
+                < Planner.rowsRead(Planner.layout(settings, shape), listed), "merge order reads fewer rows");
+        assertStagesReadWhatThePlanCounts(settings, plan, shape);
+    }
+
+    private static void assertStagesReadWhatThePlanCounts(JobSettings settings, Plan plan, InputShape shape)
+            throws IOException {
         long unitByUnit = 0;
         for (WorkUnit unit : plan.units()) {
             unitByUnit += Planner.rowsRead(Planner.layout(settings, shape), List.of(unit));
