@@ -46,11 +46,14 @@ public final class Planner {
     static void requireKeysFit(JobSettings settings, InputShape shape, WorkUnit unit, long keyRows) {
         long values = keyRows * shape.features();
         if (values > Integer.MAX_VALUE - 8L) {
-            throw new InvalidInputException("--max-key-blocks " + settings.maxKeyBlocks() + ", --unit-tiles "
-                    + settings.unitTiles() + ": query blocks " + unit.fromBlock() + " to " + (unit.toBlock() - 1)
-                    + " of frame " + unit.frame() + " read " + keyRows + " key rows x E = " + keyRows + " x "
-                    + shape.features() + " = " + values + " values, more than one array holds (" + (Integer.MAX_VALUE - 8)
-                    + "); choose a smaller --max-key-blocks or --unit-tiles");
+            // A range of rows split into chunks is as long as CHUNK_RANGE_BLOCKS, whatever --unit-tiles.
+            boolean split = unit.isSplit();
+            throw new InvalidInputException("--max-key-blocks " + settings.maxKeyBlocks()
+                    + (split ? "" : ", --unit-tiles " + settings.unitTiles()) + ": query blocks " + unit.fromBlock()
+                    + " to " + (unit.toBlock() - 1) + " of frame " + unit.frame()
+                    + (split ? ", key chunk " + unit.chunk() : "") + " read " + keyRows + " key rows x E = " + keyRows
+                    + " x " + shape.features() + " = " + values + " values, more than one array holds ("
+                    + (Integer.MAX_VALUE - 8) + "); choose a smaller --max-key-blocks" + (split ? "" : " or --unit-tiles"));
         }
     }
 
@@ -347,7 +350,7 @@ public final class Planner {
         int[][] held = {new int[0], new int[0]};
         int heldFrame = -1;
         int heldBatch = -1;
-        // Listed in unit order, where a query block's chunk units are neighbours and share one listing.
+        // Listed in unit order, where a range's chunk units are neighbours and share one listing.
         Integer[] byIndex = new Integer[task.size()];
         for (int i = 0; i < byIndex.length; i++) {
             byIndex[i] = i;
@@ -592,43 +595,61 @@ public final class Planner {
     }
 
     /**
-     * Lists units' key blocks, keeping the last query block's tile lists (every head's) for the
-     * next unit: a query block split into chunk units is listed once for all of them, where a
-     * `fixed` row's list grows with L.
+     * Lists units' key blocks, keeping the tile lists (every head's) of the last range of query
+     * blocks split into chunks for the next unit: a range's chunk units, one after the other in
+     * unit order, list it once for all of them, where a `fixed` row's list grows with L.
      */
     private static final class KeyBlockLists {
         private final BlockLayout layout;
-        private final TileList[] lists;
+        private final TileList scratch = new TileList();
+        /** By (block - from) * heads + head, the lists of the range held. */
+        private final List<TileList> held = new ArrayList<>();
         private int frame = -1;
-        private int block = -1;
+        private int from = -1;
+        private int to = -1;
 
         KeyBlockLists(BlockLayout layout) {
             this.layout = layout;
-            this.lists = new TileList[layout.heads()];
-            for (int h = 0; h < lists.length; h++) {
-                lists[h] = new TileList();
-            }
         }
 
         /** Returns the frame blocks whose rows {@code unit} reads as keys and values, ascending. */
         int[] of(WorkUnit unit) {
             BitSet blocks = new BitSet();
-            for (int qb = unit.fromBlock(); qb < unit.toBlock(); qb++) {
-                if (unit.frame() != frame || qb != block) {
-                    for (int h = 0; h < lists.length; h++) {
-                        layout.keyBlocks(unit.frame(), h, qb, lists[h]);
-                    }
-                    frame = unit.frame();
-                    block = qb;
-                }
-                for (TileList tiles : lists) {
-                    int last = Math.min(unit.toKey(), tiles.size());
-                    for (int t = Math.max(0, unit.fromKey()); t < last; t++) {
-                        blocks.set(tiles.keyBlock(t));
+            int heads = layout.heads();
+            if (!unit.isSplit()) {
+                for (int qb = unit.fromBlock(); qb < unit.toBlock(); qb++) {
+                    for (int h = 0; h < heads; h++) {
+                        layout.keyBlocks(unit.frame(), h, qb, scratch);
+                        add(scratch, 0, Integer.MAX_VALUE, blocks);
                     }
                 }
+                return blocks.stream().toArray();
+            }
+            int lists = (unit.toBlock() - unit.fromBlock()) * heads;
+            if (unit.frame() != frame || unit.fromBlock() != from || unit.toBlock() != to) {
+                while (held.size() < lists) {
+                    held.add(new TileList());
+                }
+                for (int qb = unit.fromBlock(); qb < unit.toBlock(); qb++) {
+                    for (int h = 0; h < heads; h++) {
+                        layout.keyBlocks(unit.frame(), h, qb, held.get((qb - unit.fromBlock()) * heads + h));
+                    }
+                }
+                frame = unit.frame();
+                from = unit.fromBlock();
+                to = unit.toBlock();
+            }
+            for (int i = 0; i < lists; i++) {
+                add(held.get(i), unit.fromKey(), unit.toKey(), blocks);
             }
             return blocks.stream().toArray();
+        }
+
+        private static void add(TileList tiles, int fromKey, int toKey, BitSet blocks) {
+            int last = Math.min(toKey, tiles.size());
+            for (int t = Math.max(0, fromKey); t < last; t++) {
+                blocks.set(tiles.keyBlock(t));
+            }
         }
     }
 
@@ -666,14 +687,15 @@ public final class Planner {
 
     /**
      * Returns {@code task}'s units in the order a task computes them, a partition's as a shard
-     * task's: merge order (frame, chunk, unit). A range's chunk units are then apart, and each
-     * follows the same chunk of the range before, whose key rows it shares (`all`: the same key
-     * blocks; `fixed`: the same summary columns), which the task holds instead of reading again.
+     * task's (whose units are of one batch item): by batch item, then in merge order (frame, chunk,
+     * unit). A range's chunk units are then apart, and each follows the same chunk of the range
+     * before, whose key rows it shares (`all`: the same key blocks; `fixed`: the same summary
+     * columns), which the task holds instead of reading again; a task holds one batch item's rows.
      */
     public static List<WorkUnit> inTaskOrder(List<WorkUnit> task) {
         List<WorkUnit> sorted = new ArrayList<>(task);
-        sorted.sort(Comparator.comparingInt(WorkUnit::frame).thenComparingInt(WorkUnit::chunk)
-                .thenComparingInt(WorkUnit::index));
+        sorted.sort(Comparator.comparingInt(WorkUnit::batch).thenComparingInt(WorkUnit::frame)
+                .thenComparingInt(WorkUnit::chunk).thenComparingInt(WorkUnit::index));
         return sorted;
     }
 

@@ -280,8 +280,8 @@ class LocalJobTest {
     @Test
     void partitionsReadTheRowsThePlanCountsInMergeOrder(@TempDir Path out) throws IOException {
         // all, blocks of 16, 2 key blocks per chunk, one shard per batch item: every unit goes to
-        // the one partition, whose ranges of 2, 3 and 4 chunks share key rows with the same chunk of
-        // the range before (blocks 2 and 3: chunk 0 is key blocks 0 and 1 for both).
+        // the one partition. Its ranges of 2, 3 and 4 chunks (blocks 2-3, 4-5, 6) share key rows
+        // chunk by chunk: chunk 0 is key blocks 0 and 1 for each, chunk 1 blocks 2 and 3.
         JobSettings settings = new JobSettings(inputs.resolve("q.npy").toString(), inputs.resolve("k.npy").toString(),
                 inputs.resolve("v.npy").toString(), out.resolve("result").toString(), H, "all", 0, 16, 1, 1, Double.NaN,
                 1, 2, 64, L, true, true, false, false);

@@ -125,6 +125,17 @@ class PlannerTest {
         assertEquals(6 * 16, plan.figures().mergedRows());
     }
 
+    /** A range of blocks split into the same number of chunks holds at most 8 of them, whatever --unit-tiles. */
+    @Test
+    void rangesOfSplitRowsHoldAtMostEightBlocks() {
+        // Blocks of 4 rows, 16 key blocks per chunk: blocks 16..31 in two chunks, 32..39 in three.
+        Plan plan = Planner.plan(settings("all", 0, 4, 1, 1, 16, 100_000), new InputShape(1, 160, 8, 1), 1);
+        List<String> ranges = plan.units().stream().filter(u -> u.chunk() == 0)
+                .map(u -> u.fromBlock() + "-" + u.toBlock()).toList();
+        assertEquals(List.of("0-16", "16-24", "24-32", "32-40"), ranges);
+        assertEquals(1 + 2 + 2 + 3, plan.units().size());
+    }
+
     @Test
     void unitsDoNotDependOnThePartitionCount() {
         InputShape shape = new InputShape(2, 1000, 16, 2);
@@ -515,13 +526,21 @@ class PlannerTest {
     void aUnitWhoseKeyRowsNoArrayHoldsIsRefused() {
         JobSettings settings = settings("all", 0, 64, 32, 0, 16384, 2048);
         InputShape shape = new InputShape(1, 1 << 20, 4096, 32);
-        WorkUnit unit = new WorkUnit(0, 0, 0, 16383, 16384, 0, 0, 16384, 16384);
+        WorkUnit unit = new WorkUnit(0, 0, 0, 16383, 16384, 0, 0, Integer.MAX_VALUE, 16384);
         InvalidInputException refused = assertThrows(InvalidInputException.class,
                 () -> Planner.requireKeysFit(settings, shape, unit, 1 << 20));
         assertEquals("--max-key-blocks 16384, --unit-tiles 2048: query blocks 16383 to 16383 of frame 0 read 1048576 key"
                 + " rows x E = 1048576 x 4096 = 4294967296 values, more than one array holds (2147483639); choose a"
                 + " smaller --max-key-blocks or --unit-tiles", refused.getMessage());
         Planner.requireKeysFit(settings, shape, unit, (Integer.MAX_VALUE - 8) / 4096);
+        // A range of rows split into chunks: --unit-tiles does not size it.
+        JobSettings halves = settings("all", 0, 64, 32, 0, 8192, 2048);
+        WorkUnit chunk = new WorkUnit(1, 0, 0, 16376, 16384, 1, 8192, 16384, 16384);
+        InvalidInputException split = assertThrows(InvalidInputException.class,
+                () -> Planner.requireKeysFit(halves, shape, chunk, 1 << 20));
+        assertEquals("--max-key-blocks 8192: query blocks 16376 to 16383 of frame 0, key chunk 1 read 1048576 key"
+                + " rows x E = 1048576 x 4096 = 4294967296 values, more than one array holds (2147483639); choose a"
+                + " smaller --max-key-blocks", split.getMessage());
     }
 
     /** More output shards than a run writes is refused before the layout is made, naming --shard-rows. */
