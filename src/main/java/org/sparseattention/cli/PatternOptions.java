@@ -6,7 +6,7 @@ import picocli.CommandLine.Option;
 
 /** The pattern options shared by {@code run}, {@code layout} and {@code verify}. */
 final class PatternOptions {
-    @Option(names = "--heads", required = true, description = "Number of heads H (for run, the inputs' E must be a multiple of it).")
+    @Option(names = "--heads", required = true, description = "Number of heads H.")
     int heads;
 
     @Option(names = "--mode", required = true,
@@ -21,7 +21,7 @@ final class PatternOptions {
     @Option(names = "--block-size", defaultValue = "64", description = "Block size. Default: ${DEFAULT-VALUE}.")
     int blockSize;
 
-    @Option(names = "--num-verts", defaultValue = "4", description = "fixed: summary slices per head group. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--num-verts", defaultValue = "4", description = "fixed: distinct summary column offsets; head h reads offset h mod num_verts. Default: ${DEFAULT-VALUE}.")
     int numVerts;
 
     @Option(names = "--vertsize", defaultValue = "1", description = "fixed: blocks per summary slice. Default: ${DEFAULT-VALUE}.")

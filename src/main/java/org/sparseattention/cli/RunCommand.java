@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 
 /** {@code run}: the distributed job, embedded in local mode or under spark-submit. */
 @Command(name = "run", mixinStandardHelpOptions = true,
-        description = "Computes sparse attention of q, k, v (.npy, [B, L, E] or [L, E]) into --out.")
+        description = "Computes sparse attention of q, k, v (.npy, [B, L, E] or [L, E], E a multiple of --heads: heads of E / H features) into --out.")
 final class RunCommand implements Callable<Integer> {
     @Option(names = "--q", required = true, description = "Queries: a .npy URI (file://, hdfs://, s3a://, or a path).")
     String q;

@@ -4,6 +4,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.errors.Words;
 import org.sparseattention.kernel.AttentionOutput;
 import org.sparseattention.kernel.BlockSparseKernel;
 import org.sparseattention.kernel.ReferenceAttention;
@@ -39,6 +40,10 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Random seed. Default: ${DEFAULT-VALUE}.")
     long seed;
 
+    @Option(names = "--max-key-blocks", defaultValue = "" + SparseForward.DEFAULT_MAX_KEY_BLOCKS,
+            description = "Key blocks of a row computed at once; longer rows are split and merged, as in run. Default: ${DEFAULT-VALUE}.")
+    int maxKeyBlocks;
+
     @Option(names = "--tolerance", defaultValue = "1e-5",
             description = "Largest relative error accepted (against the largest magnitude). Default: ${DEFAULT-VALUE}.")
     double tolerance;
@@ -48,6 +53,7 @@ final class VerifyCommand implements Callable<Integer> {
         JobSettings.atLeastOne("--seq-len", seqLen);
         JobSettings.atLeastOne("--batch", batch);
         JobSettings.atLeastOne("--head-dim", headDim);
+        JobSettings.atLeastOne("--max-key-blocks", maxKeyBlocks);
         pattern.check();
         if (!(tolerance >= 0)) {
             throw new InvalidInputException("--tolerance: expected a relative error >= 0, got " + tolerance);
@@ -57,7 +63,7 @@ final class VerifyCommand implements Callable<Integer> {
         int n = BenchCommand.arrayLength("--batch x --seq-len x --heads x --head-dim", batch, seqLen, pattern.heads,
                 headDim);
         BlockLayout layout = BlockLayout.of(parsed, seqLen, pattern.blockSize, pattern.heads);
-        BlockSparseKernel.requirePassesFit(layout, SparseForward.DEFAULT_MAX_KEY_BLOCKS);
+        BlockSparseKernel.requirePassesFit(layout, maxKeyBlocks);
         double pairs = (double) batch * pattern.heads * seqLen * seqLen;
         if (pairs > MAX_PAIRS) {
             // The reference checks every pair by the token rules: quadratic, a minute or two at this bound.
@@ -70,14 +76,15 @@ final class VerifyCommand implements Callable<Integer> {
             BenchCommand.normal(seed * 3 + 2, n)};
         float scale = (float) (1 / Math.sqrt(headDim));
         AttentionOutput kernel = SparseForward.forward(qkv[0], qkv[1], qkv[2], batch, layout, headDim, scale,
-                SparseForward.DEFAULT_MAX_KEY_BLOCKS, Runtime.getRuntime().availableProcessors());
+                maxKeyBlocks, Runtime.getRuntime().availableProcessors());
         ReferenceAttention.Result reference = ReferenceAttention.compute(qkv[0], qkv[1], qkv[2], batch, seqLen,
                 pattern.heads, headDim, parsed, scale);
         double outputError = relativeError(reference.output(), kernel.output());
         double lseError = relativeError(reference.logSumExp(), kernel.logSumExp());
-        System.out.printf(Locale.ROOT, "verify %s: B=%d L=%d H=%d D=%d block %d: output relative error %.3g, log-sum-exp %.3g"
-                        + " (tolerance %.3g)%n", Patterns.canonical(pattern.mode), batch, seqLen, pattern.heads, headDim,
-                pattern.blockSize, outputError, lseError, tolerance);
+        System.out.printf(Locale.ROOT, "verify %s: B=%d L=%d H=%d D=%d block %d, key chunks of %s: output relative error"
+                        + " %.3g, log-sum-exp %.3g (tolerance %.3g)%n", Patterns.canonical(pattern.mode), batch, seqLen,
+                pattern.heads, headDim, pattern.blockSize, Words.count(maxKeyBlocks, "block"), outputError, lseError,
+                tolerance);
         if (!(outputError <= tolerance && lseError <= tolerance)) {
             throw new SparseAttentionException(String.format(Locale.ROOT,
                     "the kernel differs from the float64 reference by more than the tolerance %.3g", tolerance));

@@ -143,15 +143,15 @@ final class StageTimes extends SparkListener {
     }
 
     /**
-     * Returns "; task time T s, CPU C s: reading .., kernel .., ..., other .. (GC ..); deserialising
-     * tasks D s": the tasks' run time, summed, taken apart. Other is Spark's own work (reading the
-     * shuffle, committing) and time spent waiting for a core; garbage collection may fall in any
-     * part. Deserialising a task comes before its run time, so it is given apart.
+     * Returns "; task time T s: reading .., kernel .., ..., other .. (GC ..); CPU C s; deserialising
+     * tasks D s": the tasks' run time, summed, taken apart (each phase's time on the clock, time
+     * spent waiting for a core included), then their time on a processor. Other is Spark's own work
+     * (reading the shuffle, committing) and time spent waiting for a core; garbage collection may
+     * fall in any part. Deserialising a task comes before its run time, so it is given apart.
      */
     static String breakdown(TaskMetrics metrics, long[] phaseNanos) {
         double run = metrics.executorRunTime() / 1e3;
-        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "; task time %.3f s, CPU %.3f s:", run,
-                metrics.executorCpuTime() / 1e9));
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "; task time %.3f s:", run));
         double accounted = 0;
         for (int p = 0; p < PHASES.length; p++) {
             if (phaseNanos[p] > 0 || p < 2) {
@@ -164,7 +164,8 @@ final class StageTimes extends SparkListener {
             line.append(String.format(Locale.ROOT, " writing shuffle %.3f,", shuffleWriting));
             accounted += shuffleWriting;
         }
-        return line.append(String.format(Locale.ROOT, " other %.3f (GC %.3f); deserialising tasks %.3f s",
-                run - accounted, metrics.jvmGCTime() / 1e3, metrics.executorDeserializeTime() / 1e3)).toString();
+        return line.append(String.format(Locale.ROOT, " other %.3f (GC %.3f); CPU %.3f s; deserialising tasks %.3f s",
+                run - accounted, metrics.jvmGCTime() / 1e3, metrics.executorCpuTime() / 1e9,
+                metrics.executorDeserializeTime() / 1e3)).toString();
     }
 }

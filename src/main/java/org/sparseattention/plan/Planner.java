@@ -720,9 +720,14 @@ public final class Planner {
             maxRows = Math.max(maxRows, rows);
             totalRows += rows;
         }
+        // Tasks that compute units: partitions, and shard tasks with units in place.
+        int computing = groups.size();
+        int shardTasks = 0;
         for (List<WorkUnit> shard : inPlace) {
             inPlaceUnits += shard.size();
+            shardTasks += shard.isEmpty() ? 0 : 1;
         }
+        computing += shardTasks;
         long mergedRows = 0;
         if (layout.frameCount() > 1) {
             mergedRows = (long) shape.batch() * shape.seqLen();
@@ -735,7 +740,7 @@ public final class Planner {
             }
         }
         long inputRows = 3L * shape.batch() * shape.seqLen();
-        return new PlanFigures(units.size(), groups.size(), inPlaceUnits, inPlace.size(), totalTiles, maxTiles,
-                tasks.isEmpty() ? 0 : (double) totalTiles / tasks.size(), maxRows, totalRows, inputRows, mergedRows);
+        return new PlanFigures(units.size(), groups.size(), inPlaceUnits, shardTasks, totalTiles, maxTiles,
+                computing == 0 ? 0 : (double) totalTiles / computing, maxRows, totalRows, inputRows, mergedRows);
     }
 }

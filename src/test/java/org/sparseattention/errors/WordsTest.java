@@ -23,6 +23,12 @@ class WordsTest {
         PlanFigures inPlace = new PlanFigures(3, 1, 2, 1, 3, 2, 1.5, 6, 9, 9, 0);
         assertEquals("plan: 3 units: 2 computed in place by 1 shard task, 1 in 1 partition; tiles 3 (per task max 2,"
                 + " mean 1.5); rows read 9 = 1.00 x input (per task max 6); rows merged 0", inPlace.describe());
+        assertEquals("plan: 4 units, all computed in place by 2 shard tasks; tiles 4 (per task max 2, mean 2.0); rows"
+                + " read 6 = 1.00 x input (per task max 3); rows merged 0",
+                new PlanFigures(4, 0, 4, 2, 4, 2, 2.0, 3, 6, 6, 0).describe());
+        assertEquals("plan: 1 unit, computed in place by 1 shard task; tiles 1 (per task max 1, mean 1.0); rows read 3"
+                + " = 1.00 x input (per task max 3); rows merged 0",
+                new PlanFigures(1, 0, 1, 1, 1, 1, 1.0, 3, 3, 3, 0).describe());
         assertEquals("done: 1 row x 1 head, 1 tile, 0.000 useful GFLOP in 1.00 s = 0.00 GFLOP/s, 1 unit in 1 task -> o",
                 new RunSummary(1, 1, 1, 0, 1, 1, 1, "o").describe());
     }

@@ -125,6 +125,22 @@ class PlannerTest {
         assertEquals(6 * 16, plan.figures().mergedRows());
     }
 
+    /**
+     * strided alone is computed in residue order, so no unit is in place although the 4 shards
+     * would allow it: tiles per task are over the one partition, not the shard tasks with nothing
+     * in place, which are not counted.
+     */
+    @Test
+    void tilesPerTaskCountOnlyTasksThatComputeUnits() {
+        Plan plan = Planner.plan(settings("strided", 16, 16, 2, 1, 64, 64), new InputShape(1, 16384, 8, 2), 2);
+        PlanFigures figures = plan.figures();
+        assertEquals(0, figures.inPlaceUnits());
+        assertEquals(4, plan.inPlace().size(), "four shards, planned for units in place");
+        assertEquals(0, figures.shardTasks());
+        assertEquals(1, figures.partitions());
+        assertEquals(figures.tiles(), figures.meanTilesPerTask(), 1e-9);
+    }
+
     /** A range of blocks split into the same number of chunks holds at most 8 of them, whatever --unit-tiles. */
     @Test
     void rangesOfSplitRowsHoldAtMostEightBlocks() {
