@@ -6,9 +6,10 @@ import org.sparseattention.errors.Words;
 
 /**
  * What a plan costs: units, the partitions that compute shuffled units, the units computed in
- * place by shard tasks (and how many such tasks), tiles per task that computes units, rows of q, k and v the tasks
- * read (a row read by two units counts twice, unless a task keeps it from one unit for the next:
- * {@link Planner#rowsRead}) against the input's {@code 3 * B * L} rows, and rows that need a merge.
+ * place by shard tasks (and how many such tasks), tiles per task that computes units, rows of q,
+ * k and v the tasks read (a row read by two units counts twice, unless a task keeps it from one
+ * unit for the next: {@link Planner#rowsRead}) against the input's {@code 3 * B * L} rows, and
+ * rows that need a merge.
  */
 public record PlanFigures(int units, int partitions, int inPlaceUnits, int shardTasks, long tiles,
         long maxTilesPerTask, double meanTilesPerTask, long maxRowsReadPerTask, long rowsRead, long inputRows,

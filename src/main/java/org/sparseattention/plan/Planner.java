@@ -221,11 +221,10 @@ public final class Planner {
      * Returns the units of a layout, in (batch, frame, query block, chunk) order. Consecutive query
      * blocks whose tile lists are split into the same number of chunks form a range of up to {@link
      * #CHUNK_RANGE_BLOCKS} blocks with one unit per chunk; the others form units of whole rows of up
-     * to {@code unitTiles} tiles (from one block on). In
-     * the original row order a unit never holds rows of two output shards ({@code shardRows}), and
-     * a query block that straddles two shards is a range of its own, so that every other unit can be
-     * computed by the task that writes its shard. A unit holds at most {@code maxRows} query rows
-     * (from one block on).
+     * to {@code unitTiles} tiles (from one block on). In the original row order a unit never holds
+     * rows of two output shards ({@code shardRows}), and a query block that straddles two shards is
+     * a range of its own, so that every other unit can be computed by the task that writes its
+     * shard. A unit holds at most {@code maxRows} query rows (from one block on).
      */
     static List<WorkUnit> units(BlockLayout layout, int batch, int maxKeyBlocks, int unitTiles, int shardRows,
             long maxRows) {
