@@ -67,7 +67,9 @@ class ClusterJobTest {
                 .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
                 .set("spark.executor.extraClassPath", System.getProperty("java.class.path"))
                 .set("spark.executor.extraJavaOptions", "--add-modules=jdk.incubator.vector")
-                .set("spark.executorEnv.OMP_NUM_THREADS", "1");
+                .set("spark.executorEnv.OMP_NUM_THREADS", "1")
+                // The workers' directories for their executors, which stopping the cluster leaves behind.
+                .set("spark.local.dir", dir.resolve("spark").toString());
         spark = new JavaSparkContext(conf);
     }
 
