@@ -70,6 +70,8 @@ class ClusterJobTest {
                 .set("spark.executorEnv.OMP_NUM_THREADS", "1")
                 // The workers' directories for their executors, which stopping the cluster leaves behind.
                 .set("spark.local.dir", dir.resolve("spark").toString());
+        // Spark keeps the first local directories a JVM used (another test's context in this fork).
+        org.apache.spark.util.Utils$.MODULE$.clearLocalRootDirs();
         spark = new JavaSparkContext(conf);
     }
 
@@ -78,6 +80,7 @@ class ClusterJobTest {
         if (spark != null) {
             spark.stop();
         }
+        org.apache.spark.util.Utils$.MODULE$.clearLocalRootDirs();
     }
 
     @AfterEach
