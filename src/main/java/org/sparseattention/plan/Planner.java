@@ -46,7 +46,7 @@ public final class Planner {
     static void requireKeysFit(JobSettings settings, InputShape shape, WorkUnit unit, long keyRows) {
         long values = keyRows * shape.features();
         if (values > Integer.MAX_VALUE - 8L) {
-            // A range of rows split into chunks is as long as CHUNK_RANGE_BLOCKS, whatever --unit-tiles.
+            // A range of rows split into chunks is bounded by CHUNK_RANGE_BLOCKS, not by --unit-tiles.
             boolean split = unit.isSplit();
             throw new InvalidInputException("--max-key-blocks " + settings.maxKeyBlocks()
                     + (split ? "" : ", --unit-tiles " + settings.unitTiles()) + ": query blocks " + unit.fromBlock()

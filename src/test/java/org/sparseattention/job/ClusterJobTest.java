@@ -47,6 +47,7 @@ class ClusterJobTest {
     static Path dir;
     static JavaSparkContext spark;
     static byte[] localOutput;
+    static Path sparkDir;
 
     static JobSettings settings(Path out, boolean overwrite) {
         return JobTestSupport.settings(dir, out, H, "local+strided", 24, 16, 4, 64, overwrite);
@@ -62,14 +63,19 @@ class ClusterJobTest {
             local.stop();
         }
         localOutput = Files.readAllBytes(dir.resolve("local/output.npy"));
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        ProcessDirs.deleteLeftBehind(tmp, "sparse-attention-cluster-test-");
+        sparkDir = ProcessDirs.create(tmp, "sparse-attention-cluster-test-");
         SparkConf conf = new SparkConf(false).setMaster("local-cluster[2,1,1024]").setAppName("sparse-attention-cluster-test")
                 .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
                 .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
                 .set("spark.executor.extraClassPath", System.getProperty("java.class.path"))
                 .set("spark.executor.extraJavaOptions", "--add-modules=jdk.incubator.vector")
                 .set("spark.executorEnv.OMP_NUM_THREADS", "1")
-                // The workers' directories for their executors, which stopping the cluster leaves behind.
-                .set("spark.local.dir", dir.resolve("spark").toString());
+                // The workers' directories for their executors, which stopping the cluster leaves
+                // behind: outside the temporary directory, whose cleanup would fail on a file an
+                // executor still writes as it is stopped.
+                .set("spark.local.dir", sparkDir.toString());
         // Spark keeps the first local directories a JVM used (another test's context in this fork).
         org.apache.spark.util.Utils$.MODULE$.clearLocalRootDirs();
         spark = new JavaSparkContext(conf);
@@ -81,6 +87,13 @@ class ClusterJobTest {
             spark.stop();
         }
         org.apache.spark.util.Utils$.MODULE$.clearLocalRootDirs();
+        if (sparkDir != null) {
+            try {
+                ProcessDirs.deleteTree(sparkDir);
+            } catch (IOException e) {
+                // Left to a later run's ProcessDirs.deleteLeftBehind: this process is gone by then.
+            }
+        }
     }
 
     @AfterEach
