@@ -12,6 +12,7 @@ import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.Pattern;
 import org.sparseattention.layout.Patterns;
+import org.sparseattention.layout.TileList;
 import org.sparseattention.plan.JobSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -81,10 +82,18 @@ final class VerifyCommand implements Callable<Integer> {
                 pattern.heads, headDim, parsed, scale);
         double outputError = relativeError(reference.output(), kernel.output());
         double lseError = relativeError(reference.logSumExp(), kernel.logSumExp());
-        System.out.printf(Locale.ROOT, "verify %s: B=%d L=%d H=%d D=%d block %d, key chunks of %s: output relative error"
-                        + " %.3g, log-sum-exp %.3g (tolerance %.3g)%n", Patterns.canonical(pattern.mode), batch, seqLen,
-                pattern.heads, headDim, pattern.blockSize, Words.count(maxKeyBlocks, "block"), outputError, lseError,
-                tolerance);
+        int longest = 0;
+        TileList scratch = new TileList();
+        for (int f = 0; f < layout.frameCount(); f++) {
+            for (int qb = 0; qb < layout.grid(f).numBlocks(); qb++) {
+                longest = Math.max(longest, layout.maxTiles(f, qb, scratch));
+            }
+        }
+        String rows = "rows of up to " + Words.count(longest, "key block")
+                + (longest > maxKeyBlocks ? " in chunks of " + Words.count(maxKeyBlocks, "block") : ", whole");
+        System.out.printf(Locale.ROOT, "verify %s: B=%d L=%d H=%d D=%d block %d, %s: output relative error %.3g,"
+                        + " log-sum-exp %.3g (tolerance %.3g)%n", Patterns.canonical(pattern.mode), batch, seqLen,
+                pattern.heads, headDim, pattern.blockSize, rows, outputError, lseError, tolerance);
         if (!(outputError <= tolerance && lseError <= tolerance)) {
             throw new SparseAttentionException(String.format(Locale.ROOT,
                     "the kernel differs from the float64 reference by more than the tolerance %.3g", tolerance));

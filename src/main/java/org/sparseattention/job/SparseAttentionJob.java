@@ -330,9 +330,12 @@ public final class SparseAttentionJob {
         long compiling = compilationMillis();
         JobSettings settings = prepared.settings();
         InputShape shape = prepared.shape();
-        Plan plan = Planner.plan(settings, shape, taskSlots(spark, console));
+        int slots = taskSlots(spark, console);
+        long planning = System.nanoTime();
+        Plan plan = Planner.plan(settings, shape, slots);
+        // Planning alone: a cluster's wait for its executors has a line of its own.
         console.accept(plan.figures().describe()
-                + String.format(Locale.ROOT, " [planned in %.2f s]", (System.nanoTime() - started) / 1e9));
+                + String.format(Locale.ROOT, " [planned in %.2f s]", (System.nanoTime() - planning) / 1e9));
         OutputLocation location = new OutputLocation(settings.out(), spark.hadoopConfiguration(),
                 prepared.outExisted());
         String group = "sparse-attention-" + location.staging().getName();
