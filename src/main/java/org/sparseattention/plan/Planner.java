@@ -367,16 +367,12 @@ public final class Planner {
             for (int kind = 0; kind < 2; kind++) {
                 long fresh;
                 if (heldBatch != unit.batch()) {
-                    fresh = rowsNotIn(grid, now[kind], new int[0]);
+                    fresh = rows(grid, now[kind]);
                 } else if (heldFrame == unit.frame()) {
-                    fresh = rowsNotIn(grid, now[kind], held[kind]);
+                    fresh = notIn(now[kind], held[kind], grid::blockRows);
                 } else {
                     // Another frame's blocks hold other rows: compared row by row.
-                    int[] positions = framePositions(grid, now[kind]);
-                    int[] before = framePositions(layout.grid(heldFrame), held[kind]);
-                    java.util.Arrays.sort(positions);
-                    java.util.Arrays.sort(before);
-                    fresh = notIn(positions, before);
+                    fresh = notIn(positions(grid, now[kind]), positions(layout.grid(heldFrame), held[kind]), p -> 1);
                 }
                 rows += (kind == 0 ? 1L : 2L) * fresh;
                 held[kind] = now[kind];
@@ -387,31 +383,19 @@ public final class Planner {
         return rows;
     }
 
-    /** Returns the rows of frame blocks {@code blocks} (ascending) not in {@code held} (ascending). */
-    private static long rowsNotIn(BlockGrid grid, int[] blocks, int[] held) {
-        long rows = 0;
+    /**
+     * Returns the summed {@code weight} of {@code items} (ascending) not in {@code held} (ascending):
+     * rows of blocks not held ({@link BlockGrid#blockRows}), or positions not held (1 each).
+     */
+    private static long notIn(int[] items, int[] held, java.util.function.IntUnaryOperator weight) {
+        long missing = 0;
         int h = 0;
-        for (int block : blocks) {
-            while (h < held.length && held[h] < block) {
+        for (int item : items) {
+            while (h < held.length && held[h] < item) {
                 h++;
             }
-            if (h == held.length || held[h] != block) {
-                rows += grid.blockRows(block);
-            }
-        }
-        return rows;
-    }
-
-    /** Returns how many of {@code positions} (ascending) are not in {@code held} (ascending). */
-    private static int notIn(int[] positions, int[] held) {
-        int missing = 0;
-        int h = 0;
-        for (int p : positions) {
-            while (h < held.length && held[h] < p) {
-                h++;
-            }
-            if (h == held.length || held[h] != p) {
-                missing++;
+            if (h == held.length || held[h] != item) {
+                missing += weight.applyAsInt(item);
             }
         }
         return missing;
@@ -440,7 +424,7 @@ public final class Planner {
             // Blocks in the original order: consecutive blocks are consecutive rows.
             long queries = rows(grid, queryBlocks);
             long keys = rows(grid, keyBlocks);
-            return new Reads(queries + 2 * keys, blockRuns(queryBlocks) + 2L * blockRuns(keyBlocks), (int) keys);
+            return new Reads(queries + 2 * keys, runs(queryBlocks) + 2L * runs(keyBlocks), (int) keys);
         }
         int[] queries = positions(grid, queryBlocks);
         int[] keys = positions(grid, keyBlocks);
@@ -456,12 +440,7 @@ public final class Planner {
         return rows;
     }
 
-    /** Returns the number of runs of consecutive blocks in {@code blocks} (ascending). */
-    private static long blockRuns(int[] blocks) {
-        return runs(blocks);
-    }
-
-    /** Returns the number of runs of consecutive positions in {@code positions} (ascending). */
+    /** Returns the number of runs of consecutive values (positions, or blocks) in {@code positions} (ascending). */
     private static long runs(int[] positions) {
         long runs = 0;
         for (int i = 0; i < positions.length; i++) {
@@ -661,11 +640,7 @@ public final class Planner {
 
     /** Returns the sequence positions of frame blocks {@code blocks} (ascending) in frame order. */
     public static int[] framePositions(BlockGrid grid, int[] blocks) {
-        int count = 0;
-        for (int block : blocks) {
-            count += grid.blockRows(block);
-        }
-        int[] positions = new int[count];
+        int[] positions = new int[Math.toIntExact(rows(grid, blocks))];
         int at = 0;
         for (int block : blocks) {
             for (int r = grid.blockStart(block); r < grid.blockEnd(block); r++) {
