@@ -91,12 +91,12 @@ final class VerifyCommand implements Callable<Integer> {
         }
         String rows = "rows of up to " + Words.count(longest, "key block")
                 + (longest > maxKeyBlocks ? " in chunks of " + Words.count(maxKeyBlocks, "block") : ", whole");
-        System.out.printf(Locale.ROOT, "verify %s: B=%d L=%d H=%d D=%d block %d, %s: output relative error %.3g,"
-                        + " log-sum-exp %.3g (tolerance %.3g)%n", Patterns.canonical(pattern.mode), batch, seqLen,
-                pattern.heads, headDim, pattern.blockSize, rows, outputError, lseError, tolerance);
+        System.out.printf(Locale.ROOT, "verify %s: B=%d L=%d H=%d D=%d block %d, %s: output relative error %s,"
+                        + " log-sum-exp %s (tolerance %s)%n", Patterns.canonical(pattern.mode), batch, seqLen,
+                pattern.heads, headDim, pattern.blockSize, rows, figure(outputError), figure(lseError), figure(tolerance));
         if (!(outputError <= tolerance && lseError <= tolerance)) {
             throw new SparseAttentionException(String.format(Locale.ROOT,
-                    "the kernel differs from the float64 reference by more than the tolerance %.3g", tolerance));
+                    "the kernel differs from the float64 reference by more than the tolerance %s", figure(tolerance)));
         }
         return 0;
     }
@@ -121,5 +121,10 @@ final class VerifyCommand implements Callable<Integer> {
             worst = Double.isNaN(error) ? Double.POSITIVE_INFINITY : Math.max(worst, error);
         }
         return worst;
+    }
+
+    /** Three significant digits, and an exact zero as "0" rather than "0.00". */
+    static String figure(double x) {
+        return x == 0 ? "0" : String.format(Locale.ROOT, "%.3g", x);
     }
 }

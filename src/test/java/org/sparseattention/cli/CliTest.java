@@ -285,6 +285,11 @@ class CliTest {
         Outcome strict = run("verify", "--seq-len", "150", "--heads", "2", "--head-dim", "8", "--mode", "all",
                 "--block-size", "16", "--tolerance", "0");
         assertEquals(1, strict.status(), "float32 cannot match float64 exactly: " + strict.out());
+        assertTrue(strict.out().contains(" (tolerance 0)"), strict.out());
+        // One token: the output is its value row, exactly; an exact zero is printed as such.
+        Outcome one = run("verify", "--seq-len", "1", "--heads", "1", "--head-dim", "3", "--mode", "all");
+        assertEquals(0, one.status(), one.err());
+        assertTrue(one.out().contains("output relative error 0, log-sum-exp "), one.out());
         // The reference's every pair, over the bound: refused at once rather than computed for many minutes.
         Outcome large = run("verify", "--seq-len", "50000", "--heads", "2", "--batch", "1", "--mode", "local",
                 "--local-ctx", "8");
