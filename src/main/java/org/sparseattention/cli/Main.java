@@ -3,6 +3,7 @@ package org.sparseattention.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.Reader;
+import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -195,11 +196,35 @@ public final class Main {
         }
     }
 
+    /** Reads a whole number as picocli does ({@code Long.valueOf}), saying which bound a number out of range passes. */
+    static long whole(String value, long min, long max) {
+        BigInteger number;
+        try {
+            number = new BigInteger(value);
+        } catch (NumberFormatException e) {
+            throw new CommandLine.TypeConversionException("'" + value + "' is not a whole number");
+        }
+        if (number.compareTo(BigInteger.valueOf(max)) > 0) {
+            throw new CommandLine.TypeConversionException("'" + value + "' is more than " + max
+                    + ", the largest this option takes");
+        }
+        if (number.compareTo(BigInteger.valueOf(min)) < 0) {
+            throw new CommandLine.TypeConversionException("'" + value + "' is less than " + min
+                    + ", the smallest this option takes");
+        }
+        return number.longValueExact();
+    }
+
     /** Runs the command line and returns its exit status instead of exiting. */
     public static int execute(String... args) {
         CommandLine line = new CommandLine(new Main());
         // Every command's --version (offered by its --help) gives the tool's version.
         line.getSubcommands().values().forEach(command -> command.getCommandSpec().version(VERSION));
+        // picocli calls a number beyond an int's range "not an int": these name the bound it passes.
+        line.registerConverter(Integer.class, value -> (int) whole(value, Integer.MIN_VALUE, Integer.MAX_VALUE))
+                .registerConverter(int.class, value -> (int) whole(value, Integer.MIN_VALUE, Integer.MAX_VALUE))
+                .registerConverter(Long.class, value -> whole(value, Long.MIN_VALUE, Long.MAX_VALUE))
+                .registerConverter(long.class, value -> whole(value, Long.MIN_VALUE, Long.MAX_VALUE));
         String defaults = System.getProperty(DEFAULTS_PROPERTY);
         boolean hasDefaults = defaults != null && !defaults.isEmpty();
         // Read once: picocli takes the defaults from these properties, the warnings and notes their keys.

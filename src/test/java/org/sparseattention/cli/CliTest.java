@@ -247,6 +247,26 @@ class CliTest {
     }
 
     @Test
+    void aNumberOutOfRangeIsRefusedNamingTheBoundItPasses() {
+        Outcome big = run("layout", "--seq-len", "99999999999", "--heads", "2", "--mode", "all");
+        assertEquals(2, big.status(), big.err());
+        assertTrue(big.err().contains("Invalid value for option '--seq-len': '99999999999' is more than 2147483647,"
+                + " the largest this option takes"), big.err());
+        Outcome small = run("verify", "--seq-len", "8", "--heads", "1", "--mode", "all",
+                "--seed", "-9223372036854775809");
+        assertEquals(2, small.status(), small.err());
+        assertTrue(small.err().contains("Invalid value for option '--seed': '-9223372036854775809' is less than"
+                + " -9223372036854775808, the smallest this option takes"), small.err());
+        Outcome hex = run("layout", "--seq-len", "0x10", "--heads", "2", "--mode", "all");
+        assertEquals(2, hex.status(), hex.err());
+        assertTrue(hex.err().contains("'0x10' is not a whole number"), hex.err());
+        // What picocli's own reading takes still reads the same.
+        Outcome signed = run("layout", "--seq-len", "+016", "--heads", "2", "--mode", "all", "--block-size", "8");
+        assertEquals(0, signed.status(), signed.err());
+        assertTrue(signed.out().contains("L=16"), signed.out());
+    }
+
+    @Test
     void layoutAndVerifyNameTheOptionOfASizeBelowOne() {
         String[][] cases = {
             {"layout", "--seq-len", "0", "--heads", "2", "--mode", "local", "--local-ctx", "8"},
@@ -715,7 +735,7 @@ class CliTest {
             assertTrue(bad.err().contains("warning: " + defaults + ": 'run.shard-rows' is no option of any command;"
                     + " ignored"), "picocli reads sparse-attention.run.shard-rows, not run.shard-rows: " + bad.err());
             assertFalse(bad.err().contains("'sparse-attention.layout.local-ctx'"), bad.err());
-            assertTrue(bad.err().contains("Invalid value for option '--block-size': 'abc' is not an int (--block-size from "
+            assertTrue(bad.err().contains("Invalid value for option '--block-size': 'abc' is not a whole number (--block-size from "
                     + defaults + ": 'block-size')"), bad.err());
             // Typed on the command line, or read from an @file, the bad value is the user's own: no
             // note about the defaults file.
