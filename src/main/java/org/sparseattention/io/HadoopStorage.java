@@ -438,8 +438,16 @@ public final class HadoopStorage implements Storage, Serializable {
 
     /** Returns the hidden name beside {@code target} that {@link #stage} writes it under. */
     private static Path stagedName(Path target) {
-        return besideAs(target, "." + target.getName() + ".partial");
+        return besideAs(target, "." + target.getName() + PARTIAL);
     }
+
+    private static final String PARTIAL = ".partial";
+
+    /**
+     * The longest name of a file {@link #writeWhole} writes: 255 bytes (what a name may have in
+     * local file systems and HDFS) less what its staged name, or the name it is moved aside to, adds.
+     */
+    public static final int MAX_FILE_NAME_BYTES = 255 - Math.max(1 + PARTIAL.length(), ASIDE_EXTRA);
 
     /** Refuses a staged name of {@code target} already taken: not ours to delete. */
     private void checkStageFree(String option, String uri, FileSystem fs, Path target) throws IOException {
@@ -523,6 +531,13 @@ public final class HadoopStorage implements Storage, Serializable {
     public void checkWritable(String option, String uri, boolean overwrite) throws IOException {
         checkReplaceable(option, uri, overwrite);
         Path target = target(uri);
+        int nameBytes = target.getName().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (nameBytes > MAX_FILE_NAME_BYTES) {
+            // The names made beside it would pass the file system's limit when the file is written.
+            throw new InvalidInputException(option + uri + ": field 'name': expected a name of at most "
+                    + MAX_FILE_NAME_BYTES + " bytes, got " + nameBytes + (target.equals(path(uri)) ? ""
+                    : " ('" + target.getName() + "', where a link leads)"));
+        }
         checkStageFree(option, uri, fileSystem(uri), target);
         checkCanWriteIn(option + uri, target.getParent());
     }
@@ -574,6 +589,15 @@ public final class HadoopStorage implements Storage, Serializable {
                 }
             }
         } catch (IOException e) {
+            if (movedAside < targets.size() && asides.get(movedAside) != null) {
+                // A rename that failed after copying (Hadoop's local file system copies when the
+                // system's rename fails) leaves a copy of the file under the aside name: ours to delete.
+                try {
+                    fs.delete(asides.get(movedAside), false);
+                } catch (IOException ignored) {
+                    // The error below is what matters; a copy that could not be deleted stays hidden.
+                }
+            }
             for (int i = 0; i < placed; i++) {
                 fs.rename(targets.get(i), staged.get(i));
             }
@@ -648,7 +672,17 @@ public final class HadoopStorage implements Storage, Serializable {
             interruption.failed();
             throw new SparseAttentionException("could not write " + String.join(", ", uris) + " (" + e.getMessage()
                     + "); nothing was written", e);
-        } catch (IOException | RuntimeException | Error e) {
+        } catch (IOException e) {
+            interruption.failed();
+            if (interruption.causedBy(e)) {
+                throw interruption.error();
+            }
+            // Checked before, refused now (a permission or a quota on another file system, a name
+            // too long for it): the files there stay as they were.
+            String why = "could not write " + String.join(", ", uris) + " (" + e.getMessage() + "); nothing was written";
+            throw e instanceof AccessDeniedException || e instanceof AccessControlException
+                    ? new InvalidInputException(why, e) : new SparseAttentionException(why, e);
+        } catch (RuntimeException | Error e) {
             interruption.failed();
             if (interruption.causedBy(e)) {
                 throw interruption.error();

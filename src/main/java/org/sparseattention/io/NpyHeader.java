@@ -39,8 +39,13 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
         return shape.clone();
     }
 
-    /** Returns the number of elements. */
+    /** Returns the number of elements (0 for a shape with a size 0, however large the others). */
     public long elements() {
+        for (long size : shape) {
+            if (size == 0) {
+                return 0;
+            }
+        }
         long n = 1;
         for (long size : shape) {
             n = Math.multiplyExact(n, size);
@@ -85,7 +90,7 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
      * Parses and validates the header in {@code bytes} (the first bytes of the file) for a file
      * of {@code fileLength} bytes called {@code file}.
      */
-    public static NpyHeader parse(String file, byte[] bytes, long fileLength) {
+    static NpyHeader parse(String file, byte[] bytes, long fileLength) {
         if (fileLength == 0) {
             throw bad(file, "length", "a .npy file of at least " + (MAGIC.length + 4) + " bytes", "an empty file");
         }

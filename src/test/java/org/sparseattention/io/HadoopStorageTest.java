@@ -120,13 +120,15 @@ class HadoopStorageTest {
         Files.writeString(dir.resolve("kept.txt"), "a user's");
         Path deep = dir.resolve("a/b/c");
         List<String> uris = List.of(deep.resolve("q.npy").toString(), deep.resolve("k.npy").toString());
-        IOException e = assertThrows(IOException.class, () -> storage.writeWhole("--out ", uris, false, (file, out) -> {
-            out.write(1);
-            if (file == 1) {
-                throw new IOException("No space left on device");
-            }
-        }));
-        assertEquals("No space left on device", e.getMessage());
+        SparseAttentionException e = assertThrows(SparseAttentionException.class,
+                () -> storage.writeWhole("--out ", uris, false, (file, out) -> {
+                    out.write(1);
+                    if (file == 1) {
+                        throw new IOException("No space left on device");
+                    }
+                }));
+        assertEquals("could not write " + String.join(", ", uris) + " (No space left on device); nothing was written",
+                e.getMessage());
         try (java.util.stream.Stream<Path> files = Files.list(dir)) {
             assertEquals(List.of("kept.txt"), files.map(f -> f.getFileName().toString()).toList(),
                     "a/b/c made for the files and left empty: deleted");
@@ -175,6 +177,95 @@ class HadoopStorageTest {
         assertTrue(e.getMessage().startsWith("--json " + uri + ": file:" + dir.resolve(".bench.json.partial")
                 + " is in the way of writing it"), e.getMessage());
         assertEquals("left by a killed run", Files.readString(dir.resolve(".bench.json.partial")));
+    }
+
+    @Test
+    void aNameTooLongForTheNamesMadeBesideItIsRefusedBeforeAnyWork(@TempDir Path dir) throws IOException {
+        // The longest name: moved aside, it becomes a name of exactly 255 bytes.
+        String longest = "g".repeat(HadoopStorage.MAX_FILE_NAME_BYTES - 4) + ".npy";
+        Path file = Files.writeString(dir.resolve(longest), "old");
+        storage.checkWritable("--npy ", file.toString(), true);
+        storage.writeWhole("--npy ", List.of(file.toString()), true, (i, out) -> out.write("new".getBytes()));
+        assertEquals("new", Files.readString(file));
+        Path over = dir.resolve("g" + longest);
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> storage.checkWritable("--npy ", over.toString(), false));
+        assertEquals("--npy " + over + ": field 'name': expected a name of at most " + HadoopStorage.MAX_FILE_NAME_BYTES
+                + " bytes, got " + (HadoopStorage.MAX_FILE_NAME_BYTES + 1), e.getMessage());
+        // Through a link, the name where it leads counts.
+        Files.writeString(over, "theirs");
+        Path link = Files.createSymbolicLink(dir.resolve("short.npy"), over);
+        InvalidInputException linked = assertThrows(InvalidInputException.class,
+                () -> storage.checkWritable("--npy ", link.toString(), true));
+        assertTrue(linked.getMessage().endsWith(" ('" + over.getFileName() + "', where a link leads)"),
+                linked.getMessage());
+    }
+
+    /** Local files where moving a file aside copies it and then fails, as Hadoop's does where the system's rename fails. */
+    public static class CopyingAsideFileSystem extends org.sparseattention.job.SchemeLocalFileSystem {
+        public CopyingAsideFileSystem() {
+            super("copyaside");
+        }
+
+        @Override
+        public boolean rename(org.apache.hadoop.fs.Path from, org.apache.hadoop.fs.Path to) throws IOException {
+            if (to.getName().contains(".replaced-")) {
+                Files.copy(Path.of(from.toUri().getPath()), Path.of(to.toUri().getPath()));
+                return false;
+            }
+            return super.rename(from, to);
+        }
+    }
+
+    /** Local files that this user may read but not create. */
+    public static class RefusingFileSystem extends org.sparseattention.job.SchemeLocalFileSystem {
+        public RefusingFileSystem() {
+            super("refusing");
+        }
+
+        @Override
+        public org.apache.hadoop.fs.FSDataOutputStream create(org.apache.hadoop.fs.Path path,
+                org.apache.hadoop.fs.permission.FsPermission permission, boolean overwrite, int bufferSize,
+                short replication, long blockSize, org.apache.hadoop.util.Progressable progress) throws IOException {
+            throw new org.apache.hadoop.security.AccessControlException("Permission denied: " + path);
+        }
+
+        @Override
+        public org.apache.hadoop.fs.FSDataOutputStream create(org.apache.hadoop.fs.Path path, boolean overwrite,
+                int bufferSize, short replication, long blockSize, org.apache.hadoop.util.Progressable progress)
+                throws IOException {
+            throw new org.apache.hadoop.security.AccessControlException("Permission denied: " + path);
+        }
+    }
+
+    private static HadoopStorage storageWith(Class<?> fileSystem, String scheme) {
+        org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+        conf.set("fs." + scheme + ".impl", fileSystem.getName());
+        conf.setBoolean("fs." + scheme + ".impl.disable.cache", true);
+        return new HadoopStorage(conf);
+    }
+
+    @Test
+    void aWriteRefusedOrFailedOnTheWaySaysSoInOneLineAndLeavesTheFileAsItWas(@TempDir Path dir) throws IOException {
+        Path grid = Files.writeString(dir.resolve("grid.npy"), "old");
+        SparseAttentionException failed = assertThrows(SparseAttentionException.class,
+                () -> storageWith(CopyingAsideFileSystem.class, "copyaside").writeWhole("--npy ",
+                        List.of("copyaside://" + grid), true, (file, out) -> out.write("new".getBytes())));
+        assertFalse(failed instanceof InvalidInputException, "a failure, not bad input");
+        assertTrue(failed.getMessage().startsWith("could not write copyaside://" + grid + " (could not move "),
+                failed.getMessage());
+        assertTrue(failed.getMessage().endsWith("); nothing was written"), failed.getMessage());
+        assertEquals("old", Files.readString(grid));
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            assertEquals(List.of("grid.npy"), files.map(f -> f.getFileName().toString()).toList(),
+                    "no copy under the aside name, no staged file");
+        }
+        InvalidInputException refused = assertThrows(InvalidInputException.class,
+                () -> storageWith(RefusingFileSystem.class, "refusing").writeWhole("--npy ",
+                        List.of("refusing://" + grid), true, (file, out) -> out.write("new".getBytes())));
+        assertTrue(refused.getMessage().startsWith("could not write refusing://" + grid + " (Permission denied: "),
+                refused.getMessage());
+        assertEquals("old", Files.readString(grid));
     }
 
     @Test

@@ -371,6 +371,9 @@ class NpyFileTest {
         }
         assertRefused("huge.npy", file(1, dict("<f4", "False", "(1000000000000000000, 0)"), new byte[0]),
                 "'shape'", "expected sizes below 10^18");
+        // No elements, however large the other sizes (NumPy reads it): read, for the checks of sizes to name the 0.
+        String empty = write("empty.npy", file(1, dict("<f4", "False", "(1000000000000, 1000000000000, 0)"), new byte[0]));
+        assertEquals(0, NpyFile.readHeader(storage, empty).elements());
         String uri = write("long.npy", file(1, dict("<f4", "False", "(2L, 3L)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)));
         assertArrayEquals(new long[] {2, 3}, NpyFile.readHeader(storage, uri).shape());
     }
