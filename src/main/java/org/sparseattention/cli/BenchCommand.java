@@ -67,7 +67,7 @@ final class BenchCommand implements Callable<Integer> {
             description = "Patterns to run, comma-separated. Default: ${DEFAULT-VALUE}.")
     List<String> patterns;
 
-    @Option(names = "--repetitions", defaultValue = "3", description = "Timed runs per pattern (median). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--repetitions", defaultValue = "3", description = "Timed runs per pattern, after one untimed run (the median is printed). Default: ${DEFAULT-VALUE}.")
     int repetitions;
 
     @Option(names = "--threads", defaultValue = "0", description = "Kernel threads, at most the cores; 0 (the default) for all cores.")
@@ -222,8 +222,12 @@ final class BenchCommand implements Callable<Integer> {
             }
             double median = median(seconds);
             double gflops = usefulGflop / median;
-            System.out.printf(Locale.ROOT, "%-16s %9d %12.2f %10.3f %10.1f %7.3f%n", mode, length, usefulGflop, median, gflops,
-                    gflops / ceiling);
+            System.out.printf(Locale.ROOT, "%-16s %9d %12s %10s %10s %7s%n", mode, length, Words.figure(usefulGflop, 2),
+                    Words.figure(median, 3), Words.figure(gflops, 1), Words.figure(gflops / ceiling, 3));
+            String spread = spread(mode, seconds);
+            if (spread != null) {
+                System.err.println(spread);
+            }
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("pattern", mode);
             row.put("seq_len", length);
@@ -277,6 +281,18 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println("wrote " + json);
         }
         return 0;
+    }
+
+    /**
+     * Returns a note where {@code mode}'s timed runs took more than 1.5 x as long as each other (small
+     * sizes run partly before the compiler has compiled the kernel; another process may share the
+     * cores), else null.
+     */
+    static String spread(String mode, double[] seconds) {
+        double fastest = Arrays.stream(seconds).min().orElse(0);
+        double slowest = Arrays.stream(seconds).max().orElse(0);
+        return slowest > 1.5 * fastest ? "note: " + mode + "'s timed runs took from " + Words.figure(fastest, 3) + " to "
+                + Words.figure(slowest, 3) + " s: more --repetitions, or longer sequences, give steadier figures" : null;
     }
 
     /** Returns the median of {@code values}, sorting them: the mean of the middle two for an even count. */

@@ -1,6 +1,6 @@
 package org.sparseattention.errors;
 
-/** Counted nouns for messages and console lines: "1 unit", "4 units". */
+/** Counted nouns and figures for messages and console lines: "1 unit", "4 units", "0.00412". */
 public final class Words {
     private Words() {
     }
@@ -8,5 +8,15 @@ public final class Words {
     /** Returns {@code n} and {@code noun}, with an s unless {@code n} is 1 ({@code noun} takes a plain s). */
     public static String count(long n, String noun) {
         return n + " " + noun + (n == 1 ? "" : "s");
+    }
+
+    /**
+     * Returns {@code x} with {@code places} decimals, or, where that would print a value that is not
+     * 0 as 0 ("0.00"), with three significant digits ("0.00412").
+     */
+    public static String figure(double x, int places) {
+        String fixed = String.format(java.util.Locale.ROOT, "%." + places + "f", x);
+        boolean shownAsZero = x != 0 && Double.isFinite(x) && fixed.matches("-?0(\\.0*)?");
+        return shownAsZero ? new java.math.BigDecimal(x).round(new java.math.MathContext(3)).toPlainString() : fixed;
     }
 }

@@ -12,8 +12,9 @@ public record RunSummary(long rows, int heads, long tiles, double usefulGflop, d
     }
 
     public String describe() {
-        return String.format(Locale.ROOT, "done: %s x %s, %s, %.3f useful GFLOP in %.2f s = %.2f GFLOP/s,"
+        return String.format(Locale.ROOT, "done: %s x %s, %s, %s useful GFLOP in %.2f s = %s GFLOP/s,"
                 + " %s in %s -> %s", Words.count(rows, "row"), Words.count(heads, "head"), Words.count(tiles, "tile"),
-                usefulGflop, seconds, gflops(), Words.count(units, "unit"), Words.count(tasks, "task"), out);
+                Words.figure(usefulGflop, 3), seconds, Words.figure(gflops(), 2), Words.count(units, "unit"),
+                Words.count(tasks, "task"), out);
     }
 }

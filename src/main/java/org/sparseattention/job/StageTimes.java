@@ -118,11 +118,15 @@ final class StageTimes extends SparkListener {
                     stage.stageId(), stage.name().split(" at ")[0]));
             return;
         }
-        console.accept(String.format(Locale.ROOT, "stage %d (%s): %s in %.2f s, input rows read %d, shuffle written %.1f MB,"
-                + " read %.1f MB%s%s", stage.stageId(), stage.name().split(" at ")[0], Words.count(stage.numTasks(), "task"),
-                (end - start) / 1000.0, figures[PHASES.length], written / 1e6, read / 1e6, breakdown(metrics, figures),
-                stage.failureReason().isDefined() ? failure(stage.failureReason().get(), badInput.getAsBoolean())
-                        : ""));
+        String head = String.format(Locale.ROOT, "stage %d (%s): %s in %.2f s", stage.stageId(),
+                stage.name().split(" at ")[0], Words.count(stage.numTasks(), "task"), (end - start) / 1000.0);
+        if (stage.failureReason().isDefined()) {
+            // Its rows read, CPU time and phases count only the tasks that finished: no account of its work.
+            console.accept(head + failure(stage.failureReason().get(), badInput.getAsBoolean()));
+            return;
+        }
+        console.accept(String.format(Locale.ROOT, "%s, input rows read %d, shuffle written %.1f MB, read %.1f MB%s", head,
+                figures[PHASES.length], written / 1e6, read / 1e6, breakdown(metrics, figures)));
     }
 
     /**

@@ -187,6 +187,11 @@ class BadInputTest {
         assertTrue(refused.err().contains("error: --q ") && refused.err().contains("q.npy")
                 && refused.err().contains("batch 1, row 17"), "names the tensor, its file and where: " + refused.err());
         assertTrue(refused.out().contains(", failed on bad input (named below)"), "the stage line: " + refused.out());
+        // Its tasks' figures count only those that finished: none of them on that line.
+        assertTrue(refused.out().lines().filter(line -> line.endsWith(", failed on bad input (named below)"))
+                .allMatch(line -> line.matches("stage \\d+ \\([^)]*\\): \\d+ tasks? in [0-9.]+ s,"
+                        + " failed on bad input \\(named below\\)")),
+                refused.out());
         assertFalse(Files.exists(dir.resolve("out")));
 
         CliTest.Outcome allowed = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "local", "--local-ctx",

@@ -205,6 +205,9 @@ class CliTest {
                 "--head-dim", "8", "--block-size", "16", "--repetitions", "1", "--ceiling-size", "64");
         assertEquals(0, dense.status(), dense.err());
         assertTrue(dense.err().contains("note: --local-ctx 0: 'local' attends every earlier position"), dense.err());
+        assertEquals("note: fixed's timed runs took from 0.010 to 0.016 s: more --repetitions, or longer sequences,"
+                + " give steadier figures", BenchCommand.spread("fixed", new double[] {0.016, 0.01, 0.012}));
+        assertEquals(null, BenchCommand.spread("fixed", new double[] {0.015, 0.01}));
         assertEquals(2.5, BenchCommand.median(new double[] {4, 1, 2, 3}));
         assertEquals(3.0, BenchCommand.median(new double[] {5, 3, 1}));
     }

@@ -31,5 +31,12 @@ class WordsTest {
                 new PlanFigures(1, 0, 1, 1, 1, 1, 1.0, 3, 3, 3, 0).describe());
         assertEquals("done: 1 row x 1 head, 1 tile, 0.000 useful GFLOP in 1.00 s = 0.00 GFLOP/s, 1 unit in 1 task -> o",
                 new RunSummary(1, 1, 1, 0, 1, 1, 1, "o").describe());
+        // Small figures keep three significant digits rather than print as 0.
+        assertEquals("done: 600 rows x 4 heads, 72 tiles, 0.004 useful GFLOP in 2.42 s = 0.00169 GFLOP/s, 4 units in"
+                + " 2 tasks -> o", new RunSummary(600, 4, 72, 0.0041, 2.42, 2, 4, "o").describe());
+        assertEquals("12.35", Words.figure(12.345678, 2));
+        assertEquals("-0.000123", Words.figure(-0.000123456, 2));
+        assertEquals("0.00", Words.figure(0, 2));
+        assertEquals("NaN", Words.figure(Double.NaN, 2));
     }
 }
