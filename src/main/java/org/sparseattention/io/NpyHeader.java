@@ -131,6 +131,7 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
         }
         String text = new String(bytes, prefix, (int) headerLength,
                 major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+        checkLengthFits(file, text, headerLength);
         Map<String, String> fields = dictionary(file, text.strip());
         for (String key : fields.keySet()) {
             if (!List.of("descr", "fortran_order", "shape").contains(key)) {
@@ -180,6 +181,24 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
     }
 
     /** Splits a Python dict literal of the three known keys into raw value strings. */
+    /**
+     * Refuses a header length that does not match the header's text: one that runs past the newline
+     * ending the dict (into the data), or one that stops before the dict's closing brace.
+     */
+    private static void checkLengthFits(String file, String text, long headerLength) {
+        String stripped = text.strip();
+        int newline = text.indexOf('\n');
+        if (!stripped.endsWith("}") && newline >= 0 && text.substring(0, newline).strip().endsWith("}")) {
+            throw bad(file, "header length", (newline + 1) + " (where the header's text ends, with its newline)",
+                    String.valueOf(headerLength));
+        }
+        if (stripped.startsWith("{") && stripped.indexOf('}') < 0 && newline < 0) {
+            throw bad(file, "header length", "a length that takes in the header's whole dict, up to its '}'",
+                    headerLength + ", which ends the header at '"
+                    + (stripped.length() > 40 ? "..." + stripped.substring(stripped.length() - 40) : stripped) + "'");
+        }
+    }
+
     private static Map<String, String> dictionary(String file, String text) {
         if (!text.startsWith("{") || !text.endsWith("}")) {
             throw bad(file, "header", "a Python dict literal {...}", "'" + abbreviate(text) + "'");

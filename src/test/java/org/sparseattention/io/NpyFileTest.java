@@ -393,6 +393,22 @@ class NpyFileTest {
         assertArrayEquals(new long[] {2, 3}, NpyFile.readHeader(storage, spaced).shape(), "spaces before a colon");
     }
 
+    /** A header length that runs into the data, or stops inside the dict, is named as such. */
+    @Test
+    void headerLengthThatDoesNotMatchTheHeadersText() throws IOException {
+        byte[] good = file(1, dict("<f4", "False", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX));
+        // The header's text is 118 bytes, ending with its newline, in a 128-byte header block.
+        assertEquals(118, (good[8] & 0xff) | (good[9] & 0xff) << 8);
+        byte[] longer = good.clone();
+        longer[8] = (byte) (118 + 16);
+        assertRefused("longer.npy", longer, "field 'header length': expected 118 (where the header's text ends,"
+                + " with its newline), got 134");
+        byte[] shorter = good.clone();
+        shorter[8] = (byte) 40;
+        assertRefused("shorter.npy", shorter, "field 'header length': expected a length that takes in the header's"
+                + " whole dict, up to its '}', got 40, which ends the header at '{'descr': '<f4', 'fortran_order': False,'");
+    }
+
     @Test
     void fileShorterThanThePrefix() throws IOException {
         assertRefused("tiny.npy", Arrays.copyOf(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1}, 7), "'length'",
