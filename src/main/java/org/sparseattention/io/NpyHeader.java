@@ -138,21 +138,22 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
                 throw bad(file, "header", "the keys 'descr', 'fortran_order' and 'shape'", "key '" + key + "'");
             }
         }
-        String given = unquote(file, "descr", required(file, fields, "descr"));
+        String given = descr(file, required(file, fields, "descr"));
         // NumPy reads the descriptor as numpy.dtype does: a byte-order character or none (native
         // order, as for '=' and '|'), then a code ('f4', or 'f', 'd', 'e'); or a name ('float32').
         Matcher code = FLOAT_DESCR.matcher(given);
         boolean coded = code.matches();
         String canonical = coded ? CODES.get(code.group(2)) : NAMES.get(given);
         if (canonical == null) {
-            throw bad(file, "descr", "a float type '<f4', '<f8' or '<f2' (or big-endian '>')", "'" + given + "'");
+            throw bad(file, "descr", FLOAT_TYPES, "'" + given + "'");
         }
         char orderCode = coded && !code.group(1).isEmpty() ? code.group(1).charAt(0) : '=';
         ByteOrder order = orderCode == '>' ? ByteOrder.BIG_ENDIAN
                 : orderCode == '<' ? ByteOrder.LITTLE_ENDIAN : ByteOrder.nativeOrder();
         String fortran = required(file, fields, "fortran_order");
         if (fortran.equals("True")) {
-            throw bad(file, "fortran_order", "False (C order)", "True");
+            throw bad(file, "fortran_order", "False (C order: numpy.save(f, numpy.ascontiguousarray(a)) writes one)",
+                    "True");
         }
         if (!fortran.equals("False")) {
             throw bad(file, "fortran_order", "False", fortran);
@@ -246,12 +247,16 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
         return fields;
     }
 
-    private static String unquote(String file, String field, String value) {
+    private static final String FLOAT_TYPES = "a float type '<f4', '<f8' or '<f2' (or big-endian '>')";
+
+    /** Returns the quoted type {@code value} names; a structured type (a list of fields) or other value is refused. */
+    private static String descr(String file, String value) {
         if (value.length() >= 2 && (value.charAt(0) == '\'' || value.charAt(0) == '"')
                 && value.charAt(value.length() - 1) == value.charAt(0)) {
             return value.substring(1, value.length() - 1);
         }
-        throw bad(file, field, "a quoted string", value);
+        throw bad(file, "descr", FLOAT_TYPES + (value.startsWith("[") ? ", not a structured type" : ""),
+                abbreviate(value));
     }
 
     /** Parses a Python tuple of sizes: {@code ()}, {@code (5,)}, {@code (2, 3)} (a trailing L is allowed). */

@@ -343,7 +343,7 @@ class NpyFileTest {
     @Test
     void fortranOrder() throws IOException {
         assertRefused("fortran.npy", file(1, dict("<f4", "True", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)),
-                "'fortran_order'", "False", "True");
+                "'fortran_order'", "False", "True", "numpy.ascontiguousarray(a)");
     }
 
     @Test
@@ -356,6 +356,9 @@ class NpyFileTest {
     void complexDtype() throws IOException {
         assertRefused("complex.npy", file(1, dict("<c8", "False", "(3,)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)),
                 "'descr'", "'<c8'");
+        assertRefused("structured.npy", file(1, "{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': False,"
+                + " 'shape': (3,), }", floats(ByteOrder.LITTLE_ENDIAN, SIX)), "field 'descr': expected a float type"
+                + " '<f4', '<f8' or '<f2' (or big-endian '>'), not a structured type, got [('a', '<f4'), ('b', '<f4')]");
         // Near misses NumPy refuses, or reads as no float.
         for (String descr : new String[] {"f3", "<float32", "Float32", "<i", "|b1", "f4 "}) {
             assertRefused("near.npy", file(1, dict(descr, "False", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)),
