@@ -282,6 +282,17 @@ public final class Main {
             e.printStackTrace(err);
             return FAILED;
         });
+        // picocli lets words it does not know pass where --help is asked for ("compute --help" would
+        // print the tool's help and succeed): refused as they are without it.
+        line.setExecutionStrategy(parsed -> {
+            for (CommandLine.ParseResult command = parsed; command != null; command = command.subcommand()) {
+                if (!command.unmatched().isEmpty()) {
+                    throw new CommandLine.UnmatchedArgumentException(command.commandSpec().commandLine(),
+                            command.unmatched());
+                }
+            }
+            return new CommandLine.RunLast().execute(parsed);
+        });
         return line.execute(args);
     }
 }

@@ -514,6 +514,13 @@ class CliTest {
         Outcome typo = run("rn", "--q", "q.npy");
         assertEquals(2, typo.status(), typo.err());
         assertTrue(typo.err().contains("commands: run, layout, generate, bench, verify"), typo.err());
+        // With --help too: not the tool's help, as if the word named a command.
+        for (String[] asked : new String[][] {{"compute", "--help"}, {"--help", "compute"}, {"layout", "extra", "--help"}}) {
+            Outcome unknown = run(asked);
+            assertEquals(2, unknown.status(), String.join(" ", asked) + ": " + unknown.out());
+            assertTrue(unknown.err().startsWith("error: Unmatched argument at index "), unknown.err());
+            assertFalse(unknown.out().contains("Usage:"), unknown.out());
+        }
     }
 
     static Stream<Arguments> badArguments() {
