@@ -1,5 +1,7 @@
 package org.sparseattention.errors;
 
+import java.util.Locale;
+
 /** Counted nouns and figures for messages and console lines: "1 unit", "4 units", "0.00412". */
 public final class Words {
     private Words() {
@@ -15,7 +17,7 @@ public final class Words {
      * 0 as 0 ("0.00"), with three significant digits ("0.00412").
      */
     public static String figure(double x, int places) {
-        String fixed = String.format(java.util.Locale.ROOT, "%." + places + "f", x);
+        String fixed = String.format(Locale.ROOT, "%." + places + "f", x);
         boolean shownAsZero = x != 0 && Double.isFinite(x) && fixed.matches("-?0(\\.0*)?");
         return shownAsZero ? new java.math.BigDecimal(x).round(new java.math.MathContext(3)).toPlainString() : fixed;
     }
