@@ -452,11 +452,19 @@ public final class HadoopStorage implements Storage, Serializable {
     /** Refuses a staged name of {@code target} already taken: not ours to delete. */
     private void checkStageFree(String option, String uri, FileSystem fs, Path target) throws IOException {
         Path staged = stagedName(target);
-        if (fs.exists(staged)) {
-            // A user's file, or what a killed run left (which then is safe to remove).
-            throw new InvalidInputException(option + uri + ": " + staged + " is in the way of writing it (left by an"
-                    + " interrupted run?): remove it and run again");
+        boolean taken = "file".equals(staged.toUri().getScheme())
+                // A link there that leads nowhere is in the way too.
+                ? Files.exists(java.nio.file.Path.of(staged.toUri().getPath()), java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                : fs.exists(staged);
+        if (taken) {
+            throw inTheWay(option, uri, staged);
         }
+    }
+
+    /** A user's file, or what a killed run left (which then is safe to remove), at the staged name. */
+    private static InvalidInputException inTheWay(String option, String uri, Path staged) {
+        return new InvalidInputException(option + uri + ": " + staged + " is in the way of writing it (left by an"
+                + " interrupted run?): remove it and run again");
     }
 
     /**
@@ -470,7 +478,18 @@ public final class HadoopStorage implements Storage, Serializable {
         FileSystem fs = fileSystem(uri);
         checkStageFree(option, uri, fs, target);
         Path staged = stagedName(target);
-        fs.create(staged, false).close();
+        if ("file".equals(staged.toUri().getScheme())) {
+            // Made only if absent, in one step: Hadoop's local create checks and then creates (two
+            // commands at once could both take the name), and follows a link there that leads nowhere.
+            fs.mkdirs(staged.getParent());
+            try {
+                Files.createFile(java.nio.file.Path.of(staged.toUri().getPath()));
+            } catch (java.nio.file.FileAlreadyExistsException taken) {
+                throw inTheWay(option, uri, staged);
+            }
+        } else {
+            fs.create(staged, false).close();
+        }
         fs.deleteOnExit(staged);
         return staged;
     }

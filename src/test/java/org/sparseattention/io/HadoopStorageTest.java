@@ -177,6 +177,16 @@ class HadoopStorageTest {
         assertTrue(e.getMessage().startsWith("--json " + uri + ": file:" + dir.resolve(".bench.json.partial")
                 + " is in the way of writing it"), e.getMessage());
         assertEquals("left by a killed run", Files.readString(dir.resolve(".bench.json.partial")));
+        // A link that leads nowhere: refused too, rather than written through.
+        String grid = dir.resolve("grid.npy").toString();
+        Files.createSymbolicLink(dir.resolve(".grid.npy.partial"), dir.resolve("elsewhere"));
+        InvalidInputException linked = assertThrows(InvalidInputException.class,
+                () -> storage.checkWritable("--npy ", grid, false));
+        assertTrue(linked.getMessage().contains(".grid.npy.partial is in the way of writing it"), linked.getMessage());
+        assertThrows(InvalidInputException.class, () -> storage.writeWhole("--npy ", List.of(grid), false,
+                (file, out) -> out.write(1)));
+        assertFalse(Files.exists(dir.resolve("elsewhere")), "nothing written where the link leads");
+        assertFalse(Files.exists(dir.resolve("grid.npy")));
     }
 
     @Test
