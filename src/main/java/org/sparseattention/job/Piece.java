@@ -20,7 +20,7 @@ import org.sparseattention.kernel.Partial;
  *     outputs, then {@code [rows, heads]} float32 log-sum-exps
  */
 record Piece(int frame, int chunk, int unit, int rows, byte[] values, long allowedPairs)
-        implements Serializable, Comparable<Piece> {
+        implements Serializable {
 
     /** Copies rows {@code sources[from .. from + rows)} of {@code partial}, in that order, into a piece. */
     static Piece of(int frame, int chunk, int unit, Partial partial, int[] sources, int from, int rows,
@@ -59,16 +59,5 @@ record Piece(int frame, int chunk, int unit, int rows, byte[] values, long allow
         floats.get(output);
         floats.get(logSumExp);
         return new Partial(local, heads, headDim, output, logSumExp);
-    }
-
-    /** Orders pieces for merging: by frame, then chunk (README.md, "What is computed"), then unit. */
-    @Override
-    public int compareTo(Piece other) {
-        int byFrame = Integer.compare(frame, other.frame);
-        if (byFrame != 0) {
-            return byFrame;
-        }
-        int byChunk = Integer.compare(chunk, other.chunk);
-        return byChunk != 0 ? byChunk : Integer.compare(unit, other.unit);
     }
 }

@@ -6,8 +6,8 @@ import org.apache.spark.Partitioner;
 
 /**
  * One reduce partition per output shard, in the plan's shard order (partition {@code p} holds
- * shard {@code order.get(p)}): a task holds the pieces of one shard only, so its memory does not
- * grow with the sequence length.
+ * shard {@code order.get(p)}), by a {@link PieceKey}'s shard: a task gets the pieces of one shard
+ * only, sorted in merge order, and merges them one at a time.
  */
 final class ShardPartitioner extends Partitioner {
     private static final long serialVersionUID = 1L;
@@ -27,7 +27,7 @@ final class ShardPartitioner extends Partitioner {
 
     @Override
     public int getPartition(Object key) {
-        return partitionOfShard[(Integer) key];
+        return partitionOfShard[((PieceKey) key).shard()];
     }
 
     @Override

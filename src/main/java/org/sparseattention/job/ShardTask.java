@@ -3,6 +3,7 @@ package org.sparseattention.job;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.LongConsumer;
@@ -17,7 +18,7 @@ import org.sparseattention.plan.WorkUnit;
 /**
  * The task of one output shard: computes the units planned in place for it and merges their
  * results with the shuffled pieces of its rows, all in (frame, chunk, unit) order (README.md,
- * "What is computed"), into the shard's final rows.
+ * "What is computed"), into the shard's final rows, holding one piece at a time.
  */
 final class ShardTask {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ShardTask.class);
@@ -25,47 +26,53 @@ final class ShardTask {
     private ShardTask() {
     }
 
-    /** A unit computed here or a shuffled piece, in merge order. */
-    private record Item(int frame, int chunk, int unit, WorkUnit work, Piece piece) {
-        static final Comparator<Item> ORDER = Comparator.comparingInt(Item::frame).thenComparingInt(Item::chunk)
-                .thenComparingInt(Item::unit);
-    }
+    /** The in-place units of a shard in merge order: frame, chunk, unit. */
+    private static final Comparator<WorkUnit> ORDER = Comparator.comparingInt(WorkUnit::frame)
+            .thenComparingInt(WorkUnit::chunk).thenComparingInt(WorkUnit::index);
 
     /**
      * Returns the final rows of shard {@code shard} (numbered across batch items), adding the
      * allowed pairs of everything merged to {@code pairs} and its phases' times to {@code times}.
+     * {@code pieces} come in merge order (the shuffle sorts them by {@link PieceKey}), and are
+     * merged one at a time between the units computed here.
      */
-    static ShardResult run(int shard, List<WorkUnit> inPlace, Iterable<Piece> pieces, JobSettings settings,
+    static ShardResult run(int shard, List<WorkUnit> inPlace, Iterator<Piece> pieces, JobSettings settings,
             InputShape shape, Storage storage, LongConsumer pairs, TaskTimes times) throws IOException {
         long started = System.nanoTime();
         OutputFiles.Shard range = OutputFiles.shard(shape, settings, shard);
         int rowStart = range.rowStart();
         int rows = range.rowEnd() - range.rowStart();
         int heads = shape.heads();
-        List<Item> items = new ArrayList<>();
-        for (WorkUnit unit : inPlace) {
-            items.add(new Item(unit.frame(), unit.chunk(), unit.index(), unit, null));
-        }
-        int shuffled = 0;
-        for (Piece piece : pieces) {
-            items.add(new Item(piece.frame(), piece.chunk(), piece.unit(), null, piece));
-            shuffled++;
-        }
-        items.sort(Item.ORDER);
+        List<WorkUnit> units = new ArrayList<>(inPlace);
+        units.sort(ORDER);
         Accumulator accumulator = new Accumulator(rows, heads, shape.headDim());
         long allowed = 0;
         long mergeNanos = 0;
+        int shuffled = 0;
         int[] local = new int[0];
         try (UnitRunner runner = inPlace.isEmpty() ? null : new UnitRunner(settings, shape, storage)) {
-            for (Item item : items) {
-                if (item.piece() != null) {
+            int u = 0;
+            PieceKey last = null;
+            Piece piece = pieces.hasNext() ? pieces.next() : null;
+            while (piece != null || u < units.size()) {
+                PieceKey pieceKey = piece == null ? null
+                        : new PieceKey(shard, piece.frame(), piece.chunk(), piece.unit());
+                if (pieceKey != null && (u == units.size() || pieceKey.compareTo(key(shard, units.get(u))) < 0)) {
+                    if (last != null && pieceKey.compareTo(last) <= 0) {
+                        throw new IllegalStateException("shard " + shard + ": piece " + pieceKey + " after " + last
+                                + ", out of merge order");
+                    }
+                    last = pieceKey;
                     long clock = System.nanoTime();
-                    accumulator.merge(item.piece().toPartial(rowStart, heads, shape.headDim()));
+                    accumulator.merge(piece.toPartial(rowStart, heads, shape.headDim()));
                     mergeNanos += System.nanoTime() - clock;
-                    allowed += item.piece().allowedPairs();
+                    allowed += piece.allowedPairs();
+                    shuffled++;
+                    piece = pieces.hasNext() ? pieces.next() : null;
                     continue;
                 }
-                Partial partial = runner.compute(item.work());
+                WorkUnit unit = units.get(u++);
+                Partial partial = runner.compute(unit);
                 allowed += runner.lastAllowedPairs();
                 long clock = System.nanoTime();
                 local = shifted(partial.positions(), partial.rows(), rowStart, local);
@@ -91,6 +98,10 @@ final class ShardTask {
             }
             return new ShardResult(range.batch(), rowStart, rows, accumulator.output(), byHead);
         }
+    }
+
+    private static PieceKey key(int shard, WorkUnit unit) {
+        return new PieceKey(shard, unit.frame(), unit.chunk(), unit.index());
     }
 
     /** Returns the log-sum-exp held by row ({@code [rows][heads]}) by head ({@code [heads][rows]}). */

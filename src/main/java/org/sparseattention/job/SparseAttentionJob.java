@@ -8,7 +8,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -367,27 +369,40 @@ public final class SparseAttentionJob {
             if (plan.partitions().isEmpty()) {
                 merged = shardTasks.map(work -> {
                     times.useOnThisThread();
-                    return new Tuple2<>(work.shard(), ShardTask.run(work.shard(), work.units(), List.of(), settings,
+                    return new Tuple2<>(work.shard(), ShardTask.run(work.shard(), work.units(),
+                            Collections.emptyIterator(), settings,
                             shape, storage.value(), pairs::add, times));
                 });
             } else {
                 // Stages are named by their call sites: the stage lines then say what each stage does.
                 spark.setCallSite("shuffled units");
                 JavaRDD<List<WorkUnit>> groups = spark.parallelize(plan.partitions(), plan.partitions().size());
-                JavaPairRDD<Integer, Iterable<Piece>> pieces = groups
+                // Sorted by the shuffle (which spills what does not fit in memory), not grouped: a
+                // shard of long rows split into many chunks receives more pieces than a heap holds.
+                JavaPairRDD<PieceKey, Piece> pieces = groups
                         .flatMapToPair(units -> new UnitTask(settings, shape, units, storage.value(), times))
-                        .groupByKey(new ShardPartitioner(plan.shardOrder()));
-                merged = shardTasks.zipPartitions(pieces, (works, grouped) -> {
+                        .repartitionAndSortWithinPartitions(new ShardPartitioner(plan.shardOrder()));
+                merged = shardTasks.zipPartitions(pieces, (works, sorted) -> {
                     ShardWork work = works.next();
                     times.useOnThisThread();
-                    Iterable<Piece> shardPieces = grouped.hasNext() ? grouped.next()._2() : List.of();
+                    Iterator<Piece> shardPieces = new Iterator<>() {
+                        @Override
+                        public boolean hasNext() {
+                            return sorted.hasNext();
+                        }
+
+                        @Override
+                        public Piece next() {
+                            Tuple2<PieceKey, Piece> next = sorted.next();
+                            if (next._1().shard() != work.shard()) {
+                                throw new IllegalStateException("shard " + work.shard() + " got a piece of shard "
+                                        + next._1().shard());
+                            }
+                            return next._2();
+                        }
+                    };
                     ShardResult result = ShardTask.run(work.shard(), work.units(), shardPieces, settings, shape,
                             storage.value(), pairs::add, times);
-                    // Reading the grouped pieces to their end lets Spark release the memory that held them.
-                    if (grouped.hasNext()) {
-                        throw new IllegalStateException("shard " + work.shard() + " got pieces of shard "
-                                + grouped.next()._1());
-                    }
                     return List.of(new Tuple2<>(work.shard(), result)).iterator();
                 });
             }

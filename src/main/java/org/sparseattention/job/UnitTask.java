@@ -19,14 +19,14 @@ import scala.Tuple2;
  * One task's shuffled units on an executor: for each unit, read exactly the rows it needs, run the
  * kernel, and cut the partial result into pieces by output shard. Lazy: one unit in memory at a time.
  */
-final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
+final class UnitTask implements Iterator<Tuple2<PieceKey, Piece>> {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UnitTask.class);
     private final JobSettings settings;
     private final InputShape shape;
     private final Iterator<WorkUnit> units;
     private final UnitRunner runner;
     private final TaskTimes times;
-    private final ArrayDeque<Tuple2<Integer, Piece>> ready = new ArrayDeque<>();
+    private final ArrayDeque<Tuple2<PieceKey, Piece>> ready = new ArrayDeque<>();
     private boolean finished;
     private long splitNanos;
 
@@ -65,7 +65,7 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
     }
 
     @Override
-    public Tuple2<Integer, Piece> next() {
+    public Tuple2<PieceKey, Piece> next() {
         if (!hasNext()) {
             throw new NoSuchElementException();
         }
@@ -84,8 +84,8 @@ final class UnitTask implements Iterator<Tuple2<Integer, Piece>> {
             while (end < order.length && Planner.shard(shape, settings, unit.batch(), positions[order[end]]) == shard) {
                 end++;
             }
-            ready.add(new Tuple2<>(shard, Piece.of(unit.frame(), unit.chunk(), unit.index(), partial, order, start,
-                    end - start, first ? allowedPairs : 0)));
+            ready.add(new Tuple2<>(new PieceKey(shard, unit.frame(), unit.chunk(), unit.index()), Piece.of(unit.frame(),
+                    unit.chunk(), unit.index(), partial, order, start, end - start, first ? allowedPairs : 0)));
             first = false;
             start = end;
         }

@@ -4,11 +4,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.Stream;
 import org.sparseattention.io.HadoopStorage;
@@ -147,17 +145,20 @@ final class WarmUp {
         LongAdder pairs = new LongAdder();
         for (int round = 0; round < ROUNDS; round++) {
             pairs.reset();
-            Map<Integer, List<Piece>> pieces = new HashMap<>();
+            // Each shard's pieces in merge order, as the shuffle sorts them.
+            TreeMap<PieceKey, Piece> pieces = new TreeMap<>();
             for (List<WorkUnit> partition : plan.partitions()) {
                 UnitTask task = new UnitTask(settings, shape, partition, storage, TaskTimes.NONE);
                 while (task.hasNext()) {
-                    Tuple2<Integer, Piece> piece = task.next();
-                    pieces.computeIfAbsent(piece._1(), shard -> new ArrayList<>()).add(piece._2());
+                    Tuple2<PieceKey, Piece> piece = task.next();
+                    pieces.put(piece._1(), piece._2());
                 }
             }
             for (int shard : plan.shardOrder()) {
-                ShardTask.run(shard, plan.inPlace().get(shard), pieces.getOrDefault(shard, List.of()), settings,
-                        shape, storage, pairs::add, TaskTimes.NONE);
+                ShardTask.run(shard, plan.inPlace().get(shard), pieces.subMap(new PieceKey(shard, Integer.MIN_VALUE,
+                        Integer.MIN_VALUE, Integer.MIN_VALUE), new PieceKey(shard + 1, Integer.MIN_VALUE,
+                        Integer.MIN_VALUE, Integer.MIN_VALUE)).values().iterator(), settings, shape, storage, pairs::add,
+                        TaskTimes.NONE);
             }
         }
         return pairs.sum();

@@ -1,0 +1,26 @@
+package org.sparseattention.job;
+
+import java.io.Serializable;
+
+/**
+ * The shuffle's key of a {@link Piece}: its output shard, which {@link ShardPartitioner} sends it
+ * by, then its place in the shard's merge order (frame, chunk, unit; README.md, "What is
+ * computed"), which the shuffle sorts each shard's pieces by, spilling to disk where they do not
+ * fit in memory, so that a shard task merges them one at a time.
+ */
+record PieceKey(int shard, int frame, int chunk, int unit) implements Serializable, Comparable<PieceKey> {
+
+    @Override
+    public int compareTo(PieceKey other) {
+        int byShard = Integer.compare(shard, other.shard);
+        if (byShard != 0) {
+            return byShard;
+        }
+        int byFrame = Integer.compare(frame, other.frame);
+        if (byFrame != 0) {
+            return byFrame;
+        }
+        int byChunk = Integer.compare(chunk, other.chunk);
+        return byChunk != 0 ? byChunk : Integer.compare(unit, other.unit);
+    }
+}
