@@ -755,8 +755,13 @@ public final class SparseAttentionJob {
         while (root.getCause() != null && root.getCause() != root) {
             root = root.getCause();
         }
-        return new SparseAttentionException("the job failed: " + e.getMessage()
-                + (root != e ? " (cause: " + root + ")" : ""), e);
+        // One line: Spark's messages go on with "Driver stacktrace:" or an executor's quoted trace.
+        return new SparseAttentionException("the job failed: " + firstLine(String.valueOf(e.getMessage()))
+                + (root != e ? " (cause: " + firstLine(root.toString()) + ")" : ""), e);
+    }
+
+    private static String firstLine(String text) {
+        return text.lines().findFirst().orElse("");
     }
 
     /** Returns the message of an exception of {@code type} quoted in {@code t}'s message (as Spark reports task failures). */

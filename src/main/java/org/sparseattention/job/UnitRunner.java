@@ -80,7 +80,9 @@ final class UnitRunner implements AutoCloseable {
         this.k = opened[1];
         this.v = opened[2];
         TaskContext task = TaskContext.get();
-        if (task != null) {
+        // The warm-up's runners run inside the first task and close themselves: a listener on that
+        // task would hold each one's rows and buffers until it ends.
+        if (task != null && !WarmUp.onThisThread()) {
             task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) context -> close());
         }
     }

@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import java.io.IOException;
 import org.junit.jupiter.api.Test;
 
-/** A job that failed on a full disk says so in one line, naming where it wrote, whichever layer reported it. */
+/**
+ * A job that failed on a full disk says so in one line, naming where it wrote, whichever layer
+ * reported it; any other failure is said in one line too.
+ */
 class DiskFullTest {
     private static final String SAID = "no space left on a device the job wrote to: the output's directory"
             + " file:/data/runs (where --out goes) or Spark's local directories for the shuffle (spark.local.dir:"
@@ -24,5 +27,18 @@ class DiskFullTest {
         assertEquals(SAID, SparseAttentionJob.diskFull(wrapped, "file:/data/runs", "/tmp"));
         assertNull(SparseAttentionJob.diskFull(new RuntimeException("Job aborted", new IOException("Stream closed")),
                 "file:/data/runs", "/tmp"));
+    }
+
+    /** Any other failure is one line too: Spark's "Driver stacktrace:" and quoted traces are left out. */
+    @Test
+    void anyOtherFailureIsOneLine() {
+        RuntimeException lost = new RuntimeException("Job aborted due to stage failure: Task 1 in stage 0.0 failed 4"
+                + " times, most recent failure: Lost task 1.3 (executor 2): ExecutorLostFailure (executor 2 exited"
+                + " caused by one of the running tasks) Reason: Command exited with code 137\nDriver stacktrace:",
+                new IllegalStateException("first line\n\tat some.Frame(Frame.java:1)"));
+        assertEquals("the job failed: Job aborted due to stage failure: Task 1 in stage 0.0 failed 4 times, most recent"
+                + " failure: Lost task 1.3 (executor 2): ExecutorLostFailure (executor 2 exited caused by one of the"
+                + " running tasks) Reason: Command exited with code 137 (cause: java.lang.IllegalStateException: first"
+                + " line)", SparseAttentionJob.translate(lost).getMessage());
     }
 }

@@ -247,4 +247,55 @@ class UnitRunnerTest {
         return new Partial(Arrays.copyOf(p.positions(), rows), p.heads(), p.headDim(),
                 Arrays.copyOf(p.output(), rows * p.heads() * p.headDim()), Arrays.copyOf(p.logSumExp(), rows * p.heads()));
     }
+
+    /**
+     * A shard task merges the shuffle's pieces, sorted in merge order, one at a time between its own
+     * units: the bytes of every unit merged as a piece; pieces out of that order are refused.
+     */
+    @Test
+    void aShardTaskMergesSortedPiecesBetweenItsOwnUnitsAndRefusesThemOutOfOrder(@TempDir Path dir) throws IOException {
+        writeInputs(dir, "<f4");
+        // all, rows of up to 10 key blocks in chunks of 2, shards of 50 rows: units in place and shuffled.
+        JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out"), H, "all", 0, 16, 1, 2, false);
+        InputShape shape = new InputShape(B, L, H * D, H);
+        HadoopStorage storage = new HadoopStorage();
+        org.sparseattention.plan.Plan plan = Planner.plan(settings, shape, 2);
+        java.util.TreeMap<PieceKey, Piece> shuffled = new java.util.TreeMap<>();
+        java.util.TreeMap<PieceKey, Piece> every = new java.util.TreeMap<>();
+        List<List<WorkUnit>> inPlace = plan.inPlace();
+        List<List<WorkUnit>> sources = new ArrayList<>(plan.partitions());
+        sources.addAll(inPlace);
+        for (int s = 0; s < sources.size(); s++) {
+            UnitTask task = new UnitTask(settings, shape, sources.get(s), storage, TaskTimes.NONE);
+            while (task.hasNext()) {
+                scala.Tuple2<PieceKey, Piece> piece = task.next();
+                every.put(piece._1(), piece._2());
+                if (s < plan.partitions().size()) {
+                    shuffled.put(piece._1(), piece._2());
+                }
+            }
+        }
+        int mixed = 0;
+        for (int shard = 0; shard < inPlace.size(); shard++) {
+            PieceKey from = new PieceKey(shard, Integer.MIN_VALUE, 0, 0);
+            PieceKey to = new PieceKey(shard + 1, Integer.MIN_VALUE, 0, 0);
+            ShardResult alone = ShardTask.run(shard, List.of(), every.subMap(from, to).values().iterator(), settings,
+                    shape, storage, pairs -> { }, TaskTimes.NONE);
+            ShardResult between = ShardTask.run(shard, inPlace.get(shard),
+                    shuffled.subMap(from, to).values().iterator(), settings, shape, storage, pairs -> { },
+                    TaskTimes.NONE);
+            assertArrayEquals(alone.output(), between.output(), "shard " + shard);
+            assertArrayEquals(alone.logSumExp(), between.logSumExp(), "shard " + shard);
+            mixed += !inPlace.get(shard).isEmpty() && !shuffled.subMap(from, to).isEmpty() ? 1 : 0;
+            List<Piece> reversed = new ArrayList<>(every.subMap(from, to).values());
+            java.util.Collections.reverse(reversed);
+            if (reversed.size() > 1) {
+                int s = shard;
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> ShardTask.run(s, List.of(),
+                        reversed.iterator(), settings, shape, storage, pairs -> { }, TaskTimes.NONE));
+                assertTrue(e.getMessage().contains("out of merge order"), e.getMessage());
+            }
+        }
+        assertTrue(mixed > 0, "some shard merges pieces between units of its own: " + plan.inPlace());
+    }
 }
