@@ -98,7 +98,8 @@ final class RunCommand implements Callable<Integer> {
             try {
                 summary = SparseAttentionJob.execute(prepared, spark, System.out::println);
             } catch (RuntimeException e) {
-                throw stopped(spark, e, prepared.outExisted());
+                throw stopped(spark, SparseAttentionJob.asGiven(e, settings, prepared.settings()),
+                        prepared.outExisted());
             }
             // From here the output is in place: a shutdown says so (unless the run's own hook did).
             try {

@@ -730,6 +730,24 @@ public final class SparseAttentionJob {
     }
 
     /** Turns a Spark failure into the project's exception, keeping the failed task's own message. */
+    /**
+     * Returns {@code e} with the inputs named as they were given ({@code given}: "--q in/q.npy")
+     * where its message names them as the tasks read them ({@code prepared}: fully qualified URIs,
+     * "--q file:/home/me/in/q.npy"), as the errors found before Spark started name them.
+     */
+    public static RuntimeException asGiven(RuntimeException e, JobSettings given, JobSettings prepared) {
+        if (!(e instanceof SparseAttentionException) || e.getMessage() == null) {
+            return e;
+        }
+        String shown = e.getMessage().replace("--q " + prepared.q(), "--q " + given.q())
+                .replace("--k " + prepared.k(), "--k " + given.k()).replace("--v " + prepared.v(), "--v " + given.v());
+        if (shown.equals(e.getMessage())) {
+            return e;
+        }
+        return e instanceof InvalidInputException ? new InvalidInputException(shown, e)
+                : new SparseAttentionException(shown, e);
+    }
+
     static RuntimeException translate(Exception e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof InvalidInputException invalid) {

@@ -184,8 +184,9 @@ class BadInputTest {
         CliTest.Outcome refused = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "local", "--local-ctx",
                 "8", "--merge"));
         assertEquals(2, refused.status(), refused.err());
-        assertTrue(refused.err().contains("error: --q ") && refused.err().contains("q.npy")
-                && refused.err().contains("batch 1, row 17"), "names the tensor, its file and where: " + refused.err());
+        assertTrue(refused.err().contains("error: --q " + dir.resolve("q.npy") + ": ")
+                && refused.err().contains("batch 1, row 17"), "names the tensor, its file as given and where: "
+                + refused.err());
         assertTrue(refused.out().contains(", failed on bad input (named below)"), "the stage line: " + refused.out());
         // Its tasks' figures count only those that finished: none of them on that line.
         assertTrue(refused.out().lines().filter(line -> line.endsWith(", failed on bad input (named below)"))
@@ -216,8 +217,8 @@ class BadInputTest {
         CliTest.Outcome refused = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "local", "--local-ctx",
                 "8", "--merge", "--scale", "1"));
         assertEquals(2, refused.status(), refused.err());
-        assertTrue(refused.err().contains("error: --q ") && refused.err().contains("q.npy, --k ")
-                && refused.err().contains("k.npy: the scores of batch 1, row 17, head 0 overflow float32 (log-sum-exp"
+        assertTrue(refused.err().contains("error: --q " + dir.resolve("q.npy") + ", --k " + dir.resolve("k.npy")
+                + ": the scores of batch 1, row 17, head 0 overflow float32 (log-sum-exp"
                 + " NaN): q . k times --scale 1.0 passes"), "names both tensors, their files and where: " + refused.err());
         assertFalse(Files.exists(dir.resolve("out")));
     }
