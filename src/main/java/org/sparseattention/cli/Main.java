@@ -206,11 +206,11 @@ public final class Main {
         }
         if (number.compareTo(BigInteger.valueOf(max)) > 0) {
             throw new CommandLine.TypeConversionException("'" + value + "' is more than " + max
-                    + ", the largest this option takes");
+                    + ", the largest whole number this option can hold");
         }
         if (number.compareTo(BigInteger.valueOf(min)) < 0) {
             throw new CommandLine.TypeConversionException("'" + value + "' is less than " + min
-                    + ", the smallest this option takes");
+                    + ", the smallest whole number this option can hold");
         }
         return number.longValueExact();
     }

@@ -98,8 +98,9 @@ final class RunCommand implements Callable<Integer> {
             try {
                 summary = SparseAttentionJob.execute(prepared, spark, System.out::println);
             } catch (RuntimeException e) {
-                throw stopped(spark, SparseAttentionJob.asGiven(e, settings, prepared.settings()),
-                        prepared.outExisted());
+                // On a cluster the URI an executor read is the one to name (it may not be the driver's file).
+                throw stopped(spark, spark.sc().isLocal() ? SparseAttentionJob.asGiven(e, settings, prepared.settings())
+                        : e, prepared.outExisted());
             }
             // From here the output is in place: a shutdown says so (unless the run's own hook did).
             try {

@@ -481,7 +481,9 @@ public final class HadoopStorage implements Storage, Serializable {
         if ("file".equals(staged.toUri().getScheme())) {
             // Made only if absent, in one step: Hadoop's local create checks and then creates (two
             // commands at once could both take the name), and follows a link there that leads nowhere.
-            fs.mkdirs(staged.getParent());
+            if (!fs.mkdirs(staged.getParent())) {
+                throw new IOException("could not make the directory " + staged.getParent());
+            }
             try {
                 Files.createFile(java.nio.file.Path.of(staged.toUri().getPath()));
             } catch (java.nio.file.FileAlreadyExistsException taken) {
@@ -610,11 +612,17 @@ public final class HadoopStorage implements Storage, Serializable {
         } catch (IOException e) {
             if (movedAside < targets.size() && asides.get(movedAside) != null) {
                 // A rename that failed after copying (Hadoop's local file system copies when the
-                // system's rename fails) leaves a copy of the file under the aside name: ours to delete.
+                // system's rename fails) leaves a copy under the aside name: deleted while the file
+                // is still in place, put back where it is not (a store that deleted it, then failed).
+                Path aside = asides.get(movedAside);
                 try {
-                    fs.delete(asides.get(movedAside), false);
+                    if (fs.exists(targets.get(movedAside))) {
+                        fs.delete(aside, false);
+                    } else if (fs.exists(aside)) {
+                        fs.rename(aside, targets.get(movedAside));
+                    }
                 } catch (IOException ignored) {
-                    // The error below is what matters; a copy that could not be deleted stays hidden.
+                    // The error below is what matters; what could not be tidied stays under the hidden name.
                 }
             }
             for (int i = 0; i < placed; i++) {

@@ -181,7 +181,6 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
         return value;
     }
 
-    /** Splits a Python dict literal of the three known keys into raw value strings. */
     /**
      * Refuses a header length that does not match the header's text: one that runs past the newline
      * ending the dict (into the data), or one that stops before the dict's closing brace.
@@ -200,6 +199,7 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
         }
     }
 
+    /** Splits a Python dict literal of the three known keys into raw value strings. */
     private static Map<String, String> dictionary(String file, String text) {
         if (!text.startsWith("{") || !text.endsWith("}")) {
             throw bad(file, "header", "a Python dict literal {...}", "'" + abbreviate(text) + "'");

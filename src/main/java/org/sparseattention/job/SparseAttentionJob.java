@@ -729,7 +729,6 @@ public final class SparseAttentionJob {
         return null;
     }
 
-    /** Turns a Spark failure into the project's exception, keeping the failed task's own message. */
     /**
      * Returns {@code e} with the inputs named as they were given ({@code given}: "--q in/q.npy")
      * where its message names them as the tasks read them ({@code prepared}: fully qualified URIs,
@@ -748,6 +747,7 @@ public final class SparseAttentionJob {
                 : new SparseAttentionException(shown, e);
     }
 
+    /** Turns a Spark failure into the project's exception, keeping the failed task's own message. */
     static RuntimeException translate(Exception e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof InvalidInputException invalid) {

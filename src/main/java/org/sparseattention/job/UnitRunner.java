@@ -27,7 +27,8 @@ import org.sparseattention.plan.WorkUnit;
  * Computes units inside one task: reads exactly the rows a unit needs from the open inputs and
  * runs the kernel on them. Row buffers, their position tables and the kernel's result arrays are reused from
  * unit to unit (large arrays are costly to collect), so a result is valid until the next unit.
- * Closed when the task completes, whatever its end.
+ * Closed when the task completes, whatever its end; the warm-up's runners, which run inside a
+ * task, by the warm-up itself.
  */
 final class UnitRunner implements AutoCloseable {
     private final JobSettings settings;

@@ -19,7 +19,7 @@ import scala.Tuple2;
  * One task's shuffled units on an executor: for each unit, read exactly the rows it needs, run the
  * kernel, and cut the partial result into pieces by output shard. Lazy: one unit in memory at a time.
  */
-final class UnitTask implements Iterator<Tuple2<PieceKey, Piece>> {
+final class UnitTask implements Iterator<Tuple2<PieceKey, Piece>>, AutoCloseable {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UnitTask.class);
     private final JobSettings settings;
     private final InputShape shape;
@@ -70,6 +70,12 @@ final class UnitTask implements Iterator<Tuple2<PieceKey, Piece>> {
             throw new NoSuchElementException();
         }
         return ready.removeFirst();
+    }
+
+    /** Closes the inputs (as running out of units does): for a caller that stops early, the warm-up. */
+    @Override
+    public void close() {
+        runner.close();
     }
 
     /** Cuts a partial result into one piece per output shard, rows in ascending position. */

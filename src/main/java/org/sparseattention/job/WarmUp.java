@@ -148,10 +148,11 @@ final class WarmUp {
             // Each shard's pieces in merge order, as the shuffle sorts them.
             TreeMap<PieceKey, Piece> pieces = new TreeMap<>();
             for (List<WorkUnit> partition : plan.partitions()) {
-                UnitTask task = new UnitTask(settings, shape, partition, storage, TaskTimes.NONE);
-                while (task.hasNext()) {
-                    Tuple2<PieceKey, Piece> piece = task.next();
-                    pieces.put(piece._1(), piece._2());
+                try (UnitTask task = new UnitTask(settings, shape, partition, storage, TaskTimes.NONE)) {
+                    while (task.hasNext()) {
+                        Tuple2<PieceKey, Piece> piece = task.next();
+                        pieces.put(piece._1(), piece._2());
+                    }
                 }
             }
             for (int shard : plan.shardOrder()) {

@@ -254,12 +254,12 @@ class CliTest {
         Outcome big = run("layout", "--seq-len", "99999999999", "--heads", "2", "--mode", "all");
         assertEquals(2, big.status(), big.err());
         assertTrue(big.err().contains("Invalid value for option '--seq-len': '99999999999' is more than 2147483647,"
-                + " the largest this option takes"), big.err());
+                + " the largest whole number this option can hold"), big.err());
         Outcome small = run("verify", "--seq-len", "8", "--heads", "1", "--mode", "all",
                 "--seed", "-9223372036854775809");
         assertEquals(2, small.status(), small.err());
         assertTrue(small.err().contains("Invalid value for option '--seed': '-9223372036854775809' is less than"
-                + " -9223372036854775808, the smallest this option takes"), small.err());
+                + " -9223372036854775808, the smallest whole number this option can hold"), small.err());
         Outcome hex = run("layout", "--seq-len", "0x10", "--heads", "2", "--mode", "all");
         assertEquals(2, hex.status(), hex.err());
         assertTrue(hex.err().contains("'0x10' is not a whole number"), hex.err());

@@ -189,6 +189,51 @@ class LocalJobTest {
         assertArrayEquals(outputs[0], outputs[1], mode + ": in place and shuffled");
     }
 
+    /**
+     * Pieces the shuffle spills to disk (here after every one) reach the shard tasks merged back in
+     * order: the bytes of pieces kept in memory.
+     */
+    @Test
+    void piecesTheShuffleSpillsGiveTheBytesOfPiecesKeptInMemory(@TempDir Path out) throws Exception {
+        byte[][] outputs = new byte[2][];
+        long[] spilled = new long[2];
+        String force = "spark.shuffle.spill.numElementsForceSpillThreshold";
+        SparkConf env = org.apache.spark.SparkEnv.get().conf();
+        for (int i = 0; i < 2; i++) {
+            Path dir = out.resolve("run" + i);
+            // 100 rows per shard: 2 shards on 2 slots, every unit shuffled; rows in chunks of 2 key blocks.
+            JobSettings settings = new JobSettings(inputs.resolve("q.npy").toString(),
+                    inputs.resolve("k.npy").toString(), inputs.resolve("v.npy").toString(), dir.toString(), H,
+                    "local+strided", 40, 16, 1, 1, Double.NaN, 0, 2, 64, 100, true, true, false, false);
+            java.util.concurrent.atomic.LongAdder bytes = new java.util.concurrent.atomic.LongAdder();
+            org.apache.spark.scheduler.SparkListener listener = new org.apache.spark.scheduler.SparkListener() {
+                @Override
+                public void onTaskEnd(SparkListenerTaskEnd end) {
+                    // The shard tasks' own: what their sorted input spilled, not the units' map side.
+                    if (end.taskMetrics() != null && end.taskType().equals("ResultTask")) {
+                        bytes.add(end.taskMetrics().diskBytesSpilled());
+                    }
+                }
+            };
+            spark.sc().addSparkListener(listener);
+            if (i == 1) {
+                env.set(force, "1");
+            }
+            try {
+                run(settings);
+            } finally {
+                env.remove(force);
+                spark.sc().listenerBus().waitUntilEmpty();
+                spark.sc().removeSparkListener(listener);
+            }
+            outputs[i] = Files.readAllBytes(dir.resolve("output.npy"));
+            spilled[i] = bytes.sum();
+        }
+        assertEquals(0, spilled[0], "kept in memory");
+        assertTrue(spilled[1] > 0, "spilled by the shard tasks: " + spilled[1]);
+        assertArrayEquals(outputs[0], outputs[1]);
+    }
+
     @Test
     void outputBytesDoNotDependOnPartitions(@TempDir Path out) throws IOException {
         byte[] first = null;

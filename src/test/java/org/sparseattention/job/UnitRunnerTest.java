@@ -255,8 +255,10 @@ class UnitRunnerTest {
     @Test
     void aShardTaskMergesSortedPiecesBetweenItsOwnUnitsAndRefusesThemOutOfOrder(@TempDir Path dir) throws IOException {
         writeInputs(dir, "<f4");
-        // all, rows of up to 10 key blocks in chunks of 2, shards of 50 rows: units in place and shuffled.
-        JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out"), H, "all", 0, 16, 1, 2, false);
+        // local+strided, local rows of up to 4 key blocks in chunks of 2, shards of 50 rows: the original
+        // order's units in place, and the residue order's pieces merged into the same rows between them.
+        JobSettings settings = JobTestSupport.settings(dir, dir.resolve("out"), H, "local+strided", 40, 16, 1, 2,
+                false);
         InputShape shape = new InputShape(B, L, H * D, H);
         HadoopStorage storage = new HadoopStorage();
         org.sparseattention.plan.Plan plan = Planner.plan(settings, shape, 2);
@@ -266,12 +268,13 @@ class UnitRunnerTest {
         List<List<WorkUnit>> sources = new ArrayList<>(plan.partitions());
         sources.addAll(inPlace);
         for (int s = 0; s < sources.size(); s++) {
-            UnitTask task = new UnitTask(settings, shape, sources.get(s), storage, TaskTimes.NONE);
-            while (task.hasNext()) {
-                scala.Tuple2<PieceKey, Piece> piece = task.next();
-                every.put(piece._1(), piece._2());
-                if (s < plan.partitions().size()) {
-                    shuffled.put(piece._1(), piece._2());
+            try (UnitTask task = new UnitTask(settings, shape, sources.get(s), storage, TaskTimes.NONE)) {
+                while (task.hasNext()) {
+                    scala.Tuple2<PieceKey, Piece> piece = task.next();
+                    every.put(piece._1(), piece._2());
+                    if (s < plan.partitions().size()) {
+                        shuffled.put(piece._1(), piece._2());
+                    }
                 }
             }
         }
