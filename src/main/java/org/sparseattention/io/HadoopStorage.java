@@ -818,8 +818,8 @@ public final class HadoopStorage implements Storage, Serializable {
             }
             abandoned = true;
             failed();
-            System.err.println("interrupted: nothing was written to " + option + String.join(", ", uris) + " (what was there is as it was; the"
-                    + " unfinished files, and directories made for them, were deleted)");
+            System.err.println(error().getMessage() + " (what was there is as it was; the unfinished files, and"
+                    + " directories made for them, were deleted)");
         }
     }
 

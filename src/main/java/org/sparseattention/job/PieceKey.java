@@ -10,6 +10,11 @@ import java.io.Serializable;
  */
 record PieceKey(int shard, int frame, int chunk, int unit) implements Serializable, Comparable<PieceKey> {
 
+    /** Returns a key before every piece of {@code shard} and after every piece of the shards before. */
+    static PieceKey first(int shard) {
+        return new PieceKey(shard, Integer.MIN_VALUE, Integer.MIN_VALUE, Integer.MIN_VALUE);
+    }
+
     @Override
     public int compareTo(PieceKey other) {
         int byShard = Integer.compare(shard, other.shard);

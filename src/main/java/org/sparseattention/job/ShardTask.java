@@ -1,8 +1,6 @@
 package org.sparseattention.job;
 
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
@@ -13,7 +11,9 @@ import org.sparseattention.kernel.Overflow;
 import org.sparseattention.kernel.Partial;
 import org.sparseattention.plan.InputShape;
 import org.sparseattention.plan.JobSettings;
+import org.sparseattention.plan.Planner;
 import org.sparseattention.plan.WorkUnit;
+import scala.Tuple2;
 
 /**
  * The task of one output shard: computes the units planned in place for it and merges their
@@ -26,25 +26,22 @@ final class ShardTask {
     private ShardTask() {
     }
 
-    /** The in-place units of a shard in merge order: frame, chunk, unit. */
-    private static final Comparator<WorkUnit> ORDER = Comparator.comparingInt(WorkUnit::frame)
-            .thenComparingInt(WorkUnit::chunk).thenComparingInt(WorkUnit::index);
-
     /**
      * Returns the final rows of shard {@code shard} (numbered across batch items), adding the
      * allowed pairs of everything merged to {@code pairs} and its phases' times to {@code times}.
-     * {@code pieces} come in merge order (the shuffle sorts them by {@link PieceKey}), and are
-     * merged one at a time between the units computed here.
+     * {@code pieces} come with their keys in merge order (the shuffle sorts them by {@link
+     * PieceKey}), and are merged one at a time between the units computed here.
      */
-    static ShardResult run(int shard, List<WorkUnit> inPlace, Iterator<Piece> pieces, JobSettings settings,
+    static ShardResult run(int shard, List<WorkUnit> inPlace, Iterator<Tuple2<PieceKey, Piece>> pieces,
+            JobSettings settings,
             InputShape shape, Storage storage, LongConsumer pairs, TaskTimes times) throws IOException {
         long started = System.nanoTime();
         OutputFiles.Shard range = OutputFiles.shard(shape, settings, shard);
         int rowStart = range.rowStart();
         int rows = range.rowEnd() - range.rowStart();
         int heads = shape.heads();
-        List<WorkUnit> units = new ArrayList<>(inPlace);
-        units.sort(ORDER);
+        // A shard's units are of one batch item: in merge order (frame, chunk, unit).
+        List<WorkUnit> units = Planner.inTaskOrder(inPlace);
         Accumulator accumulator = new Accumulator(rows, heads, shape.headDim());
         long allowed = 0;
         long mergeNanos = 0;
@@ -53,22 +50,25 @@ final class ShardTask {
         try (UnitRunner runner = inPlace.isEmpty() ? null : new UnitRunner(settings, shape, storage)) {
             int u = 0;
             PieceKey last = null;
-            Piece piece = pieces.hasNext() ? pieces.next() : null;
-            while (piece != null || u < units.size()) {
-                PieceKey pieceKey = piece == null ? null
-                        : new PieceKey(shard, piece.frame(), piece.chunk(), piece.unit());
-                if (pieceKey != null && (u == units.size() || pieceKey.compareTo(key(shard, units.get(u))) < 0)) {
-                    if (last != null && pieceKey.compareTo(last) <= 0) {
-                        throw new IllegalStateException("shard " + shard + ": piece " + pieceKey + " after " + last
+            Tuple2<PieceKey, Piece> next = pieces.hasNext() ? pieces.next() : null;
+            while (next != null || u < units.size()) {
+                PieceKey key = next == null ? null : next._1();
+                if (key != null && (u == units.size() || key.compareTo(key(shard, units.get(u))) < 0)) {
+                    if (key.shard() != shard) {
+                        throw new IllegalStateException("shard " + shard + " got a piece of shard " + key.shard());
+                    }
+                    if (last != null && key.compareTo(last) <= 0) {
+                        throw new IllegalStateException("shard " + shard + ": piece " + key + " after " + last
                                 + ", out of merge order");
                     }
-                    last = pieceKey;
+                    last = key;
+                    Piece piece = next._2();
                     long clock = System.nanoTime();
                     accumulator.merge(piece.toPartial(rowStart, heads, shape.headDim()));
                     mergeNanos += System.nanoTime() - clock;
                     allowed += piece.allowedPairs();
                     shuffled++;
-                    piece = pieces.hasNext() ? pieces.next() : null;
+                    next = pieces.hasNext() ? pieces.next() : null;
                     continue;
                 }
                 WorkUnit unit = units.get(u++);

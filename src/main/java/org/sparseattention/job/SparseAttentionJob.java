@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -370,8 +369,7 @@ public final class SparseAttentionJob {
                 merged = shardTasks.map(work -> {
                     times.useOnThisThread();
                     return new Tuple2<>(work.shard(), ShardTask.run(work.shard(), work.units(),
-                            Collections.emptyIterator(), settings,
-                            shape, storage.value(), pairs::add, times));
+                            Collections.emptyIterator(), settings, shape, storage.value(), pairs::add, times));
                 });
             } else {
                 // Stages are named by their call sites: the stage lines then say what each stage does.
@@ -385,23 +383,7 @@ public final class SparseAttentionJob {
                 merged = shardTasks.zipPartitions(pieces, (works, sorted) -> {
                     ShardWork work = works.next();
                     times.useOnThisThread();
-                    Iterator<Piece> shardPieces = new Iterator<>() {
-                        @Override
-                        public boolean hasNext() {
-                            return sorted.hasNext();
-                        }
-
-                        @Override
-                        public Piece next() {
-                            Tuple2<PieceKey, Piece> next = sorted.next();
-                            if (next._1().shard() != work.shard()) {
-                                throw new IllegalStateException("shard " + work.shard() + " got a piece of shard "
-                                        + next._1().shard());
-                            }
-                            return next._2();
-                        }
-                    };
-                    ShardResult result = ShardTask.run(work.shard(), work.units(), shardPieces, settings, shape,
+                    ShardResult result = ShardTask.run(work.shard(), work.units(), sorted, settings, shape,
                             storage.value(), pairs::add, times);
                     return List.of(new Tuple2<>(work.shard(), result)).iterator();
                 });

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.TreeMap;
@@ -156,12 +157,16 @@ final class WarmUp {
                 }
             }
             for (int shard : plan.shardOrder()) {
-                ShardTask.run(shard, plan.inPlace().get(shard), pieces.subMap(new PieceKey(shard, Integer.MIN_VALUE,
-                        Integer.MIN_VALUE, Integer.MIN_VALUE), new PieceKey(shard + 1, Integer.MIN_VALUE,
-                        Integer.MIN_VALUE, Integer.MIN_VALUE)).values().iterator(), settings, shape, storage, pairs::add,
-                        TaskTimes.NONE);
+                ShardTask.run(shard, plan.inPlace().get(shard), ofShard(pieces, shard), settings, shape, storage,
+                        pairs::add, TaskTimes.NONE);
             }
         }
         return pairs.sum();
+    }
+
+    /** Returns the pieces of {@code shard} in {@code pieces}, in merge order, as the shuffle hands them over. */
+    static Iterator<Tuple2<PieceKey, Piece>> ofShard(TreeMap<PieceKey, Piece> pieces, int shard) {
+        return pieces.subMap(PieceKey.first(shard), PieceKey.first(shard + 1)).entrySet().stream()
+                .map(piece -> new Tuple2<>(piece.getKey(), piece.getValue())).iterator();
     }
 }

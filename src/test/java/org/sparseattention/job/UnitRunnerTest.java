@@ -280,23 +280,27 @@ class UnitRunnerTest {
         }
         int mixed = 0;
         for (int shard = 0; shard < inPlace.size(); shard++) {
-            PieceKey from = new PieceKey(shard, Integer.MIN_VALUE, 0, 0);
-            PieceKey to = new PieceKey(shard + 1, Integer.MIN_VALUE, 0, 0);
-            ShardResult alone = ShardTask.run(shard, List.of(), every.subMap(from, to).values().iterator(), settings,
+            ShardResult alone = ShardTask.run(shard, List.of(), WarmUp.ofShard(every, shard), settings, shape,
+                    storage, pairs -> { }, TaskTimes.NONE);
+            ShardResult between = ShardTask.run(shard, inPlace.get(shard), WarmUp.ofShard(shuffled, shard), settings,
                     shape, storage, pairs -> { }, TaskTimes.NONE);
-            ShardResult between = ShardTask.run(shard, inPlace.get(shard),
-                    shuffled.subMap(from, to).values().iterator(), settings, shape, storage, pairs -> { },
-                    TaskTimes.NONE);
             assertArrayEquals(alone.output(), between.output(), "shard " + shard);
             assertArrayEquals(alone.logSumExp(), between.logSumExp(), "shard " + shard);
-            mixed += !inPlace.get(shard).isEmpty() && !shuffled.subMap(from, to).isEmpty() ? 1 : 0;
-            List<Piece> reversed = new ArrayList<>(every.subMap(from, to).values());
+            mixed += !inPlace.get(shard).isEmpty() && WarmUp.ofShard(shuffled, shard).hasNext() ? 1 : 0;
+            List<scala.Tuple2<PieceKey, Piece>> reversed = new ArrayList<>();
+            WarmUp.ofShard(every, shard).forEachRemaining(reversed::add);
             java.util.Collections.reverse(reversed);
+            int s = shard;
             if (reversed.size() > 1) {
-                int s = shard;
                 IllegalStateException e = assertThrows(IllegalStateException.class, () -> ShardTask.run(s, List.of(),
                         reversed.iterator(), settings, shape, storage, pairs -> { }, TaskTimes.NONE));
                 assertTrue(e.getMessage().contains("out of merge order"), e.getMessage());
+            }
+            // A piece of another shard, as a partitioner gone wrong would send it, is refused too.
+            if (!reversed.isEmpty() && shard + 1 < inPlace.size()) {
+                IllegalStateException other = assertThrows(IllegalStateException.class, () -> ShardTask.run(s + 1,
+                        List.of(), reversed.iterator(), settings, shape, storage, pairs -> { }, TaskTimes.NONE));
+                assertEquals("shard " + (s + 1) + " got a piece of shard " + s, other.getMessage());
             }
         }
         assertTrue(mixed > 0, "some shard merges pieces between units of its own: " + plan.inPlace());
