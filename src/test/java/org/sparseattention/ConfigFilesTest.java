@@ -24,7 +24,7 @@ import org.apache.logging.log4j.message.SimpleMessage;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import org.sparseattention.job.SparseAttentionJob;
+import org.sparseattention.job.SparkSetup;
 
 /** The launchers' JIT options: known to this JDK, and repeated for drivers and executors. */
 class ConfigFilesTest {
@@ -244,7 +244,7 @@ class ConfigFilesTest {
     @Test
     void theEmbeddedLauncherPassesItsSparkSettingsFile() throws IOException {
         String launcher = Files.readString(Path.of("jobs/sparse-attention"));
-        assertTrue(launcher.contains("-D" + SparseAttentionJob.SPARK_SETTINGS_PROPERTY
+        assertTrue(launcher.contains("-D" + SparkSetup.SPARK_SETTINGS_PROPERTY
                 + "=\"$root/conf/spark-local.properties\""), "jobs/sparse-attention must name its Spark settings file");
     }
 

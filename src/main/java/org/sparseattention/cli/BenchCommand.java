@@ -20,7 +20,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.Words;
 import org.sparseattention.io.HadoopStorage;
-import org.sparseattention.job.SparseAttentionJob;
+import org.sparseattention.job.SparkSetup;
 import org.sparseattention.kernel.AttentionOutput;
 import org.sparseattention.kernel.BlockSparseKernel;
 import org.sparseattention.kernel.KernelProfile;
@@ -154,7 +154,7 @@ final class BenchCommand implements Callable<Integer> {
                     + " (-Dorg.bytedeco.javacpp.maxbytes, by default the heap's -Xmx); choose a smaller size");
         }
         // The launcher's file system settings, only for a file to write.
-        HadoopStorage storage = json == null ? null : SparseAttentionJob.launcherStorage();
+        HadoopStorage storage = json == null ? null : SparkSetup.launcherStorage();
         if (json != null) {
             storage.checkWritable("--json ", json, overwrite);
         } else if (overwrite) {

@@ -8,7 +8,7 @@ import org.apache.hadoop.fs.Path;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
-import org.sparseattention.job.SparseAttentionJob;
+import org.sparseattention.job.SparkSetup;
 import org.sparseattention.plan.InputShape;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -49,7 +49,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (dim > InputShape.MAX_FEATURES) {
             throw new InvalidInputException("--dim: expected at most " + InputShape.MAX_FEATURES + ", got " + dim);
         }
-        HadoopStorage storage = SparseAttentionJob.launcherStorage();
+        HadoopStorage storage = SparkSetup.launcherStorage();
         Path dir = storage.path("--out ", out);
         if (storage.exists(out) && !storage.fileSystem(out).getFileStatus(dir).isDirectory()) {
             throw new InvalidInputException("--out " + out + " is a file: expected a directory to write q.npy, k.npy and"

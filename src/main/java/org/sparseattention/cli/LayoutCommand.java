@@ -7,7 +7,7 @@ import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.Words;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
-import org.sparseattention.job.SparseAttentionJob;
+import org.sparseattention.job.SparkSetup;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.LayoutStats;
 import org.sparseattention.layout.Patterns;
@@ -49,7 +49,7 @@ final class LayoutCommand implements Callable<Integer> {
         BlockLayout layout = BlockLayout.of(Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize,
                 pattern.numVerts, pattern.vertsize), seqLen, pattern.blockSize, pattern.heads);
         // The launcher's file system settings, only for a file to write.
-        HadoopStorage storage = npy == null ? null : SparseAttentionJob.launcherStorage();
+        HadoopStorage storage = npy == null ? null : SparkSetup.launcherStorage();
         // The original-order grid checks every pair of every head.
         boolean grids = seqLen <= BlockLayout.MAX_GRID_LENGTH
                 && (double) pattern.heads * seqLen * seqLen / 2 <= MAX_COUNTED;

@@ -16,6 +16,7 @@ import java.util.function.BiPredicate;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.job.SparkSetup;
 import org.sparseattention.job.SparseAttentionJob;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -155,7 +156,7 @@ public final class Main {
         // errors that are no news (a run's output guard does the same while the job runs).
         org.apache.hadoop.util.ShutdownHookManager.get().addShutdownHook(() -> {
             if (signalled && !settled) {
-                SparseAttentionJob.quietSpark();
+                SparkSetup.quietSpark();
             }
         }, org.apache.hadoop.fs.FileSystem.SHUTDOWN_HOOK_PRIORITY + 35);
         int status = FAILED;

@@ -6,7 +6,9 @@ import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.job.JobFailures;
 import org.sparseattention.job.RunSummary;
+import org.sparseattention.job.SparkSetup;
 import org.sparseattention.job.SparseAttentionJob;
 import org.sparseattention.kernel.SparseForward;
 import org.sparseattention.plan.JobSettings;
@@ -74,17 +76,17 @@ final class RunCommand implements Callable<Integer> {
         JobSettings settings = new JobSettings(q, k, v, out, pattern.heads, pattern.mode, pattern.localCtx,
                 pattern.blockSize, pattern.numVerts, pattern.vertsize, scale == null ? Double.NaN : scale, partitions,
                 maxKeyBlocks, unitTiles, shardRows, merge, lse, overwrite, allowNonfinite);
-        SparkConf conf = SparseAttentionJob.embeddedConf("sparse-attention " + pattern.mode, master);
+        SparkConf conf = SparkSetup.embeddedConf("sparse-attention " + pattern.mode, master);
         try {
-            SparseAttentionJob.checkMaster(conf, SparseAttentionJob.embedded());
+            SparkSetup.checkMaster(conf, SparkSetup.embedded());
         } catch (InvalidInputException e) {
             throw masterNamed(e);
         }
         // Inputs and --out checked first: a refused run starts nothing, the warm-up included.
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings, conf);
         SparseAttentionJob.leftBeside(prepared, conf).forEach(System.err::println);
-        SparseAttentionJob.ownLocalDir(conf);
-        SparseAttentionJob.warmUpWhileStarting(conf);
+        SparkSetup.ownLocalDir(conf);
+        SparkSetup.warmUpWhileStarting(conf);
         // Says, should Ctrl-C come while Spark stops after the run, that --out is complete: the
         // exit status (130) alone would read as a run that failed.
         Thread finished = new Thread(() -> {
@@ -99,7 +101,7 @@ final class RunCommand implements Callable<Integer> {
                 summary = SparseAttentionJob.execute(prepared, spark, System.out::println);
             } catch (RuntimeException e) {
                 // On a cluster the URI an executor read is the one to name (it may not be the driver's file).
-                throw stopped(spark, spark.sc().isLocal() ? SparseAttentionJob.asGiven(e, settings, prepared.settings())
+                throw stopped(spark, spark.sc().isLocal() ? JobFailures.asGiven(e, settings, prepared.settings())
                         : e, prepared.outExisted());
             }
             // From here the output is in place: a shutdown says so (unless the run's own hook did).
@@ -181,8 +183,8 @@ final class RunCommand implements Callable<Integer> {
                 String key = "spark.executor.memory";
                 String where = sourceOf(key);
                 if (where == null) {
-                    where = SparseAttentionJob.embedded() ? "set it in " + System.getProperty(
-                            SparseAttentionJob.SPARK_SETTINGS_PROPERTY) + " or with -D" + key
+                    where = SparkSetup.embedded() ? "set it in " + System.getProperty(
+                            SparkSetup.SPARK_SETTINGS_PROPERTY) + " or with -D" + key
                             : "--conf " + key + "=... under jobs/spark-submit";
                 }
                 throw new InvalidInputException(key + " " + conf.get(key, "1g") + " (" + where + ") does not fit: "
@@ -230,14 +232,14 @@ final class RunCommand implements Callable<Integer> {
      * file holds it; null otherwise (under spark-submit, or Spark's default).
      */
     private static String sourceOf(String key) {
-        if (!SparseAttentionJob.embedded()) {
+        if (!SparkSetup.embedded()) {
             // spark-submit hands its --conf settings to the driver as system properties too.
             return null;
         }
         if (System.getProperty(key) != null) {
             return "-D" + key;
         }
-        String file = System.getProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
+        String file = System.getProperty(SparkSetup.SPARK_SETTINGS_PROPERTY);
         if (file != null) {
             java.util.Properties settings = new java.util.Properties();
             try (java.io.Reader in = java.nio.file.Files.newBufferedReader(java.nio.file.Path.of(file))) {

@@ -53,7 +53,7 @@ final class OutputLocation {
      * committer the files those tasks still write as it aborts, while {@link #onShutdown} says in
      * one line what became of --out (and deletes what they wrote).
      */
-    private static final Runnable QUIET_SPARK = SparseAttentionJob::quietSpark;
+    private static final Runnable QUIET_SPARK = SparkSetup::quietSpark;
 
     /** For {@code --out} {@code outUri}, which existed when the run checked it or not ({@code existedAtStart}). */
     OutputLocation(String outUri, Configuration configuration, boolean existedAtStart) throws IOException {

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -13,8 +15,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,7 +22,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.sparseattention.TestArrays;
-import org.sparseattention.job.SparseAttentionJob;
+import org.sparseattention.job.SparkSetup;
 
 /** The command line as a user meets it: exit status, messages, files written or not. */
 class CliTest {
@@ -675,12 +675,12 @@ class CliTest {
         List<String> noMaster = new java.util.ArrayList<>(List.of(runArgs(dir.resolve("out"), "--heads", "3", "--mode",
                 "all")));
         noMaster.subList(noMaster.indexOf("--master"), noMaster.indexOf("--master") + 2).clear();
-        System.setProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY, settings.toString());
+        System.setProperty(SparkSetup.SPARK_SETTINGS_PROPERTY, settings.toString());
         Outcome master;
         try {
             master = run(noMaster.toArray(String[]::new));
         } finally {
-            System.clearProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
+            System.clearProperty(SparkSetup.SPARK_SETTINGS_PROPERTY);
         }
         assertEquals(2, master.status(), master.err());
         assertTrue(master.err().contains("error: --master (or spark.master) local[0]: expected at least 1 thread")
@@ -690,11 +690,11 @@ class CliTest {
     /** Runs `run` on the generated inputs with the launcher's Spark settings file {@code settings} holding {@code text}. */
     private Outcome runWithSparkSettings(Path settings, String text) throws IOException {
         Files.writeString(settings, text);
-        System.setProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY, settings.toString());
+        System.setProperty(SparkSetup.SPARK_SETTINGS_PROPERTY, settings.toString());
         try {
             return run(runArgs(dir.resolve("out"), "--heads", "3", "--mode", "all"));
         } finally {
-            System.clearProperty(SparseAttentionJob.SPARK_SETTINGS_PROPERTY);
+            System.clearProperty(SparkSetup.SPARK_SETTINGS_PROPERTY);
         }
     }
 

@@ -21,11 +21,11 @@ class DiskFullTest {
         RuntimeException aborted = new RuntimeException("Job aborted due to stage failure: Task 0 in stage 1.0"
                 + " failed 1 times, most recent failure: Lost task 0.0: java.io.IOException: No space left on device\n"
                 + "\tat java.base/java.io.FileOutputStream.writeBytes(Native Method)");
-        assertEquals(SAID, SparseAttentionJob.diskFull(aborted, "file:/data/runs", "/tmp"));
+        assertEquals(SAID, JobFailures.diskFull(aborted, "file:/data/runs", "/tmp"));
         // As a cause in the driver itself (merging files, say).
         RuntimeException wrapped = new RuntimeException("the job failed", new IOException("No space left on device"));
-        assertEquals(SAID, SparseAttentionJob.diskFull(wrapped, "file:/data/runs", "/tmp"));
-        assertNull(SparseAttentionJob.diskFull(new RuntimeException("Job aborted", new IOException("Stream closed")),
+        assertEquals(SAID, JobFailures.diskFull(wrapped, "file:/data/runs", "/tmp"));
+        assertNull(JobFailures.diskFull(new RuntimeException("Job aborted", new IOException("Stream closed")),
                 "file:/data/runs", "/tmp"));
     }
 
@@ -39,6 +39,6 @@ class DiskFullTest {
         assertEquals("the job failed: Job aborted due to stage failure: Task 1 in stage 0.0 failed 4 times, most recent"
                 + " failure: Lost task 1.3 (executor 2): ExecutorLostFailure (executor 2 exited caused by one of the"
                 + " running tasks) Reason: Command exited with code 137 (cause: java.lang.IllegalStateException: first"
-                + " line)", SparseAttentionJob.translate(lost).getMessage());
+                + " line)", JobFailures.translate(lost).getMessage());
     }
 }

@@ -26,45 +26,45 @@ class EmbeddedConfTest {
         Path parent = Path.of(System.getProperty("java.io.tmpdir"));
         Process ended = new ProcessBuilder("true").start();
         ended.waitFor();
-        Path left = Files.createDirectories(parent.resolve(SparseAttentionJob.LOCAL_DIR_PREFIX + ended.pid()
+        Path left = Files.createDirectories(parent.resolve(SparkSetup.LOCAL_DIR_PREFIX + ended.pid()
                 + "-99/blockmgr-1/0c"));
         Files.writeString(left.resolve("shuffle_0_1_0.data"), "left by a JVM out of memory");
         SparkConf local = new SparkConf(false).setMaster("local[2]");
-        SparseAttentionJob.ownLocalDir(local);
+        SparkSetup.ownLocalDir(local);
         Path own = Path.of(local.get("spark.local.dir"));
         assertTrue(Files.isDirectory(own) && own.getParent().equals(parent) && own.getFileName().toString()
-                .startsWith(SparseAttentionJob.LOCAL_DIR_PREFIX + ProcessHandle.current().pid() + "-"), own.toString());
-        assertFalse(Files.exists(parent.resolve(SparseAttentionJob.LOCAL_DIR_PREFIX + ended.pid() + "-99")));
+                .startsWith(SparkSetup.LOCAL_DIR_PREFIX + ProcessHandle.current().pid() + "-"), own.toString());
+        assertFalse(Files.exists(parent.resolve(SparkSetup.LOCAL_DIR_PREFIX + ended.pid() + "-99")));
         Files.delete(own);
         SparkConf named = new SparkConf(false).setMaster("local[2]").set("spark.local.dir", "/data/spark");
-        SparseAttentionJob.ownLocalDir(named);
+        SparkSetup.ownLocalDir(named);
         assertEquals("/data/spark", named.get("spark.local.dir"));
         SparkConf cluster = new SparkConf(false).setMaster("spark://10.1.2.3:7077");
-        SparseAttentionJob.ownLocalDir(cluster);
+        SparkSetup.ownLocalDir(cluster);
         assertFalse(cluster.contains("spark.local.dir"));
     }
 
     @Test
     void onlyALocalRunIsKeptOnLoopback() {
-        SparkConf local = SparseAttentionJob.embeddedConf("test", "local[3]");
+        SparkConf local = SparkSetup.embeddedConf("test", "local[3]");
         assertEquals("local[3]", local.get("spark.master"));
         assertEquals("127.0.0.1", local.get("spark.driver.host"));
         assertEquals("127.0.0.1", local.get("spark.driver.bindAddress"));
         // Executors on other machines must reach the driver at the address the cluster gives it.
-        SparkConf cluster = SparseAttentionJob.embeddedConf("test", "spark://10.1.2.3:7077");
+        SparkConf cluster = SparkSetup.embeddedConf("test", "spark://10.1.2.3:7077");
         assertEquals("spark://10.1.2.3:7077", cluster.get("spark.master"));
         assertFalse(cluster.contains("spark.driver.host"));
         assertFalse(cluster.contains("spark.driver.bindAddress"));
         // Started by the embedded launcher, without spark.jars (spark-submit's), a cluster's
         // executors could not load the tasks' classes.
         InvalidInputException refused = assertThrows(InvalidInputException.class,
-                () -> SparseAttentionJob.checkMaster(cluster, true));
+                () -> SparkSetup.checkMaster(cluster, true));
         assertTrue(refused.getMessage().contains("jobs/spark-submit --master spark://10.1.2.3:7077 -- run"),
                 refused.getMessage());
-        SparseAttentionJob.checkMaster(local, true);
-        SparseAttentionJob.checkMaster(cluster.clone().set("spark.jars", "/opt/app.jar"), true);
+        SparkSetup.checkMaster(local, true);
+        SparkSetup.checkMaster(cluster.clone().set("spark.jars", "/opt/app.jar"), true);
         // Under spark-submit (YARN's cluster mode ships the jar without spark.jars) it is not ours to refuse.
-        SparseAttentionJob.checkMaster(new SparkConf(false).setMaster("yarn"), false);
+        SparkSetup.checkMaster(new SparkConf(false).setMaster("yarn"), false);
     }
 
     /** Spark parses local[0] and then fails as it starts: refused before, whichever launcher. */
@@ -72,12 +72,12 @@ class EmbeddedConfTest {
     void aLocalMasterWithoutThreadsIsRefused() {
         for (String none : new String[] {"local[0]", "local[0,2]", "local[00]"}) {
             InvalidInputException e = assertThrows(InvalidInputException.class,
-                    () -> SparseAttentionJob.checkMaster(new SparkConf(false).setMaster(none), false));
+                    () -> SparkSetup.checkMaster(new SparkConf(false).setMaster(none), false));
             assertEquals("--master (or spark.master) " + none + ": expected at least 1 thread, got 0 (local[N] or"
                     + " local[*])", e.getMessage());
         }
-        SparseAttentionJob.checkMaster(new SparkConf(false).setMaster("local[10]"), false);
-        SparseAttentionJob.checkMaster(new SparkConf(false).setMaster("local[1,0]"), false);
+        SparkSetup.checkMaster(new SparkConf(false).setMaster("local[10]"), false);
+        SparkSetup.checkMaster(new SparkConf(false).setMaster("local[1,0]"), false);
     }
 
     /** The tool's own Spark setting is checked before Spark starts, not when the job reads it. */
@@ -85,12 +85,12 @@ class EmbeddedConfTest {
     void theNoExecutorTimeoutIsCheckedBeforeSparkStarts() {
         String key = "spark.sparseattention.noExecutorTimeout";
         for (String bad : new String[] {"abc", "0s", "-5s", "60"}) {
-            InvalidInputException e = assertThrows(InvalidInputException.class, () -> SparseAttentionJob.checkMaster(
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> SparkSetup.checkMaster(
                     new SparkConf(false).setMaster("spark://h:7077").set(key, bad), false));
             assertEquals(key + ": expected a time above 0 with its unit, such as 60s or 2min, got '" + bad + "'",
                     e.getMessage());
         }
-        SparseAttentionJob.checkMaster(new SparkConf(false).setMaster("spark://h:7077").set(key, "2min"), false);
+        SparkSetup.checkMaster(new SparkConf(false).setMaster("spark://h:7077").set(key, "2min"), false);
     }
 
     /** The launcher's settings file, read as Java reads properties; the command line wins over it. */
@@ -99,19 +99,19 @@ class EmbeddedConfTest {
         // Spaces around the separator, a ':' separator, a '!' comment, and a last line without a newline.
         Path file = Files.writeString(dir.resolve("spark.properties"), "# settings\n! also a comment\n"
                 + "spark.master = local[1]\nspark.task.maxFailures: 7\nspark.shuffle.compress=false");
-        SparkConf fromFile = SparseAttentionJob.embeddedConf("test", null, file.toString());
+        SparkConf fromFile = SparkSetup.embeddedConf("test", null, file.toString());
         assertEquals("local[1]", fromFile.get("spark.master"));
         assertEquals("7", fromFile.get("spark.task.maxFailures"));
         assertEquals("false", fromFile.get("spark.shuffle.compress"));
         assertEquals("127.0.0.1", fromFile.get("spark.driver.host"));
-        assertEquals("local[3]", SparseAttentionJob.embeddedConf("test", "local[3]", file.toString()).get("spark.master"));
+        assertEquals("local[3]", SparkSetup.embeddedConf("test", "local[3]", file.toString()).get("spark.master"));
         Path other = Files.writeString(dir.resolve("other.properties"), "shuffle.compress=false\nspark.task.cpus=1\n");
         java.io.PrintStream err = System.err;
         java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
         SparkConf withOther;
         try {
             System.setErr(new java.io.PrintStream(warnings, true));
-            withOther = SparseAttentionJob.embeddedConf("test", null, other.toString());
+            withOther = SparkSetup.embeddedConf("test", null, other.toString());
         } finally {
             System.setErr(err);
         }
@@ -121,7 +121,7 @@ class EmbeddedConfTest {
         assertEquals("1", withOther.get("spark.task.cpus"));
         Path missing = dir.resolve("none.properties");
         InvalidInputException e = assertThrows(InvalidInputException.class,
-                () -> SparseAttentionJob.embeddedConf("test", null, missing.toString()));
+                () -> SparkSetup.embeddedConf("test", null, missing.toString()));
         assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
     }
 
@@ -142,7 +142,7 @@ class EmbeddedConfTest {
                 "spark.hadoop.fs.appearing.impl = " + AppearingFileSystem.class.getName() + "\n"
                         // Not cached: a later test's check that the scheme is unknown without these settings holds.
                         + "spark.hadoop.fs.appearing.impl.disable.cache = true\n");
-        SparkConf conf = SparseAttentionJob.embeddedConf("test", "local[1]", file.toString());
+        SparkConf conf = SparkSetup.embeddedConf("test", "local[1]", file.toString());
         assertEquals(20, SparseAttentionJob.prepare(settings, conf).shape().seqLen());
         // An output that appears just after the check (another run finishing first) did not exist for
         // this run: --overwrite may not replace it.

@@ -43,7 +43,7 @@ final class JobTestSupport {
                 // As the launchers run the job (conf/spark-local.properties): the shuffle sorted in memory.
                 .set("spark.shuffle.sort.bypassMergeThreshold", "0");
         // As a local run does: Spark's directories in one of this JVM's own, deleted as it exits.
-        SparseAttentionJob.ownLocalDir(conf);
+        SparkSetup.ownLocalDir(conf);
         return new JavaSparkContext(conf);
     }
 }
