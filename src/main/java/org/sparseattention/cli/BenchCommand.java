@@ -20,6 +20,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.Words;
 import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.io.WholeFiles;
 import org.sparseattention.job.SparkSetup;
 import org.sparseattention.kernel.AttentionOutput;
 import org.sparseattention.kernel.BlockSparseKernel;
@@ -156,7 +157,7 @@ final class BenchCommand implements Callable<Integer> {
         // The launcher's file system settings, only for a file to write.
         HadoopStorage storage = json == null ? null : SparkSetup.launcherStorage();
         if (json != null) {
-            storage.checkWritable("--json ", json, overwrite);
+            WholeFiles.on(storage).checkWritable("--json ", json, overwrite);
         } else if (overwrite) {
             System.err.println("note: --overwrite does nothing without --json");
         }
@@ -277,7 +278,7 @@ final class BenchCommand implements Callable<Integer> {
             root.put("repetitions", repetitions);
             root.put("patterns", rows);
             byte[] figures = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(root);
-            Main.warnLeftOver(storage.writeWhole("--json ", List.of(json), overwrite, (file, out) -> out.write(figures)));
+            Main.warnLeftOver(WholeFiles.on(storage).writeWhole("--json ", List.of(json), overwrite, (file, out) -> out.write(figures)));
             System.out.println("wrote " + json);
         }
         return 0;

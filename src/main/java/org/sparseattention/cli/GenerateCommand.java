@@ -8,6 +8,7 @@ import org.apache.hadoop.fs.Path;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
+import org.sparseattention.io.WholeFiles;
 import org.sparseattention.job.SparkSetup;
 import org.sparseattention.plan.InputShape;
 import picocli.CommandLine.Command;
@@ -63,7 +64,7 @@ final class GenerateCommand implements Callable<Integer> {
             // Joined as text: Hadoop's Path(parent, child) would drop a `..` of --out with the name before it,
             // where the storage resolves it as the operating system does (link/.. is the link target's parent).
             targets.add(out.endsWith("/") ? out + name : out + "/" + name);
-            storage.checkWritable("--out ", targets.get(targets.size() - 1), overwrite);
+            WholeFiles.on(storage).checkWritable("--out ", targets.get(targets.size() - 1), overwrite);
         }
         long[] shape = {batch, seqLen, dim};
         long bytes;
@@ -79,7 +80,7 @@ final class GenerateCommand implements Callable<Integer> {
                     + " need " + bytes + " bytes, " + remaining + " are free there");
         }
         float[] row = new float[dim];
-        List<Path> leftOver = storage.writeWhole("--out ", targets, overwrite, (t, stream) -> {
+        List<Path> leftOver = WholeFiles.on(storage).writeWhole("--out ", targets, overwrite, (t, stream) -> {
             SplittableRandom random = new SplittableRandom(seed * 3 + t);
             stream.write(NpyWriter.header(NpyWriter.FLOAT32, shape));
             for (long r = 0; r < (long) batch * seqLen; r++) {

@@ -7,6 +7,7 @@ import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.Words;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
+import org.sparseattention.io.WholeFiles;
 import org.sparseattention.job.SparkSetup;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.LayoutStats;
@@ -59,7 +60,7 @@ final class LayoutCommand implements Callable<Integer> {
                     + ", got --seq-len " + seqLen + " and --heads " + pattern.heads);
         }
         if (npy != null) {
-            storage.checkWritable("--npy ", npy, overwrite);
+            WholeFiles.on(storage).checkWritable("--npy ", npy, overwrite);
         } else if (overwrite) {
             System.err.println("note: --overwrite does nothing without --npy");
         }
@@ -125,7 +126,7 @@ final class LayoutCommand implements Callable<Integer> {
         }
         if (npy != null) {
             // Written beside the file and renamed over it: an existing file is replaced whole or not at all.
-            List<org.apache.hadoop.fs.Path> leftOver = storage.writeWhole("--npy ", List.of(npy), overwrite, (file, out) -> {
+            List<org.apache.hadoop.fs.Path> leftOver = WholeFiles.on(storage).writeWhole("--npy ", List.of(npy), overwrite, (file, out) -> {
                 out.write(NpyWriter.header("|u1", new long[] {pattern.heads, nb, nb}));
                 for (int h = 0; h < pattern.heads; h++) {
                     for (byte[] row : layout.originalGrid(h)) {

@@ -15,7 +15,7 @@ import java.util.TreeSet;
 import java.util.function.BiPredicate;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
-import org.sparseattention.io.HadoopStorage;
+import org.sparseattention.io.WholeFiles;
 import org.sparseattention.job.SparkSetup;
 import org.sparseattention.job.SparseAttentionJob;
 import picocli.CommandLine;
@@ -113,7 +113,7 @@ public final class Main {
         return note.length() == 0 ? "" : note.append(")").toString();
     }
 
-    /** Names each file a command replaced but could not delete once moved aside ({@code HadoopStorage.publish}). */
+    /** Names each file a command replaced but could not delete once moved aside ({@code WholeFiles.publish}). */
     static void warnLeftOver(List<org.apache.hadoop.fs.Path> leftOver) {
         for (org.apache.hadoop.fs.Path aside : leftOver) {
             System.err.println("warning: the new file is in place, but the one it replaced could not be deleted: it is"
@@ -145,10 +145,10 @@ public final class Main {
                     return;
                 }
             }
-            if (!signalled || settled || SparseAttentionJob.interruptionReported() || HadoopStorage.interruptionReported()) {
+            if (!signalled || settled || SparseAttentionJob.interruptionReported() || WholeFiles.interruptionReported()) {
                 return;
             }
-            String written = HadoopStorage.lastWritten();
+            String written = WholeFiles.lastWritten();
             System.err.println(written == null ? "interrupted: stopped before anything was written"
                     : "interrupted after " + written + " written whole");
         }, 0);
@@ -259,7 +259,7 @@ public final class Main {
             if (e instanceof SparseAttentionException && String.valueOf(e.getMessage()).startsWith("interrupted:")) {
                 settle();
                 // A shutdown hook reports an interruption (a run's, a written file's) itself.
-                if (!SparseAttentionJob.interruptionReported() && !HadoopStorage.interruptionReported()) {
+                if (!SparseAttentionJob.interruptionReported() && !WholeFiles.interruptionReported()) {
                     err.println(e.getMessage());
                 }
                 return FAILED;
