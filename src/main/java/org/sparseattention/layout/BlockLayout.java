@@ -42,7 +42,7 @@ public final class BlockLayout {
         List<List<Elementary>> elements = new ArrayList<>();
         TreeSet<Integer> strides = new TreeSet<>();
         for (int h = 0; h < heads; h++) {
-            elements.add(computed(pattern.elementsFor(h)));
+            elements.add(computed(pattern.elementsFor(h), seqLen));
             for (Elementary e : elements.get(h)) {
                 strides.add(e.frameStride());
             }
@@ -94,12 +94,13 @@ public final class BlockLayout {
 
     /**
      * Returns the elements of a head that add pairs to compute: with {@code all} among them (or
-     * {@code local} with a window of 0 or less, the same pairs), which allows every pair any causal
-     * pattern does, only the original order's elements (a residue frame would compute tiles whose
-     * every pair it then masks out).
+     * {@code local} with a window of 0 or less, or of at least {@code seqLen}: the same pairs),
+     * which allows every pair any causal pattern does, only the original order's elements (a
+     * residue frame would compute tiles whose every pair it then masks out).
      */
-    private static List<Elementary> computed(List<Elementary> elements) {
-        if (elements.stream().noneMatch(e -> e instanceof AllPattern || e instanceof LocalPattern l && l.context() <= 0)) {
+    private static List<Elementary> computed(List<Elementary> elements, int seqLen) {
+        if (elements.stream().noneMatch(e -> e instanceof AllPattern
+                || e instanceof LocalPattern l && (l.context() <= 0 || l.context() >= seqLen))) {
             return elements;
         }
         return elements.stream().filter(e -> e.frameStride() == 1).toList();
@@ -134,6 +135,13 @@ public final class BlockLayout {
                     + " choose a larger block size");
         }
         pattern.checkHeads(heads);
+        for (int h = 0; h < heads; h++) {
+            for (Elementary e : pattern.elementsFor(h)) {
+                if (e instanceof FixedPattern fixed) {
+                    fixed.checkBlockSize(blockSize);
+                }
+            }
+        }
         return new BlockLayout(pattern, seqLen, blockSize, heads);
     }
 
@@ -190,17 +198,25 @@ public final class BlockLayout {
         int[] bounds = blockBounds[frame];
         int queryLow = bounds[2 * queryBlock];
         int queryHigh = bounds[2 * queryBlock + 1];
+        int kept = 0;
         for (int t = 0; t < out.size(); t++) {
-            if (out.isFull(t)) {
-                int kb = out.keyBlock(t);
-                for (Elementary e : before) {
-                    if (e.mayAllowAny(head, queryLow, queryHigh, bounds[2 * kb], bounds[2 * kb + 1])) {
-                        out.setPartial(t);
-                        break;
+            int kb = out.keyBlock(t);
+            boolean full = out.isFull(t);
+            for (Elementary e : before) {
+                if (e.mayAllowAny(head, queryLow, queryHigh, bounds[2 * kb], bounds[2 * kb + 1])) {
+                    // Earlier frames may have taken every pair of the tile: then it is not computed.
+                    if (allowedPairs(frame, head, grid, queryBlock, kb, 1) == 0) {
+                        kb = -1;
                     }
+                    full = false;
+                    break;
                 }
             }
+            if (kb >= 0) {
+                out.set(kept++, kb, full);
+            }
         }
+        out.truncate(kept);
     }
 
     /** Returns the longest tile list of {@code queryBlock} in {@code frame} over all heads. */
@@ -355,7 +371,7 @@ public final class BlockLayout {
                             if (work > maxWork) {
                                 return null;
                             }
-                            pairs[h] += countAllowed(f, h, grid, qb, kb);
+                            pairs[h] += allowedPairs(f, h, grid, qb, kb, Long.MAX_VALUE);
                         }
                     }
                     if (work > maxWork) {
@@ -367,18 +383,22 @@ public final class BlockLayout {
         return new LayoutStats(seqLen(), blockSize(), tiles, fullTiles, pairs);
     }
 
-    private long countAllowed(int frame, int head, BlockGrid grid, int qb, int kb) {
+    /**
+     * Returns the allowed pairs of tile ({@code qb}, {@code kb}) in this frame's share, counted up
+     * to {@code enough} (at least; a row's interval counts whole): 1 tells whether it holds any.
+     */
+    private long allowedPairs(int frame, int head, BlockGrid grid, int qb, int kb, long enough) {
         long count = 0;
         if (hasIntervals(frame, head)) {
-            for (int r = grid.blockStart(qb); r < grid.blockEnd(qb); r++) {
+            for (int r = grid.blockStart(qb); r < grid.blockEnd(qb) && count < enough; r++) {
                 int from = Math.max(grid.blockStart(kb), firstAllowedRow(frame, head, r));
                 int to = Math.min(grid.blockEnd(kb) - 1, lastAllowedRow(frame, head, r));
                 count += Math.max(0, to - from + 1);
             }
             return count;
         }
-        for (int r = grid.blockStart(qb); r < grid.blockEnd(qb); r++) {
-            for (int c = grid.blockStart(kb); c < grid.blockEnd(kb); c++) {
+        for (int r = grid.blockStart(qb); r < grid.blockEnd(qb) && count < enough; r++) {
+            for (int c = grid.blockStart(kb); c < grid.blockEnd(kb) && count < enough; c++) {
                 if (allowed(frame, head, r, c)) {
                     count++;
                 }

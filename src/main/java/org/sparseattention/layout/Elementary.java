@@ -28,8 +28,9 @@ public sealed interface Elementary extends Pattern
 
     /**
      * Returns the first frame row of the keys that query frame row {@code row} may attend in
-     * this pattern's own frame: it may attend exactly the frame rows {@code [result, row]}
-     * (every pattern here is causal and includes the query itself).
+     * this pattern's own frame: within the tiles it lists as partial, it may attend exactly the
+     * frame rows {@code [result, row]} (every pattern here is causal and includes the query
+     * itself); tiles listed as full, such as {@code fixed}'s summary columns, need no rule.
      */
     int firstAllowedInOwnFrame(int head, Frame frame, int row);
 

@@ -52,6 +52,14 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
         return column <= first && column > first - vertsize;
     }
 
+    /** Refuses a layout of another block size: the summary columns are counted in this pattern's blocks. */
+    void checkBlockSize(int layoutBlockSize) {
+        if (layoutBlockSize != blockSize) {
+            throw new InvalidInputException("fixed: the pattern was built for block size " + blockSize
+                    + " but the layout uses " + layoutBlockSize);
+        }
+    }
+
     @Override
     public void checkHeads(int heads) {
         if (heads % numVerts != 0) {
@@ -75,10 +83,7 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
 
     @Override
     public void addTiles(int head, BlockGrid grid, int queryBlock, TileList out) {
-        if (grid.blockSize() != blockSize) {
-            throw new InvalidInputException("fixed: the pattern was built for block size " + blockSize
-                    + " but the layout uses " + grid.blockSize());
-        }
+        checkBlockSize(grid.blockSize());
         int perWindow = blocksPerWindow();
         int window = queryBlock / perWindow;
         // The summary columns of this head, [first - vertsize + 1, first] (isSummaryColumn), listed

@@ -31,8 +31,14 @@ public final class TileList {
         return (codes[index] & 1) != 0;
     }
 
-    void setPartial(int index) {
-        codes[index] &= ~1;
+    /** Replaces entry {@code index} (below the size) with key block {@code keyBlock}. */
+    void set(int index, int keyBlock, boolean full) {
+        codes[index] = keyBlock * 2 + (full ? 1 : 0);
+    }
+
+    /** Keeps the first {@code size} entries. */
+    void truncate(int size) {
+        this.size = size;
     }
 
     /** Sorts by key block and merges duplicates; a tile is full when any copy of it is. */

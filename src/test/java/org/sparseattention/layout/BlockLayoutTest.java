@@ -96,6 +96,14 @@ class BlockLayoutTest {
                 one.getMessage());
     }
 
+    /** Checked as the layout is made (not when its first tile is listed), naming both block sizes. */
+    @Test
+    void fixedBuiltForAnotherBlockSizeIsRefusedWithTheLayout() {
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> BlockLayout.of(Pattern.union(Pattern.local(8), Pattern.fixed(32, 8, 4, 1)), 100, 16, 4));
+        assertEquals("fixed: the pattern was built for block size 8 but the layout uses 16", e.getMessage());
+    }
+
     @Test
     void stridedZeroIsRefusedWithTheValue() {
         InvalidInputException e = assertThrows(InvalidInputException.class, () -> Pattern.strided(0));
@@ -125,7 +133,8 @@ class BlockLayoutTest {
 
     /**
      * Every allowed pair is computed in exactly one frame, inside a listed tile; no forbidden
-     * pair is; a tile marked full has every pair allowed.
+     * pair is; a tile marked full has every pair allowed; a listed tile holds at least one allowed
+     * pair (SEMANTICS.md: only such tiles are computed).
      */
     @Test
     void framesPartitionTheAllowedPairsExactly() {
@@ -134,6 +143,8 @@ class BlockLayoutTest {
                 Pattern.strided(1), Pattern.strided(3), Pattern.strided(7), Pattern.strided(40),
                 Pattern.union(Pattern.local(6), Pattern.strided(6)),
                 Pattern.union(Pattern.local(10), Pattern.strided(4)),
+                Pattern.union(Pattern.local(4), Pattern.strided(10)),
+                Pattern.union(Pattern.local(3), Pattern.strided(3)),
                 Pattern.union(Pattern.strided(3), Pattern.strided(5), Pattern.all()),
                 Pattern.perHead(List.of(Pattern.local(4), Pattern.strided(4), Pattern.all())));
         for (int seqLen : new int[] {1, 2, 17, 37}) {
@@ -165,6 +176,7 @@ class BlockLayoutTest {
                     for (int t = 0; t < tiles.size(); t++) {
                         int kb = tiles.keyBlock(t);
                         assertTrue(listed.add(kb), name + ": tile listed twice");
+                        boolean any = false;
                         for (int r = grid.blockStart(qb); r < grid.blockEnd(qb); r++) {
                             for (int c = grid.blockStart(kb); c < grid.blockEnd(kb); c++) {
                                 boolean allowed = layout.allowed(f, h, r, c);
@@ -176,9 +188,12 @@ class BlockLayoutTest {
                                 }
                                 if (allowed) {
                                     computed[grid.frame().original(r)][grid.frame().original(c)]++;
+                                    any = true;
                                 }
                             }
                         }
+                        assertTrue(any, name + " L=" + seqLen + " bs=" + layout.blockSize() + " head " + h + ": frame "
+                                + f + " tile (" + qb + ", " + kb + ") holds no pair to compute");
                     }
                 }
             }
@@ -192,13 +207,15 @@ class BlockLayoutTest {
         }
     }
 
-    /** A residue frame under `all` would hold only pairs that `all` already computes. */
+    /** A residue frame under `all` (or a window as long as the sequence) would hold only pairs that `all` already computes. */
     @Test
     void unionsWithAllComputeOnlyAllsTiles() {
         BlockLayout all = BlockLayout.of(Pattern.all(), 200, 8, 2);
         for (Pattern union : List.of(Pattern.union(Pattern.all(), Pattern.strided(16)),
                 Pattern.union(Pattern.strided(5), Pattern.local(9), Pattern.all()),
-                Pattern.union(Pattern.local(0), Pattern.strided(16)))) {
+                Pattern.union(Pattern.local(0), Pattern.strided(16)),
+                // A window as long as the sequence allows every causal pair too.
+                Pattern.union(Pattern.local(200), Pattern.strided(16)))) {
             BlockLayout layout = BlockLayout.of(union, 200, 8, 2);
             assertEquals(1, layout.frameCount(), union.describe());
             assertEquals(all.stats().totalTiles(), layout.stats().totalTiles(), union.describe());
