@@ -111,6 +111,20 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
         return row / context * context;
     }
 
+    /**
+     * In a frame whose stride is a multiple of the window, a class's keys share one column and lie
+     * a window or more apart: a summary column allows every key of the class up to the row, any
+     * other only the row's own window, which holds the row alone.
+     */
+    @Override
+    public int firstAllowedInClass(int head, Frame frame, int row) {
+        if (frame.stride() % context != 0) {
+            return NOT_AN_INTERVAL;
+        }
+        return isSummaryColumn(head, frame.original(row) % context / blockSize) ? frame.classStart(frame.classOf(row))
+                : row;
+    }
+
     @Override
     public String describe() {
         return "fixed";

@@ -158,6 +158,16 @@ class BlockLayoutTest {
                     Pattern fixedUnion = Pattern.union(Pattern.fixed(4 * blockSize, blockSize, 2, 2),
                             Pattern.strided(5));
                     check(BlockLayout.of(fixedUnion, seqLen, blockSize, 4), "fixed+strided");
+                    // Strides that are multiples of the window: fixed's keys in a class are one interval.
+                    for (int windows : new int[] {1, 2}) {
+                        Pattern aligned = Pattern.union(Pattern.fixed(2 * blockSize, blockSize, 2, 1),
+                                Pattern.strided(windows * 2 * blockSize));
+                        BlockLayout layout = BlockLayout.of(aligned, seqLen, blockSize, 4);
+                        if (layout.frameCount() > 1) {
+                            assertTrue(layout.hasIntervals(1, 0) && layout.hasIntervals(1, 1), "fixed+strided aligned");
+                        }
+                        check(layout, "fixed+strided aligned x" + windows);
+                    }
                 }
             }
         }
