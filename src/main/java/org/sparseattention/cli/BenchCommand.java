@@ -61,7 +61,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--block-size", defaultValue = "64", description = "Block size. Default: ${DEFAULT-VALUE}.")
     int blockSize;
 
-    @Option(names = "--local-ctx", defaultValue = "256", description = "l of every pattern. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--local-ctx", defaultValue = "256", paramLabel = "<localCtx>",
+            description = "l of every pattern. Default: ${DEFAULT-VALUE}.")
     int context;
 
     @Option(names = "--patterns", split = ",", defaultValue = "local,strided,local+strided,fixed,all",
@@ -196,6 +197,11 @@ final class BenchCommand implements Callable<Integer> {
     /** Runs the patterns and prints (and writes, with {@code --json}) their figures against {@code ceiling}. */
     private int measure(int workers, double ceiling, HadoopStorage storage) throws Exception {
         warmUp(workers);
+        if (repetitions == 1) {
+            // No spread to judge a figure by: the first pattern's run may still meet the compiler at work.
+            System.err.println("note: --repetitions 1 times one run per pattern, which nothing shows to be steady:"
+                    + " 3 or more give a median and a note where the runs spread");
+        }
         List<Map<String, Object>> rows = new ArrayList<>();
         System.out.printf(Locale.ROOT, "%-16s %9s %12s %10s %10s %7s%n", "pattern", "L", "useful GFLOP", "seconds", "GFLOP/s", "ratio");
         for (String mode : patterns) {

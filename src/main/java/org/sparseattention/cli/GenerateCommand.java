@@ -10,6 +10,7 @@ import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
 import org.sparseattention.io.WholeFiles;
 import org.sparseattention.job.SparkSetup;
+import org.sparseattention.job.SparseAttentionJob;
 import org.sparseattention.plan.InputShape;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -57,6 +58,12 @@ final class GenerateCommand implements Callable<Integer> {
                     + " v.npy into");
         }
         HadoopStorage.checkCanWriteIn("--out " + out, storage.realPath(dir));
+        String run = SparseAttentionJob.runOutputIn(storage, out);
+        if (run != null) {
+            throw new InvalidInputException("--out " + out + " holds a run's output (" + run + "), which inputs written"
+                    + " beside it would keep --overwrite from replacing: choose another directory for q.npy, k.npy and"
+                    + " v.npy");
+        }
         // All three are written before any is put in place: an existing set is replaced whole or
         // not at all, and an interrupted run leaves no file that looks complete.
         List<String> targets = new ArrayList<>();

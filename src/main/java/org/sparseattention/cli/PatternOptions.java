@@ -15,8 +15,8 @@ final class PatternOptions {
     String mode;
 
     @Option(names = "--local-ctx", defaultValue = "0",
-            description = "Window of local and fixed, stride of strided (the paper's local_attn_ctx); local with 0 or less"
-                    + " attends every earlier key, as all does. Default: ${DEFAULT-VALUE}.")
+            description = "Window of local and fixed, stride of strided (the paper's local_attn_ctx); local with 0 or less,"
+                    + " or with at least the sequence length, attends every earlier key, as all does. Default: ${DEFAULT-VALUE}.")
     int localCtx;
 
     @Option(names = "--block-size", defaultValue = "64", description = "Block size. Default: ${DEFAULT-VALUE}.")

@@ -247,7 +247,7 @@ public record NpyHeader(String file, NpyDType dtype, ByteOrder order, long[] sha
         return fields;
     }
 
-    private static final String FLOAT_TYPES = "a float type '<f4', '<f8' or '<f2' (or big-endian '>')";
+    private static final String FLOAT_TYPES = "a float type such as '<f4', '<f8' or '<f2' ('>' for big-endian)";
 
     /** Returns the quoted type {@code value} names; a structured type (a list of fields) or other value is refused. */
     private static String descr(String file, String value) {

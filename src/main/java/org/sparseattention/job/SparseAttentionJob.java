@@ -76,6 +76,20 @@ public final class SparseAttentionJob {
     }
 
     /**
+     * Returns the file by which directory {@code dir} holds a run's output ({@code manifest.json} or
+     * {@code _SUCCESS}), or null: other files written there would keep {@code --overwrite} from
+     * replacing it.
+     */
+    public static String runOutputIn(HadoopStorage storage, String dir) throws IOException {
+        for (String marker : new String[] {OutputFiles.MANIFEST, OutputFiles.SUCCESS}) {
+            if (storage.exists(dir.endsWith("/") ? dir + marker : dir + "/" + marker)) {
+                return marker;
+            }
+        }
+        return null;
+    }
+
+    /**
      * Reads and checks the inputs' headers and the output location, and makes every location a
      * fully qualified URI so that executors resolve them as the driver did (the output's symbolic
      * links resolved, so that an output reached through a link replaces what the link points to);

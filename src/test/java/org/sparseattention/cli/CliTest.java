@@ -205,6 +205,8 @@ class CliTest {
                 "--head-dim", "8", "--block-size", "16", "--repetitions", "1", "--ceiling-size", "64");
         assertEquals(0, dense.status(), dense.err());
         assertTrue(dense.err().contains("note: --local-ctx 0: 'local' attends every earlier position"), dense.err());
+        assertTrue(dense.err().contains("note: --repetitions 1 times one run per pattern"), dense.err());
+        assertFalse(o.err().contains("note: --repetitions"), o.err());
         assertEquals("note: fixed's timed runs took from 0.010 to 0.016 s: more --repetitions, or longer sequences,"
                 + " give steadier figures", BenchCommand.spread("fixed", new double[] {0.016, 0.01, 0.012}));
         assertEquals(null, BenchCommand.spread("fixed", new double[] {0.015, 0.01}));
@@ -462,6 +464,15 @@ class CliTest {
         assertEquals(2, file.status(), file.err());
         assertTrue(file.err().contains("is a file: expected a directory"), file.err());
         assertArrayEquals(before[0], Files.readAllBytes(dir.resolve("q.npy")));
+        // Not beside a run's output, which --overwrite would then refuse to replace.
+        Path output = Files.createDirectories(dir.resolve("output"));
+        Files.writeString(output.resolve("manifest.json"), "{}");
+        Outcome beside = run("generate", "--out", output.toString(), "--seq-len", "20", "--dim", "8", "--overwrite");
+        assertEquals(2, beside.status(), beside.err());
+        assertTrue(beside.err().contains("--out " + output + " holds a run's output (manifest.json)"), beside.err());
+        try (Stream<Path> files = Files.list(output)) {
+            assertEquals(List.of(output.resolve("manifest.json")), files.toList());
+        }
         Outcome huge = run("generate", "--out", dir.resolve("huge").toString(), "--batch", "1000", "--seq-len", "1000000",
                 "--dim", "1000000");
         assertEquals(2, huge.status(), huge.err());

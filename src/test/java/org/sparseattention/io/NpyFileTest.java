@@ -358,7 +358,7 @@ class NpyFileTest {
                 "'descr'", "'<c8'");
         assertRefused("structured.npy", file(1, "{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': False,"
                 + " 'shape': (3,), }", floats(ByteOrder.LITTLE_ENDIAN, SIX)), "field 'descr': expected a float type"
-                + " '<f4', '<f8' or '<f2' (or big-endian '>'), not a structured type, got [('a', '<f4'), ('b', '<f4')]");
+                + " such as '<f4', '<f8' or '<f2' ('>' for big-endian), not a structured type, got [('a', '<f4'), ('b', '<f4')]");
         // Near misses NumPy refuses, or reads as no float.
         for (String descr : new String[] {"f3", "<float32", "Float32", "<i", "|b1", "f4 "}) {
             assertRefused("near.npy", file(1, dict(descr, "False", "(2, 3)"), floats(ByteOrder.LITTLE_ENDIAN, SIX)),
