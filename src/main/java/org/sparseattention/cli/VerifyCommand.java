@@ -45,6 +45,9 @@ final class VerifyCommand implements Callable<Integer> {
             description = "Key blocks of a row computed at once; longer rows are split and merged, as in run. Default: ${DEFAULT-VALUE}.")
     int maxKeyBlocks;
 
+    @Option(names = "--scale", description = "Score scale, as in run. Default: 1/sqrt(D).")
+    Double scale;
+
     @Option(names = "--tolerance", defaultValue = "1e-5",
             description = "Largest relative error accepted (against the largest magnitude). Default: ${DEFAULT-VALUE}.")
     double tolerance;
@@ -56,6 +59,9 @@ final class VerifyCommand implements Callable<Integer> {
         JobSettings.atLeastOne("--head-dim", headDim);
         JobSettings.atLeastOne("--max-key-blocks", maxKeyBlocks);
         pattern.check();
+        if (scale != null) {
+            SparseForward.checkScale("--scale", scale);
+        }
         if (!(tolerance >= 0)) {
             throw new InvalidInputException("--tolerance: expected a relative error >= 0, got " + tolerance);
         }
@@ -75,11 +81,12 @@ final class VerifyCommand implements Callable<Integer> {
         pattern.noteDenseLocal();
         float[][] qkv = {BenchCommand.normal(seed * 3, n), BenchCommand.normal(seed * 3 + 1, n),
             BenchCommand.normal(seed * 3 + 2, n)};
-        float scale = (float) (1 / Math.sqrt(headDim));
-        AttentionOutput kernel = SparseForward.forward(qkv[0], qkv[1], qkv[2], batch, layout, headDim, scale,
+        // As run takes it: the float32 nearest the given scale, which both sides then use.
+        float scores = scale == null ? (float) (1 / Math.sqrt(headDim)) : (float) (double) scale;
+        AttentionOutput kernel = SparseForward.forward(qkv[0], qkv[1], qkv[2], batch, layout, headDim, scores,
                 maxKeyBlocks, Runtime.getRuntime().availableProcessors());
         ReferenceAttention.Result reference = ReferenceAttention.compute(qkv[0], qkv[1], qkv[2], batch, seqLen,
-                pattern.heads, headDim, parsed, scale);
+                pattern.heads, headDim, parsed, scores);
         double outputError = relativeError(reference.output(), kernel.output());
         double lseError = relativeError(reference.logSumExp(), kernel.logSumExp());
         int longest = 0;
@@ -91,9 +98,10 @@ final class VerifyCommand implements Callable<Integer> {
         }
         String rows = "rows of up to " + Words.count(longest, "key block")
                 + (longest > maxKeyBlocks ? " in chunks of " + Words.count(maxKeyBlocks, "block") : ", whole");
-        System.out.printf(Locale.ROOT, "verify %s: B=%d L=%d H=%d D=%d block %d, %s: output relative error %s,"
+        System.out.printf(Locale.ROOT, "verify %s: B=%d L=%d H=%d D=%d block %d%s, %s: output relative error %s,"
                         + " log-sum-exp %s (tolerance %s)%n", Patterns.canonical(pattern.mode), batch, seqLen,
-                pattern.heads, headDim, pattern.blockSize, rows, figure(outputError), figure(lseError), figure(tolerance));
+                pattern.heads, headDim, pattern.blockSize, scale == null ? "" : " scale " + scores, rows,
+                figure(outputError), figure(lseError), figure(tolerance));
         if (!(outputError <= tolerance && lseError <= tolerance)) {
             throw new SparseAttentionException(String.format(Locale.ROOT,
                     "the kernel differs from the float64 reference by more than the tolerance %s", figure(tolerance)));

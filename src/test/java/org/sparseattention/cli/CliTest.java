@@ -304,6 +304,14 @@ class CliTest {
             assertTrue(split.out().contains("block 16, rows of up to 10 key blocks in chunks of " + chunk + " block"
                     + (chunk.equals("1") ? "" : "s") + ": output relative error"), split.out());
         }
+        // A scale of the user's, as run takes it; a negative one too (the reference uses the same float32).
+        Outcome scaled = run("verify", "--seq-len", "150", "--heads", "2", "--head-dim", "8", "--mode", "local+strided",
+                "--local-ctx", "12", "--block-size", "16", "--scale", "-0.3");
+        assertEquals(0, scaled.status(), scaled.err());
+        assertTrue(scaled.out().contains("block 16 scale -0.3, rows of up to"), scaled.out());
+        Outcome badScale = run("verify", "--seq-len", "150", "--heads", "2", "--mode", "all", "--scale", "NaN");
+        assertEquals(2, badScale.status(), badScale.err());
+        assertTrue(badScale.err().contains("--scale must be a finite number, got NaN"), badScale.err());
         Outcome zero = run("verify", "--seq-len", "150", "--heads", "2", "--mode", "all", "--max-key-blocks", "0");
         assertEquals(2, zero.status(), zero.err());
         assertTrue(zero.err().contains("--max-key-blocks"), zero.err());
