@@ -42,6 +42,7 @@ public final class SparseAttention {
         if (pattern == null) {
             throw new InvalidInputException("pattern must not be null");
         }
+        BlockLayout.checkPattern(pattern, blockSize, heads);
         this.heads = heads;
         this.pattern = pattern;
         this.blockSize = blockSize;
@@ -49,7 +50,12 @@ public final class SparseAttention {
         this.maxKeyBlocks = maxKeyBlocks;
     }
 
-    /** Returns block-sparse attention with {@code heads} heads, {@code pattern} and {@code blockSize}. */
+    /**
+     * Returns block-sparse attention with {@code heads} heads, {@code pattern} and {@code blockSize}.
+     *
+     * @throws InvalidInputException for sizes below 1, a missing pattern, heads that {@code fixed}'s
+     *     {@code numVerts} does not divide, or a {@code fixed} pattern built for another block size
+     */
     public static SparseAttention of(int heads, Pattern pattern, int blockSize) {
         return new SparseAttention(heads, pattern, blockSize, Double.NaN, SparseForward.DEFAULT_MAX_KEY_BLOCKS);
     }
@@ -73,12 +79,19 @@ public final class SparseAttention {
     public record Result(INDArray output, INDArray logSumExp) {
     }
 
-    /** Returns the attention output, shaped like {@code q}. */
+    /**
+     * Returns the attention output, shaped like {@code q}.
+     *
+     * @throws InvalidInputException for inputs missing, of rank other than 2 or 3, of other shapes than
+     *     each other, not of a floating-point type, with features {@code E} that the heads do not
+     *     divide, with values float32 cannot hold, or whose scores overflow float32 (found as they are
+     *     computed)
+     */
     public INDArray forward(INDArray q, INDArray k, INDArray v) {
         return forwardWithLogSumExp(q, k, v).output();
     }
 
-    /** Returns the attention output and the per-row log-sum-exp of every head. */
+    /** Returns the attention output and the per-row log-sum-exp of every head; throws as {@link #forward}. */
     public Result forwardWithLogSumExp(INDArray q, INDArray k, INDArray v) {
         Inputs in = Inputs.check(q, k, v, heads);
         BlockLayout layout = BlockLayout.of(pattern, in.seqLen(), blockSize, heads);

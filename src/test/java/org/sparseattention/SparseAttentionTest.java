@@ -15,6 +15,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.kernel.ReferenceAttention;
+import org.sparseattention.layout.Pattern;
 import org.sparseattention.layout.Patterns;
 
 class SparseAttentionTest {
@@ -117,6 +118,10 @@ class SparseAttentionTest {
         assertMessage("localAttnCtx (--local-ctx) must be >= 1, got -8",
                 () -> SparseAttention.blocksparseAttentionImpl(q, k, v, H, "fixed", -8, 8, 1, 1));
         assertMessage("rank", () -> SparseAttention.attentionImpl(tensor(1, 2, 3, 4, 5), k, v, H, "all", 0));
+        // What the configured object can check without inputs is checked as it is made, not at forward.
+        assertMessage("fixed: the pattern was built for block size 8 but the layout uses 16",
+                () -> SparseAttention.of(2, Pattern.fixed(32, 8, 1, 1), 16));
+        assertMessage("3 % 2", () -> SparseAttention.of(3, Pattern.fixed(32, 8, 2, 1), 8));
     }
 
     /** Zero (every allowed key weighs the same) and negative scales are scales like any other. */

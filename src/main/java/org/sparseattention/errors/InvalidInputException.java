@@ -1,6 +1,9 @@
 package org.sparseattention.errors;
 
-/** Bad arguments, settings or input files: never retried, reported before any work starts. */
+/**
+ * Bad arguments, settings or input files: never retried. Reported before any work starts, except
+ * what only the work finds (a value float32 cannot hold, scores that overflow it).
+ */
 public class InvalidInputException extends SparseAttentionException {
     public InvalidInputException(String message) {
         super(message);

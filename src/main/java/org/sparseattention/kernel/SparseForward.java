@@ -51,6 +51,21 @@ public final class SparseForward {
         }
     }
 
+    private static void requireArgument(String name, Object argument) {
+        if (argument == null) {
+            throw new InvalidInputException(name + " must not be null");
+        }
+    }
+
+    /** Refuses q, k or v missing or not {@code B x L x H x D} floats long. */
+    private static void checkInputs(float[] q, float[] k, float[] v, int batch, int seqLen, int heads, int headDim) {
+        String product = "B x L x H x D = " + batch + " x " + seqLen + " x " + heads + " x " + headDim;
+        long expected = (long) batch * seqLen * heads * headDim;
+        AttentionOutput.checkLength("q", q, product, expected);
+        AttentionOutput.checkLength("k", k, product, expected);
+        AttentionOutput.checkLength("v", v, product, expected);
+    }
+
     /** Returns the number of key chunks of {@code queryBlock} in {@code frame}. */
     public static int chunkCount(BlockLayout layout, int frame, int queryBlock, int maxKeyBlocks, TileList scratch) {
         return chunkCount(layout.maxTiles(frame, queryBlock, scratch), maxKeyBlocks);
@@ -61,7 +76,13 @@ public final class SparseForward {
         return tiles == 0 ? 0 : (tiles - 1) / maxKeyBlocks + 1;
     }
 
-    /** Computes attention of {@code [B, L, H * D]} float32 inputs under {@code layout} on one thread. */
+    /**
+     * Computes attention of {@code [B, L, H * D]} float32 inputs ({@code B = batch}, {@code L} and
+     * {@code H} the layout's, {@code D = headDim}, row-major) under {@code layout} on one thread.
+     *
+     * @throws InvalidInputException for a missing argument, a size below 1, arrays of another length
+     *     than {@code B x L x H x D}, a scale float32 cannot use, or scores that overflow float32
+     */
     public static AttentionOutput forward(float[] q, float[] k, float[] v, int batch, BlockLayout layout,
             int headDim, float scale, int maxKeyBlocks) {
         return forward(q, k, v, batch, layout, headDim, scale, maxKeyBlocks, 1);
@@ -71,14 +92,30 @@ public final class SparseForward {
      * Computes attention on {@code threads} threads, which take the query blocks of each frame
      * {@link #RANGE} at a time. Rows of different query blocks are disjoint and each row's partials are
      * still merged in (frame, chunk) order, so the result has the same bits for any count.
+     *
+     * @throws InvalidInputException as {@link #forward(float[], float[], float[], int, BlockLayout, int,
+     *     float, int)}, and for fewer than 1 thread
      */
     public static AttentionOutput forward(float[] q, float[] k, float[] v, int batch, BlockLayout layout,
             int headDim, float scale, int maxKeyBlocks, int threads) {
+        requireArgument("layout", layout);
+        if (batch < 1) {
+            throw new InvalidInputException("batch must be >= 1, got " + batch);
+        }
+        if (headDim < 1) {
+            throw new InvalidInputException("headDim must be >= 1, got " + headDim);
+        }
         int seqLen = layout.seqLen();
         int heads = layout.heads();
-        AttentionOutput result = new AttentionOutput(batch, seqLen, heads, headDim,
-                new float[Math.multiplyExact(batch, Math.multiplyExact(seqLen, heads * headDim))],
-                new float[Math.multiplyExact(batch, heads * seqLen)]);
+        long floats = (long) batch * seqLen * heads * headDim;
+        if (floats > Integer.MAX_VALUE - 8) {
+            throw new InvalidInputException("B x L x H x D = " + batch + " x " + seqLen + " x " + heads + " x " + headDim
+                    + " = " + floats + " floats, more than one Java array holds");
+        }
+        // The inputs before the output is allocated: a length error says which array and what it should be.
+        checkInputs(q, k, v, batch, seqLen, heads, headDim);
+        AttentionOutput result = new AttentionOutput(batch, seqLen, heads, headDim, new float[(int) floats],
+                new float[batch * heads * seqLen]);
         forward(q, k, v, layout, scale, maxKeyBlocks, threads, result);
         return result;
     }
@@ -88,30 +125,31 @@ public final class SparseForward {
      * int, int)} into {@code into}, whose every value it writes (batch size and head dimension are
      * {@code into}'s): a caller computing repeatedly allocates the output once, as the job's tasks
      * reuse theirs.
+     *
+     * @throws InvalidInputException as that method, and for {@code into} of other rows or heads than the layout's
      */
     public static void forward(float[] q, float[] k, float[] v, BlockLayout layout, float scale, int maxKeyBlocks,
             int threads, AttentionOutput into) {
+        requireArgument("layout", layout);
+        requireArgument("into", into);
         if (threads < 1) {
-            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+            throw new InvalidInputException("threads must be >= 1, got " + threads);
         }
         if (maxKeyBlocks < 1) {
-            throw new IllegalArgumentException("maxKeyBlocks must be >= 1, got " + maxKeyBlocks);
+            throw new InvalidInputException("maxKeyBlocks must be >= 1, got " + maxKeyBlocks);
         }
         checkScale("scale", scale);
         BlockSparseKernel.requirePassesFit(layout, maxKeyBlocks);
         int seqLen = layout.seqLen();
         int heads = layout.heads();
         if (into.seqLen() != seqLen || into.heads() != heads) {
-            throw new IllegalArgumentException("output of " + into.seqLen() + " rows and " + into.heads()
+            throw new InvalidInputException("into: an output of " + into.seqLen() + " rows and " + into.heads()
                     + " heads for a layout of " + seqLen + " rows and " + heads + " heads");
         }
         int batch = into.batch();
         int headDim = into.headDim();
         int rowLength = heads * headDim;
-        if (q.length != into.output().length || k.length != q.length || v.length != q.length) {
-            throw new IllegalArgumentException("inputs of " + q.length + ", " + k.length + " and " + v.length
-                    + " floats for an output of " + into.output().length);
-        }
+        checkInputs(q, k, v, batch, seqLen, heads, headDim);
         float[] output = into.output();
         float[] logSumExp = into.logSumExp();
         BlockSparseKernel[] kernels = new BlockSparseKernel[threads];

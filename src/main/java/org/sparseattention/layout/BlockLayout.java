@@ -119,6 +119,9 @@ public final class BlockLayout {
 
     /** Returns the layout of {@code pattern}; checks every argument and names the bad one. */
     public static BlockLayout of(Pattern pattern, int seqLen, int blockSize, int heads) {
+        if (pattern == null) {
+            throw new InvalidInputException("pattern must not be null");
+        }
         if (seqLen < 1) {
             throw new InvalidInputException("sequence length must be >= 1, got " + seqLen);
         }
@@ -134,6 +137,16 @@ public final class BlockLayout {
                     + ((seqLen - 1L) / blockSize + 1) + " blocks, more than the " + (1 << 29) + " a layout holds;"
                     + " choose a larger block size");
         }
+        checkPattern(pattern, blockSize, heads);
+        return new BlockLayout(pattern, seqLen, blockSize, heads);
+    }
+
+    /**
+     * Checks what a layout of {@code pattern} needs whatever the sequence's length: {@code heads}
+     * that its per-head constraints allow ({@code fixed}'s {@code numVerts}), and {@code fixed}'s
+     * block size equal to {@code blockSize}; throws InvalidInputException naming both values.
+     */
+    public static void checkPattern(Pattern pattern, int blockSize, int heads) {
         pattern.checkHeads(heads);
         for (int h = 0; h < heads; h++) {
             for (Elementary e : pattern.elementsFor(h)) {
@@ -142,7 +155,6 @@ public final class BlockLayout {
                 }
             }
         }
-        return new BlockLayout(pattern, seqLen, blockSize, heads);
     }
 
     public Pattern pattern() {

@@ -37,12 +37,18 @@ public sealed interface Pattern extends java.io.Serializable permits Elementary,
         return new LocalPattern(context);
     }
 
-    /** Every {@code stride}-th earlier position, self included. */
+    /** Every {@code stride}-th earlier position, self included; {@code stride >= 1}. */
     static Pattern strided(int stride) {
         return new StridedPattern(stride);
     }
 
-    /** The paper's fixed pattern: own window plus per-head summary columns of earlier windows. */
+    /**
+     * The paper's fixed pattern: own window of {@code context} positions plus per-head summary
+     * columns of earlier windows. {@code context} is a positive multiple of {@code blockSize}, its
+     * {@code S = context / blockSize} blocks a multiple of {@code vertsize}, and {@code numVerts *
+     * vertsize <= S}; the heads of a layout must be a multiple of {@code numVerts}, and its block
+     * size {@code blockSize} (the summary columns are counted in blocks).
+     */
     static Pattern fixed(int context, int blockSize, int numVerts, int vertsize) {
         return new FixedPattern(context, blockSize, numVerts, vertsize);
     }

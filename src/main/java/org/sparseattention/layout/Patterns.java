@@ -45,9 +45,13 @@ public final class Patterns {
 
     /**
      * Returns the names in {@code mode} as {@link #parse} reads them (split at {@code +} and
-     * {@code ,}, spaces left out; an empty part as an empty name), without checking them.
+     * {@code ,}, spaces left out; an empty part as an empty name), without checking them; none
+     * for null.
      */
     public static List<String> names(String mode) {
+        if (mode == null) {
+            return List.of();
+        }
         return java.util.Arrays.stream(mode.split("[+,]", -1)).map(String::trim).toList();
     }
 

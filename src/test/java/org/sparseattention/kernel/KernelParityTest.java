@@ -1,6 +1,7 @@
 package org.sparseattention.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.sparseattention.TestArrays.assertClose;
 import static org.sparseattention.TestArrays.normal;
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.layout.BlockLayout;
 import org.sparseattention.layout.Pattern;
 import org.sparseattention.layout.Patterns;
@@ -92,7 +94,10 @@ class KernelParityTest {
         }
     }
 
-    /** Into an output that holds other values (a reused one): every value written, the same bits. */
+    /**
+     * Into an output that holds other values (a reused one): every value written, the same bits; and
+     * every argument of the float-array entry points checked.
+     */
     @Test
     void forwardIntoAUsedOutputGivesTheBitsOfAFreshOne() {
         int batch = 2;
@@ -114,7 +119,35 @@ class KernelParityTest {
         assertArrayEquals(fresh.logSumExp(), used.logSumExp());
         AttentionOutput wrongLength = new AttentionOutput(batch, seqLen + 1, heads, headDim,
                 new float[batch * (seqLen + 1) * heads * headDim], new float[batch * heads * (seqLen + 1)]);
-        assertThrows(IllegalArgumentException.class,
+        InvalidInputException rows = assertThrows(InvalidInputException.class,
                 () -> SparseForward.forward(q, k, v, layout, 0.4f, 3, 2, wrongLength));
+        assertEquals("into: an output of " + (seqLen + 1) + " rows and 2 heads for a layout of " + seqLen + " rows and 2"
+                + " heads", rows.getMessage());
+        // Every argument checked, named with both values, before any work (no JDK exception from inside).
+        String product = "B x L x H x D = " + batch + " x " + seqLen + " x 2 x 8 = " + n + " floats";
+        Object[][] cases = {
+            {(Runnable) () -> SparseForward.forward(null, k, v, batch, layout, headDim, 0.4f, 3), "q must not be null"},
+            {(Runnable) () -> SparseForward.forward(q, k, v, batch, null, headDim, 0.4f, 3), "layout must not be null"},
+            {(Runnable) () -> SparseForward.forward(q, k, v, layout, 0.4f, 3, 1, null), "into must not be null"},
+            {(Runnable) () -> SparseForward.forward(q, k, v, 0, layout, headDim, 0.4f, 3), "batch must be >= 1, got 0"},
+            {(Runnable) () -> SparseForward.forward(q, k, v, -1, layout, headDim, 0.4f, 3), "batch must be >= 1, got -1"},
+            {(Runnable) () -> SparseForward.forward(q, k, v, batch, layout, 0, 0.4f, 3), "headDim must be >= 1, got 0"},
+            {(Runnable) () -> SparseForward.forward(q, k, v, batch, layout, headDim, 0.4f, 0),
+                "maxKeyBlocks must be >= 1, got 0"},
+            {(Runnable) () -> SparseForward.forward(q, k, v, batch, layout, headDim, 0.4f, 3, 0),
+                "threads must be >= 1, got 0"},
+            {(Runnable) () -> SparseForward.forward(q, Arrays.copyOf(k, n - 1), v, batch, layout, headDim, 0.4f, 3),
+                "k: expected " + product + ", got " + (n - 1)},
+            {(Runnable) () -> SparseForward.forward(q, k, v, batch, layout, 7, 0.4f, 3),
+                "q: expected B x L x H x D = " + batch + " x " + seqLen + " x 2 x 7 = " + batch * seqLen * 14
+                        + " floats, got " + n},
+            {(Runnable) () -> new AttentionOutput(batch, seqLen, heads, headDim, new float[5], new float[batch * heads * seqLen]),
+                "output: expected " + product + ", got 5"},
+            {(Runnable) () -> new AttentionOutput(batch, seqLen, heads, headDim, new float[n], null),
+                "logSumExp must not be null"}};
+        for (Object[] c : cases) {
+            InvalidInputException e = assertThrows(InvalidInputException.class, ((Runnable) c[0])::run, (String) c[1]);
+            assertEquals(c[1], e.getMessage());
+        }
     }
 }

@@ -96,6 +96,13 @@ class BlockLayoutTest {
                 one.getMessage());
     }
 
+    @Test
+    void aMissingPatternIsNamed() {
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> BlockLayout.of(null, 20, 8, 2));
+        assertEquals("pattern must not be null", e.getMessage());
+        assertEquals(List.of(), Patterns.names(null));
+    }
+
     /** Checked as the layout is made (not when its first tile is listed), naming both block sizes. */
     @Test
     void fixedBuiltForAnotherBlockSizeIsRefusedWithTheLayout() {
