@@ -200,7 +200,7 @@ final class BenchCommand implements Callable<Integer> {
         if (repetitions == 1) {
             // No spread to judge a figure by: the first pattern's run may still meet the compiler at work.
             System.err.println("note: --repetitions 1 times one run per pattern, which nothing shows to be steady:"
-                    + " 3 or more give a median and a note where the runs spread");
+                    + " 2 or more show the spread, 3 or more give a median one slow run cannot move");
         }
         List<Map<String, Object>> rows = new ArrayList<>();
         System.out.printf(Locale.ROOT, "%-16s %9s %12s %10s %10s %7s%n", "pattern", "L", "useful GFLOP", "seconds", "GFLOP/s", "ratio");

@@ -58,11 +58,11 @@ final class GenerateCommand implements Callable<Integer> {
                     + " v.npy into");
         }
         HadoopStorage.checkCanWriteIn("--out " + out, storage.realPath(dir));
-        String run = SparseAttentionJob.runOutputIn(storage, out);
+        Path run = SparseAttentionJob.runOutputAt(storage, out);
         if (run != null) {
-            throw new InvalidInputException("--out " + out + " holds a run's output (" + run + "), which inputs written"
-                    + " beside it would keep --overwrite from replacing: choose another directory for q.npy, k.npy and"
-                    + " v.npy");
+            throw new InvalidInputException("--out " + out + (run.getParent().equals(storage.realPath(dir)) ? " holds"
+                    : " is inside") + " a run's output (" + run + "), which inputs written in it would keep --overwrite"
+                    + " from replacing: choose another directory for q.npy, k.npy and v.npy");
         }
         // All three are written before any is put in place: an existing set is replaced whole or
         // not at all, and an interrupted run leaves no file that looks complete.

@@ -100,7 +100,7 @@ public final class WholeFiles {
      * {@code overwrite} allows replacing; never a directory. {@code option} names the location in
      * the messages.
      */
-    void checkReplaceable(String option, String uri, boolean overwrite) throws IOException {
+    private void checkReplaceable(String option, String uri, boolean overwrite) throws IOException {
         Path target = storage.path(option, uri);
         if ("file".equals(target.toUri().getScheme())) {
             java.nio.file.Path local = java.nio.file.Path.of(target.toUri().getPath());

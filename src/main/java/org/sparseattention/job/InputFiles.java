@@ -234,18 +234,27 @@ public final class InputFiles {
             }
         }
         Path manifest = new Path(out, OutputFiles.MANIFEST);
-        if (!fs.exists(manifest) || fs.getFileStatus(manifest).getLen() > 1 << 24) {
-            return noManifest;
-        }
-        try (FSDataInputStream in = fs.open(manifest)) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8).contains("\"" + OutputFiles.FORMAT + "\"")
-                    ? null : noManifest;
+        try {
+            return isOwnManifest(fs, manifest) ? null : noManifest;
         } catch (java.io.FileNotFoundException e) {
             // Hadoop's local file system says "not found" of a file it may not open.
             if (fs.exists(manifest)) {
                 return "cannot be read to check that it is an output of this tool (" + e.getMessage() + ")";
             }
             throw e;
+        }
+    }
+
+    /**
+     * Returns whether {@code manifest} is a manifest this tool wrote (of its format, at most 16 MB);
+     * Hadoop's local file system reports a file it may not open as not found.
+     */
+    static boolean isOwnManifest(FileSystem fs, Path manifest) throws IOException {
+        if (!fs.exists(manifest) || fs.getFileStatus(manifest).getLen() > 1 << 24) {
+            return false;
+        }
+        try (FSDataInputStream in = fs.open(manifest)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8).contains("\"" + OutputFiles.FORMAT + "\"");
         }
     }
 

@@ -31,7 +31,7 @@ public final class BlockLayout {
     /**
      * Per frame whose heads have elements in earlier frames (null for the others): the smallest and
      * the largest original position of each block, {@code [2 * block]} and {@code [2 * block + 1]},
-     * which {@link #keyBlocks} checks the earlier elements against for every full tile (from the
+     * which {@link #keyBlocks} checks the earlier elements against for every tile (from the
      * frame's row arithmetic each time, they were a third of planning at L=1,048,576).
      */
     private final int[][] blockBounds;
@@ -80,6 +80,8 @@ public final class BlockLayout {
                 mineArrays[f][h] = components.get(f).get(h).toArray(new Elementary[0]);
                 earlierArrays[f][h] = earlier.get(f).get(h).toArray(new Elementary[0]);
                 intervals[f][h] = true;
+                // Decided from row 0: whether a pattern's keys in a class are an interval depends on
+                // the frame's stride alone, never on the row (Elementary#firstAllowedInClass).
                 for (Elementary e : earlierArrays[f][h]) {
                     if (e.firstAllowedInClass(h, grids.get(f).frame(), 0) == Elementary.NOT_AN_INTERVAL) {
                         intervals[f][h] = false;
@@ -188,7 +190,8 @@ public final class BlockLayout {
 
     /**
      * Fills {@code out} with the key blocks of {@code queryBlock} for {@code head} in
-     * {@code frame}, ascending, each flagged full when no mask is needed.
+     * {@code frame}, ascending, each flagged full when no mask is needed. A tile none of whose pairs
+     * is left to this frame (earlier frames hold them all) is not listed, and the list may be empty.
      */
     public void keyBlocks(int frame, int head, int queryBlock, TileList out) {
         out.clear();
@@ -398,6 +401,9 @@ public final class BlockLayout {
     /**
      * Returns the allowed pairs of tile ({@code qb}, {@code kb}) in this frame's share, counted up
      * to {@code enough} (at least; a row's interval counts whole): 1 tells whether it holds any.
+     * Exact for any tile of a frame whose heads have earlier elements, the tiles its own elements
+     * list as full included: only {@code strided} lives in such frames (every other pattern is
+     * block-dense in the original order), and its interval holds in every tile.
      */
     private long allowedPairs(int frame, int head, BlockGrid grid, int qb, int kb, long enough) {
         long count = 0;

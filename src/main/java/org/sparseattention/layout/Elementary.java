@@ -37,7 +37,8 @@ public sealed interface Elementary extends Pattern
     /**
      * In a frame of another stride, returns the first frame row {@code r0} such that, among the
      * keys of {@code row}'s residue class up to {@code row}, this pattern allows exactly those in
-     * {@code [r0, row]}; or {@link #NOT_AN_INTERVAL}.
+     * {@code [r0, row]}; or {@link #NOT_AN_INTERVAL}, for every row of the frame alike (the layout
+     * asks row 0 only).
      */
     default int firstAllowedInClass(int head, Frame frame, int row) {
         return NOT_AN_INTERVAL;

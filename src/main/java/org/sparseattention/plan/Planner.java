@@ -224,7 +224,8 @@ public final class Planner {
      * to {@code unitTiles} tiles (from one block on). In the original row order a unit never holds
      * rows of two output shards ({@code shardRows}), and a query block that straddles two shards is
      * a range of its own, so that every other unit can be computed by the task that writes its
-     * shard. A unit holds at most {@code maxRows} query rows (from one block on).
+     * shard. A unit holds at most {@code maxRows} query rows (from one block on). Query blocks
+     * without a tile in any head (a later frame's, whose pairs earlier frames hold) are in no unit.
      */
     static List<WorkUnit> units(BlockLayout layout, int batch, int maxKeyBlocks, int unitTiles, int shardRows,
             long maxRows) {
@@ -247,6 +248,14 @@ public final class Planner {
                         layout.keyBlocks(f, h, qb, scratch);
                         sizes[h] = scratch.size();
                         most = Math.max(most, sizes[h]);
+                    }
+                    if (most == 0) {
+                        // No head has a tile of this block here (earlier frames hold all its pairs): no unit reads its rows.
+                        if (qb > start) {
+                            add(units, b, f, start, qb, maxKeyBlocks, pending);
+                        }
+                        start = qb + 1;
+                        continue;
                     }
                     int own = Math.max(1, SparseForward.chunkCount(most, maxKeyBlocks));
                     long[] tiles = new long[own];

@@ -474,10 +474,22 @@ class CliTest {
         assertArrayEquals(before[0], Files.readAllBytes(dir.resolve("q.npy")));
         // Not beside a run's output, which --overwrite would then refuse to replace.
         Path output = Files.createDirectories(dir.resolve("output"));
-        Files.writeString(output.resolve("manifest.json"), "{}");
+        // Another tool's manifest is not a run's: generate writes there.
+        Files.writeString(output.resolve("manifest.json"), "{\"name\": \"an extension\"}");
+        Path other = output.resolve("inputs");
+        assertEquals(0, run("generate", "--out", other.toString(), "--seq-len", "2", "--dim", "2").status());
+        for (String name : new String[] {"q.npy", "k.npy", "v.npy"}) {
+            Files.delete(other.resolve(name));
+        }
+        Files.delete(other);
+        Files.writeString(output.resolve("manifest.json"), "{\"format\": \"sparse-attention-output\"}");
         Outcome beside = run("generate", "--out", output.toString(), "--seq-len", "20", "--dim", "8", "--overwrite");
         assertEquals(2, beside.status(), beside.err());
-        assertTrue(beside.err().contains("--out " + output + " holds a run's output (manifest.json)"), beside.err());
+        assertTrue(beside.err().contains("--out " + output + " holds a run's output (file:" + output.toRealPath()
+                .resolve("manifest.json") + ")"), beside.err());
+        Outcome inside = run("generate", "--out", output.resolve("gen").toString(), "--seq-len", "20", "--dim", "8");
+        assertEquals(2, inside.status(), inside.err());
+        assertTrue(inside.err().contains("--out " + output.resolve("gen") + " is inside a run's output"), inside.err());
         try (Stream<Path> files = Files.list(output)) {
             assertEquals(List.of(output.resolve("manifest.json")), files.toList());
         }

@@ -68,6 +68,7 @@ class HadoopStorageTest {
         assertTrue(e.getMessage().startsWith("nosuchscheme://h/q.npy: no file system for its scheme"), e.getMessage());
     }
 
+    /** A scheme whose client is not on the classpath is bad input; a service that refuses the connection a failure. */
     @Test
     void aMissingClientAndAnUnreachableServiceAreNamedInOneLine() {
         InvalidInputException missing = assertThrows(InvalidInputException.class, () -> storage.length("s3a://bucket/q.npy"));

@@ -240,6 +240,4 @@ class WholeFilesTest {
         assertEquals(1, left.size(), left.toString());
         assertEquals("old", Files.readString(Path.of(left.get(0).toUri().getPath())));
     }
-
-    /** A scheme whose client is not on the classpath is bad input; a service that refuses the connection a failure. */
 }

@@ -110,6 +110,29 @@ class LocalJobTest {
     }
 
     /**
+     * {@code fixed} with one block per window allows every earlier key: its union's residue frame
+     * holds no tile, the plan no unit of it, and the job gives the in-process bits and the reference.
+     */
+    @Test
+    void aFrameWithNothingLeftToComputeHasNoUnits(@TempDir Path out) throws IOException {
+        JobSettings settings = JobTestSupport.settings(inputs, out.resolve("result"), H, "fixed+strided", 16, 16, 1, 3,
+                64, false);
+        InputShape shape = new InputShape(B, L, H * D, H);
+        assertEquals(2, Planner.layout(settings, shape).frameCount());
+        Plan plan = Planner.plan(settings, shape, 2);
+        assertTrue(plan.units().stream().noneMatch(unit -> unit.frame() == 1), plan.units().toString());
+        run(settings);
+        float[] output = readNpy(out.resolve("result/output.npy"));
+        AttentionOutput inProcess = SparseForward.forward(qkv[0], qkv[1], qkv[2], B, Planner.layout(settings, shape), D,
+                settings.scaleFor(D), settings.maxKeyBlocks());
+        assertArrayEquals(inProcess.output(), output);
+        assertArrayEquals(inProcess.logSumExp(), readNpy(out.resolve("result/lse.npy")));
+        ReferenceAttention.Result reference = ReferenceAttention.compute(qkv[0], qkv[1], qkv[2], B, L, H, D,
+                settings.pattern(), settings.scaleFor(D));
+        assertClose(reference.output(), output, 1e-5, "fixed+strided, one block per window, vs float64 reference");
+    }
+
+    /**
      * Blocks of 56 rows (a padded width of 64 query columns, where the output product sums keys in
      * panels): the job's units, packed or in place, give the in-process kernel's bits.
      */
