@@ -5,11 +5,14 @@ import org.sparseattention.errors.InvalidInputException;
 /**
  * Attention of a whole batch: {@code output [B, L, H * D]} and {@code logSumExp [B, H, L]},
  * row-major float32.
- *
- * @throws InvalidInputException for a size below 1, or arrays missing or of other lengths
  */
 public record AttentionOutput(int batch, int seqLen, int heads, int headDim, float[] output, float[] logSumExp) {
 
+    /**
+     * Checks the sizes and the arrays' lengths.
+     *
+     * @throws InvalidInputException for a size below 1, or arrays missing or of other lengths
+     */
     public AttentionOutput {
         String[] names = {"batch", "seqLen", "heads", "headDim"};
         int[] sizes = {batch, seqLen, heads, headDim};
