@@ -57,9 +57,23 @@ public final class SparseForward {
         }
     }
 
-    /** Refuses q, k or v missing or not {@code B x L x H x D} floats long. */
-    private static void checkInputs(float[] q, float[] k, float[] v, int batch, int seqLen, int heads, int headDim) {
-        String product = "B x L x H x D = " + batch + " x " + seqLen + " x " + heads + " x " + headDim;
+    /** Refuses what the float-array entry points take besides the arrays and their sizes. */
+    private static void checkSettings(BlockLayout layout, float scale, int maxKeyBlocks, int threads) {
+        requireArgument("layout", layout);
+        if (threads < 1) {
+            throw new InvalidInputException("threads must be >= 1, got " + threads);
+        }
+        if (maxKeyBlocks < 1) {
+            throw new InvalidInputException("maxKeyBlocks must be >= 1, got " + maxKeyBlocks);
+        }
+        checkScale("scale", scale);
+        BlockSparseKernel.requirePassesFit(layout, maxKeyBlocks);
+    }
+
+    /** Refuses q, k or v missing or not {@code B x L x H x D} floats long ({@code whose}: where B and D come from). */
+    private static void checkInputs(float[] q, float[] k, float[] v, int batch, int seqLen, int heads, int headDim,
+            String whose) {
+        String product = "B x L x H x D" + whose + " = " + batch + " x " + seqLen + " x " + heads + " x " + headDim;
         long expected = (long) batch * seqLen * heads * headDim;
         AttentionOutput.checkLength("q", q, product, expected);
         AttentionOutput.checkLength("k", k, product, expected);
@@ -98,7 +112,7 @@ public final class SparseForward {
      */
     public static AttentionOutput forward(float[] q, float[] k, float[] v, int batch, BlockLayout layout,
             int headDim, float scale, int maxKeyBlocks, int threads) {
-        requireArgument("layout", layout);
+        checkSettings(layout, scale, maxKeyBlocks, threads);
         if (batch < 1) {
             throw new InvalidInputException("batch must be >= 1, got " + batch);
         }
@@ -112,8 +126,8 @@ public final class SparseForward {
             throw new InvalidInputException("B x L x H x D = " + batch + " x " + seqLen + " x " + heads + " x " + headDim
                     + " = " + floats + " floats, more than one Java array holds");
         }
-        // The inputs before the output is allocated: a length error says which array and what it should be.
-        checkInputs(q, k, v, batch, seqLen, heads, headDim);
+        // Everything before the output is allocated: a length error says which array and what it should be.
+        checkInputs(q, k, v, batch, seqLen, heads, headDim, "");
         AttentionOutput result = new AttentionOutput(batch, seqLen, heads, headDim, new float[(int) floats],
                 new float[batch * heads * seqLen]);
         forward(q, k, v, layout, scale, maxKeyBlocks, threads, result);
@@ -130,16 +144,8 @@ public final class SparseForward {
      */
     public static void forward(float[] q, float[] k, float[] v, BlockLayout layout, float scale, int maxKeyBlocks,
             int threads, AttentionOutput into) {
-        requireArgument("layout", layout);
+        checkSettings(layout, scale, maxKeyBlocks, threads);
         requireArgument("into", into);
-        if (threads < 1) {
-            throw new InvalidInputException("threads must be >= 1, got " + threads);
-        }
-        if (maxKeyBlocks < 1) {
-            throw new InvalidInputException("maxKeyBlocks must be >= 1, got " + maxKeyBlocks);
-        }
-        checkScale("scale", scale);
-        BlockSparseKernel.requirePassesFit(layout, maxKeyBlocks);
         int seqLen = layout.seqLen();
         int heads = layout.heads();
         if (into.seqLen() != seqLen || into.heads() != heads) {
@@ -149,7 +155,7 @@ public final class SparseForward {
         int batch = into.batch();
         int headDim = into.headDim();
         int rowLength = heads * headDim;
-        checkInputs(q, k, v, batch, seqLen, heads, headDim);
+        checkInputs(q, k, v, batch, seqLen, heads, headDim, " (B and D of into)");
         float[] output = into.output();
         float[] logSumExp = into.logSumExp();
         BlockSparseKernel[] kernels = new BlockSparseKernel[threads];

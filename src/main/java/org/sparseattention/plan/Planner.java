@@ -250,14 +250,16 @@ public final class Planner {
                         most = Math.max(most, sizes[h]);
                     }
                     if (most == 0) {
-                        // No head has a tile of this block here (earlier frames hold all its pairs): no unit reads its rows.
+                        // No head has a tile of this block here (earlier frames hold all its pairs): no unit
+                        // reads its rows. Such blocks lie at a frame's end, or fill it, but with blocks of
+                        // one row (the first row of each residue class): units then end at each.
                         if (qb > start) {
                             add(units, b, f, start, qb, maxKeyBlocks, pending);
                         }
                         start = qb + 1;
                         continue;
                     }
-                    int own = Math.max(1, SparseForward.chunkCount(most, maxKeyBlocks));
+                    int own = SparseForward.chunkCount(most, maxKeyBlocks);
                     long[] tiles = new long[own];
                     for (int c = 0; c < own; c++) {
                         tiles[c] = own == 1 ? tiles(sizes, 0, Integer.MAX_VALUE) : tiles(sizes, fromKey(c, maxKeyBlocks),
@@ -711,19 +713,40 @@ public final class Planner {
             shardTasks += shard.isEmpty() ? 0 : 1;
         }
         computing += shardTasks;
-        long mergedRows = 0;
-        if (layout.frameCount() > 1) {
-            mergedRows = (long) shape.batch() * shape.seqLen();
-        } else {
-            for (WorkUnit unit : units) {
-                if (unit.chunk() == 1) {
-                    BlockGrid grid = layout.grid(unit.frame());
-                    mergedRows += grid.blockEnd(unit.toBlock() - 1) - grid.blockStart(unit.fromBlock());
+        long inputRows = 3L * shape.batch() * shape.seqLen();
+        return new PlanFigures(units.size(), groups.size(), inPlaceUnits, shardTasks, totalTiles, maxTiles,
+                computing == 0 ? 0 : (double) totalTiles / computing, maxRows, totalRows, inputRows,
+                mergedRows(layout, units));
+    }
+
+    /**
+     * Returns the rows whose results are merged: those of two or more units (a union's frames, a
+     * split row's key chunks). A later frame's blocks that earlier frames computed whole are in no
+     * unit, and their rows merge nothing there.
+     */
+    static long mergedRows(BlockLayout layout, List<WorkUnit> units) {
+        long merged = 0;
+        java.util.BitSet seen = new java.util.BitSet(layout.seqLen());
+        java.util.BitSet twice = new java.util.BitSet(layout.seqLen());
+        int batch = -1;
+        for (WorkUnit unit : units) {
+            // Units come in batch order.
+            if (unit.batch() != batch) {
+                merged += twice.cardinality();
+                seen.clear();
+                twice.clear();
+                batch = unit.batch();
+            }
+            BlockGrid grid = layout.grid(unit.frame());
+            for (int r = grid.blockStart(unit.fromBlock()); r < grid.blockEnd(unit.toBlock() - 1); r++) {
+                int position = grid.frame().original(r);
+                if (seen.get(position)) {
+                    twice.set(position);
+                } else {
+                    seen.set(position);
                 }
             }
         }
-        long inputRows = 3L * shape.batch() * shape.seqLen();
-        return new PlanFigures(units.size(), groups.size(), inPlaceUnits, shardTasks, totalTiles, maxTiles,
-                computing == 0 ? 0 : (double) totalTiles / computing, maxRows, totalRows, inputRows, mergedRows);
+        return merged + twice.cardinality();
     }
 }

@@ -121,6 +121,7 @@ class LocalJobTest {
         assertEquals(2, Planner.layout(settings, shape).frameCount());
         Plan plan = Planner.plan(settings, shape, 2);
         assertTrue(plan.units().stream().noneMatch(unit -> unit.frame() == 1), plan.units().toString());
+        assertEquals(0, plan.figures().mergedRows(), "each row has one unit's results");
         run(settings);
         float[] output = readNpy(out.resolve("result/output.npy"));
         AttentionOutput inProcess = SparseForward.forward(qkv[0], qkv[1], qkv[2], B, Planner.layout(settings, shape), D,
