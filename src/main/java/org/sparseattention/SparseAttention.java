@@ -42,7 +42,7 @@ public final class SparseAttention {
         if (pattern == null) {
             throw new InvalidInputException("pattern must not be null");
         }
-        BlockLayout.checkPattern(pattern, blockSize, heads);
+        pattern.checkLayout(heads, blockSize);
         this.heads = heads;
         this.pattern = pattern;
         this.blockSize = blockSize;

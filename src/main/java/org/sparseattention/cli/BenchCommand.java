@@ -19,7 +19,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.Words;
-import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.WholeFiles;
 import org.sparseattention.job.SparkSetup;
 import org.sparseattention.kernel.AttentionOutput;
@@ -156,9 +155,9 @@ final class BenchCommand implements Callable<Integer> {
                     + " (-Dorg.bytedeco.javacpp.maxbytes, by default the heap's -Xmx); choose a smaller size");
         }
         // The launcher's file system settings, only for a file to write.
-        HadoopStorage storage = json == null ? null : SparkSetup.launcherStorage();
+        WholeFiles files = json == null ? null : WholeFiles.on(SparkSetup.launcherStorage());
         if (json != null) {
-            WholeFiles.on(storage).checkWritable("--json ", json, overwrite);
+            files.checkWritable("--json ", json, overwrite);
         } else if (overwrite) {
             System.err.println("note: --overwrite does nothing without --json");
         }
@@ -173,7 +172,7 @@ final class BenchCommand implements Callable<Integer> {
             if (profile) {
                 KernelProfile.enable();
             }
-            return measure(workers, ceiling, storage);
+            return measure(workers, ceiling, files);
         } finally {
             KernelProfile.disable();
         }
@@ -195,7 +194,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** Runs the patterns and prints (and writes, with {@code --json}) their figures against {@code ceiling}. */
-    private int measure(int workers, double ceiling, HadoopStorage storage) throws Exception {
+    private int measure(int workers, double ceiling, WholeFiles files) throws Exception {
         warmUp(workers);
         if (repetitions == 1) {
             // No spread to judge a figure by: the first pattern's run may still meet the compiler at work.
@@ -284,7 +283,7 @@ final class BenchCommand implements Callable<Integer> {
             root.put("repetitions", repetitions);
             root.put("patterns", rows);
             byte[] figures = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(root);
-            Main.warnLeftOver(WholeFiles.on(storage).writeWhole("--json ", List.of(json), overwrite, (file, out) -> out.write(figures)));
+            Main.warnLeftOver(files.writeWhole("--json ", List.of(json), overwrite, (file, out) -> out.write(figures)));
             System.out.println("wrote " + json);
         }
         return 0;

@@ -9,8 +9,8 @@ import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
 import org.sparseattention.io.WholeFiles;
+import org.sparseattention.job.InputFiles;
 import org.sparseattention.job.SparkSetup;
-import org.sparseattention.job.SparseAttentionJob;
 import org.sparseattention.plan.InputShape;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -57,13 +57,15 @@ final class GenerateCommand implements Callable<Integer> {
             throw new InvalidInputException("--out " + out + " is a file: expected a directory to write q.npy, k.npy and"
                     + " v.npy into");
         }
-        HadoopStorage.checkCanWriteIn("--out " + out, storage.realPath(dir));
-        Path run = SparseAttentionJob.runOutputAt(storage, out);
+        Path real = storage.realPath(dir);
+        HadoopStorage.checkCanWriteIn("--out " + out, real);
+        Path run = InputFiles.runOutputAt(storage.fileSystem(out), real);
         if (run != null) {
-            throw new InvalidInputException("--out " + out + (run.getParent().equals(storage.realPath(dir)) ? " holds"
-                    : " is inside") + " a run's output (" + run + "), which inputs written in it would keep --overwrite"
-                    + " from replacing: choose another directory for q.npy, k.npy and v.npy");
+            throw new InvalidInputException("--out " + out + (run.getParent().equals(real) ? " holds" : " is inside")
+                    + " a run's output (" + run + "), which inputs written in it would keep --overwrite from replacing:"
+                    + " choose another directory for q.npy, k.npy and v.npy");
         }
+        WholeFiles files = WholeFiles.on(storage);
         // All three are written before any is put in place: an existing set is replaced whole or
         // not at all, and an interrupted run leaves no file that looks complete.
         List<String> targets = new ArrayList<>();
@@ -71,7 +73,7 @@ final class GenerateCommand implements Callable<Integer> {
             // Joined as text: Hadoop's Path(parent, child) would drop a `..` of --out with the name before it,
             // where the storage resolves it as the operating system does (link/.. is the link target's parent).
             targets.add(out.endsWith("/") ? out + name : out + "/" + name);
-            WholeFiles.on(storage).checkWritable("--out ", targets.get(targets.size() - 1), overwrite);
+            files.checkWritable("--out ", targets.get(targets.size() - 1), overwrite);
         }
         long[] shape = {batch, seqLen, dim};
         long bytes;
@@ -87,7 +89,7 @@ final class GenerateCommand implements Callable<Integer> {
                     + " need " + bytes + " bytes, " + remaining + " are free there");
         }
         float[] row = new float[dim];
-        List<Path> leftOver = WholeFiles.on(storage).writeWhole("--out ", targets, overwrite, (t, stream) -> {
+        List<Path> leftOver = files.writeWhole("--out ", targets, overwrite, (t, stream) -> {
             SplittableRandom random = new SplittableRandom(seed * 3 + t);
             stream.write(NpyWriter.header(NpyWriter.FLOAT32, shape));
             for (long r = 0; r < (long) batch * seqLen; r++) {

@@ -5,7 +5,6 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.Words;
-import org.sparseattention.io.HadoopStorage;
 import org.sparseattention.io.NpyWriter;
 import org.sparseattention.io.WholeFiles;
 import org.sparseattention.job.SparkSetup;
@@ -50,7 +49,7 @@ final class LayoutCommand implements Callable<Integer> {
         BlockLayout layout = BlockLayout.of(Patterns.parse(pattern.mode, pattern.localCtx, pattern.blockSize,
                 pattern.numVerts, pattern.vertsize), seqLen, pattern.blockSize, pattern.heads);
         // The launcher's file system settings, only for a file to write.
-        HadoopStorage storage = npy == null ? null : SparkSetup.launcherStorage();
+        WholeFiles files = npy == null ? null : WholeFiles.on(SparkSetup.launcherStorage());
         // The original-order grid checks every pair of every head.
         boolean grids = seqLen <= BlockLayout.MAX_GRID_LENGTH
                 && (double) pattern.heads * seqLen * seqLen / 2 <= MAX_COUNTED;
@@ -60,7 +59,7 @@ final class LayoutCommand implements Callable<Integer> {
                     + ", got --seq-len " + seqLen + " and --heads " + pattern.heads);
         }
         if (npy != null) {
-            WholeFiles.on(storage).checkWritable("--npy ", npy, overwrite);
+            files.checkWritable("--npy ", npy, overwrite);
         } else if (overwrite) {
             System.err.println("note: --overwrite does nothing without --npy");
         }
@@ -126,7 +125,7 @@ final class LayoutCommand implements Callable<Integer> {
         }
         if (npy != null) {
             // Written beside the file and renamed over it: an existing file is replaced whole or not at all.
-            List<org.apache.hadoop.fs.Path> leftOver = WholeFiles.on(storage).writeWhole("--npy ", List.of(npy), overwrite, (file, out) -> {
+            List<org.apache.hadoop.fs.Path> leftOver = files.writeWhole("--npy ", List.of(npy), overwrite, (file, out) -> {
                 out.write(NpyWriter.header("|u1", new long[] {pattern.heads, nb, nb}));
                 for (int h = 0; h < pattern.heads; h++) {
                     for (byte[] row : layout.originalGrid(h)) {

@@ -246,10 +246,30 @@ public final class InputFiles {
     }
 
     /**
+     * Returns the manifest by which directory {@code dir} of {@code fs} (qualified, links resolved),
+     * or the nearest of its ancestors that does, holds a run's output, or null: other files written
+     * in it would keep {@code --overwrite} from replacing that output. A manifest that cannot be
+     * read, or of another format, is no run's.
+     */
+    public static Path runOutputAt(FileSystem fs, Path dir) {
+        for (Path at = dir; at != null; at = at.getParent()) {
+            Path manifest = new Path(at, OutputFiles.MANIFEST);
+            try {
+                if (isOwnManifest(fs, manifest)) {
+                    return manifest;
+                }
+            } catch (IOException unreadable) {
+                // Not known to be a run's: the write goes ahead, and fails there if it must.
+            }
+        }
+        return null;
+    }
+
+    /**
      * Returns whether {@code manifest} is a manifest this tool wrote (of its format, at most 16 MB);
      * Hadoop's local file system reports a file it may not open as not found.
      */
-    static boolean isOwnManifest(FileSystem fs, Path manifest) throws IOException {
+    private static boolean isOwnManifest(FileSystem fs, Path manifest) throws IOException {
         if (!fs.exists(manifest) || fs.getFileStatus(manifest).getLen() > 1 << 24) {
             return false;
         }

@@ -8,8 +8,9 @@ import java.nio.IntBuffer;
 import org.sparseattention.kernel.Partial;
 
 /**
- * The part of one unit's partial result that falls in one output shard: what the shuffle carries.
- * {@code allowedPairs} is the unit's useful work, carried by one piece per unit.
+ * The part of one unit's partial result that falls in one output shard: what the shuffle carries,
+ * under its {@link PieceKey}. {@code allowedPairs} is the unit's useful work, carried by one piece
+ * per unit.
  *
  * <p>The rows' positions, their outputs and then their log-sum-exps are held as little-endian
  * bytes: Java serialisation copies a byte array as it is, where it converts int and float arrays
@@ -19,12 +20,11 @@ import org.sparseattention.kernel.Partial;
  * @param values {@code [rows]} int32 positions, ascending, then {@code [rows, rowLength]} float32
  *     outputs, then {@code [rows, heads]} float32 log-sum-exps
  */
-record Piece(int frame, int chunk, int unit, int rows, byte[] values, long allowedPairs)
+record Piece(int rows, byte[] values, long allowedPairs)
         implements Serializable {
 
     /** Copies rows {@code sources[from .. from + rows)} of {@code partial}, in that order, into a piece. */
-    static Piece of(int frame, int chunk, int unit, Partial partial, int[] sources, int from, int rows,
-            long allowedPairs) {
+    static Piece of(Partial partial, int[] sources, int from, int rows, long allowedPairs) {
         int rowLength = partial.heads() * partial.headDim();
         int heads = partial.heads();
         byte[] values = new byte[Math.multiplyExact(rows, 1 + rowLength + heads) * Float.BYTES];
@@ -41,7 +41,7 @@ record Piece(int frame, int chunk, int unit, int rows, byte[] values, long allow
         for (int r = 0; r < rows; r++) {
             floats.put(partial.logSumExp(), sources[from + r] * heads, heads);
         }
-        return new Piece(frame, chunk, unit, rows, values, allowedPairs);
+        return new Piece(rows, values, allowedPairs);
     }
 
     /** Returns this piece as a partial result whose positions are shifted by {@code -rowStart}. */

@@ -1,6 +1,7 @@
 package org.sparseattention.job;
 
 import java.io.Serializable;
+import org.sparseattention.plan.WorkUnit;
 
 /**
  * The shuffle's key of a {@link Piece}: its output shard, which {@link ShardPartitioner} sends it
@@ -9,6 +10,11 @@ import java.io.Serializable;
  * fit in memory, so that a shard task merges them one at a time.
  */
 record PieceKey(int shard, int frame, int chunk, int unit) implements Serializable, Comparable<PieceKey> {
+
+    /** Returns the key of the piece of {@code unit}'s results that falls in {@code shard}. */
+    static PieceKey of(int shard, WorkUnit unit) {
+        return new PieceKey(shard, unit.frame(), unit.chunk(), unit.index());
+    }
 
     /** Returns a key before every piece of {@code shard} and after every piece of the shards before. */
     static PieceKey first(int shard) {

@@ -53,7 +53,7 @@ final class ShardTask {
             Tuple2<PieceKey, Piece> next = pieces.hasNext() ? pieces.next() : null;
             while (next != null || u < units.size()) {
                 PieceKey key = next == null ? null : next._1();
-                if (key != null && (u == units.size() || key.compareTo(key(shard, units.get(u))) < 0)) {
+                if (key != null && (u == units.size() || key.compareTo(PieceKey.of(shard, units.get(u))) < 0)) {
                     if (key.shard() != shard) {
                         throw new IllegalStateException("shard " + shard + " got a piece of shard " + key.shard());
                     }
@@ -98,10 +98,6 @@ final class ShardTask {
             }
             return new ShardResult(range.batch(), rowStart, rows, accumulator.output(), byHead);
         }
-    }
-
-    private static PieceKey key(int shard, WorkUnit unit) {
-        return new PieceKey(shard, unit.frame(), unit.chunk(), unit.index());
     }
 
     /** Returns the log-sum-exp held by row ({@code [rows][heads]}) by head ({@code [heads][rows]}). */

@@ -76,27 +76,6 @@ public final class SparseAttentionJob {
     }
 
     /**
-     * Returns the manifest by which directory {@code dir} (a location of {@code storage}), or the
-     * nearest of its ancestors that does, holds a run's output, or null: other files written in it
-     * would keep {@code --overwrite} from replacing that output. A manifest that cannot be read, or
-     * of another format, is no run's.
-     */
-    public static org.apache.hadoop.fs.Path runOutputAt(HadoopStorage storage, String dir) throws IOException {
-        org.apache.hadoop.fs.FileSystem fs = storage.fileSystem(dir);
-        for (org.apache.hadoop.fs.Path at = storage.realPath(storage.path(dir)); at != null; at = at.getParent()) {
-            org.apache.hadoop.fs.Path manifest = new org.apache.hadoop.fs.Path(at, OutputFiles.MANIFEST);
-            try {
-                if (InputFiles.isOwnManifest(fs, manifest)) {
-                    return manifest;
-                }
-            } catch (IOException unreadable) {
-                // Not known to be a run's: the write goes ahead, and fails there if it must.
-            }
-        }
-        return null;
-    }
-
-    /**
      * Reads and checks the inputs' headers and the output location, and makes every location a
      * fully qualified URI so that executors resolve them as the driver did (the output's symbolic
      * links resolved, so that an output reached through a link replaces what the link points to);

@@ -90,8 +90,8 @@ final class UnitTask implements Iterator<Tuple2<PieceKey, Piece>>, AutoCloseable
             while (end < order.length && Planner.shard(shape, settings, unit.batch(), positions[order[end]]) == shard) {
                 end++;
             }
-            ready.add(new Tuple2<>(new PieceKey(shard, unit.frame(), unit.chunk(), unit.index()), Piece.of(unit.frame(),
-                    unit.chunk(), unit.index(), partial, order, start, end - start, first ? allowedPairs : 0)));
+            ready.add(new Tuple2<>(PieceKey.of(shard, unit), Piece.of(partial, order, start, end - start,
+                    first ? allowedPairs : 0)));
             first = false;
             start = end;
         }

@@ -139,24 +139,8 @@ public final class BlockLayout {
                     + ((seqLen - 1L) / blockSize + 1) + " blocks, more than the " + (1 << 29) + " a layout holds;"
                     + " choose a larger block size");
         }
-        checkPattern(pattern, blockSize, heads);
+        pattern.checkLayout(heads, blockSize);
         return new BlockLayout(pattern, seqLen, blockSize, heads);
-    }
-
-    /**
-     * Checks what a layout of {@code pattern} needs whatever the sequence's length: {@code heads}
-     * that its per-head constraints allow ({@code fixed}'s {@code numVerts}), and {@code fixed}'s
-     * block size equal to {@code blockSize}; throws InvalidInputException naming both values.
-     */
-    public static void checkPattern(Pattern pattern, int blockSize, int heads) {
-        pattern.checkHeads(heads);
-        for (int h = 0; h < heads; h++) {
-            for (Elementary e : pattern.elementsFor(h)) {
-                if (e instanceof FixedPattern fixed) {
-                    fixed.checkBlockSize(blockSize);
-                }
-            }
-        }
     }
 
     public Pattern pattern() {

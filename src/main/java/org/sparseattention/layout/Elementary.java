@@ -52,4 +52,8 @@ public sealed interface Elementary extends Pattern
     @Override
     default void checkHeads(int heads) {
     }
+
+    /** Checks a constraint on the layout's block size; throws InvalidInputException. None but {@code fixed}'s. */
+    default void checkBlockSize(int blockSize) {
+    }
 }

@@ -53,7 +53,8 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
     }
 
     /** Refuses a layout of another block size: the summary columns are counted in this pattern's blocks. */
-    void checkBlockSize(int layoutBlockSize) {
+    @Override
+    public void checkBlockSize(int layoutBlockSize) {
         if (layoutBlockSize != blockSize) {
             throw new InvalidInputException("fixed: the pattern was built for block size " + blockSize
                     + " but the layout uses " + layoutBlockSize);

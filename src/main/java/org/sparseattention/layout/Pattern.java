@@ -24,6 +24,20 @@ public sealed interface Pattern extends java.io.Serializable permits Elementary,
         }
     }
 
+    /**
+     * Checks what a layout of this pattern with {@code heads} heads and blocks of {@code blockSize}
+     * needs, whatever the sequence's length: {@link #checkHeads}, and every head's elements'
+     * {@link Elementary#checkBlockSize}; throws InvalidInputException naming both values.
+     */
+    default void checkLayout(int heads, int blockSize) {
+        checkHeads(heads);
+        for (int h = 0; h < heads; h++) {
+            for (Elementary e : elementsFor(h)) {
+                e.checkBlockSize(blockSize);
+            }
+        }
+    }
+
     /** Returns a short text form, as accepted by {@link Patterns#parse}. */
     String describe();
 
