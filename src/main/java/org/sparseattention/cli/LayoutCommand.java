@@ -75,9 +75,12 @@ final class LayoutCommand implements Callable<Integer> {
         // After the checks: a refused command says only why.
         pattern.noteDenseLocal();
         int nb = layout.numBlocks();
-        System.out.printf(Locale.ROOT, "layout: mode %s, L=%d, block %d, %d x %d blocks, %d head%s, %d frame%s%n",
+        int withTiles = stats.framesWithTiles();
+        System.out.printf(Locale.ROOT, "layout: mode %s, L=%d, block %d, %d x %d blocks, %d head%s, %d frame%s%s%n",
                 pattern.mode, seqLen, pattern.blockSize, nb, nb, pattern.heads, pattern.heads == 1 ? "" : "s",
-                layout.frameCount(), layout.frameCount() == 1 ? "" : "s");
+                layout.frameCount(), layout.frameCount() == 1 ? "" : "s",
+                withTiles == layout.frameCount() ? "" : String.format(Locale.ROOT, " (%d with tiles: an earlier frame"
+                        + " computes every pair of the others)", withTiles));
         for (int h = 0; h < pattern.heads; h++) {
             if (!grids) {
                 System.out.printf(Locale.ROOT, "head %d: %s computed, %d of them full; %s%n", h,

@@ -350,6 +350,7 @@ public final class BlockLayout {
         long[] tiles = new long[heads];
         long[] fullTiles = new long[heads];
         long[] pairs = new long[heads];
+        long[] frameTiles = new long[grids.size()];
         TileList list = new TileList();
         for (int f = 0; f < grids.size(); f++) {
             BlockGrid grid = grids.get(f);
@@ -358,6 +359,7 @@ public final class BlockLayout {
                 for (int qb = 0; qb < grid.numBlocks(); qb++) {
                     keyBlocks(f, h, qb, list);
                     work += list.size();
+                    frameTiles[f] += list.size();
                     for (int t = 0; t < list.size(); t++) {
                         int kb = list.keyBlock(t);
                         tiles[h]++;
@@ -379,7 +381,7 @@ public final class BlockLayout {
                 }
             }
         }
-        return new LayoutStats(seqLen(), blockSize(), tiles, fullTiles, pairs);
+        return new LayoutStats(seqLen(), blockSize(), tiles, fullTiles, pairs, frameTiles);
     }
 
     /**

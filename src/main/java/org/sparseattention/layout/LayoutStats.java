@@ -3,16 +3,24 @@ package org.sparseattention.layout;
 import java.util.Arrays;
 
 /**
- * Figures of a layout, per head: tiles computed, full tiles (no mask) and allowed pairs.
+ * Figures of a layout, per head: tiles computed, full tiles (no mask) and allowed pairs; and the
+ * tiles computed in each frame.
  *
  * <p>Useful work is {@code 4 * D * allowedPairs} floating-point operations (README.md, "What is computed").
  */
-public record LayoutStats(int seqLen, int blockSize, long[] tiles, long[] fullTiles, long[] allowedPairs) {
+public record LayoutStats(int seqLen, int blockSize, long[] tiles, long[] fullTiles, long[] allowedPairs,
+        long[] frameTiles) {
 
     public LayoutStats {
         tiles = tiles.clone();
         fullTiles = fullTiles.clone();
         allowedPairs = allowedPairs.clone();
+        frameTiles = frameTiles.clone();
+    }
+
+    /** Returns the frames with at least one tile: a later frame may have nothing left to compute. */
+    public int framesWithTiles() {
+        return (int) Arrays.stream(frameTiles).filter(t -> t > 0).count();
     }
 
     public long totalTiles() {

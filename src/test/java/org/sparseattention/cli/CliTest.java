@@ -103,6 +103,17 @@ class CliTest {
                 "--block-size", "8", "--npy", npy.toString());
         assertEquals(0, o.status(), o.err());
         assertTrue(o.out().contains("head 0: 70 of 256 blocks"), o.out());
+        // A union's second frame is counted; when the first computes all of its pairs, that is said.
+        Outcome union = run("layout", "--seq-len", "128", "--heads", "1", "--mode", "local+strided", "--local-ctx",
+                "32", "--block-size", "8");
+        assertEquals(0, union.status(), union.err());
+        assertTrue(union.out().contains(", 1 head, 2 frames\n"), union.out());
+        // fixed with one block per window allows every earlier key: strided has nothing left.
+        Outcome emptied = run("layout", "--seq-len", "100", "--heads", "2", "--mode", "fixed+strided", "--local-ctx",
+                "16", "--block-size", "16", "--num-verts", "1");
+        assertEquals(0, emptied.status(), emptied.err());
+        assertTrue(emptied.out().contains(", 2 heads, 2 frames (1 with tiles: an earlier frame computes every pair"
+                + " of the others)\n"), emptied.out());
         // Longer than grids are computed for: said.
         Outcome longer = run("layout", "--seq-len", "20000", "--heads", "1", "--mode", "local", "--local-ctx", "64");
         assertEquals(0, longer.status(), longer.err());
