@@ -8,8 +8,11 @@ import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Properties;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.sparseattention.kernel.AttentionOutput;
@@ -28,6 +31,18 @@ class GoldenFixtureTest {
         try (Stream<Path> folders = Files.list(GOLDEN)) {
             return folders.filter(Files::isDirectory).map(p -> p.getFileName().toString()).sorted().toList().stream();
         }
+    }
+
+    /** A fixture deleted, or a case added to the script and never made, would shrink the cases unseen. */
+    @Test
+    void everyCaseOfTheScriptHasItsFixture() throws IOException {
+        java.util.regex.Matcher names = java.util.regex.Pattern.compile("(?m)^\\s*\\(\"(\\w+)\",")
+                .matcher(Files.readString(Path.of("data", "make_golden.py")));
+        List<String> scripted = new ArrayList<>();
+        while (names.find()) {
+            scripted.add(names.group(1));
+        }
+        assertEquals(scripted.stream().sorted().toList(), cases().toList(), "data/make_golden.py's cases");
     }
 
     @ParameterizedTest(name = "{0}")

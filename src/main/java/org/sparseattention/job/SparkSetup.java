@@ -127,8 +127,12 @@ public final class SparkSetup {
      * a large run take gigabytes.
      */
     public static void ownLocalDir(SparkConf conf) {
-        if (!isLocal(conf.get("spark.master", "")) || conf.contains("spark.local.dir")
-                || System.getenv("SPARK_LOCAL_DIRS") != null) {
+        ownLocalDir(conf, System.getenv("SPARK_LOCAL_DIRS"));
+    }
+
+    /** {@link #ownLocalDir(SparkConf)} with the environment's {@code SPARK_LOCAL_DIRS} as given. */
+    static void ownLocalDir(SparkConf conf, String sparkLocalDirs) {
+        if (!isLocal(conf.get("spark.master", "")) || conf.contains("spark.local.dir") || sparkLocalDirs != null) {
             return;
         }
         Path parent = Path.of(System.getProperty("java.io.tmpdir"));

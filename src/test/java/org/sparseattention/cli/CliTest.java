@@ -624,6 +624,8 @@ class CliTest {
             assertTrue(layout.err().contains("--block-size must be >= 1, got 0 (--block-size from " + defaults
                     + ": 'sparse-attention.layout.block-size')"), layout.err());
             Outcome given = run("layout", "--seq-len", "64", "--heads", "2", "--mode", "all", "--block-size", "-1");
+            assertEquals(2, given.status(), given.err());
+            assertTrue(given.err().contains("--block-size must be >= 1, got -1"), given.err());
             assertFalse(given.err().contains(" from " + defaults), "a value given on the command line: " + given.err());
         } finally {
             System.clearProperty(Main.DEFAULTS_PROPERTY);

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.sparseattention.TestArrays.assertClose;
+import static org.sparseattention.TestArrays.readNpy;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -33,6 +35,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.sparseattention.TestArrays;
 import org.sparseattention.errors.InvalidInputException;
 import org.sparseattention.errors.SparseAttentionException;
+import org.sparseattention.kernel.ReferenceAttention;
 import org.sparseattention.plan.JobSettings;
 
 /**
@@ -55,7 +58,7 @@ class ClusterJobTest {
 
     @BeforeAll
     static void start() throws IOException {
-        JobTestSupport.writeInputs(dir, 2, 300, H * 8, 77);
+        float[][] qkv = JobTestSupport.writeInputs(dir, 2, 300, H * 8, 77);
         JavaSparkContext local = JobTestSupport.localSpark("local[2]");
         try {
             SparseAttentionJob.execute(SparseAttentionJob.prepare(settings(dir.resolve("local"), false)), local, s -> { });
@@ -63,6 +66,12 @@ class ClusterJobTest {
             local.stop();
         }
         localOutput = Files.readAllBytes(dir.resolve("local/output.npy"));
+        // The bytes every cluster run is held to are themselves held to the float64 reference.
+        JobSettings localSettings = settings(dir.resolve("local"), false);
+        ReferenceAttention.Result reference = ReferenceAttention.compute(qkv[0], qkv[1], qkv[2], 2, 300, H, 8,
+                localSettings.pattern(), localSettings.scaleFor(8));
+        assertClose(reference.output(), readNpy(dir.resolve("local/output.npy")), 1e-5,
+                "local+strided, local mode, vs float64 reference");
         Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
         ProcessDirs.deleteLeftBehind(tmp, "sparse-attention-cluster-test-");
         sparkDir = ProcessDirs.create(tmp, "sparse-attention-cluster-test-");
@@ -156,7 +165,9 @@ class ClusterJobTest {
         assertArrayEquals(localOutput, Files.readAllBytes(dir.resolve("halted/output.npy")));
     }
 
+    /** Its own waits add up to about 97 s: a longer limit than the class's, so theirs speak first. */
     @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
     void executorKilledFromOutsideMidJobIsSurvived() throws Exception {
         String app = spark.sc().applicationId();
         AtomicReference<Throwable> failure = new AtomicReference<>();

@@ -21,8 +21,6 @@ class EmbeddedConfTest {
      */
     @Test
     void aLocalRunHasItsOwnSparkDirectoryAndDeletesThoseLeftBehind() throws Exception {
-        // SPARK_LOCAL_DIRS in the environment names Spark's directories instead.
-        org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("SPARK_LOCAL_DIRS") == null);
         Path parent = Path.of(System.getProperty("java.io.tmpdir"));
         Process ended = new ProcessBuilder("true").start();
         ended.waitFor();
@@ -30,17 +28,21 @@ class EmbeddedConfTest {
                 + "-99/blockmgr-1/0c"));
         Files.writeString(left.resolve("shuffle_0_1_0.data"), "left by a JVM out of memory");
         SparkConf local = new SparkConf(false).setMaster("local[2]");
-        SparkSetup.ownLocalDir(local);
+        SparkSetup.ownLocalDir(local, null);
         Path own = Path.of(local.get("spark.local.dir"));
         assertTrue(Files.isDirectory(own) && own.getParent().equals(parent) && own.getFileName().toString()
                 .startsWith(SparkSetup.LOCAL_DIR_PREFIX + ProcessHandle.current().pid() + "-"), own.toString());
         assertFalse(Files.exists(parent.resolve(SparkSetup.LOCAL_DIR_PREFIX + ended.pid() + "-99")));
         Files.delete(own);
         SparkConf named = new SparkConf(false).setMaster("local[2]").set("spark.local.dir", "/data/spark");
-        SparkSetup.ownLocalDir(named);
+        SparkSetup.ownLocalDir(named, null);
         assertEquals("/data/spark", named.get("spark.local.dir"));
+        // SPARK_LOCAL_DIRS in the environment names Spark's directories instead.
+        SparkConf fromEnvironment = new SparkConf(false).setMaster("local[2]");
+        SparkSetup.ownLocalDir(fromEnvironment, "/data/spark-env");
+        assertFalse(fromEnvironment.contains("spark.local.dir"));
         SparkConf cluster = new SparkConf(false).setMaster("spark://10.1.2.3:7077");
-        SparkSetup.ownLocalDir(cluster);
+        SparkSetup.ownLocalDir(cluster, null);
         assertFalse(cluster.contains("spark.local.dir"));
     }
 

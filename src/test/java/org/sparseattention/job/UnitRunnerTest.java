@@ -279,6 +279,8 @@ class UnitRunnerTest {
             }
         }
         int mixed = 0;
+        int outOfOrder = 0;
+        int otherShard = 0;
         for (int shard = 0; shard < inPlace.size(); shard++) {
             ShardResult alone = ShardTask.run(shard, List.of(), WarmUp.ofShard(every, shard), settings, shape,
                     storage, pairs -> { }, TaskTimes.NONE);
@@ -295,14 +297,17 @@ class UnitRunnerTest {
                 IllegalStateException e = assertThrows(IllegalStateException.class, () -> ShardTask.run(s, List.of(),
                         reversed.iterator(), settings, shape, storage, pairs -> { }, TaskTimes.NONE));
                 assertTrue(e.getMessage().contains("out of merge order"), e.getMessage());
+                outOfOrder++;
             }
             // A piece of another shard, as a partitioner gone wrong would send it, is refused too.
             if (!reversed.isEmpty() && shard + 1 < inPlace.size()) {
                 IllegalStateException other = assertThrows(IllegalStateException.class, () -> ShardTask.run(s + 1,
                         List.of(), reversed.iterator(), settings, shape, storage, pairs -> { }, TaskTimes.NONE));
                 assertEquals("shard " + (s + 1) + " got a piece of shard " + s, other.getMessage());
+                otherShard++;
             }
         }
+        assertTrue(outOfOrder > 0 && otherShard > 0, "both refusals tried: " + outOfOrder + ", " + otherShard);
         assertTrue(mixed > 0, "some shard merges pieces between units of its own: " + plan.inPlace());
     }
 }

@@ -1,10 +1,12 @@
 package org.sparseattention.layout;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -154,6 +156,7 @@ class BlockLayoutTest {
                 Pattern.union(Pattern.local(3), Pattern.strided(3)),
                 Pattern.union(Pattern.strided(3), Pattern.strided(5), Pattern.all()),
                 Pattern.perHead(List.of(Pattern.local(4), Pattern.strided(4), Pattern.all())));
+        int alignedResidues = 0;
         for (int seqLen : new int[] {1, 2, 17, 37}) {
             for (int blockSize : new int[] {1, 3, 8}) {
                 for (Pattern pattern : patterns) {
@@ -172,17 +175,24 @@ class BlockLayoutTest {
                         BlockLayout layout = BlockLayout.of(aligned, seqLen, blockSize, 4);
                         if (layout.frameCount() > 1) {
                             assertTrue(layout.hasIntervals(1, 0) && layout.hasIntervals(1, 1), "fixed+strided aligned");
+                            alignedResidues++;
                         }
                         check(layout, "fixed+strided aligned x" + windows);
                     }
                 }
             }
         }
+        assertTrue(alignedResidues > 0, "some aligned fixed+strided layout has a residue frame");
     }
 
     private static void check(BlockLayout layout, String name) {
         int seqLen = layout.seqLen();
         TileList tiles = new TileList();
+        // The layout's own figures, counted here from the tiles listed and the pattern's pairs.
+        long[] tileCount = new long[layout.heads()];
+        long[] fullCount = new long[layout.heads()];
+        long[] pairCount = new long[layout.heads()];
+        long[] frameTiles = new long[layout.frameCount()];
         for (int h = 0; h < layout.heads(); h++) {
             int[][] computed = new int[seqLen][seqLen];
             for (int f = 0; f < layout.frameCount(); f++) {
@@ -193,6 +203,9 @@ class BlockLayoutTest {
                     for (int t = 0; t < tiles.size(); t++) {
                         int kb = tiles.keyBlock(t);
                         assertTrue(listed.add(kb), name + ": tile listed twice");
+                        tileCount[h]++;
+                        fullCount[h] += tiles.isFull(t) ? 1 : 0;
+                        frameTiles[f]++;
                         boolean any = false;
                         for (int r = grid.blockStart(qb); r < grid.blockEnd(qb); r++) {
                             for (int c = grid.blockStart(kb); c < grid.blockEnd(kb); c++) {
@@ -219,9 +232,16 @@ class BlockLayoutTest {
                     int expected = layout.pattern().allows(h, i, j) ? 1 : 0;
                     assertEquals(expected, computed[i][j], name + " L=" + seqLen + " bs=" + layout.blockSize()
                             + " head " + h + " pair (" + i + ", " + j + ")");
+                    pairCount[h] += expected;
                 }
             }
         }
+        LayoutStats stats = layout.stats();
+        String at = name + " L=" + seqLen + " bs=" + layout.blockSize() + ": ";
+        assertArrayEquals(tileCount, stats.tiles(), at + "tiles per head");
+        assertArrayEquals(fullCount, stats.fullTiles(), at + "full tiles per head");
+        assertArrayEquals(pairCount, stats.allowedPairs(), at + "allowed pairs per head");
+        assertEquals(Arrays.stream(frameTiles).filter(t -> t > 0).count(), stats.framesWithTiles(), at + "frames");
     }
 
     /** A residue frame under `all` (or a window as long as the sequence) would hold only pairs that `all` already computes. */
