@@ -1,5 +1,38 @@
 # Sourced by the launchers in jobs/.
 
+# What the launchers need beyond Java and Maven, checked first so that a missing piece is named
+# rather than met halfway: bash 4.1 or later (file descriptors held in variables), flock
+# (util-linux) and sha1sum (GNU coreutils), and a machine of the platform of ND4J's native
+# library that pom.xml names (javacpp.platform).
+if ((BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 1))); then
+  echo "error: ${0##*/} needs bash 4.1 or later; this is bash $BASH_VERSION" >&2
+  exit 1
+fi
+for tool in flock sha1sum; do
+  if ! command -v "$tool" > /dev/null; then
+    echo "error: ${0##*/} needs $tool (flock: util-linux; sha1sum: GNU coreutils), which is not on PATH" >&2
+    exit 1
+  fi
+done
+# Refuses a machine of another platform than pom.xml's javacpp.platform (for the launchers that run
+# ND4J here; a driver submitted with jobs/spark-submit runs its tasks where the cluster is).
+check_platform() {
+  local pom_platform machine
+  pom_platform="$(sed -n 's:.*<javacpp.platform>\(.*\)</javacpp.platform>.*:\1:p' "$1/pom.xml")"
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64 | Linux-amd64) machine=linux-x86_64 ;;
+    Linux-aarch64 | Linux-arm64) machine=linux-arm64 ;;
+    Darwin-x86_64) machine=macosx-x86_64 ;;
+    Darwin-arm64) machine=macosx-arm64 ;;
+    *) machine="$(uname -s)-$(uname -m)" ;;
+  esac
+  if [[ -n $pom_platform && $pom_platform != "$machine" ]]; then
+    echo "error: pom.xml's javacpp.platform is $pom_platform (ND4J's native library), but this machine is" \
+      "$machine: set javacpp.platform in pom.xml to a platform ND4J builds for that matches it" >&2
+    exit 1
+  fi
+}
+
 # Builds the project's jars if $3, ... (the files the caller needs) are missing or older than the
 # sources, printing $2 first. One build at a time per checkout: a command that finds another
 # building waits for it (a lock in target/), then builds only if that build did not do the job.

@@ -173,6 +173,15 @@ class ConfigFilesTest {
         String accepted = submit(root, submit, zero);
         assertTrue(accepted.startsWith("submitted: --class org.sparseattention.cli.Main") && accepted.endsWith("(exit 0)"),
                 accepted);
+        // An installation of another Spark or Scala than the pom's is refused, naming its jar.
+        Path jars = Files.createDirectories(installation.resolve("jars"));
+        Files.writeString(jars.resolve("spark-core_2.12-3.5.1.jar"), "");
+        String old = submit(root, submit, zero);
+        assertTrue(old.startsWith("jobs/spark-submit: the Spark installation of " + submit + " has "
+                + jars.resolve("spark-core_2.12-3.5.1.jar") + ": expected Spark 4.x on Scala 2.13") && old.endsWith("(exit 2)"),
+                old);
+        Files.move(jars.resolve("spark-core_2.12-3.5.1.jar"), jars.resolve("spark-core_2.13-4.1.0.jar"));
+        assertTrue(submit(root, submit, zero).endsWith("(exit 0)"), "Spark 4.1 on Scala 2.13 is taken");
         // Read as Java reads a properties file: a continued line's next line is its value's, not a setting.
         Files.writeString(installation.resolve("conf/spark-defaults.conf"),
                 "spark.driver.extraJavaOptions=-Da=1 \\\n  spark.dynamicAllocation.enabled true\n");

@@ -152,7 +152,8 @@ final class BenchCommand implements Callable<Integer> {
         if (offHeap > 0 && ceilingBytes > offHeap) {
             throw new InvalidInputException("--ceiling-size " + ceilingSize + ": the ceiling's products need " + ceilingBytes
                     + " bytes (3 x " + workers + " threads x " + ceilingSize + "^2 float32), ND4J may use " + offHeap
-                    + " (-Dorg.bytedeco.javacpp.maxbytes, by default the heap's -Xmx); choose a smaller size");
+                    + " (-Dorg.bytedeco.javacpp.maxbytes: 6G from jobs/sparse-attention, where"
+                    + " SPARSE_ATTENTION_JAVA_OPTS may raise it; else the heap's -Xmx); choose a smaller size");
         }
         // The launcher's file system settings, only for a file to write.
         WholeFiles files = json == null ? null : WholeFiles.on(SparkSetup.launcherStorage());

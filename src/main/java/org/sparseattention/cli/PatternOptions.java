@@ -28,10 +28,15 @@ final class PatternOptions {
     @Option(names = "--vertsize", defaultValue = "1", description = "fixed: blocks per summary slice. Default: ${DEFAULT-VALUE}.")
     int vertsize;
 
-    /** Refuses {@code --heads} or {@code --block-size} below 1, naming the option (run's settings check their own). */
+    /**
+     * Refuses a size option below 1, naming it, whatever the mode, as run's settings do with their
+     * own check.
+     */
     void check() {
         JobSettings.atLeastOne("--heads", heads);
         JobSettings.atLeastOne("--block-size", blockSize);
+        JobSettings.atLeastOne("--num-verts", numVerts);
+        JobSettings.atLeastOne("--vertsize", vertsize);
     }
 
     /**

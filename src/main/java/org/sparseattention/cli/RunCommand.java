@@ -58,7 +58,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--lse", fallbackValue = "true", description = "Also write the log-sum-exp ([H, rows] shards; lse.npy [B, H, L] with --merge).")
     boolean lse;
 
-    @Option(names = "--overwrite", fallbackValue = "true", description = "Replace an existing --out, only once the new output is complete.")
+    @Option(names = "--overwrite", fallbackValue = "true", description = "Replace an existing --out that is an empty directory or an output of this tool (nothing else),"
+            + " only once the new output is complete.")
     boolean overwrite;
 
     @Option(names = "--allow-nonfinite", fallbackValue = "true", description = "Compute with NaN or infinite inputs instead of refusing them.")

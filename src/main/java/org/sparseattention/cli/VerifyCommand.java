@@ -78,6 +78,16 @@ final class VerifyCommand implements Callable<Integer> {
                     + " = %.3g pairs for the float64 reference to check, more than the %d verify takes; choose a smaller"
                     + " --seq-len, --batch or --heads", batch, pattern.heads, seqLen, pairs, MAX_PAIRS));
         }
+        // q, k, v and the kernel's output in float32, the reference's output in float64, and both
+        // log-sum-exps: on the heap together.
+        long lseValues = (long) batch * pattern.heads * seqLen;
+        long bytes = 4L * n * Float.BYTES + (long) n * Double.BYTES + lseValues * (Float.BYTES + Double.BYTES);
+        if (bytes > Runtime.getRuntime().maxMemory()) {
+            throw new InvalidInputException("--batch x --seq-len x --heads x --head-dim = " + n + " values: q, k, v,"
+                    + " the output and the float64 reference need " + bytes + " bytes, more than the "
+                    + Runtime.getRuntime().maxMemory() + " bytes of this JVM's heap (-Xmx; SPARSE_ATTENTION_JAVA_OPTS"
+                    + " for jobs/sparse-attention); choose a smaller --seq-len, --batch, --heads or --head-dim");
+        }
         pattern.noteDenseLocal();
         float[][] qkv = {BenchCommand.normal(seed * 3, n), BenchCommand.normal(seed * 3 + 1, n),
             BenchCommand.normal(seed * 3 + 2, n)};

@@ -64,8 +64,8 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
     @Override
     public void checkHeads(int heads) {
         if (heads % numVerts != 0) {
-            throw new InvalidInputException("fixed: heads must be a multiple of numVerts (--num-verts): "
-                    + heads + " % " + numVerts + " != 0");
+            throw new InvalidInputException("fixed: heads (--heads) must be a multiple of numVerts (--num-verts),"
+                    + " whose summary column offsets the heads take in turn: " + heads + " % " + numVerts + " != 0");
         }
     }
 

@@ -290,14 +290,30 @@ class CliTest {
             {"layout", "--seq-len", "64", "--heads", "2", "--mode", "local", "--local-ctx", "8", "--block-size", "0"},
             {"verify", "--seq-len", "64", "--heads", "0", "--mode", "all"},
             {"verify", "--seq-len", "64", "--heads", "2", "--mode", "all", "--block-size", "-3"},
+            // Refused whatever the mode, as run refuses them.
+            {"layout", "--seq-len", "64", "--heads", "2", "--mode", "local", "--local-ctx", "8", "--num-verts", "0"},
+            {"verify", "--seq-len", "64", "--heads", "2", "--mode", "all", "--vertsize", "0"},
         };
         String[] named = {"--seq-len must be >= 1, got 0", "--heads must be >= 1, got 0",
-            "--block-size must be >= 1, got 0", "--heads must be >= 1, got 0", "--block-size must be >= 1, got -3"};
+            "--block-size must be >= 1, got 0", "--heads must be >= 1, got 0", "--block-size must be >= 1, got -3",
+            "--num-verts must be >= 1, got 0", "--vertsize must be >= 1, got 0"};
         for (int i = 0; i < cases.length; i++) {
             Outcome o = run(cases[i]);
             assertEquals(2, o.status(), String.join(" ", cases[i]) + ": " + o.err());
             assertTrue(o.err().contains(named[i]), "'" + o.err() + "' lacks '" + named[i] + "'");
         }
+    }
+
+    /** Arrays the heap cannot hold are refused before any is made, rather than ending in the JVM's OutOfMemoryError. */
+    @Test
+    void verifyRefusesArraysLargerThanTheHeap() {
+        // 8192 x 32768 values: 16 + 8 bytes each and 12 per log-sum-exp, 6.4 GB, past the suite's 3g heap.
+        Outcome o = run("verify", "--seq-len", "8192", "--heads", "1", "--head-dim", "32768", "--mode", "local",
+                "--local-ctx", "64");
+        assertEquals(2, o.status(), o.err());
+        assertTrue(o.err().contains("--batch x --seq-len x --heads x --head-dim = 268435456 values: q, k, v, the output"
+                + " and the float64 reference need 6442549248 bytes, more than the "), o.err());
+        assertTrue(o.out().isEmpty(), o.out());
     }
 
     @Test

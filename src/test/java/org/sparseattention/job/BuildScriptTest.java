@@ -103,6 +103,39 @@ class BuildScriptTest {
         assertEquals(4, builds(), "the failed build is redone");
     }
 
+    /** A machine of another platform than the pom's native library, or without flock, is named at once. */
+    @Test
+    void anotherPlatformOrAMissingToolIsNamedBeforeAnyBuild() throws Exception {
+        Files.writeString(root.resolve("pom.xml"), "<project><properties>\n"
+                + "    <javacpp.platform>linux-x86_64</javacpp.platform>\n</properties></project>");
+        Path uname = root.resolve("bin/uname");
+        Files.writeString(uname, "#!/bin/sh\ncase \"$1\" in -s) echo Darwin ;; -m) echo arm64 ;; esac\n");
+        Files.setPosixFilePermissions(uname, PosixFilePermissions.fromString("rwxr-xr-x"));
+        String script = "set -euo pipefail; . '" + Path.of("jobs/lib/build.bash").toAbsolutePath() + "'; check_platform '"
+                + root + "'; echo checked";
+        ProcessBuilder builder = new ProcessBuilder("bash", "-c", script).redirectErrorStream(true);
+        builder.environment().put("PATH", root.resolve("bin") + ":" + System.getenv("PATH"));
+        String other = finish(builder.start());
+        assertEquals("error: pom.xml's javacpp.platform is linux-x86_64 (ND4J's native library), but this machine is"
+                + " macosx-arm64: set javacpp.platform in pom.xml to a platform ND4J builds for that matches it\n"
+                + "(exit 1)", other);
+        Files.delete(uname);
+        String here = finish(builder.start());
+        assertTrue(here.endsWith("checked\n(exit 0)") || !System.getProperty("os.arch").equals("amd64"), here);
+        // A PATH with bash, sed and sha1sum but no flock.
+        Path bare = Files.createDirectories(root.resolve("bare"));
+        for (String tool : new String[] {"sed", "sha1sum", "uname"}) {
+            Path found = Path.of("/usr/bin", tool);
+            Files.createSymbolicLink(bare.resolve(tool), Files.exists(found) ? found : Path.of("/bin", tool));
+        }
+        ProcessBuilder noFlock = new ProcessBuilder(Path.of("/bin/bash").toString(), "-c", script)
+                .redirectErrorStream(true);
+        noFlock.environment().put("PATH", bare.toString());
+        String missing = finish(noFlock.start());
+        assertTrue(missing.startsWith("error: bash needs flock (flock: util-linux; sha1sum: GNU coreutils), which is"
+                + " not on PATH") && missing.endsWith("(exit 1)"), missing);
+    }
+
     @Test
     void jarsOfVersionsThePomNoLongerNamesAreRemovedFromSparkHome() throws Exception {
         Path jars = Files.createDirectories(root.resolve("target/spark-home/jars"));
