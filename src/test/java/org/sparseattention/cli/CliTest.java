@@ -308,8 +308,8 @@ class CliTest {
     @Test
     void verifyRefusesArraysLargerThanTheHeap() {
         // 8192 x 32768 values: 16 + 8 bytes each and 12 per log-sum-exp, 6.4 GB, past the suite's 3g heap.
-        Outcome o = run("verify", "--seq-len", "8192", "--heads", "1", "--head-dim", "32768", "--mode", "local",
-                "--local-ctx", "64");
+        Outcome o = run("verify", "--batch", "1", "--seq-len", "8192", "--heads", "1", "--head-dim", "32768",
+                "--mode", "local", "--local-ctx", "64");
         assertEquals(2, o.status(), o.err());
         assertTrue(o.err().contains("--batch x --seq-len x --heads x --head-dim = 268435456 values: q, k, v, the output"
                 + " and the float64 reference need 6442549248 bytes, more than the "), o.err());
