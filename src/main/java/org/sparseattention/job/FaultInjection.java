@@ -9,7 +9,8 @@ import org.sparseattention.plan.WorkUnit;
  * Spark setting {@code spark.sparseattention.fault}: {@code halt:N} halts the executor JVM at unit N on the
  * task's first attempt; {@code fail:N} makes unit N fail on every attempt; {@code pause:MILLIS}
  * makes the first attempt of every task wait before its first unit, {@code delay:MILLIS} every
- * attempt. Unset, it does nothing.
+ * attempt; {@code oom:N} fills the heap at unit N until the JVM runs out of memory. Unset, it does
+ * nothing.
  */
 final class FaultInjection {
     static final String KEY = "spark.sparseattention.fault";
@@ -44,6 +45,14 @@ final class FaultInjection {
             case "fail" -> {
                 if (value == unit.index()) {
                     throw new IllegalStateException("injected failure (" + KEY + "=" + spec + ")");
+                }
+            }
+            case "oom" -> {
+                if (value == unit.index()) {
+                    java.util.List<long[]> held = new java.util.ArrayList<>();
+                    while (held.size() >= 0) {
+                        held.add(new long[1 << 20]);
+                    }
                 }
             }
             case "pause", "delay" -> {

@@ -65,6 +65,21 @@ class LauncherTest {
             "local+strided", "--local-ctx", "10", "--block-size", "16", "--merge"};
     }
 
+    /** A JVM out of memory says what to do before the JVM's own line and exit status 3, and writes no output. */
+    @Test
+    void aRunOutOfMemorySaysHowToRaiseTheHeap(@TempDir Path dir) throws Exception {
+        JobTestSupport.writeInputs(dir, 2, 150, 16, 5);
+        Path out = dir.resolve("out");
+        Result result = launch(dir.resolve("oom.log"), Map.of("SPARSE_ATTENTION_CLASS_ARCHIVES", "off",
+                "SPARSE_ATTENTION_JAVA_OPTS", "-Xmx600m -D" + FaultInjection.KEY + "=oom:0"), run(dir, out));
+        assertEquals(3, result.status(), result.log());
+        assertTrue(result.log().contains("error: out of memory: the JVM heap (sized by SPARSE_ATTENTION_JAVA_OPTS) is"
+                + " too small for this command: raise it with an -Xmx in SPARSE_ATTENTION_JAVA_OPTS (-Xmx8g, say)"),
+                result.log());
+        assertTrue(result.log().contains("Terminating due to java.lang.OutOfMemoryError"), result.log());
+        assertFalse(Files.exists(out), "no output");
+    }
+
     /** JVM options of the environment keep the launcher's heap default unless they size the heap. */
     @Test
     void javaOptionsKeepTheDefaultHeapUnlessTheySizeIt(@TempDir Path dir) throws Exception {
