@@ -336,6 +336,28 @@ public final class HadoopStorage implements Storage, Serializable {
     }
 
     /**
+     * Returns a note for a local location not found whose {@code %XX} escapes, decoded as a URI's
+     * would be, name a file that exists (what {@code pathlib.Path.as_uri()} writes); else "".
+     */
+    static String undecodedEscapes(String uri) {
+        if (!uri.contains("%")) {
+            return "";
+        }
+        try {
+            URI parsed = new URI(uri);
+            String path = parsed.getPath();
+            if ((parsed.getScheme() == null || "file".equals(parsed.getScheme())) && path != null
+                    && !path.equals(parsed.getRawPath()) && Files.exists(java.nio.file.Path.of(path))) {
+                return " (locations are Hadoop paths, whose %XX escapes are not decoded: " + path
+                        + " exists; give it as it is named)";
+            }
+        } catch (java.net.URISyntaxException | java.nio.file.InvalidPathException e) {
+            // Not a URI: no escapes to speak of.
+        }
+        return "";
+    }
+
+    /**
      * Returns {@code fs} without a client-side checksum layer: Hadoop's local file system
      * otherwise writes a hidden {@code .crc} beside every file and refuses a file that another
      * tool (NumPy, say) rewrote later.
@@ -362,7 +384,7 @@ public final class HadoopStorage implements Storage, Serializable {
             if (local != null && Files.isSymbolicLink(local)) {
                 throw new InvalidInputException(uri + ": a symbolic link to " + danglingTarget(local), e);
             }
-            throw new InvalidInputException(uri + ": no such file", e);
+            throw new InvalidInputException(uri + ": no such file" + undecodedEscapes(uri), e);
         } catch (IOException e) {
             throw refused(uri, e);
         }

@@ -245,10 +245,12 @@ final class OutputFiles {
         pattern.put("vertsize", s.vertsize());
         pattern.put("scale", (double) s.scaleFor(shape.headDim()));
         root.put("pattern", pattern);
+        // As URIs (RFC 3986, percent-encoded), which any reader can parse: the locations themselves are
+        // Hadoop paths, whose text is not encoded ('file:/a b/q.npy').
         Map<String, Object> inputs = new LinkedHashMap<>();
-        inputs.put("q", s.q());
-        inputs.put("k", s.k());
-        inputs.put("v", s.v());
+        inputs.put("q", new org.apache.hadoop.fs.Path(s.q()).toUri().toASCIIString());
+        inputs.put("k", new org.apache.hadoop.fs.Path(s.k()).toUri().toASCIIString());
+        inputs.put("v", new org.apache.hadoop.fs.Path(s.v()).toUri().toASCIIString());
         root.put("inputs", inputs);
         root.put("max_key_blocks", s.maxKeyBlocks());
         root.put("shard_rows", s.shardRows());

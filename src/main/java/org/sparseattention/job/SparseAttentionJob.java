@@ -67,12 +67,29 @@ public final class SparseAttentionJob {
             return warnings;
         }
         for (org.apache.hadoop.fs.FileStatus entry : beside) {
-            warnings.add("warning: " + entry.getPath() + (madeAs.test(entry.getPath().getName(), staging)
-                    ? " is the unfinished output of a run on --out that was killed, or of one still running: remove it"
-                    + " once no run is using it"
-                    : " holds what an --overwrite of --out moved aside and could not delete: remove it yourself"));
+            String what;
+            if (!madeAs.test(entry.getPath().getName(), staging)) {
+                what = " holds what an --overwrite of --out moved aside and could not delete: remove it yourself";
+            } else if (complete(fs, entry.getPath())) {
+                // A run whose --out appeared while it ran (another run's) leaves its finished output there.
+                what = " holds the complete output of a run on --out that found --out taken when it finished:"
+                        + " move it where you want it, or remove it";
+            } else {
+                what = " is the unfinished output of a run on --out that was killed, or of one still running: remove"
+                        + " it once no run is using it";
+            }
+            warnings.add("warning: " + entry.getPath() + what);
         }
         return warnings;
+    }
+
+    /** Returns whether staging directory {@code dir} holds a whole output (its _SUCCESS written last). */
+    private static boolean complete(org.apache.hadoop.fs.FileSystem fs, org.apache.hadoop.fs.Path dir) {
+        try {
+            return fs.exists(new org.apache.hadoop.fs.Path(dir, OutputFiles.SUCCESS));
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /**

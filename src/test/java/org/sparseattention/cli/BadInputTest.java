@@ -156,7 +156,19 @@ class BadInputTest {
         CliTest.Outcome o = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "all"));
         assertEquals(2, o.status());
         assertTrue(o.err().contains(dir.resolve("v.npy").toString()) && o.err().contains("no such file"), o.err());
+        assertFalse(o.err().contains("escapes"), o.err());
         assertFalse(Files.exists(dir.resolve("out")));
+        // A file URI with its space percent-encoded, as pathlib's as_uri() writes it: Hadoop does not decode it.
+        Path spaced = Files.createDirectories(dir.resolve("a b"));
+        Files.copy(dir.resolve("k.npy"), spaced.resolve("v.npy"));
+        String encoded = spaced.toUri().toString().replace("a%20b/", "a%20b/v.npy");
+        String[] withEncoded = args(dir.resolve("out"), "--heads", "3", "--mode", "all");
+        withEncoded[6] = encoded;
+        CliTest.Outcome escaped = CliTest.run(withEncoded);
+        assertEquals(2, escaped.status(), escaped.err());
+        assertTrue(escaped.err().contains("error: --v " + encoded + ": no such file (locations are Hadoop paths, whose"
+                + " %XX escapes are not decoded: " + spaced.resolve("v.npy") + " exists; give it as it is named)"),
+                escaped.err());
     }
 
     @Test
@@ -451,12 +463,18 @@ class BadInputTest {
         Path staging = Files.createDirectories(dir.resolve(".out.staging-" + java.util.UUID.randomUUID()));
         Path aside = Files.createDirectories(dir.resolve(".out.replaced-" + java.util.UUID.randomUUID()));
         Path other = Files.createDirectories(dir.resolve(".other.staging-" + java.util.UUID.randomUUID()));
+        // A finished output that found --out taken: _SUCCESS is written last.
+        Path finished = Files.createDirectories(dir.resolve(".out.staging-" + java.util.UUID.randomUUID()));
+        Files.writeString(finished.resolve("_SUCCESS"), "");
         // Not a name this tool makes for --out: a prefix alone is not enough.
         Path notes = Files.createDirectories(dir.resolve(".out.staging-notes"));
         CliTest.Outcome o = CliTest.run(args(dir.resolve("out"), "--heads", "3", "--mode", "all"));
         assertEquals(0, o.status(), o.err());
         assertTrue(o.err().contains("warning: file:" + staging + " is the unfinished output of a run on --out that was"
                 + " killed, or of one still running: remove it once no run is using it"), o.err());
+        assertTrue(o.err().contains("warning: file:" + finished + " holds the complete output of a run on --out that"
+                + " found --out taken when it finished: move it where you want it, or remove it"), o.err());
+        assertFalse(o.err().contains(finished + " is the unfinished"), o.err());
         assertTrue(o.err().contains("warning: file:" + aside + " holds what an --overwrite of --out moved aside and"
                 + " could not delete: remove it yourself"), o.err());
         assertFalse(o.err().contains(other.getFileName().toString()) || o.err().contains(notes.getFileName().toString()),

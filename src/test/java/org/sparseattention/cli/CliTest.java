@@ -552,6 +552,26 @@ class CliTest {
         assertArrayEquals(before, Files.readAllBytes(dir.resolve("k.npy")));
     }
 
+    /** The manifest records the inputs as URIs a reader can decode, whatever their names hold. */
+    @Test
+    void theManifestRecordsInputsAsUris() throws IOException {
+        Path in = dir.resolve("in dir \u00e9#%41");
+        assertEquals(0, run("generate", "--out", in.toString(), "--seq-len", "40", "--dim", "12").status());
+        Path out = dir.resolve("out");
+        Outcome o = run("run", "--q", in.resolve("q.npy").toString(), "--k", in.resolve("k.npy").toString(), "--v",
+                in.resolve("v.npy").toString(), "--out", out.toString(), "--master", "local[2]", "--heads", "3",
+                "--mode", "all");
+        assertEquals(0, o.status(), o.err());
+        JsonNode inputs = new ObjectMapper().readTree(out.resolve("manifest.json").toFile()).get("inputs");
+        for (String name : new String[] {"q", "k", "v"}) {
+            String recorded = inputs.get(name).asText();
+            assertTrue(recorded.matches("file:/[\\x21-\\x7e]*"), "ASCII, spaces encoded: " + recorded);
+            java.net.URI uri = java.net.URI.create(recorded);
+            assertEquals("file", uri.getScheme(), recorded);
+            assertEquals(in.resolve(name + ".npy").toRealPath(), Path.of(uri.getPath()), recorded);
+        }
+    }
+
     private String[] runArgs(Path out, String... extra) {
         String[] base = {"run", "--q", dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(),
             "--v", dir.resolve("v.npy").toString(), "--out", out.toString(), "--master", "local[2]"};
