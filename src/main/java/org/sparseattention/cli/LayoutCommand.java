@@ -35,7 +35,9 @@ final class LayoutCommand implements Callable<Integer> {
     @Option(names = "--head-dim", defaultValue = "64", description = "Head dimension D, for the FLOP count. Default: ${DEFAULT-VALUE}.")
     int headDim;
 
-    @Option(names = "--npy", description = "Also write the grids as a [H, nb, nb] uint8 .npy (0 none, 1 partial, 2 full).")
+    @Option(names = "--npy", description = "Also write the grids as a [H, nb, nb] uint8 .npy (0 none, 1 partial, 2 full);"
+            + " grids are made for --seq-len up to " + BlockLayout.MAX_GRID_LENGTH + " and --heads x --seq-len^2 / 2 pairs up to "
+            + MAX_COUNTED + ".")
     String npy;
 
     @Option(names = "--overwrite", fallbackValue = "true", description = "Replace an existing --npy file.")

@@ -16,16 +16,17 @@ final class PatternOptions {
 
     @Option(names = "--local-ctx", defaultValue = "0",
             description = "Window of local and fixed, stride of strided (the paper's local_attn_ctx); local with 0 or less,"
-                    + " or with at least the sequence length, attends every earlier key, as all does. Default: ${DEFAULT-VALUE}.")
+                    + " or with at least the sequence length, attends every earlier key, as all does; strided and fixed"
+                    + " need one of at least 1 (fixed: a multiple of --block-size). Default: ${DEFAULT-VALUE}.")
     int localCtx;
 
     @Option(names = "--block-size", defaultValue = "64", description = "Block size. Default: ${DEFAULT-VALUE}.")
     int blockSize;
 
-    @Option(names = "--num-verts", defaultValue = "4", description = "fixed: distinct summary column offsets; head h reads offset h mod num_verts. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--num-verts", defaultValue = "4", description = "fixed: distinct summary column offsets; head h reads offset h mod num_verts, and --heads must be a multiple of it. Default: ${DEFAULT-VALUE}.")
     int numVerts;
 
-    @Option(names = "--vertsize", defaultValue = "1", description = "fixed: blocks per summary slice. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--vertsize", defaultValue = "1", description = "fixed: blocks per summary slice; the blocks of a window (--local-ctx / --block-size) must be a multiple of it, and at least --num-verts x --vertsize. Default: ${DEFAULT-VALUE}.")
     int vertsize;
 
     /**

@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
 /** {@code verify}: the kernel against the float64 reference on random inputs of a chosen shape. */
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = "Runs the kernel and the float64 reference (every pair by the token rules, dense and quadratic) on random inputs"
-                + " and fails when they differ by more than the tolerance.")
+                + " and fails when they differ by more than the tolerance; up to " + VerifyCommand.MAX_PAIRS
+                + " pairs (--batch x --heads x --seq-len^2).")
 final class VerifyCommand implements Callable<Integer> {
     /** The most pairs the reference checks: every pair of every head, each by the token rules. */
     static final long MAX_PAIRS = 4_000_000_000L;
