@@ -177,7 +177,7 @@ class ConfigFilesTest {
         Path jars = Files.createDirectories(installation.resolve("jars"));
         Files.writeString(jars.resolve("spark-core_2.12-3.5.1.jar"), "");
         String old = submit(root, submit, zero);
-        assertTrue(old.startsWith("jobs/spark-submit: the Spark installation of " + submit + " has "
+        assertTrue(old.startsWith("jobs/spark-submit: the Spark installation of " + submit + " (from SPARK_SUBMIT) has "
                 + jars.resolve("spark-core_2.12-3.5.1.jar") + ": expected Spark 4.x on Scala 2.13") && old.endsWith("(exit 2)"),
                 old);
         Files.move(jars.resolve("spark-core_2.12-3.5.1.jar"), jars.resolve("spark-core_2.13-4.1.0.jar"));

@@ -19,11 +19,11 @@ import picocli.CommandLine.Option;
 /** {@code run}: the distributed job, embedded in local mode or under spark-submit. */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = "Computes sparse attention of q, k, v (.npy, [B, L, E] or [L, E], E a multiple of --heads: heads of E / H features) into --out.",
-        footer = {"", "Inputs: float .npy (<f4, <f8 or <f2, either byte order), C order. --out gets output shards"
+        footer = {"", "Inputs: float .npy (f4, f8 or f2, < or > byte order), C order. --out gets output shards"
                 + " (output-b<batch>-r<row>.npy, [rows, E]; lse-*.npy with --lse), output.npy and lse.npy with --merge,"
                 + " manifest.json and _SUCCESS, all at once when the job ends.",
             "Exit status: 0 done; 2 bad usage or input (nothing written); 1 a failure while running; 3 out of memory;"
-                + " 130 or 143 interrupted (SIGINT, SIGTERM)."})
+                + " 130, 143 or 129 interrupted (SIGINT, SIGTERM, SIGHUP)."})
 final class RunCommand implements Callable<Integer> {
     @Option(names = "--q", required = true, description = "Queries: a .npy URI (file://, hdfs://, s3a://, or a path).")
     String q;

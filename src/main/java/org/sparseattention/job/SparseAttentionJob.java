@@ -71,9 +71,10 @@ public final class SparseAttentionJob {
             if (!madeAs.test(entry.getPath().getName(), staging)) {
                 what = " holds what an --overwrite of --out moved aside and could not delete: remove it yourself";
             } else if (complete(fs, entry.getPath())) {
-                // A run whose --out appeared while it ran (another run's) leaves its finished output there.
-                what = " holds the complete output of a run on --out that found --out taken when it finished:"
-                        + " move it where you want it, or remove it";
+                // A run that could not put its finished output in place (--out appeared or changed, the
+                // old output could not be moved aside, the rename failed) leaves it there.
+                what = " holds the complete output of a run on --out that could not put it in place (that run's"
+                        + " error named it): move it where you want it, or remove it";
             } else {
                 what = " is the unfinished output of a run on --out that was killed, or of one still running: remove"
                         + " it once no run is using it";

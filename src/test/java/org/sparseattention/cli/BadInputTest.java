@@ -463,7 +463,7 @@ class BadInputTest {
         Path staging = Files.createDirectories(dir.resolve(".out.staging-" + java.util.UUID.randomUUID()));
         Path aside = Files.createDirectories(dir.resolve(".out.replaced-" + java.util.UUID.randomUUID()));
         Path other = Files.createDirectories(dir.resolve(".other.staging-" + java.util.UUID.randomUUID()));
-        // A finished output that found --out taken: _SUCCESS is written last.
+        // A finished output that could not be put in place: _SUCCESS is written last.
         Path finished = Files.createDirectories(dir.resolve(".out.staging-" + java.util.UUID.randomUUID()));
         Files.writeString(finished.resolve("_SUCCESS"), "");
         // Not a name this tool makes for --out: a prefix alone is not enough.
@@ -473,7 +473,7 @@ class BadInputTest {
         assertTrue(o.err().contains("warning: file:" + staging + " is the unfinished output of a run on --out that was"
                 + " killed, or of one still running: remove it once no run is using it"), o.err());
         assertTrue(o.err().contains("warning: file:" + finished + " holds the complete output of a run on --out that"
-                + " found --out taken when it finished: move it where you want it, or remove it"), o.err());
+                + " could not put it in place (that run's error named it): move it where you want it, or remove it"), o.err());
         assertFalse(o.err().contains(finished + " is the unfinished"), o.err());
         assertTrue(o.err().contains("warning: file:" + aside + " holds what an --overwrite of --out moved aside and"
                 + " could not delete: remove it yourself"), o.err());

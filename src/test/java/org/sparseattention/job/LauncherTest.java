@@ -73,9 +73,9 @@ class LauncherTest {
         Result result = launch(dir.resolve("oom.log"), Map.of("SPARSE_ATTENTION_CLASS_ARCHIVES", "off",
                 "SPARSE_ATTENTION_JAVA_OPTS", "-Xmx600m -D" + FaultInjection.KEY + "=oom:0"), run(dir, out));
         assertEquals(3, result.status(), result.log());
-        assertTrue(result.log().contains("error: out of memory: the JVM heap (sized by SPARSE_ATTENTION_JAVA_OPTS) is"
-                + " too small for this command: raise it with an -Xmx in SPARSE_ATTENTION_JAVA_OPTS (-Xmx8g, say)"),
-                result.log());
+        assertTrue(result.log().contains("error: out of memory (most often the JVM heap: sized by"
+                + " SPARSE_ATTENTION_JAVA_OPTS), too small for this command: raise it with an -Xmx in"
+                + " SPARSE_ATTENTION_JAVA_OPTS (-Xmx8g, say)"), result.log());
         assertTrue(result.log().contains("Terminating due to java.lang.OutOfMemoryError"), result.log());
         assertFalse(Files.exists(out), "no output");
     }
