@@ -35,6 +35,12 @@ import picocli.CommandLine.Model.OptionSpec;
             VerifyCommand.class})
 public final class Main {
     static final String VERSION = org.sparseattention.SparseAttention.VERSION;
+
+    /** spark-submit's options, which a command given them after jobs/spark-submit's '--' refuses. */
+    private static final java.util.Set<String> SPARK_SUBMIT_OPTIONS = java.util.Set.of("--conf", "-c",
+            "--executor-memory", "--driver-memory", "--executor-cores", "--num-executors", "--total-executor-cores",
+            "--deploy-mode", "--jars", "--packages", "--files", "--class", "--name", "--properties-file",
+            "--driver-java-options", "--driver-class-path", "--queue");
     public static final int BAD_INPUT = 2;
     public static final int FAILED = 1;
     /** System property naming a properties file of option defaults (keys: long option names). */
@@ -247,6 +253,12 @@ public final class Main {
             err.println("error: " + e.getMessage() + fromDefaults(e.getMessage(), cmd.getCommandSpec(), fromFile,
                     defaultKeys, defaults));
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+            if (e instanceof CommandLine.UnmatchedArgumentException unmatched && unmatched.getUnmatched().stream()
+                    .anyMatch(word -> SPARK_SUBMIT_OPTIONS.contains(word.split("=", 2)[0]))) {
+                err.println("note: spark-submit's options go before '--' (jobs/spark-submit [spark-submit options] --"
+                        + " <command> ...); jobs/sparse-attention takes Spark settings as -Dspark.* in"
+                        + " SPARSE_ATTENTION_JAVA_OPTS");
+            }
             if (e instanceof CommandLine.UnmatchedArgumentException && cmd == line && given.length > 0
                     && !given[0].startsWith("-")) {
                 err.println("commands: " + String.join(", ", line.getSubcommands().keySet()));

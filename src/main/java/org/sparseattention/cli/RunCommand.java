@@ -90,6 +90,7 @@ final class RunCommand implements Callable<Integer> {
         }
         // Inputs and --out checked first: a refused run starts nothing, the warm-up included.
         SparseAttentionJob.Prepared prepared = SparseAttentionJob.prepare(settings, conf);
+        SparkSetup.checkMasterAnswers(conf, 5000);
         SparseAttentionJob.leftBeside(prepared, conf).forEach(System.err::println);
         SparkSetup.ownLocalDir(conf);
         SparkSetup.warmUpWhileStarting(conf);

@@ -5,11 +5,14 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.apache.spark.SparkConf;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.io.HadoopStorage;
 import scala.Tuple2;
 
@@ -85,6 +88,38 @@ public final class SparkSetup {
                     + " Spark in its own JVM, and a cluster's executors would not have this tool's classes; submit"
                     + " through jobs/spark-submit --master " + master + " -- run ..., which ships them");
         }
+    }
+
+    /**
+     * Refuses a standalone master ({@code spark://host:port}, or several for standby masters) none
+     * of whose addresses takes a connection within {@code timeoutMillis}: Spark would retry for a
+     * minute and then say only that it stopped.
+     */
+    public static void checkMasterAnswers(SparkConf conf, int timeoutMillis) {
+        String master = conf.get("spark.master", "");
+        if (!master.startsWith("spark://")) {
+            return;
+        }
+        List<String> tried = new ArrayList<>();
+        for (String address : master.substring("spark://".length()).split(",")) {
+            int colon = address.lastIndexOf(':');
+            int port;
+            try {
+                port = Integer.parseInt(address.substring(colon + 1));
+            } catch (RuntimeException e) {
+                // Malformed: Spark names it as it starts.
+                return;
+            }
+            String host = address.substring(0, colon).replace("[", "").replace("]", "");
+            try (java.net.Socket socket = new java.net.Socket()) {
+                socket.connect(new java.net.InetSocketAddress(host, port), timeoutMillis);
+                return;
+            } catch (IOException e) {
+                tried.add(address + ": " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+            }
+        }
+        throw new SparseAttentionException("no Spark master answers at " + master + " (" + String.join("; ", tried)
+                + "): start it (jobs/local-cluster start, for one on this machine) or check --master");
     }
 
     /**

@@ -814,6 +814,15 @@ class CliTest {
         assertTrue(typo.err().contains("--block-size"), "a suggestion: " + typo.err());
         assertTrue(typo.err().contains("usage: sparse-attention layout --help"), typo.err());
         assertFalse(typo.err().contains("Usage:"), "not the whole usage: " + typo.err());
+        assertFalse(typo.err().contains("spark-submit's options"), typo.err());
+        // spark-submit's options after jobs/spark-submit's '--': where they go is said.
+        for (String[] sparkOption : new String[][] {{"--conf", "spark.executor.memory=700m"}, {"--executor-memory=1g"}}) {
+            Outcome misplaced = run(concat(layout, sparkOption));
+            assertEquals(2, misplaced.status(), misplaced.err());
+            assertTrue(misplaced.err().contains("note: spark-submit's options go before '--' (jobs/spark-submit"
+                    + " [spark-submit options] -- <command> ...); jobs/sparse-attention takes Spark settings as -Dspark.*"
+                    + " in SPARSE_ATTENTION_JAVA_OPTS"), misplaced.err());
+        }
         Path defaults = Files.writeString(dir.resolve("defaults.properties"),
                 "blok-size=32\nblock-size=abc\nsparse-attention.layout.local-ctx=16\nrun.shard-rows=64\n");
         System.setProperty(Main.DEFAULTS_PROPERTY, defaults.toString());

@@ -12,6 +12,7 @@ import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparseattention.errors.InvalidInputException;
+import org.sparseattention.errors.SparseAttentionException;
 import org.sparseattention.plan.JobSettings;
 
 class EmbeddedConfTest {
@@ -44,6 +45,29 @@ class EmbeddedConfTest {
         SparkConf cluster = new SparkConf(false).setMaster("spark://10.1.2.3:7077");
         SparkSetup.ownLocalDir(cluster, null);
         assertFalse(cluster.contains("spark.local.dir"));
+    }
+
+    /** A standalone master that takes no connection is named at once, rather than after Spark's minute of retries. */
+    @Test
+    void aMasterThatDoesNotAnswerIsNamed() throws IOException {
+        int closed;
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closed = socket.getLocalPort();
+            // Listening: taken, and so is a list of standby masters with one that answers.
+            SparkSetup.checkMasterAnswers(new SparkConf(false).setMaster("spark://127.0.0.1:" + closed), 2000);
+            SparkSetup.checkMasterAnswers(new SparkConf(false).setMaster("spark://127.0.0.1:1,127.0.0.1:" + closed),
+                    2000);
+        }
+        SparkConf down = new SparkConf(false).setMaster("spark://127.0.0.1:" + closed);
+        SparseAttentionException refused = assertThrows(SparseAttentionException.class,
+                () -> SparkSetup.checkMasterAnswers(down, 2000));
+        assertTrue(refused.getMessage().startsWith("no Spark master answers at spark://127.0.0.1:" + closed
+                + " (127.0.0.1:" + closed + ": Connection refused"), refused.getMessage());
+        assertTrue(refused.getMessage().endsWith("): start it (jobs/local-cluster start, for one on this machine) or"
+                + " check --master"), refused.getMessage());
+        // Other masters are not tried.
+        SparkSetup.checkMasterAnswers(new SparkConf(false).setMaster("local[2]"), 2000);
+        SparkSetup.checkMasterAnswers(new SparkConf(false).setMaster("yarn"), 2000);
     }
 
     @Test

@@ -123,6 +123,16 @@ class StandaloneSubmitTest {
         } finally {
             script(dir.resolve("stop.log"), "jobs/local-cluster", "stop", PORT);
         }
+        // Submitted with the cluster stopped: named at once, rather than after Spark's minute of retries.
+        Path downLog = dir.resolve("down.log");
+        int downStatus = script(downLog, "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT, "--", "run",
+                "--q", dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(), "--v",
+                dir.resolve("v.npy").toString(), "--out", dir.resolve("down").toString(), "--heads", "2", "--mode", "all");
+        String downSaid = read(downLog);
+        assertEquals(1, downStatus, downSaid);
+        assertTrue(downSaid.contains("error: no Spark master answers at spark://127.0.0.1:" + PORT + " (127.0.0.1:"
+                + PORT + ": Connection refused): start it"), downSaid);
+        assertFalse(Files.exists(dir.resolve("down")));
         JobSettings settings = JobTestSupport.settings(dir, out, 2, "local+strided", 10, 16, 4, 64, false);
         AttentionOutput expected = SparseForward.forward(qkv[0], qkv[1], qkv[2], 2,
                 Planner.layout(settings, new InputShape(2, 150, 16, 2)), 8, settings.scaleFor(8), 64);
