@@ -75,7 +75,7 @@ final class LayoutCommand implements Callable<Integer> {
                     MAX_COUNTED));
         }
         // After the checks: a refused command says only why.
-        pattern.noteDenseLocal();
+        pattern.notes();
         int nb = layout.numBlocks();
         int withTiles = stats.framesWithTiles();
         System.out.printf(Locale.ROOT, "layout: mode %s, L=%d, block %d, %d x %d blocks, %d head%s, %d frame%s%s%n",
@@ -113,10 +113,10 @@ final class LayoutCommand implements Callable<Integer> {
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "total: %s, %s, density %.4f of causal, useful %.6f GFLOP per batch"
+        System.out.printf(Locale.ROOT, "total: %s, %s, density %.4f of causal, useful %s GFLOP per batch"
                         + " item at D=%d%n", Words.count(stats.totalTiles(), "tile"),
                 Words.count(stats.totalAllowedPairs(), "allowed pair"), stats.density(),
-                stats.usefulFlops(headDim) / 1e9, headDim);
+                Words.figure(stats.usefulFlops(headDim) / 1e9, 6), headDim);
         if (grids && nb <= MAX_PRINTED_BLOCKS) {
             System.out.println("grid: # all pairs allowed, + some, . none (rows: query blocks, columns: key blocks)");
         } else if (grids) {

@@ -1,5 +1,6 @@
 package org.sparseattention.cli;
 
+import org.sparseattention.errors.Words;
 import org.sparseattention.layout.Patterns;
 import org.sparseattention.plan.JobSettings;
 import picocli.CommandLine.Option;
@@ -41,14 +42,32 @@ final class PatternOptions {
     }
 
     /**
-     * Prints a note when {@code local} will attend every earlier position: with {@code --local-ctx}
-     * 0 or less it allows the pairs of {@code all}, dense and quadratic in the length.
+     * Prints a note when {@code local} will attend every earlier position (with {@code --local-ctx}
+     * 0 or less it allows the pairs of {@code all}, dense and quadratic in the length), and when a
+     * per-head list does not fit {@code --heads}: items past the last head go unused, and a count
+     * that does not divide the heads gives the items unequal shares.
      */
-    void noteDenseLocal() {
+    void notes() {
         noteDenseLocal(mode, localCtx);
+        String[] items = mode.split(",", -1);
+        if (items.length < 2 || heads % items.length == 0) {
+            return;
+        }
+        // Each item with the heads that take it: head h takes item h mod n.
+        java.util.List<String> shares = new java.util.ArrayList<>();
+        for (int i = 0; i < items.length; i++) {
+            java.util.List<String> taken = new java.util.ArrayList<>();
+            for (int h = i; h < heads; h += items.length) {
+                taken.add(Integer.toString(h));
+            }
+            shares.add("'" + items[i].strip() + "' " + (taken.isEmpty() ? "no head"
+                    : (taken.size() == 1 ? "head " : "heads ") + String.join(", ", taken)));
+        }
+        System.err.println("note: --mode lists " + items.length + " per-head patterns for " + Words.count(heads, "head")
+                + " (head h takes item h mod " + items.length + "): " + String.join("; ", shares));
     }
 
-    /** {@link #noteDenseLocal()} for {@code mode} (patterns joined by {@code +} or {@code ,}) and {@code localCtx}. */
+    /** The note of {@link #notes()} on {@code local} for {@code mode} (patterns joined by {@code +} or {@code ,}) and {@code localCtx}. */
     static void noteDenseLocal(String mode, int localCtx) {
         java.util.List<String> names = Patterns.names(mode);
         // A mode that does not parse gets its error, not this note first.

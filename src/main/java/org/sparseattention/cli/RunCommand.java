@@ -102,7 +102,7 @@ final class RunCommand implements Callable<Integer> {
         });
         try (JavaSparkContext spark = start(conf)) {
             // After every check, Spark's start included: a refused run says only why.
-            pattern.noteDenseLocal();
+            pattern.notes();
             RunSummary summary;
             try {
                 summary = SparseAttentionJob.execute(prepared, spark, System.out::println);

@@ -89,7 +89,7 @@ final class VerifyCommand implements Callable<Integer> {
                     + Runtime.getRuntime().maxMemory() + " bytes of this JVM's heap (-Xmx; SPARSE_ATTENTION_JAVA_OPTS"
                     + " for jobs/sparse-attention); choose a smaller --seq-len, --batch, --heads or --head-dim");
         }
-        pattern.noteDenseLocal();
+        pattern.notes();
         float[][] qkv = {BenchCommand.normal(seed * 3, n), BenchCommand.normal(seed * 3 + 1, n),
             BenchCommand.normal(seed * 3 + 2, n)};
         // As run takes it: the float32 nearest the given scale, which both sides then use.

@@ -21,4 +21,16 @@ public final class Words {
         boolean shownAsZero = x != 0 && Double.isFinite(x) && fixed.matches("-?0(\\.0*)?");
         return shownAsZero ? new java.math.BigDecimal(x).round(new java.math.MathContext(3)).toPlainString() : fixed;
     }
+
+    /**
+     * Returns {@code x} with {@code places} decimals, or with three significant digits where those
+     * decimals hold fewer ("0.0147", not "0.01"): figures of a table read against each other.
+     */
+    public static String digits(double x, int places) {
+        String fixed = String.format(Locale.ROOT, "%." + places + "f", x);
+        if (x == 0 || !Double.isFinite(x) || Math.abs(x) >= Math.pow(10, 2 - places)) {
+            return fixed;
+        }
+        return new java.math.BigDecimal(x).round(new java.math.MathContext(3)).stripTrailingZeros().toPlainString();
+    }
 }

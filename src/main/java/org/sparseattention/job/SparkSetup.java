@@ -107,6 +107,9 @@ public final class SparkSetup {
             try {
                 port = Integer.parseInt(address.substring(colon + 1));
             } catch (RuntimeException e) {
+                port = -1;
+            }
+            if (colon < 1 || port < 0 || port > 65535) {
                 // Malformed: Spark names it as it starts.
                 return;
             }
@@ -114,6 +117,8 @@ public final class SparkSetup {
             try (java.net.Socket socket = new java.net.Socket()) {
                 socket.connect(new java.net.InetSocketAddress(host, port), timeoutMillis);
                 return;
+            } catch (java.net.UnknownHostException e) {
+                tried.add(address + ": unknown host");
             } catch (IOException e) {
                 tried.add(address + ": " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
             }

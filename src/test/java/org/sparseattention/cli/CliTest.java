@@ -304,6 +304,23 @@ class CliTest {
         }
     }
 
+    /** A per-head list whose count does not divide --heads says which heads each item takes. */
+    @Test
+    void aPerHeadListThatDoesNotFitTheHeadsIsNoted() {
+        String[] layout = {"layout", "--seq-len", "64", "--block-size", "16", "--local-ctx", "16"};
+        Outcome uneven = run(concat(layout, "--heads", "3", "--mode", "local,strided"));
+        assertEquals(0, uneven.status(), uneven.err());
+        assertTrue(uneven.err().contains("note: --mode lists 2 per-head patterns for 3 heads (head h takes item h mod 2):"
+                + " 'local' heads 0, 2; 'strided' head 1"), uneven.err());
+        Outcome unused = run(concat(layout, "--heads", "2", "--mode", "local,strided,all"));
+        assertEquals(0, unused.status(), unused.err());
+        assertTrue(unused.err().contains("note: --mode lists 3 per-head patterns for 2 heads (head h takes item h mod 3):"
+                + " 'local' head 0; 'strided' head 1; 'all' no head"), unused.err());
+        Outcome even = run(concat(layout, "--heads", "4", "--mode", "local,strided"));
+        assertEquals(0, even.status(), even.err());
+        assertFalse(even.err().contains("note:"), even.err());
+    }
+
     /** Arrays the heap cannot hold are refused before any is made, rather than ending in the JVM's OutOfMemoryError. */
     @Test
     void verifyRefusesArraysLargerThanTheHeap() {
@@ -362,12 +379,15 @@ class CliTest {
     void benchAndVerifyRefuseSizesNoArrayHoldsAndUnknownPatternsBeforeMeasuring() {
         Outcome big = run("bench", "--seq-len", "1048576", "--heads", "16", "--head-dim", "128", "--patterns", "local");
         Outcome unknown = run("bench", "--patterns", "local,nonsense");
+        // An empty item, last included, as layout's and verify's --mode refuse one.
+        Outcome trailing = run("bench", "--patterns", "local,");
+        Outcome doubled = run("bench", "--patterns", "local,,strided");
         Outcome wrapped = run("verify", "--seq-len", "65536", "--heads", "65536", "--head-dim", "65536", "--mode", "all");
         Outcome wide = run("verify", "--seq-len", "50000", "--heads", "1", "--head-dim", "1", "--mode", "all",
                 "--block-size", "50000");
         Outcome wideBench = run("bench", "--seq-len", "50000", "--heads", "1", "--head-dim", "1", "--patterns",
                 "local", "--local-ctx", "50000", "--block-size", "50000");
-        for (Outcome o : List.of(big, unknown, wrapped, wide, wideBench)) {
+        for (Outcome o : List.of(big, unknown, trailing, doubled, wrapped, wide, wideBench)) {
             assertEquals(2, o.status(), o.err());
             assertFalse(o.out().contains("ceiling"), "refused before the ceiling is measured: " + o.out());
             assertFalse(o.err().contains("\tat "), "no stack trace: " + o.err());
@@ -375,6 +395,9 @@ class CliTest {
         assertTrue(big.err().contains("expected at most 2147483639 elements in one array, got 1048576 x 16 x 128"
                 + " = 2147483648"), big.err());
         assertTrue(unknown.err().contains("nonsense"), unknown.err());
+        assertTrue(trailing.err().contains("--patterns 'local,': an item is empty, expected pattern names on both sides"
+                + " of each ,"), trailing.err());
+        assertTrue(doubled.err().contains("--patterns 'local,,strided': an item is empty"), doubled.err());
         // 65536 x 65536 wraps to 0 in int arithmetic: the product must be taken whole.
         assertTrue(wrapped.err().contains("got 2 x 65536 x 65536 x 65536 = 562949953421312"), wrapped.err());
         // A block's scores against itself: 50000 x 50000 values, no array holds them.

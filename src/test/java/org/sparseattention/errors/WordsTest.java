@@ -38,5 +38,12 @@ class WordsTest {
         assertEquals("-0.000123", Words.figure(-0.000123456, 2));
         assertEquals("0.00", Words.figure(0, 2));
         assertEquals("NaN", Words.figure(Double.NaN, 2));
+        // A table's figures keep three significant digits where the decimals hold fewer.
+        assertEquals("34.29", Words.digits(34.2857, 2));
+        assertEquals("107.2", Words.digits(107.2, 1));
+        assertEquals("0.0147", Words.digits(0.014687, 2));
+        assertEquals("0.271", Words.digits(0.27131, 1));
+        assertEquals("1.52", Words.digits(1.524, 2));
+        assertEquals("0.00", Words.digits(0, 2));
     }
 }

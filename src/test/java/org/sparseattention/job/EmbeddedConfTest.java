@@ -65,7 +65,13 @@ class EmbeddedConfTest {
                 + " (127.0.0.1:" + closed + ": Connection refused"), refused.getMessage());
         assertTrue(refused.getMessage().endsWith("): start it (jobs/local-cluster start, for one on this machine) or"
                 + " check --master"), refused.getMessage());
-        // Other masters are not tried.
+        SparkConf unknown = new SparkConf(false).setMaster("spark://no-such-host.invalid:7077");
+        assertTrue(assertThrows(SparseAttentionException.class, () -> SparkSetup.checkMasterAnswers(unknown, 2000))
+                .getMessage().startsWith("no Spark master answers at spark://no-such-host.invalid:7077"
+                        + " (no-such-host.invalid:7077: unknown host)"));
+        // Malformed (Spark's to name as it starts) and other masters are not tried.
+        SparkSetup.checkMasterAnswers(new SparkConf(false).setMaster("spark://7077"), 2000);
+        SparkSetup.checkMasterAnswers(new SparkConf(false).setMaster("spark://host"), 2000);
         SparkSetup.checkMasterAnswers(new SparkConf(false).setMaster("local[2]"), 2000);
         SparkSetup.checkMasterAnswers(new SparkConf(false).setMaster("yarn"), 2000);
     }
