@@ -118,8 +118,9 @@ final class BenchCommand implements Callable<Integer> {
         for (String given : patterns) {
             for (String item : given.split(",", -1)) {
                 if (item.isBlank()) {
-                    throw new InvalidInputException("--patterns '" + given + "': an item is empty, expected pattern"
-                            + " names on both sides of each ,");
+                    throw new InvalidInputException("--patterns '" + given + "': " + (given.isBlank()
+                            ? "names no pattern, expected names such as local,strided"
+                            : "an item is empty, expected pattern names on both sides of each ,"));
                 }
                 items.add(Patterns.canonical(item));
             }
@@ -180,7 +181,8 @@ final class BenchCommand implements Callable<Integer> {
                 Words.count(workers, "kernel thread"));
         try {
             double ceiling = ceiling(workers);
-            System.out.printf(Locale.ROOT, "ceiling: %.1f GFLOP/s (float32 %d^3 products through ND4J)%n", ceiling,
+            System.out.printf(Locale.ROOT, "ceiling: %s GFLOP/s (float32 %d^3 products through ND4J)%n",
+                    Words.digits(ceiling, 1),
                     ceilingSize);
             if (profile) {
                 KernelProfile.enable();
@@ -391,9 +393,9 @@ final class BenchCommand implements Callable<Integer> {
             single = Math.max(single, flops / ((System.nanoTime() - start) / 1e9) / 1e9);
         }
         if (workers == 1) {
-            // One product on one thread, measured twice: the better of the two.
-            System.out.printf(Locale.ROOT, "ceiling candidates: one single-thread product %s GFLOP/s (best of two"
-                    + " rounds)%n", Words.digits(Math.max(concurrent, single), 1));
+            // One product on one thread, three times through the pool and three times directly: the best.
+            System.out.printf(Locale.ROOT, "ceiling candidates: one single-thread product %s GFLOP/s (best of six)%n",
+                    Words.digits(Math.max(concurrent, single), 1));
         } else {
             System.out.printf(Locale.ROOT, "ceiling candidates: %d concurrent single-thread products %s GFLOP/s, one"
                     + " %d-thread product %s GFLOP/s%n", workers, Words.digits(concurrent, 1), workers,

@@ -40,7 +40,8 @@ public final class Main {
     private static final java.util.Set<String> SPARK_SUBMIT_OPTIONS = java.util.Set.of("--conf", "-c",
             "--executor-memory", "--driver-memory", "--executor-cores", "--num-executors", "--total-executor-cores",
             "--deploy-mode", "--jars", "--packages", "--files", "--class", "--name", "--properties-file",
-            "--driver-java-options", "--driver-class-path", "--queue");
+            "--driver-java-options", "--driver-class-path", "--driver-cores", "--queue", "--verbose", "--supervise",
+            "--py-files", "--archives", "--repositories", "--proxy-user");
     public static final int BAD_INPUT = 2;
     public static final int FAILED = 1;
     /** System property naming a properties file of option defaults (keys: long option names). */

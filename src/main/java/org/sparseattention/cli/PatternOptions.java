@@ -53,15 +53,19 @@ final class PatternOptions {
         if (items.length < 2 || heads % items.length == 0) {
             return;
         }
-        // Each item with the heads that take it: head h takes item h mod n.
+        // Each item with the heads that take it (head h takes item h mod n), the first few named.
         java.util.List<String> shares = new java.util.ArrayList<>();
         for (int i = 0; i < items.length; i++) {
             java.util.List<String> taken = new java.util.ArrayList<>();
+            int count = 0;
             for (int h = i; h < heads; h += items.length) {
-                taken.add(Integer.toString(h));
+                if (++count <= 4) {
+                    taken.add(Integer.toString(h));
+                }
             }
-            shares.add("'" + items[i].strip() + "' " + (taken.isEmpty() ? "no head"
-                    : (taken.size() == 1 ? "head " : "heads ") + String.join(", ", taken)));
+            String which = count == 0 ? "no head" : (count == 1 ? "head " : "heads ") + String.join(", ", taken)
+                    + (count > 4 ? ", ... (" + count + " heads)" : "");
+            shares.add("'" + Patterns.canonical(items[i]) + "' " + which);
         }
         System.err.println("note: --mode lists " + items.length + " per-head patterns for " + Words.count(heads, "head")
                 + " (head h takes item h mod " + items.length + "): " + String.join("; ", shares));

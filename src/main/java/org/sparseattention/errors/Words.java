@@ -31,6 +31,7 @@ public final class Words {
         if (x == 0 || !Double.isFinite(x) || Math.abs(x) >= Math.pow(10, 2 - places)) {
             return fixed;
         }
-        return new java.math.BigDecimal(x).round(new java.math.MathContext(3)).stripTrailingZeros().toPlainString();
+        int decimals = Math.max(places, 2 - (int) Math.floor(Math.log10(Math.abs(x))));
+        return new java.math.BigDecimal(x).setScale(decimals, java.math.RoundingMode.HALF_UP).toPlainString();
     }
 }

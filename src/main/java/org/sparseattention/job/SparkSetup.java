@@ -92,8 +92,8 @@ public final class SparkSetup {
 
     /**
      * Refuses a standalone master ({@code spark://host:port}, or several for standby masters) none
-     * of whose addresses takes a connection within {@code timeoutMillis}: Spark would retry for a
-     * minute and then say only that it stopped.
+     * of whose addresses takes a connection within {@code timeoutMillis} (after the name's lookup,
+     * which the resolver bounds): Spark would retry for a minute and then say only that it stopped.
      */
     public static void checkMasterAnswers(SparkConf conf, int timeoutMillis) {
         String master = conf.get("spark.master", "");

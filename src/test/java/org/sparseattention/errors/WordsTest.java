@@ -45,5 +45,8 @@ class WordsTest {
         assertEquals("0.271", Words.digits(0.27131, 1));
         assertEquals("1.52", Words.digits(1.524, 2));
         assertEquals("0.00", Words.digits(0, 2));
+        assertEquals("0.100", Words.digits(0.1, 2));
+        assertEquals("0.0500", Words.digits(0.05, 2));
+        assertEquals("1.000", Words.digits(0.9996, 2));
     }
 }

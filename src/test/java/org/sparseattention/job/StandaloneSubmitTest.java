@@ -123,20 +123,29 @@ class StandaloneSubmitTest {
         } finally {
             script(dir.resolve("stop.log"), "jobs/local-cluster", "stop", PORT);
         }
-        // Submitted with the cluster stopped: named at once, rather than after Spark's minute of retries.
-        Path downLog = dir.resolve("down.log");
-        int downStatus = script(downLog, "jobs/spark-submit", "--master", "spark://127.0.0.1:" + PORT, "--", "run",
-                "--q", dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(), "--v",
-                dir.resolve("v.npy").toString(), "--out", dir.resolve("down").toString(), "--heads", "2", "--mode", "all");
-        String downSaid = read(downLog);
-        assertEquals(1, downStatus, downSaid);
-        assertTrue(downSaid.contains("error: no Spark master answers at spark://127.0.0.1:" + PORT + " (127.0.0.1:"
-                + PORT + ": Connection refused): start it"), downSaid);
-        assertFalse(Files.exists(dir.resolve("down")));
         JobSettings settings = JobTestSupport.settings(dir, out, 2, "local+strided", 10, 16, 4, 64, false);
         AttentionOutput expected = SparseForward.forward(qkv[0], qkv[1], qkv[2], 2,
                 Planner.layout(settings, new InputShape(2, 150, 16, 2)), 8, settings.scaleFor(8), 64);
         assertArrayEquals(expected.output(), TestArrays.readNpy(out.resolve("output.npy")));
+    }
+
+    /** A master that is not running is named at once, rather than after Spark's minute of retries. */
+    @Test
+    void aMasterThatIsNotRunningIsNamedAtOnce(@TempDir Path dir) throws Exception {
+        JobTestSupport.writeInputs(dir, 2, 150, 16, 5);
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            port = free.getLocalPort();
+        }
+        Path log = dir.resolve("down.log");
+        int status = script(log, "jobs/spark-submit", "--master", "spark://127.0.0.1:" + port, "--", "run", "--q",
+                dir.resolve("q.npy").toString(), "--k", dir.resolve("k.npy").toString(), "--v",
+                dir.resolve("v.npy").toString(), "--out", dir.resolve("down").toString(), "--heads", "2", "--mode", "all");
+        String said = read(log);
+        assertEquals(1, status, said);
+        assertTrue(said.contains("error: no Spark master answers at spark://127.0.0.1:" + port + " (127.0.0.1:" + port
+                + ": Connection refused): start it"), said);
+        assertFalse(Files.exists(dir.resolve("down")));
     }
 
     private static String read(Path file) {
