@@ -113,6 +113,8 @@ class ConfigFilesTest {
                 "--conf spark.master=: expected a master URL, got an empty one");
         masters = new java.util.HashMap<>(masters);
         masters.putAll(more);
+        // An IPv6 host in brackets is a host like any other; its port is still checked.
+        masters.put(List.of("--master", "spark://[::1]:7077,[::1]:0"), "port 0: expected 1 to 65535");
         for (Map.Entry<List<String>, String> master : masters.entrySet()) {
             List<String> command = new java.util.ArrayList<>(List.of("bash", "jobs/spark-submit"));
             command.addAll(master.getKey());
@@ -194,6 +196,9 @@ class ConfigFilesTest {
         // An empty spark.master that --master outranks is no error, nor an empty --master a later one outranks.
         String outranked = submit(root, submit, List.of("--conf", "spark.master=", "--master", "local[2]"));
         assertTrue(outranked.startsWith("submitted: ") && outranked.endsWith("(exit 0)"), outranked);
+        String ipv6 = submit(root, submit, List.of("--master", "spark://[::1]:7077"));
+        assertTrue(ipv6.startsWith("submitted: ") && ipv6.contains("--master spark://[::1]:7077")
+                && ipv6.endsWith("(exit 0)"), ipv6);
         String later = submit(root, submit, List.of("--master", "", "--master", "local[2]"));
         assertTrue(later.startsWith("submitted: ") && later.endsWith("(exit 0)"), later);
         String empty = submit(root, submit, List.of("--master", "local[2]", "--master="));
