@@ -146,7 +146,7 @@ final class RunCommand implements Callable<Integer> {
                     : " was not created"), e);
         }
         if (spark.sc().isStopped()) {
-            return new SparseAttentionException("Spark stopped before the job ended: the master "
+            return new SparseAttentionException("Spark stopped before the job could end: the master "
                     + spark.getConf().get("spark.master", "") + " did not answer, or ended the application (see the"
                     + " log above)", e);
         }
