@@ -1,6 +1,7 @@
 package org.sparseattention.job;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -31,6 +32,7 @@ class HdfsJobTest {
         Configuration conf = new Configuration();
         MiniDFSCluster hdfs = new MiniDFSCluster.Builder(conf, dir.resolve("hdfs").toFile()).numDataNodes(1).build();
         JavaSparkContext spark = JobTestSupport.localSpark("local[2]");
+        Path sparkDir = Path.of(spark.getConf().get("spark.local.dir"));
         try {
             hdfs.waitActive();
             String root = hdfs.getURI().toString();
@@ -63,6 +65,10 @@ class HdfsJobTest {
         } finally {
             spark.stop();
             hdfs.shutdown();
+            // MiniDFSCluster.shutdown clears the JVM's Hadoop shutdown hooks, the one that would delete
+            // Spark's directory of this process among them.
+            ProcessDirs.deleteTree(sparkDir);
         }
+        assertFalse(Files.exists(sparkDir), sparkDir + " deleted");
     }
 }
