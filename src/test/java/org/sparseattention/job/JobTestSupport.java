@@ -42,8 +42,10 @@ final class JobTestSupport {
                 .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
                 // As the launchers run the job (conf/spark-local.properties): the shuffle sorted in memory.
                 .set("spark.shuffle.sort.bypassMergeThreshold", "0");
-        // As a local run does: Spark's directories in one of this JVM's own, deleted as it exits.
+        // As a local run does: Spark's directories in one of this JVM's own, deleted as it exits. Spark
+        // keeps the first local directories a JVM used, another test's here, which may be gone.
         SparkSetup.ownLocalDir(conf);
+        org.apache.spark.util.Utils$.MODULE$.clearLocalRootDirs();
         return new JavaSparkContext(conf);
     }
 }
