@@ -130,7 +130,7 @@ public final class SparseForward {
         checkInputs(q, k, v, batch, seqLen, heads, headDim, "");
         AttentionOutput result = new AttentionOutput(batch, seqLen, heads, headDim, new float[(int) floats],
                 new float[batch * heads * seqLen]);
-        forward(q, k, v, layout, scale, maxKeyBlocks, threads, result);
+        compute(q, k, v, layout, scale, maxKeyBlocks, threads, result);
         return result;
     }
 
@@ -152,10 +152,18 @@ public final class SparseForward {
             throw new InvalidInputException("into: an output of " + into.seqLen() + " rows and " + into.heads()
                     + " heads for a layout of " + seqLen + " rows and " + heads + " heads");
         }
+        checkInputs(q, k, v, into.batch(), seqLen, heads, into.headDim(), " (B and D of into)");
+        compute(q, k, v, layout, scale, maxKeyBlocks, threads, into);
+    }
+
+    /** The computation of both entry points, once they have checked every argument. */
+    private static void compute(float[] q, float[] k, float[] v, BlockLayout layout, float scale, int maxKeyBlocks,
+            int threads, AttentionOutput into) {
+        int seqLen = layout.seqLen();
+        int heads = layout.heads();
         int batch = into.batch();
         int headDim = into.headDim();
         int rowLength = heads * headDim;
-        checkInputs(q, k, v, batch, seqLen, heads, headDim, " (B and D of into)");
         float[] output = into.output();
         float[] logSumExp = into.logSumExp();
         BlockSparseKernel[] kernels = new BlockSparseKernel[threads];

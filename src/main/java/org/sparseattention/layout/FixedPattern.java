@@ -84,7 +84,6 @@ public record FixedPattern(int context, int blockSize, int numVerts, int vertsiz
 
     @Override
     public void addTiles(int head, BlockGrid grid, int queryBlock, TileList out) {
-        checkBlockSize(grid.blockSize());
         int perWindow = blocksPerWindow();
         int window = queryBlock / perWindow;
         // The summary columns of this head, [first - vertsize + 1, first] (isSummaryColumn), listed
